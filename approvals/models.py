@@ -1,0 +1,151 @@
+"""Approval chains as data and the cases that move through them (§9).
+
+A case carries what it decides (customer, type, proposed holders and ratios),
+so this app never imports `reservations`; a reservation points at its case.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from relationships.models import AccountEvent, Customer, Organisation, RelationshipType, Staff
+
+
+class Post(models.TextChoices):
+    OUTLET_HEAD = "outlet_head", _("outlet head")
+    ACCOUNT_OPENING_REVIEW = "account_opening_review", _("account-opening review")
+    OUTLET_REVIEW = "outlet_review", _("outlet review")
+    FINAL_APPROVAL = "final_approval", _("final approval")
+    BRANCH_HEAD = "branch_head", _("branch head")
+    DESIGNATED_PERSON = "designated_person", _("branch designated person")
+    HQ = "hq", _("head office")
+
+
+class Chain(models.Model):
+    """R-APR-1: an ordered list of steps; a case keeps the chain version it started with."""
+
+    code = models.CharField(_("code"), max_length=30)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    name = models.CharField(_("name"), max_length=100)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("approval chain")
+        verbose_name_plural = _("approval chains")
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="chain_code_version"),
+            models.UniqueConstraint(fields=["code"], condition=Q(active=True), name="chain_one_active_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class ChainStep(models.Model):
+    chain = models.ForeignKey(Chain, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField(_("order"))
+    post = models.CharField(_("post"), max_length=30, choices=Post.choices)
+    # Steps sharing `order` run in parallel (R-APR-6); `scope` says whose organisation acts.
+    scope = models.CharField(_("acting organisation"), max_length=20, default="branch", choices=[
+        ("outlet", _("opening outlet")), ("branch", _("applicant's branch")),
+        ("opening_branch", _("opening outlet's branch")), ("participant_branches", _("each participant's branch")),
+        ("hq", _("head office")),
+    ])
+
+    class Meta:
+        verbose_name = _("chain step")
+        verbose_name_plural = _("chain steps")
+        ordering = ["chain", "order", "id"]
+
+
+class CaseReason(models.TextChoices):
+    LATE = "late", _("late reservation")
+    DUPLICATE = "duplicate", _("duplicate reservations")
+    CROSS_REGION = "cross_region", _("cross-region development")
+    BROKER = "broker", _("broker development")
+    SPECIAL_NEW = "special_new", _("special new")
+    BRANCH_CREATED = "branch_created", _("branch-created relationship")
+    CORE_LIST = "core_list", _("core customer list")
+
+
+class CaseStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    RETURNED = "returned", _("returned for correction")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class ApprovalCase(ConcurrentTransitionMixin, models.Model):
+    reason = models.CharField(_("reason"), max_length=20, choices=CaseReason.choices)
+    type = models.ForeignKey(RelationshipType, verbose_name=_("relationship type"), on_delete=models.PROTECT)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="approval_cases")
+    chain = models.ForeignKey(Chain, verbose_name=_("chain"), null=True, on_delete=models.PROTECT)
+    status = FSMField(_("status"), default=CaseStatus.PENDING, choices=CaseStatus.choices, protected=True)
+    current_step = models.PositiveSmallIntegerField(_("current step"), default=1)
+    # What the case decides: [{"staff_id": 1, "ratio": "0.6000"}, …]; the final approver may change it.
+    proposed_shares = models.JSONField(_("proposed holders and ratios"), default=list)
+    opening_event = models.ForeignKey(AccountEvent, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="approval_cases")
+    opening_date = models.DateField(_("account opening date"), null=True, blank=True)
+    opening_outlet = models.ForeignKey(Organisation, verbose_name=_("opening outlet"), null=True, blank=True,
+                                       on_delete=models.PROTECT, related_name="+")
+    branch = models.ForeignKey(Organisation, verbose_name=_("branch company"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(Staff, verbose_name=_("applicant"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="applied_cases")
+    explanation = models.TextField(_("explanation"), blank=True)
+    # The batch's idempotency key: re-running a night never opens the same case twice (R-MATCH-6).
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("approval case")
+        verbose_name_plural = _("approval cases")
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    @transition(field=status, source=[CaseStatus.PENDING], target=CaseStatus.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=status, source=[CaseStatus.PENDING], target=CaseStatus.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=status, source=[CaseStatus.PENDING], target=CaseStatus.RETURNED)
+    def return_for_correction(self):
+        pass
+
+    @transition(field=status, source=[CaseStatus.RETURNED], target=CaseStatus.PENDING)
+    def resubmit(self):
+        pass
+
+    @transition(field=status, source=[CaseStatus.PENDING, CaseStatus.RETURNED], target=CaseStatus.WITHDRAWN)
+    def withdraw(self):
+        pass
+
+
+class CaseAction(models.Model):
+    """R-APR-8: every action, kept forever (a trigger refuses UPDATE/DELETE)."""
+
+    case = models.ForeignKey(ApprovalCase, on_delete=models.PROTECT, related_name="actions")
+    step_order = models.PositiveSmallIntegerField(_("step"))
+    post = models.CharField(_("post"), max_length=30, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    decision = models.CharField(_("decision"), max_length=20)
+    reason = models.TextField(_("reason"), blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("case action")
+        verbose_name_plural = _("case actions")
+        ordering = ["at", "id"]

@@ -1,0 +1,120 @@
+"""Writes and rules owned by the relationships app (R-ATT-1, R-RES-4 sums, relationship creation)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Iterable, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from relationships.audit import audit
+from relationships.models import (Customer, Qualification, Relationship, RelationshipShare, RelationshipType,
+                                  Staff)
+from relationships.pii import encrypt, mask_id, pii_hash
+
+RATIO_PLACES = Decimal("0.0001")
+
+
+def parse_ratio(raw) -> Decimal:
+    """R-RES-4: a ratio is a Decimal > 0 and ≤ 1 with at most 4 decimal places."""
+    try:
+        value = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError(_("“%(value)s” is not a number.") % {"value": raw}, code="ratio_format")
+    if not value.is_finite():
+        raise ValidationError(_("“%(value)s” is not a number.") % {"value": raw}, code="ratio_format")
+    if value <= 0:
+        raise ValidationError(_("Each split ratio must be greater than 0."), code="ratio_positive")
+    if value > 1:
+        raise ValidationError(_("A split ratio cannot exceed 1."), code="ratio_max")
+    if value != value.quantize(RATIO_PLACES):
+        raise ValidationError(_("A split ratio has at most 4 decimal places."), code="ratio_places")
+    return value.quantize(RATIO_PLACES)
+
+
+@dataclass(frozen=True)
+class Share:
+    staff: Staff
+    ratio: Decimal
+
+
+def validate_shares(rel_type: RelationshipType, shares: Sequence[Share]) -> None:
+    """R-RES-4: ratios sum to at most 1; a single holder for single-holder types; nobody twice."""
+    if not shares:
+        raise ValidationError(_("At least one holder is required."), code="no_holder")
+    ids = [s.staff.pk for s in shares]
+    if len(set(ids)) != len(ids):
+        raise ValidationError(_("A staff member appears twice among the participants."), code="duplicate_holder")
+    total = sum((s.ratio for s in shares), Decimal("0"))
+    if total > 1:
+        raise ValidationError(
+            _("The split ratios add up to %(total)s, which exceeds 1.") % {"total": total}, code="ratio_sum")
+    if rel_type.single_holder and (len(shares) != 1 or shares[0].ratio != 1):
+        raise ValidationError(
+            _("%(type)s allows exactly one holder with ratio 1 (no co-development).") % {"type": rel_type.name},
+            code="single_holder")
+
+
+def attach_refusal(staff: Staff, rel_type: RelationshipType, on: dt.date) -> str | None:
+    """R-ATT-1 / R-ORG-4: why `staff` may not hold `rel_type` on day `on`, or None if he may."""
+    if not staff.attach_open:
+        return _("%(staff)s has no open attach permission.") % {"staff": staff}
+    if staff.kind not in rel_type.holder_kinds:
+        return _("%(staff)s (%(kind)s) may not hold %(type)s.") % {
+            "staff": staff, "kind": staff.get_kind_display(), "type": rel_type.name}
+    holds = Qualification.objects.filter(staff=staff, kind=rel_type.qualification, valid_from__lte=on).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=on)).exists()
+    if not holds:
+        return _("%(staff)s lacks a valid %(qualification)s qualification.") % {
+            "staff": staff, "qualification": rel_type.get_qualification_display()}
+    return None
+
+
+def check_can_attach(shares: Iterable[Share], rel_type: RelationshipType, on: dt.date) -> None:
+    problems = [p for p in (attach_refusal(s.staff, rel_type, on) for s in shares) if p]
+    if problems:
+        raise ValidationError(problems, code="attach")
+
+
+def customer_get_or_create(*, id_number: str, name: str, phone: str = "") -> Customer:
+    """Customers are keyed by the keyed hash of the normalised ID number (R-PII-1)."""
+    customer, _created = Customer.objects.get_or_create(
+        id_hash=pii_hash(id_number),
+        defaults={"id_encrypted": encrypt(id_number), "id_masked": mask_id(id_number), "name": name,
+                  "phone_encrypted": encrypt(phone)},
+    )
+    return customer
+
+
+def active_holder_outlet(*, id_hash: str, rel_type: RelationshipType):
+    """R-RES-5: the outlet of the customer's existing holder of this type, or None."""
+    share = (RelationshipShare.objects
+             .filter(relationship__customer__id_hash=id_hash, relationship__type=rel_type,
+                     relationship__effective_to__isnull=True, effective_to__isnull=True)
+             .select_related("staff__outlet").order_by("-ratio", "id").first())
+    if share is not None:
+        return share.staff.outlet
+    rel = Relationship.objects.filter(customer__id_hash=id_hash, type=rel_type, effective_to__isnull=True).first()
+    return rel.outlet if rel else None
+
+
+def relationship_create(*, actor, customer: Customer, rel_type: RelationshipType, shares: Sequence[Share],
+                        effective_from: dt.date, source: str, outlet=None, origin_event=None) -> Relationship:
+    """Create one relationship with its shares after re-checking R-RES-4 and R-ATT-1."""
+    validate_shares(rel_type, shares)
+    check_can_attach(shares, rel_type, effective_from)
+    with transaction.atomic():
+        rel = Relationship.objects.create(customer=customer, type=rel_type, effective_from=effective_from,
+                                          source=source, outlet=outlet or shares[0].staff.outlet,
+                                          origin_event=origin_event)
+        RelationshipShare.objects.bulk_create(
+            RelationshipShare(relationship=rel, staff=s.staff, ratio=s.ratio, effective_from=effective_from)
+            for s in shares)
+        audit(actor=actor, action="relationship.create", target=rel, after={
+            "type": rel_type.code, "effective_from": effective_from.isoformat(), "source": source,
+            "shares": [{"staff_no": s.staff.staff_no, "ratio": str(s.ratio)} for s in shares]})
+    return rel

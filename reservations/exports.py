@@ -1,0 +1,80 @@
+"""The §12 exports. They carry full ID numbers, so each run is logged as a PII access (R-PII-1)."""
+from __future__ import annotations
+
+import csv
+from typing import Iterable, TextIO
+
+from django.db.models import F
+
+from approvals.models import ApprovalCase
+from relationships.models import PiiAccess, RelationshipShare
+from relationships.pii import decrypt
+from reservations.models import Reservation
+
+EXPORT_KINDS = ("relationships", "reservations", "approval_cases", "performance")
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def _relationships(user_scope) -> tuple[list[str], Iterable[list]]:
+    header = ["id_number", "relationship_type", "staff_no", "ratio", "effective_from", "effective_to", "status"]
+    qs = (RelationshipShare.objects.filter(relationship__in=user_scope("relationships"))
+          .order_by("relationship_id", "id")
+          .values_list("relationship__customer__id_encrypted", "relationship__type_id", "staff__staff_no", "ratio",
+                       "effective_from", "effective_to", "relationship__effective_to"))
+
+    def rows():
+        for enc, code, staff_no, ratio, start, end, rel_end in qs.iterator(chunk_size=5000):
+            status = "active" if end is None and rel_end is None else "ended"
+            yield [decrypt(enc), code, staff_no, f"{ratio:.4f}", _iso(start), _iso(end or rel_end), status]
+    return header, rows()
+
+
+def _reservations(user_scope):
+    header = ["id_number", "staff_no", "relationship_type", "registered_at", "status"]
+    qs = user_scope("reservations").order_by("id").values_list(
+        "id_encrypted", "staff__staff_no", "type_id", "registered_at", "status")
+
+    def rows():
+        for enc, staff_no, code, at, status in qs.iterator(chunk_size=5000):
+            yield [decrypt(enc), staff_no, code, _iso(at), status]
+    return header, rows()
+
+
+def _approval_cases(user_scope):
+    header = ["case_id", "reason", "relationship_type", "id_number", "status", "current_step"]
+    qs = user_scope("approval_cases").order_by("id").values_list(
+        "id", "reason", "type_id", "customer__id_encrypted", "status", "current_step")
+
+    def rows():
+        for pk, reason, code, enc, status, step in qs.iterator(chunk_size=5000):
+            yield [pk, reason, code, decrypt(enc), status, step if status in ("pending", "returned") else ""]
+    return header, rows()
+
+
+def _unscoped(name):
+    from relationships.models import Relationship
+    return {"relationships": Relationship.objects.all(), "reservations": Reservation.objects.all(),
+            "approval_cases": ApprovalCase.objects.all()}[name]
+
+
+EXPORTERS = {"relationships": _relationships, "reservations": _reservations, "approval_cases": _approval_cases}
+
+
+def export_csv(*, actor, kind: str, out: TextIO, period: str | None = None, user_scope=None) -> int:
+    """Write one export; `user_scope(name)` returns the caller's scoped queryset (commands: everything)."""
+    if kind not in EXPORTERS:
+        raise ValueError(f"export {kind!r} is not available yet")
+    header, rows = EXPORTERS[kind](user_scope or _unscoped)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    PiiAccess.objects.create(actor=None if isinstance(actor, str) or actor is None else actor,
+                             actor_label=actor if isinstance(actor, str) else actor.get_username(),
+                             purpose=f"export {kind}", detail=period or "", rows=count)
+    return count

@@ -1,0 +1,316 @@
+"""The nightly matching (§6): openings → relationships, approval cases, flags.
+
+Work is done in units of `MATCH_CHUNK_SIZE` pending opening events. Each unit is
+one transaction: a handful of set-based statements read every candidate of the
+unit, the outcomes are decided in memory, and bulk statements write them and
+mark the unit's events done. A crash loses at most the unit in flight, and a
+re-run picks up exactly the events still pending (R-MATCH-6).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from approvals.models import ApprovalCase, CaseReason
+from approvals.services import cases_open_bulk
+from relationships.audit import audit_many
+from relationships.identity import normalise_name
+from relationships.models import Relationship, RelationshipShare, RelationshipType
+from relationships.workdays import late_registration_deadline
+from reservations.models import ReservationStatus
+
+log = logging.getLogger(__name__)
+ACTOR = "nightly-batch"
+
+_CANDIDATES_SQL = """
+SELECT e.id, e.event_time, e.business_date, e.customer_name, e.outlet_id, ob.branch_id,
+       e.customer_id, rt.code,
+       r.id, r.staff_id, r.registered_at, r.valid_until, r.name_normalised, r.status,
+       EXISTS (SELECT 1 FROM relationships_relationship x
+               WHERE x.customer_id = e.customer_id AND x.type_id = rt.code AND x.effective_to IS NULL)
+FROM relationships_accountevent e
+JOIN relationships_organisation ob ON ob.id = e.outlet_id
+JOIN relationships_customer c ON c.id = e.customer_id
+JOIN relationships_relationshiptype rt
+  ON rt.match_event_kind = e.kind AND rt.match_account_type = e.account_type
+ AND (rt.match_customer = 'any'
+      OR (rt.match_customer = 'new' AND NOT e.existing_customer)
+      OR (rt.match_customer = 'existing' AND e.existing_customer))
+ AND (NOT rt.match_first_only OR e.first_of_kind)
+LEFT JOIN reservations_reservation r
+  ON r.id_hash = c.id_hash AND r.type_id = rt.code
+ AND (r.status = 'active' OR (r.status = 'expired' AND r.valid_until >= e.business_date))
+WHERE e.id = ANY(%s)
+ORDER BY e.id, rt.code, r.registered_at, r.id
+"""
+
+_PARTICIPANTS_SQL = """
+SELECT p.reservation_id, p.staff_id, p.ratio, s.attach_open, s.kind, o.branch_id,
+       ARRAY(SELECT q.kind FROM relationships_qualification q
+             WHERE q.staff_id = s.id AND q.valid_from <= %s AND (q.valid_to IS NULL OR q.valid_to >= %s))
+FROM reservations_reservationparticipant p
+JOIN relationships_staff s ON s.id = p.staff_id
+JOIN relationships_organisation o ON o.id = s.outlet_id
+WHERE p.reservation_id = ANY(%s)
+ORDER BY p.reservation_id, p.id
+"""
+
+
+@dataclass
+class Candidate:
+    reservation_id: int
+    staff_id: int
+    registered_at: dt.datetime
+    valid_until: dt.date
+    name_normalised: str
+    status: str
+
+
+@dataclass
+class Opening:
+    event_id: int
+    event_time: dt.datetime
+    business_date: dt.date
+    name_normalised: str
+    outlet_id: int
+    branch_id: int
+    customer_id: int
+    type_code: str
+    already_held: bool
+
+
+def _after_unit_committed(units_done: int) -> None:
+    """Seam for the crash-safety test: it raises here to kill the run between units."""
+
+
+def _pending_unit(business_date: dt.date, size: int) -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM relationships_accountevent WHERE match_state = 'pending' AND business_date <= %s "
+            "ORDER BY business_date, id LIMIT %s FOR UPDATE SKIP LOCKED", [business_date, size])
+        return [row[0] for row in cur.fetchall()]
+
+
+def match_pending_events(*, business_date: dt.date, chunk_size: int | None = None) -> Counter:
+    """Match every pending opening dated on or before `business_date`, one unit per transaction."""
+    size = chunk_size or settings.MATCH_CHUNK_SIZE
+    totals: Counter = Counter()
+    types = {t.code: t for t in RelationshipType.objects.all()}
+    units = 0
+    while True:
+        with transaction.atomic():
+            event_ids = _pending_unit(business_date, size)
+            if not event_ids:
+                break
+            totals.update(_match_unit(event_ids, business_date, types))
+        units += 1
+        _after_unit_committed(units)
+    totals["units"] = units
+    return totals
+
+
+def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, RelationshipType]) -> Counter:
+    counts: Counter = Counter(events_read=len(event_ids))
+    openings: dict[tuple[int, str], Opening] = {}
+    candidates: dict[tuple[int, str], list[Candidate]] = defaultdict(list)
+    with connection.cursor() as cur:
+        cur.execute(_CANDIDATES_SQL, [event_ids])
+        for (eid, etime, bdate, ename, outlet_id, branch_id, customer_id, code,
+             rid, staff_id, reg_at, valid_until, rname, rstatus, held) in cur.fetchall():
+            key = (eid, code)
+            if key not in openings:
+                openings[key] = Opening(eid, etime, bdate, normalise_name(ename), outlet_id, branch_id, customer_id,
+                                        code, held)
+            if rid is not None:
+                candidates[key].append(Candidate(rid, staff_id, reg_at, valid_until, rname, rstatus))
+
+    reservation_ids = [c.reservation_id for cs in candidates.values() for c in cs]
+    participants: dict[int, list[tuple]] = defaultdict(list)
+    if reservation_ids:
+        with connection.cursor() as cur:
+            cur.execute(_PARTICIPANTS_SQL, [business_date, business_date, reservation_ids])
+            for rid, staff_id, ratio, attach_open, kind, branch_id, quals in cur.fetchall():
+                participants[rid].append((staff_id, ratio, attach_open, kind, branch_id, set(quals or [])))
+
+    deadlines: dict[dt.date, dt.date] = {}
+    res_updates: list[tuple] = []      # (reservation_id, status, note, event_id, relationship_id, case_key)
+    new_rels: list[tuple[Opening, Candidate]] = []
+    new_cases: list[tuple[Opening, str, list[Candidate], str]] = []
+    outcome_of_event: dict[int, str] = {}
+
+    for key, op in openings.items():
+        rt = types[op.type_code]
+        cands = candidates.get(key, [])
+        if not cands:
+            outcome_of_event.setdefault(op.event_id, "no_reservation")
+            continue
+        if op.already_held:
+            for c in cands:
+                res_updates.append((c.reservation_id, ReservationStatus.REFUSED,
+                                    _("The customer already holds this relationship type."), op.event_id, None, None))
+            counts["refused"] += len(cands)
+            outcome_of_event[op.event_id] = "already_held"
+            continue
+        if op.business_date not in deadlines:
+            deadlines[op.business_date] = late_registration_deadline(op.business_date)
+        deadline = deadlines[op.business_date]
+        valid: list[Candidate] = []
+        late_ids: set[int] = set()
+        for c in cands:
+            on_time = c.registered_at < op.event_time and op.business_date <= c.valid_until
+            late = c.registered_at >= op.event_time
+            if not on_time and not late:
+                continue
+            if late and timezone.localtime(c.registered_at).date() > deadline:
+                res_updates.append((c.reservation_id, ReservationStatus.REFUSED, _(
+                    "Registered after the late-registration deadline %(deadline)s. [R-MATCH-4]")
+                    % {"deadline": deadline}, op.event_id, None, None))
+                counts["refused"] += 1
+                continue
+            if c.name_normalised != op.name_normalised:
+                res_updates.append((c.reservation_id, ReservationStatus.FLAGGED, _(
+                    "The customer name differs from the name on the account opened on %(date)s. [R-MATCH-2]")
+                    % {"date": op.business_date}, op.event_id, None, None))
+                counts["flagged"] += 1
+                continue
+            refusal = _attach_problem(participants[c.reservation_id], rt, types)
+            if refusal:
+                res_updates.append((c.reservation_id, ReservationStatus.FLAGGED, refusal, op.event_id, None, None))
+                counts["flagged"] += 1
+                continue
+            valid.append(c)
+            if late:
+                late_ids.add(c.reservation_id)
+        if not valid:
+            outcome_of_event.setdefault(op.event_id, "flagged")
+            continue
+        # R-MATCH-3 counts staff, not rows: an expired and a newer reservation of one staff are one claim.
+        by_staff: dict[int, Candidate] = {}
+        for c in valid:
+            if c.staff_id in by_staff:
+                res_updates.append((c.reservation_id, ReservationStatus.REFUSED, _(
+                    "Superseded by the same staff member's earlier reservation."), op.event_id, None, None))
+                counts["refused"] += 1
+            else:
+                by_staff[c.staff_id] = c
+        valid = list(by_staff.values())
+        late_ids &= {c.reservation_id for c in valid}
+        if len(valid) > 1:
+            reason, why = CaseReason.DUPLICATE, _(
+                "%(n)d staff reserved the same customer for the same type. [R-MATCH-3]") % {"n": len(valid)}
+        elif late_ids:
+            reason, why = CaseReason.LATE, _(
+                "Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
+                "[R-MATCH-4]") % {"when": timezone.localtime(valid[0].registered_at).strftime("%Y-%m-%d %H:%M"),
+                                  "opened": op.business_date, "deadline": deadline}
+        elif rt.chain_always:
+            reason, why = CaseReason.BROKER, _(
+                "Broker development always needs the 3-level approval and the signed documents. [R-APR-5]")
+        elif rt.cross_region_check and any(p[4] != op.branch_id for p in participants[valid[0].reservation_id]):
+            reason, why = CaseReason.CROSS_REGION, _(
+                "A developer's branch differs from the branch of the opening outlet. [R-MATCH-5]")
+        else:
+            new_rels.append((op, valid[0]))
+            outcome_of_event[op.event_id] = "matched"
+            continue
+        new_cases.append((op, reason, valid, why))
+        outcome_of_event[op.event_id] = f"case_{reason}"
+
+    # --- writes: relationships and shares ---
+    if new_rels:
+        rels = Relationship.objects.bulk_create([
+            Relationship(customer_id=op.customer_id, type_id=op.type_code, effective_from=op.business_date,
+                         source="reservation", origin_event_id=op.event_id, outlet_id=op.outlet_id)
+            for op, _c in new_rels])
+        shares = []
+        for rel, (op, c) in zip(rels, new_rels):
+            for staff_id, ratio, *_rest in participants[c.reservation_id]:
+                shares.append(RelationshipShare(relationship=rel, staff_id=staff_id, ratio=ratio,
+                                                effective_from=op.business_date))
+            res_updates.append((c.reservation_id, ReservationStatus.MATCHED, "", op.event_id, rel.pk, None))
+        RelationshipShare.objects.bulk_create(shares, batch_size=5000)
+        audit_many(actor=ACTOR, action="relationship.create", model_label="relationships.relationship", rows=[
+            (rel.pk, None, {"type": rel.type_id, "effective_from": rel.effective_from.isoformat(),
+                            "source": "reservation", "reservation": c.reservation_id,
+                            "shares": [{"staff_id": p[0], "ratio": str(p[1])} for p in participants[c.reservation_id]]})
+            for rel, (_op, c) in zip(rels, new_rels)])
+        counts["matched"] += len(rels)
+
+    # --- writes: approval cases ---
+    if new_cases:
+        cases = []
+        for op, reason, valid, why in new_cases:
+            first = valid[0]
+            cases.append(ApprovalCase(
+                reason=reason, type=types[op.type_code], customer_id=op.customer_id,
+                proposed_shares=[{"staff_id": p[0], "ratio": str(p[1])} for p in participants[first.reservation_id]],
+                opening_event_id=op.event_id, opening_date=op.business_date, opening_outlet_id=op.outlet_id,
+                branch_id=op.branch_id, applicant_id=first.staff_id, explanation=why,
+                dedupe_key=f"{reason}:event:{op.event_id}:{op.type_code}"))
+        created = cases_open_bulk(actor=ACTOR, cases=cases)
+        for case, (op, _reason, valid, _why) in zip(created, new_cases):
+            for c in valid:
+                res_updates.append((c.reservation_id, ReservationStatus.PENDING_APPROVAL, "", op.event_id, None,
+                                    case.pk))
+        counts["sent_to_approval"] += len(created)
+
+    _apply_reservation_updates(res_updates)
+    with connection.cursor() as cur:
+        ids = list(outcome_of_event)
+        cur.execute(
+            "UPDATE relationships_accountevent e SET match_state = 'done', match_outcome = v.outcome, "
+            "matched_on = %s FROM unnest(%s::bigint[], %s::text[]) AS v(id, outcome) WHERE e.id = v.id",
+            [business_date, ids, [outcome_of_event[i] for i in ids]])
+        rest = sorted(set(event_ids) - set(ids))
+        if rest:  # events of a kind no type matches
+            cur.execute("UPDATE relationships_accountevent SET match_state = 'done', match_outcome = 'no_type', "
+                        "matched_on = %s WHERE id = ANY(%s)", [business_date, rest])
+    return counts
+
+
+def _attach_problem(parts: list[tuple], rt: RelationshipType, types) -> str | None:
+    """R-ATT-1 re-checked at match time, set-based data already fetched."""
+    for staff_id, _ratio, attach_open, kind, _branch, quals in parts:
+        if not attach_open:
+            return _("A participant's attach permission is closed. [R-ATT-1]")
+        if kind not in rt.holder_kinds or rt.qualification not in quals:
+            return _("A participant lacks the qualification this type needs. [R-ATT-1]")
+    return None
+
+
+def _apply_reservation_updates(rows: list[tuple]) -> None:
+    if not rows:
+        return
+    ids = [r[0] for r in rows]
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE reservations_reservation r SET status = v.status, status_note = v.note, "
+            "matched_event_id = v.event_id, relationship_id = v.rel_id, approval_case_id = v.case_id, "
+            "updated_at = now() "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS v(id, status, note, event_id, rel_id, case_id) WHERE r.id = v.id "
+            "RETURNING r.id, r.status",
+            [ids, [str(r[1]) for r in rows], [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
+             [r[5] for r in rows]])
+    audit_many(actor=ACTOR, action="reservation.match_outcome", model_label="reservations.reservation", rows=[
+        (r[0], None, {"status": str(r[1]), "note": r[2], "event": r[3], "relationship": r[4], "case": r[5]})
+        for r in rows])
+
+
+def expire_reservations(*, business_date: dt.date) -> int:
+    """R-MATCH-8: reservations past validity without a match."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE reservations_reservation SET status = 'expired', updated_at = now() "
+                    "WHERE status = 'active' AND valid_until < %s RETURNING id", [business_date])
+        ids = [row[0] for row in cur.fetchall()]
+        audit_many(actor=ACTOR, action="reservation.expire", model_label="reservations.reservation",
+                   rows=[(i, {"status": "active"}, {"status": "expired"}) for i in ids])
+    return len(ids)

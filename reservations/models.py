@@ -1,0 +1,135 @@
+"""Reservations, their participants, loaded feed files and the nightly run ledger."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from approvals.models import ApprovalCase
+from relationships.models import AccountEvent, Organisation, Relationship, RelationshipType, Staff
+
+
+class ReservationStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    MATCHED = "matched", _("matched")
+    PENDING_APPROVAL = "pending_approval", _("pending approval")
+    FLAGGED = "flagged", _("flagged")
+    EXPIRED = "expired", _("expired")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    REFUSED = "refused", _("refused")
+
+
+OPEN_STATUSES = (ReservationStatus.ACTIVE, ReservationStatus.FLAGGED, ReservationStatus.PENDING_APPROVAL)
+
+
+class Reservation(models.Model):
+    """R-RES-1: who reserved which customer for which type, when, and with whom."""
+
+    staff = models.ForeignKey(Staff, verbose_name=_("staff"), on_delete=models.PROTECT, related_name="reservations")
+    outlet = models.ForeignKey(Organisation, verbose_name=_("outlet"), on_delete=models.PROTECT, related_name="+")
+    type = models.ForeignKey(RelationshipType, verbose_name=_("relationship type"), on_delete=models.PROTECT)
+    customer_name = models.CharField(_("customer name"), max_length=100)
+    name_normalised = models.CharField(max_length=100)
+    id_hash = models.CharField(max_length=64)
+    id_encrypted = models.TextField()
+    id_masked = models.CharField(_("ID card number"), max_length=18)
+    phone_encrypted = models.TextField(blank=True)
+    phone_masked = models.CharField(_("phone"), max_length=20, blank=True)
+    registered_at = models.DateTimeField(_("registered at"))
+    valid_until = models.DateField(_("valid until"))
+    status = models.CharField(_("status"), max_length=20, choices=ReservationStatus.choices,
+                              default=ReservationStatus.ACTIVE)
+    status_note = models.CharField(_("note"), max_length=300, blank=True)
+    matched_event = models.ForeignKey(AccountEvent, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="reservations")
+    relationship = models.ForeignKey(Relationship, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="reservations")
+    approval_case = models.ForeignKey(ApprovalCase, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="reservations")
+    source = models.CharField(_("source"), max_length=10, default="form")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
+        constraints = [
+            # One open reservation per staff, customer and type: a double submit cannot create two.
+            models.UniqueConstraint(fields=["staff", "type", "id_hash"],
+                                    condition=Q(status__in=["active", "flagged", "pending_approval"]),
+                                    name="reservation_one_open_per_staff"),
+        ]
+        indexes = [
+            models.Index(fields=["id_hash", "type"], name="reservation_open_by_customer",
+                         condition=Q(status__in=["active", "flagged"])),
+            models.Index(fields=["valid_until"], name="reservation_active_validity",
+                         condition=Q(status="active")),
+            models.Index(fields=["staff", "-registered_at"]),
+            models.Index(fields=["outlet", "-registered_at"]),
+        ]
+
+
+class ReservationParticipant(models.Model):
+    """R-RES-4: a co-developer and his split ratio (the registering staff is a participant too)."""
+
+    reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="participants")
+    staff = models.ForeignKey(Staff, verbose_name=_("staff"), on_delete=models.PROTECT, related_name="+")
+    ratio = models.DecimalField(_("split ratio"), max_digits=5, decimal_places=4)
+
+    class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
+        constraints = [
+            models.UniqueConstraint(fields=["reservation", "staff"], name="participant_once"),
+            models.CheckConstraint(condition=Q(ratio__gt=Decimal("0")) & Q(ratio__lte=Decimal("1")),
+                                   name="participant_ratio_in_range"),
+        ]
+
+
+class FeedFile(models.Model):
+    """A loaded feed file; the content hash makes loading the same file twice a no-op (§12)."""
+
+    kind = models.CharField(_("feed"), max_length=30)
+    sha256 = models.CharField(max_length=64)
+    filename = models.CharField(_("file name"), max_length=300)
+    loaded_at = models.DateTimeField(_("loaded at"), auto_now_add=True)
+    loaded_by = models.CharField(_("loaded by"), max_length=100)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_loaded = models.PositiveIntegerField(default=0)
+    rows_skipped = models.PositiveIntegerField(default=0)
+    rows_failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = _("feed file")
+        verbose_name_plural = _("feed files")
+        constraints = [models.UniqueConstraint(fields=["kind", "sha256"], name="feed_file_once")]
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class BatchRun(models.Model):
+    """R-MATCH-7: the run ledger; one row per business date and stage guards re-runs."""
+
+    business_date = models.DateField(_("business date"))
+    stage = models.CharField(_("stage"), max_length=30)
+    status = models.CharField(_("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    counts = models.JSONField(_("counts"), default=dict)
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("batch run")
+        verbose_name_plural = _("batch runs")
+        ordering = ["-business_date", "id"]
+        constraints = [models.UniqueConstraint(fields=["business_date", "stage"], name="batch_run_once_per_stage")]

@@ -1,0 +1,83 @@
+"""The nightly pipeline: each stage guarded by a `(business_date, stage)` ledger row (R-MATCH-7).
+
+A stage that succeeded is skipped on a re-run; one that failed or was killed is
+resumed (its units are idempotent). A PostgreSQL advisory lock keeps two runs of
+the same date from overlapping, however they were started (beat twice, a
+command beside a worker).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections import Counter
+from typing import Callable
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from reservations.matching import expire_reservations, match_pending_events
+from reservations.models import BatchRun, RunStatus
+
+log = logging.getLogger(__name__)
+
+
+class PipelineBusy(Exception):
+    pass
+
+
+def _stage_match(business_date: dt.date) -> dict:
+    return dict(match_pending_events(business_date=business_date))
+
+
+def _stage_expire(business_date: dt.date) -> dict:
+    return {"expired": expire_reservations(business_date=business_date)}
+
+
+STAGES: list[tuple[str, Callable[[dt.date], dict]]] = [
+    ("match", _stage_match),
+    ("expire", _stage_expire),
+]
+
+
+def _lock_key(business_date: dt.date) -> int:
+    return 7_300_000_000 + business_date.toordinal()
+
+
+def run_nightly(*, business_date: dt.date) -> list[BatchRun]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(business_date)])
+        if not cur.fetchone()[0]:
+            raise PipelineBusy(_("The nightly run for %(date)s is already in progress.") % {"date": business_date})
+    try:
+        return [_run_stage(business_date, name, fn) for name, fn in STAGES]
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(business_date)])
+
+
+def _run_stage(business_date: dt.date, stage: str, fn) -> BatchRun:
+    with transaction.atomic():
+        run, created = BatchRun.objects.select_for_update().get_or_create(
+            business_date=business_date, stage=stage, defaults={"started_at": timezone.now()})
+        if not created:
+            if run.status == RunStatus.SUCCEEDED:
+                return run
+            run.attempts += 1
+            run.status, run.error, run.finished_at = RunStatus.RUNNING, "", None
+            run.save(update_fields=["attempts", "status", "error", "finished_at"])
+    try:
+        counts = fn(business_date)
+    except Exception as exc:
+        BatchRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(),
+            error=f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        raise
+    merged = Counter(run.counts or {})
+    merged.update(counts)
+    BatchRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED, finished_at=timezone.now(),
+                                              counts=dict(merged))
+    run.refresh_from_db()
+    log.info("nightly %s %s: %s", business_date, stage, run.counts)
+    return run

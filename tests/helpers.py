@@ -1,0 +1,55 @@
+"""Small builders that drive the product through its public paths (feeds, services, the nightly run)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+from zoneinfo import ZoneInfo
+
+from reservations.feeds import load_feed
+from reservations.pipeline import run_nightly
+from reservations.services import ReservationInput, reservation_register
+
+SH = ZoneInfo("Asia/Shanghai")
+_event_ids = itertools.count(1)
+_accounts = itertools.count(1)
+
+
+def at(text: str) -> dt.datetime:
+    """'2026-03-02 09:31' in Shanghai time."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=SH)
+
+
+def csv_bytes(header: list[str], rows: list[list]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+EVENT_HEADER = ["event_id", "event_time", "kind", "id_number", "customer_name", "account_no", "account_type",
+                "outlet_code"]
+
+
+def event_row(*, when: dt.datetime, id_number: str, name: str, outlet, kind: str = "open",
+              account_type: str = "securities", event_id: str | None = None, account_no: str | None = None):
+    return [event_id or f"EV{next(_event_ids):08d}", when.isoformat(), kind, id_number, name,
+            account_no or f"A{next(_accounts):010d}", account_type, outlet.code]
+
+
+def load_events(rows: list[list]):
+    return load_feed(actor="test", kind="account_events", content=csv_bytes(EVENT_HEADER, rows),
+                     filename="account_events.csv")
+
+
+def reserve(staff, *, id_number: str, name: str = "张三", type_code: str = "NEW_DEV", when: dt.datetime,
+            participants=None, phone: str = "13812345678"):
+    return reservation_register(actor=staff.user, data=ReservationInput(
+        staff=staff, type_code=type_code, customer_name=name, id_number=id_number, phone=phone,
+        participants=participants, registered_at=when))
+
+
+def nightly(day: str):
+    return run_nightly(business_date=dt.date.fromisoformat(day))
