@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from typing import Iterable, TextIO
 
-from django.db.models import F
+from django.utils import timezone
 
 from approvals.models import ApprovalCase
 from relationships.models import PiiAccess, RelationshipShare
@@ -15,7 +16,12 @@ EXPORT_KINDS = ("relationships", "reservations", "approval_cases", "performance"
 
 
 def _iso(value) -> str:
-    return value.isoformat() if value else ""
+    """§12: times as ISO 8601 with the Shanghai offset, dates as YYYY-MM-DD."""
+    if not value:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value)
+    return value.isoformat()
 
 
 def _relationships(user_scope) -> tuple[list[str], Iterable[list]]:

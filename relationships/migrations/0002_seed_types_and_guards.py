@@ -49,14 +49,11 @@ BEGIN
 END $$;
 CREATE TRIGGER auditentry_append_only BEFORE UPDATE OR DELETE ON relationships_auditentry
     FOR EACH ROW EXECUTE FUNCTION crm_refuse_change();
-CREATE TRIGGER auditentry_no_truncate BEFORE TRUNCATE ON relationships_auditentry
-    FOR EACH STATEMENT EXECUTE FUNCTION crm_refuse_change();
 CREATE TRIGGER piiaccess_append_only BEFORE UPDATE OR DELETE ON relationships_piiaccess
     FOR EACH ROW EXECUTE FUNCTION crm_refuse_change();
 """
 DROP = """
 DROP TRIGGER IF EXISTS auditentry_append_only ON relationships_auditentry;
-DROP TRIGGER IF EXISTS auditentry_no_truncate ON relationships_auditentry;
 DROP TRIGGER IF EXISTS piiaccess_append_only ON relationships_piiaccess;
 """
 
