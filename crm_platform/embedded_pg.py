@@ -15,7 +15,12 @@ DB_NAME = "crm"
 
 def ensure_embedded_database(base_dir: Path) -> dict:
     """Start (or attach to) the embedded cluster and return Django DB settings."""
-    import pgserver  # imported lazily: only needed without DATABASE_URL
+    import warnings
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(base_dir / ".pgdata-run"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: only needed without DATABASE_URL
 
     pgdata = Path(os.environ.get("CRM_PGDATA", base_dir / ".pgdata"))
     pgdata.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,83 @@
+"""The nightly run through a real Celery worker on the real Redis broker (not the in-process mode)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from reservations.models import BatchRun, Reservation
+from tests.factories import OutletFactory, StaffFactory, make_id_number
+from tests.helpers import at, event_row, load_events, reserve
+
+REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _redis_up() -> bool:
+    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    host = s["HOST"] or "127.0.0.1"
+    host = quote(host, safe="") if host.startswith("/") else host
+    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
+    port = f":{s['PORT']}" if s["PORT"] else ""
+    return f"postgres://{auth}@{host}{port}/{s['NAME']}"
+
+
+@pytest.fixture
+def worker():
+    if not _redis_up():
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI must start it")
+        pytest.skip("no Redis on this machine (CI always has one)")
+    env = dict(os.environ, DATABASE_URL=_test_database_url(), REDIS_URL=REDIS_URL, DJANGO_DEBUG="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crm_platform", "worker", "--pool=solo", "--loglevel=WARNING",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nightly_task_runs_in_a_real_worker_over_redis(worker, settings):
+    from celery import current_app
+    from celery.result import EagerResult
+
+    from reservations.tasks import run_nightly_task
+
+    outlet = OutletFactory()
+    staff = StaffFactory(outlet=outlet)
+    idn = make_id_number()
+    r = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
+    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+
+    current_app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
+    try:
+        result = run_nightly_task.delay("2026-03-03")
+        assert not isinstance(result, EagerResult)  # really sent over Redis
+        stages = result.get(timeout=90)
+    finally:
+        current_app.conf.update(broker_url="memory://", result_backend=None, task_always_eager=True)
+    assert [s["stage"] for s in stages] == ["match", "expire"]
+    r.refresh_from_db()
+    assert r.status == "matched"
+    assert BatchRun.objects.get(stage="match").counts["matched"] == 1
