@@ -64,8 +64,8 @@ class Reservation(models.Model):
                                     name="reservation_one_open_per_staff"),
         ]
         indexes = [
-            models.Index(fields=["id_hash", "type"], name="reservation_open_by_customer",
-                         condition=Q(status__in=["active", "flagged"])),
+            # Matching looks reservations up by customer and type (active, and expired for late events).
+            models.Index(fields=["id_hash", "type"], name="reservation_by_customer"),
             models.Index(fields=["valid_until"], name="reservation_active_validity",
                          condition=Q(status="active")),
             models.Index(fields=["staff", "-registered_at"]),

@@ -103,7 +103,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='reservation',
-            index=models.Index(condition=models.Q(('status__in', ['active', 'flagged'])), fields=['id_hash', 'type'], name='reservation_open_by_customer'),
+            index=models.Index(fields=['id_hash', 'type'], name='reservation_by_customer'),
         ),
         migrations.AddIndex(
             model_name='reservation',
