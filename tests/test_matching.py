@@ -294,3 +294,41 @@ def test_attach_permission_closed_before_the_opening_flags_instead_of_attaching(
     nightly("2026-03-03")
     assert _status(r) == "flagged"
     assert not Relationship.objects.exists()
+
+
+def test_event_arriving_late_for_an_earlier_date_is_matched_on_the_next_run(staff, outlet):
+    """R-MATCH-6: the 3 March opening reaches us only after the 3 March run."""
+    idn = make_id_number()
+    r = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
+    nightly("2026-03-03")
+    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    nightly("2026-03-04")
+    assert _status(r) == "matched"
+    assert Relationship.objects.get().effective_from == dt.date(2026, 3, 3)
+
+
+def test_late_arriving_opening_inside_validity_still_matches_an_already_expired_reservation(staff, outlet):
+    """R-RES-2 + R-MATCH-6: validity is judged at the opening, not at the day the event arrived."""
+    idn = make_id_number()
+    r = reserve(staff, id_number=idn, when=at("2026-01-31 10:00"))
+    nightly("2026-03-01")
+    assert _status(r) == "expired"
+    load_events([event_row(when=at("2026-02-27 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    nightly("2026-03-02")
+    assert _status(r) == "matched"
+
+
+def test_ledger_records_counts_per_stage(staff, outlet):
+    """R-MATCH-7: events read, matched, sent to approval, flagged, expired."""
+    idn, idn2 = make_id_number(), make_id_number()
+    reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
+    reserve(staff, id_number=idn2, name="李四", when=at("2026-03-02 09:00"))
+    reserve(staff, id_number=make_id_number(), when=at("2026-01-02 09:00"))
+    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet),
+                 event_row(when=at("2026-03-03 10:00"), id_number=idn2, name="王五", outlet=outlet),
+                 event_row(when=at("2026-03-03 11:00"), id_number=make_id_number(), name="赵六", outlet=outlet)])
+    nightly("2026-03-03")
+    match = BatchRun.objects.get(stage="match")
+    assert match.status == "succeeded" and match.started_at <= match.finished_at
+    assert (match.counts["events_read"], match.counts["matched"], match.counts["flagged"]) == (3, 1, 1)
+    assert BatchRun.objects.get(stage="expire").counts == {"expired": 1}
