@@ -190,7 +190,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             if late:
                 late_ids.add(c.reservation_id)
         if not valid:
-            outcome_of_event.setdefault(op.event_id, "flagged")
+            decided = any(u[3] == op.event_id for u in res_updates)
+            outcome_of_event.setdefault(op.event_id, "flagged" if decided else "no_reservation")
             continue
         # R-MATCH-3 counts staff, not rows: an expired and a newer reservation of one staff are one claim.
         by_staff: dict[int, Candidate] = {}
