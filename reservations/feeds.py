@@ -12,12 +12,14 @@ import csv
 import datetime as dt
 import hashlib
 import io
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
@@ -227,17 +229,17 @@ def _load_staff(actor, rows, result: FeedResult) -> None:
         parents.append(staff)
     Staff.objects.bulk_update(parents, ["parent"], batch_size=2000)
     # Qualifications: add those listed and missing; a listed-then-dropped one ends today (R-ORG-4).
-    today = dt.date.today()
-    held = {(q.staff_id, q.kind): q for q in Qualification.objects.filter(
-        staff__in=[staff_by_no[p[1]] for p in good], valid_to__isnull=True)}
+    today = timezone.localdate()
+    held: dict[int, dict[str, Qualification]] = defaultdict(dict)
+    for q in Qualification.objects.filter(staff__in=[staff_by_no[p[1]] for p in good], valid_to__isnull=True):
+        held[q.staff_id][q.kind] = q
     to_add, to_end = [], []
     for p in good:
         staff = staff_by_no[p[1]]
-        for q in p[6]:
-            if (staff.pk, q) not in held:
-                to_add.append(Qualification(staff=staff, kind=q, valid_from=dt.date(2000, 1, 1)))
-        for (sid, k), q in held.items():
-            if sid == staff.pk and k not in p[6]:
+        mine = held.get(staff.pk, {})
+        to_add += [Qualification(staff=staff, kind=q, valid_from=dt.date(2000, 1, 1)) for q in p[6] if q not in mine]
+        for kind, q in mine.items():
+            if kind not in p[6]:
                 q.valid_to = today
                 to_end.append(q)
     Qualification.objects.bulk_create(to_add, ignore_conflicts=True)

@@ -166,9 +166,8 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
 def _open_late_case(*, actor, reservation: Reservation, clean: CleanReservation, opening: AccountEvent,
                     deadline: dt.date) -> None:
     customer = customer_get_or_create(id_number=clean.id_number, name=clean.customer_name, phone=clean.phone)
-    reason = CaseReason.BROKER if clean.rel_type.chain_always == "broker" else CaseReason.LATE
     case = case_open(
-        actor=actor, reason=CaseReason.LATE if reason == CaseReason.LATE else reason, rel_type=clean.rel_type,
+        actor=actor, reason=CaseReason.LATE, rel_type=clean.rel_type,
         customer=customer, proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares],
         dedupe_key=f"late:reservation:{reservation.pk}", branch=opening.outlet.branch, applicant=clean.staff,
         opening_event=opening,

@@ -1,0 +1,154 @@
+"""`manage.py load_demo`: the demo data set (fixtures/demo/, written by fixtures/generate_demo.py).
+
+Everything goes through the public paths: the §12 feeds (`load_feed`), the nightly pipeline
+(`run_nightly`) and the withdrawal service, so the demo shows exactly what production would do.
+Idempotent: feeds are deduplicated by content hash, the nightly stages by their ledger rows, users
+and roles by get-or-create / ignore_conflicts; a second run changes nothing and takes seconds.
+Running `migrate` first is the caller's job.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Count
+
+from approvals.models import ApprovalCase
+from permissions.models import Role, RoleKind
+from relationships.models import Organisation, OrgKind, Relationship, Staff
+from reservations.feeds import load_feed
+from reservations.models import Reservation, ReservationStatus
+from reservations.pipeline import run_nightly
+from reservations.services import reservation_withdraw
+
+DEMO_DIR = Path(settings.BASE_DIR) / "fixtures" / "demo"
+FINAL_NIGHTLY = dt.date(2026, 11, 24)
+ACTOR = "load_demo"
+ADMIN = ("admin", "admin12345")
+DEMO_PASSWORD = "demo12345"
+WITHDRAWALS = 6
+_EVENTS_FILE = re.compile(r"account_events_(\d{4}-\d{2}-\d{2})\.csv$")
+
+
+class Command(BaseCommand):
+    help = "Load the demo data set (fixtures/demo/) through the feeds and the nightly runs, and create demo users."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dir", default=str(DEMO_DIR), help="folder with the demo CSV files")
+
+    def handle(self, *args, dir, **options):
+        started = time.monotonic()
+        folder = Path(dir)
+        if not (folder / "org.csv").exists():
+            raise CommandError(f"{folder}/org.csv not found; run fixtures/generate_demo.py first.")
+        self._load(folder / "org.csv", "org")
+        self._load(folder / "staff.csv", "staff")
+        self._users()
+        self._load(folder / "reservations.csv", "reservations")
+        event_files = sorted((dt.date.fromisoformat(m.group(1)), p) for p in folder.glob("account_events_*.csv")
+                             if (m := _EVENTS_FILE.search(p.name)))
+        for day, path in event_files:
+            self._load(path, "account_events")
+            self._nightly(day)
+        self._nightly(FINAL_NIGHTLY)
+        self._withdraw()
+        self._summary(time.monotonic() - started)
+
+    # --- steps -----------------------------------------------------------------------------------------
+
+    def _load(self, path: Path, kind: str) -> None:
+        result = load_feed(actor=ACTOR, kind=kind, path=path)
+        for line, reason in result.errors[:20]:
+            self.stderr.write(f"{path.name}:{line}: {reason}")
+        if len(result.errors) > 20:
+            self.stderr.write(f"{path.name}: … {len(result.errors) - 20} more refused lines")
+        self.stdout.write(result.summary())
+
+    def _nightly(self, day: dt.date) -> None:
+        for run in run_nightly(business_date=day):
+            if run.status != "succeeded":
+                raise CommandError(f"nightly {day} {run.stage}: {run.status} {run.error}")
+        self.stdout.write(f"nightly {day}: done")
+
+    @transaction.atomic
+    def _users(self) -> None:
+        """Demo logins: admin, one user per staff member, branch/head/outlet users and hq (one hash, reused)."""
+        User = get_user_model()
+        password = make_password(DEMO_PASSWORD)
+        if not User.objects.filter(username=ADMIN[0]).exists():
+            User.objects.create_superuser(username=ADMIN[0], password=ADMIN[1], email="")
+        staff = list(Staff.objects.filter(user__isnull=True))
+        orgs = list(Organisation.objects.filter(kind__in=[OrgKind.HQ, OrgKind.BRANCH, OrgKind.OUTLET]))
+        wanted: dict[str, tuple] = {s.staff_no: ("staff", s) for s in staff}
+        for org in orgs:
+            if org.kind == OrgKind.HQ:
+                wanted["hq"] = (RoleKind.HQ, org)
+            elif org.kind == OrgKind.BRANCH:
+                wanted[f"branch_{org.code}"] = (RoleKind.BRANCH, org)
+                wanted[f"head_{org.code}"] = (RoleKind.BRANCH_HEAD, org)
+            else:
+                wanted[f"outlet_{org.code}"] = (RoleKind.OUTLET_HEAD, org)
+        User.objects.bulk_create(
+            [User(username=name, password=password, is_active=True,
+                  first_name=(target[1].name if target[0] == "staff" else ""))
+             for name, target in wanted.items()], ignore_conflicts=True, batch_size=1000)
+        users = dict(User.objects.filter(username__in=list(wanted)).values_list("username", "id"))
+        taken = set(Staff.objects.filter(user__isnull=False).values_list("user_id", flat=True))
+        linked = []
+        for s in staff:
+            if s.staff_no in users and users[s.staff_no] not in taken:
+                s.user_id = users[s.staff_no]
+                linked.append(s)
+        Staff.objects.bulk_update(linked, ["user"], batch_size=1000)
+        Role.objects.bulk_create(
+            [Role(user_id=users[name], kind=kind, organisation=org)
+             for name, (kind, org) in wanted.items() if kind != "staff" and name in users],
+            ignore_conflicts=True)
+
+    def _withdraw(self) -> None:
+        """R-RES-6: a handful of still-active reservations withdrawn by their own staff (once)."""
+        missing = WITHDRAWALS - Reservation.objects.filter(status=ReservationStatus.WITHDRAWN).count()
+        if missing <= 0:
+            return
+        candidates = (Reservation.objects.filter(status=ReservationStatus.ACTIVE, staff__user__isnull=False)
+                      .select_related("staff__user").order_by("registered_at", "id")[:missing])
+        for reservation in candidates:
+            try:
+                reservation_withdraw(actor=reservation.staff.user, reservation_id=reservation.pk,
+                                     staff=reservation.staff)
+            except ValidationError as exc:  # pragma: no cover - only if the data changed underneath
+                self.stderr.write(f"withdraw {reservation.pk}: {' '.join(exc.messages)}")
+
+    def _summary(self, seconds: float) -> None:
+        by_status = dict(Reservation.objects.values_list("status").annotate(n=Count("id")).order_by())
+        cases = dict(ApprovalCase.objects.values_list("reason").annotate(n=Count("id")).order_by())
+        self.stdout.write("")
+        self.stdout.write("Reservations: " + ", ".join(
+            f"{s} {by_status.get(s, 0)}" for s in ReservationStatus.values if by_status.get(s, 0) or s != "refused"))
+        self.stdout.write(f"Relationships: {Relationship.objects.count()}")
+        self.stdout.write(f"Approval cases: {sum(cases.values())} ("
+                          + ", ".join(f"{k} {v}" for k, v in sorted(cases.items())) + ")")
+        self.stdout.write(f"Done in {seconds:.1f} s.")
+        some_staff = Staff.objects.filter(user__isnull=False).order_by("staff_no").values_list("staff_no", flat=True)
+        first_branch = Organisation.objects.filter(kind=OrgKind.BRANCH).order_by("code").first()
+        first_outlet = Organisation.objects.filter(kind=OrgKind.OUTLET).order_by("code").first()
+        self.stdout.write("")
+        self.stdout.write("Demo logins:")
+        self.stdout.write(f"  {ADMIN[0]} / {ADMIN[1]}  (superuser)")
+        self.stdout.write(f"  hq / {DEMO_PASSWORD}  (head office)")
+        if first_branch:
+            self.stdout.write(f"  branch_{first_branch.code}, head_{first_branch.code} / {DEMO_PASSWORD}  "
+                              f"(branch user, branch head; branch_<code>, head_<code> for every branch)")
+        if first_outlet:
+            self.stdout.write(f"  outlet_{first_outlet.code} / {DEMO_PASSWORD}  (outlet head; outlet_<code> for every outlet)")
+        if some_staff:
+            self.stdout.write(f"  {some_staff[0]} / {DEMO_PASSWORD}  (staff: username = staff number, "
+                              f"{some_staff.count()} staff)")
