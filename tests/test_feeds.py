@@ -116,7 +116,7 @@ def test_reservations_feed_applies_the_form_rules_line_by_line(org_and_staff, tm
 
 def test_missing_column_refuses_the_whole_file(tmp_path):
     from django.core.management.base import CommandError
-    with pytest.raises(CommandError, match="missing columns"):
+    with pytest.raises(CommandError, match="kind, parent_code, region"):
         load(tmp_path, "org", "bad.csv", csv_bytes(["code", "name"], [["HQ", "总部"]]))
 
 
