@@ -9,6 +9,7 @@ import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -33,7 +34,7 @@ def normalise_id_number(raw: str) -> str:
         born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise ValidationError(_("The date of birth in the ID card number is not a real date."), code="birth_date")
-    if born < dt.date(1900, 1, 1) or born > dt.date.today():
+    if born < dt.date(1900, 1, 1) or born > timezone.localdate():
         raise ValidationError(_("The date of birth in the ID card number is out of range."), code="birth_date")
     if id_check_digit(value[:17]) != value[17]:
         raise ValidationError(_("The check digit of the ID card number is wrong."), code="check_digit")

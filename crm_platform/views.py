@@ -1,0 +1,59 @@
+"""The home page and the page helper every view renders through (navigation by role)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.shortcuts import render
+from django.utils import timezone
+
+from permissions.scoping import scope_for, visible_relationships, visible_reservations
+from reservations.models import ReservationStatus
+
+EXPIRY_WINDOW_DAYS = 7
+
+
+def current_staff(user):
+    """The signed-in user's staff record, or None (a reverse one-to-one raises AttributeError when absent)."""
+    return getattr(user, "staff", None) if getattr(user, "is_authenticated", False) else None
+
+
+def nav_for(user) -> dict:
+    """What the top navigation offers (R-PERM-4 decides the data; this only decides the links)."""
+    scope = scope_for(user)
+    staff = current_staff(user)
+    return {
+        "staff": staff,
+        "can_register": staff is not None,
+        "can_see_runs": scope.everything or bool(scope.branch_ids),
+    }
+
+
+def render_page(request, template: str, context: dict | None = None, status: int | None = None):
+    ctx = {"nav": nav_for(request.user)}
+    ctx.update(context or {})
+    return render(request, template, ctx, status=status)
+
+
+@login_required
+def home(request):
+    """For staff: their reservations expiring within 7 days and the flagged ones; for everyone a summary."""
+    staff = current_staff(request.user)
+    reservations = visible_reservations(request.user)
+    expiring = flagged = None
+    if staff is not None:
+        today = timezone.localdate()
+        own = reservations.filter(staff=staff).select_related("type", "staff", "outlet")
+        expiring = list(own.filter(status=ReservationStatus.ACTIVE,
+                                   valid_until__gte=today,
+                                   valid_until__lte=today + dt.timedelta(days=EXPIRY_WINDOW_DAYS))
+                        .order_by("valid_until", "id")[:50])
+        flagged = list(own.filter(status=ReservationStatus.FLAGGED).order_by("-registered_at", "-id")[:50])
+    by_status = dict(reservations.order_by().values_list("status").annotate(n=Count("id")))
+    summary = [(label, by_status.get(value, 0), value) for value, label in ReservationStatus.choices]
+    active_relationships = visible_relationships(request.user).filter(effective_to__isnull=True).count()
+    return render_page(request, "home.html", {
+        "expiring": expiring, "flagged": flagged, "summary": summary,
+        "active_relationships": active_relationships, "window_days": EXPIRY_WINDOW_DAYS,
+    })

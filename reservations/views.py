@@ -1,0 +1,179 @@
+"""Reservation pages. Thin: parse with a form, call the service or a scoped selector, render.
+
+Every read goes through `permissions.scoping` (R-PERM-4): a row outside the user's scope answers 404.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from crm_platform.views import current_staff, render_page
+from permissions.scoping import visible_batch_runs, visible_reservations
+from reservations.forms import (CoDeveloperFormSet, CorrectNameForm, ReservationFilterForm, ReservationForm,
+                                co_developers)
+from reservations.models import ReservationStatus
+from reservations.services import (ReservationInput, reservation_correct_name, reservation_register,
+                                   reservation_withdraw)
+
+PAGE_SIZE = 50
+FORM_FIELDS = ("relationship_type", "customer_name", "id_number", "phone")
+
+COUNT_LABELS = {
+    "events_read": gettext_lazy("events read"),
+    "matched": gettext_lazy("matched"),
+    "sent_to_approval": gettext_lazy("sent to approval"),
+    "flagged": gettext_lazy("flagged"),
+    "expired": gettext_lazy("expired"),
+    "refused": gettext_lazy("refused"),
+}
+STAGE_LABELS = {
+    "match": gettext_lazy("matching"),
+    "expire": gettext_lazy("expiry"),
+}
+
+
+def _require_staff(request):
+    staff = current_staff(request.user)
+    if staff is None:
+        raise PermissionDenied(_("Only marketing staff can do this."))
+    return staff
+
+
+def _place_errors(exc: ValidationError, form, formset) -> None:
+    """Put the service's errors next to the fields they concern (R-RES-3: a clear message on the field)."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for key, msgs in exc.message_dict.items():
+        if key in FORM_FIELDS:
+            form.add_error(key, msgs)
+        elif key == "participants":
+            if co_developers(formset):
+                formset.non_form_errors().extend(msgs)
+            else:
+                form.add_error("own_ratio", msgs)
+        else:
+            form.add_error(None, msgs)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reservation_create(request):
+    staff = _require_staff(request)
+    if request.method == "POST":
+        form = ReservationForm(request.POST)
+        formset = CoDeveloperFormSet(request.POST, prefix="co")
+        if form.is_valid() and formset.is_valid():
+            participants = [(staff, form.cleaned_data["own_ratio"])] + co_developers(formset)
+            data = ReservationInput(staff=staff, type_code=form.cleaned_data["relationship_type"].code,
+                                    customer_name=form.cleaned_data["customer_name"],
+                                    id_number=form.cleaned_data["id_number"], phone=form.cleaned_data["phone"],
+                                    participants=participants, source="form")
+            try:
+                reservation = reservation_register(actor=request.user, data=data)
+            except ValidationError as exc:
+                _place_errors(exc, form, formset)
+            else:
+                if reservation.status == ReservationStatus.PENDING_APPROVAL:
+                    messages.warning(request, _("The account was already opened: this late reservation has "
+                                                "been sent for approval."))
+                else:
+                    messages.success(request, _("Reservation registered; valid until %(date)s.")
+                                     % {"date": reservation.valid_until})
+                return redirect("reservations:detail", pk=reservation.pk)
+    else:
+        form = ReservationForm()
+        formset = CoDeveloperFormSet(prefix="co")
+    return render_page(request, "reservations/register.html", {"form": form, "formset": formset})
+
+
+@login_required
+def reservation_list(request):
+    filters = ReservationFilterForm(request.GET or None)
+    qs = visible_reservations(request.user).select_related("type", "staff", "outlet")
+    if filters.is_valid() and filters.cleaned_data["status"]:
+        qs = qs.filter(status=filters.cleaned_data["status"])
+    page = Paginator(qs.order_by("-registered_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render_page(request, "reservations/list.html",
+                       {"page_obj": page, "filters": filters, "query": query.urlencode()})
+
+
+def _detail_context(request, reservation, correct_form=None) -> dict:
+    staff = current_staff(request.user)
+    own = staff is not None and reservation.staff_id == staff.pk
+    return {
+        "reservation": reservation,
+        "participants": reservation.participants.select_related("staff__outlet").order_by("-ratio", "id"),
+        "can_withdraw": own and reservation.status in (ReservationStatus.ACTIVE, ReservationStatus.FLAGGED),
+        "can_correct": own and reservation.status == ReservationStatus.FLAGGED,
+        "correct_form": correct_form or CorrectNameForm(initial={"customer_name": reservation.customer_name}),
+    }
+
+
+def _visible_reservation(request, pk):
+    return get_object_or_404(visible_reservations(request.user).select_related(
+        "type", "staff", "outlet", "approval_case"), pk=pk)
+
+
+@login_required
+def reservation_detail(request, pk: int):
+    reservation = _visible_reservation(request, pk)
+    return render_page(request, "reservations/detail.html", _detail_context(request, reservation))
+
+
+@login_required
+@require_POST
+def reservation_withdraw_view(request, pk: int):
+    """R-RES-6: the service decides who may withdraw and when; the page only reports the outcome."""
+    reservation = _visible_reservation(request, pk)
+    staff = _require_staff(request)
+    try:
+        reservation_withdraw(actor=request.user, reservation_id=reservation.pk, staff=staff)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The reservation has been withdrawn."))
+    return redirect("reservations:detail", pk=reservation.pk)
+
+
+@login_required
+@require_POST
+def reservation_correct_view(request, pk: int):
+    """R-MATCH-2: correct a flagged reservation's customer name."""
+    reservation = _visible_reservation(request, pk)
+    staff = _require_staff(request)
+    form = CorrectNameForm(request.POST)
+    if form.is_valid():
+        try:
+            reservation_correct_name(actor=request.user, reservation_id=reservation.pk, staff=staff,
+                                     customer_name=form.cleaned_data["customer_name"])
+        except ValidationError as exc:
+            form.add_error("customer_name", exc.messages)
+        else:
+            messages.success(request, _("The customer name has been corrected; the opening will be matched "
+                                        "again in the next nightly run."))
+            return redirect("reservations:detail", pk=reservation.pk)
+    return render_page(request, "reservations/detail.html", _detail_context(request, reservation, form))
+
+
+@login_required
+def run_list(request):
+    """R-MATCH-7: the run ledger, one row per business date and stage, with its counts."""
+    qs = visible_batch_runs(request.user).order_by("-business_date", "id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{
+        "run": run,
+        "stage": STAGE_LABELS.get(run.stage, run.stage),
+        "counts": [(COUNT_LABELS.get(k, k), v) for k, v in sorted(
+            (run.counts or {}).items(), key=lambda kv: list(COUNT_LABELS).index(kv[0])
+            if kv[0] in COUNT_LABELS else len(COUNT_LABELS))],
+    } for run in page.object_list]
+    return render_page(request, "reservations/runs.html", {"page_obj": page, "rows": rows})
