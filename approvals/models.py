@@ -149,3 +149,101 @@ class CaseAction(models.Model):
         verbose_name = _("case action")
         verbose_name_plural = _("case actions")
         ordering = ["at", "id"]
+
+
+class PostAssignment(models.Model):
+    """R-APR-1: who holds a post at an organisation, and when; or a delegate (授权代表) for a holder.
+
+    A row with `delegate_for` set is a delegation: `user` acts for `delegate_for.user` at the same
+    post and organisation between `valid_from` and `valid_to` (inclusive).
+    """
+
+    post = models.CharField(_("post"), max_length=30, choices=Post.choices)
+    organisation = models.ForeignKey(Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT,
+                                     related_name="post_assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("holder"), on_delete=models.PROTECT,
+                             related_name="post_assignments")
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    delegate_for = models.ForeignKey("self", verbose_name=_("delegate for"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="delegations")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("post assignment")
+        verbose_name_plural = _("post assignments")
+        constraints = [
+            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                                   name="post_assignment_dates_ordered"),
+        ]
+        indexes = [models.Index(fields=["user", "post", "organisation"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_post_display()} @ {self.organisation}: {self.user}"
+
+
+class StepState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    RETURNED = "returned", _("returned")
+    SKIPPED = "skipped", _("skipped")
+
+
+class CaseStep(models.Model):
+    """A chain step materialised for one case, with the organisation whose post holders act on it.
+
+    Steps are written when the case opens, so a case keeps the chain version it started with.
+    """
+
+    case = models.ForeignKey(ApprovalCase, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField(_("order"))
+    post = models.CharField(_("post"), max_length=30, choices=Post.choices)
+    organisation = models.ForeignKey(Organisation, verbose_name=_("acting organisation"), on_delete=models.PROTECT,
+                                     related_name="+")
+    state = models.CharField(_("state"), max_length=10, choices=StepState.choices, default=StepState.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case step")
+        verbose_name_plural = _("case steps")
+        ordering = ["case", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "order", "post", "organisation"], name="case_step_once"),
+        ]
+        indexes = [
+            models.Index(fields=["post", "organisation"], name="case_step_pending",
+                         condition=Q(state="pending")),
+        ]
+
+
+class CaseDocuments(models.Model):
+    """R-APR-5: the broker case's signed forms, recorded as received and reviewed."""
+
+    case = models.OneToOneField(ApprovalCase, on_delete=models.CASCADE, related_name="documents")
+    risk_disclosure_received = models.BooleanField(_("risk disclosure form received"), default=False)
+    risk_disclosure_reviewed = models.BooleanField(_("risk disclosure form reviewed"), default=False)
+    service_confirmation_received = models.BooleanField(_("customer service confirmation received"), default=False)
+    service_confirmation_reviewed = models.BooleanField(_("customer service confirmation reviewed"), default=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    FIELDS = ("risk_disclosure_received", "risk_disclosure_reviewed",
+              "service_confirmation_received", "service_confirmation_reviewed")
+
+    class Meta:
+        verbose_name = _("case documents")
+        verbose_name_plural = _("case documents")
+
+    @property
+    def complete(self) -> bool:
+        return all(getattr(self, f) for f in self.FIELDS)
+
+    def as_dict(self) -> dict:
+        return {f: getattr(self, f) for f in self.FIELDS}

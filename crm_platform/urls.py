@@ -13,4 +13,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("reservations/", include("reservations.urls")),
     path("relationships/", include("relationships.urls")),
+    path("approvals/", include("approvals.urls")),
 ]

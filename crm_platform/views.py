@@ -31,9 +31,8 @@ def nav_for(user) -> dict:
 
 
 def render_page(request, template: str, context: dict | None = None, status: int | None = None):
-    ctx = {"nav": nav_for(request.user)}
-    ctx.update(context or {})
-    return render(request, template, ctx, status=status)
+    """The navigation comes from `crm_platform.context_processors.navigation`, so plain `render` works too."""
+    return render(request, template, context or {}, status=status)
 
 
 @login_required

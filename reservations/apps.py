@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class ReservationsConfig(AppConfig):
     name = "reservations"
     verbose_name = _("reservations")
+
+    def ready(self):
+        # approvals never imports reservations; it calls back through this registry (ARCHITECTURE).
+        from approvals.hooks import register_case_decided
+        from reservations.case_hooks import reservations_follow_case
+
+        register_case_decided(reservations_follow_case)

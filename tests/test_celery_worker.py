@@ -57,7 +57,7 @@ def worker():
         proc.kill()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_nightly_task_runs_in_a_real_worker_over_redis(worker, settings):
     from celery import current_app
     from celery.result import EagerResult

@@ -227,7 +227,7 @@ def test_audit_trail_refuses_update_and_delete_in_the_database():
         AuditEntry.objects.filter(pk=entry.pk).delete()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_double_submit_from_two_connections_creates_one_reservation():
     """Concurrency is the database's job: the partial unique index lets exactly one insert win."""
     staff = StaffFactory()

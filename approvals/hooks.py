@@ -1,0 +1,22 @@
+"""Upper apps learn that a case ended without approvals importing them (ARCHITECTURE: arrows point one way).
+
+`reservations` registers its handler from `ReservationsConfig.ready()`. Handlers run inside the
+transaction that decided the case, so they commit or roll back with it.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+# handler(case, *, relationship, actor): relationship is the created Relationship when approved, else None.
+on_case_decided: list[Callable] = []
+
+
+def register_case_decided(handler: Callable) -> Callable:
+    if handler not in on_case_decided:
+        on_case_decided.append(handler)
+    return handler
+
+
+def fire_case_decided(case, *, relationship, actor) -> None:
+    for handler in list(on_case_decided):
+        handler(case, relationship=relationship, actor=actor)

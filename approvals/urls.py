@@ -1,0 +1,14 @@
+from django.urls import path
+
+from approvals import views
+
+app_name = "approvals"
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("<int:pk>/", views.case_page, name="case"),
+    path("<int:pk>/decide/", views.case_decide, name="decide"),
+    path("<int:pk>/documents/", views.case_documents, name="documents"),
+    path("<int:pk>/withdraw/", views.case_withdraw_view, name="withdraw"),
+    path("<int:pk>/resubmit/", views.case_resubmit_view, name="resubmit"),
+]
