@@ -19,7 +19,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from approvals.models import ApprovalCase
 from permissions.models import Role, RoleKind
@@ -52,6 +52,7 @@ class Command(BaseCommand):
         self._load(folder / "org.csv", "org")
         self._load(folder / "staff.csv", "staff")
         self._users()
+        self._posts()
         self._load(folder / "reservations.csv", "reservations")
         event_files = sorted((dt.date.fromisoformat(m.group(1)), p) for p in folder.glob("account_events_*.csv")
                              if (m := _EVENTS_FILE.search(p.name)))
@@ -112,6 +113,35 @@ class Command(BaseCommand):
             [Role(user_id=users[name], kind=kind, organisation=org)
              for name, (kind, org) in wanted.items() if kind != "staff" and name in users],
             ignore_conflicts=True)
+
+    def _posts(self) -> None:
+        """R-APR-1: post holders for every branch, outlet and HQ, designated through the approval service.
+
+        Three different people hold the three levels of a branch, because nobody approves two steps of one case.
+        """
+        from approvals.models import Post, PostAssignment
+        from approvals.services import post_assign
+
+        if PostAssignment.objects.exists():
+            return
+        User = get_user_model()
+        users = {u.username: u for u in User.objects.filter(
+            Q(username__startswith="branch_") | Q(username__startswith="head_")
+            | Q(username__startswith="outlet_") | Q(username__in=["hq", ADMIN[0]]))}
+        admin, start = users[ADMIN[0]], dt.date(2026, 1, 1)
+        for org in Organisation.objects.exclude(kind=OrgKind.OUTLET).order_by("code"):
+            if org.kind == OrgKind.HQ:
+                post_assign(actor=admin, post=Post.HQ, organisation=org, user=users["hq"], valid_from=start)
+                continue
+            first_outlet = Organisation.objects.filter(parent=org).order_by("code").first()
+            for post, username in [(Post.ACCOUNT_OPENING_REVIEW, f"branch_{org.code}"),
+                                   (Post.OUTLET_REVIEW, f"outlet_{first_outlet.code}"),
+                                   (Post.FINAL_APPROVAL, f"head_{org.code}"),
+                                   (Post.DESIGNATED_PERSON, f"branch_{org.code}")]:
+                post_assign(actor=admin, post=post, organisation=org, user=users[username], valid_from=start)
+        for outlet in Organisation.objects.filter(kind=OrgKind.OUTLET).order_by("code"):
+            post_assign(actor=admin, post=Post.OUTLET_HEAD, organisation=outlet, user=users[f"outlet_{outlet.code}"],
+                        valid_from=start)
 
     def _withdraw(self) -> None:
         """R-RES-6: a handful of still-active reservations withdrawn by their own staff (once)."""
