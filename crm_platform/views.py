@@ -27,6 +27,7 @@ def nav_for(user) -> dict:
         "staff": staff,
         "can_register": staff is not None,
         "can_see_runs": scope.everything or bool(scope.branch_ids),
+        "can_operate": scope.everything,
     }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reservations import views
+from reservations import operations_views, views
 
 app_name = "reservations"
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("<int:pk>/withdraw/", views.reservation_withdraw_view, name="withdraw"),
     path("<int:pk>/correct-name/", views.reservation_correct_view, name="correct_name"),
     path("runs/", views.run_list, name="runs"),
+    path("runs/start/", operations_views.nightly_start, name="nightly_start"),
+    path("feeds/", operations_views.feed_upload, name="feeds"),
+    path("feeds/<int:pk>/", operations_views.feed_detail, name="feed_detail"),
+    path("feeds/<int:pk>/errors.csv", operations_views.feed_errors_csv, name="feed_errors"),
 ]

@@ -1,0 +1,116 @@
+"""HQ operations in the browser: load a feed file, start a nightly run (R-MATCH-7, §12).
+
+Views parse and render; the feed rules live in `reservations.feeds`, the run in `reservations.pipeline`.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from crm_platform.views import render_page
+from permissions.scoping import scope_for
+from reservations.feeds import COLUMNS, load_feed
+from reservations.models import FeedFile
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+def _require_operations(user) -> None:
+    """Feeds and runs concern the whole firm: only head-office roles operate them."""
+    if not scope_for(user).everything:
+        raise PermissionDenied
+
+
+class FeedUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Feed"), choices=[(k, k) for k in COLUMNS])
+    file = forms.FileField(label=_("CSV file (UTF-8, with a header row)"))
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if f.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 50 MB; load it with manage.py load_feed."))
+        return f
+
+
+class NightlyForm(forms.Form):
+    business_date = forms.DateField(label=_("Business date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def feed_upload(request):
+    _require_operations(request.user)
+    form = FeedUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            result = load_feed(actor=request.user, kind=form.cleaned_data["kind"], content=upload.read(),
+                               filename=upload.name)
+        except ValueError as exc:
+            form.add_error("file", str(exc))
+        else:
+            level = messages.WARNING if result.errors or result.already_loaded else messages.SUCCESS
+            messages.add_message(request, level, result.summary())
+            feed = FeedFile.objects.filter(kind=result.kind).order_by("-id").first()
+            return redirect("reservations:feed_detail", pk=feed.pk) if feed else redirect("reservations:feeds")
+    feeds = FeedFile.objects.order_by("-loaded_at", "-id")[:50]
+    return render_page(request, "reservations/feeds.html", {"form": form, "feeds": feeds,
+                                                            "nightly_form": NightlyForm()})
+
+
+@login_required
+def feed_detail(request, pk: int):
+    _require_operations(request.user)
+    feed = FeedFile.objects.filter(pk=pk).first()
+    if feed is None:
+        raise Http404
+    return render_page(request, "reservations/feed_detail.html", {"feed": feed, "errors": feed.errors[:200]})
+
+
+@login_required
+def feed_errors_csv(request, pk: int):
+    """The refused lines of a loaded file, with line number and reason, as a CSV download."""
+    _require_operations(request.user)
+    feed = FeedFile.objects.filter(pk=pk).first()
+    if feed is None:
+        raise Http404
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{feed.kind}-{feed.pk}-errors.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow(["line", "reason"])
+    for error in feed.errors:
+        writer.writerow([error["line"], error["reason"]])
+    return response
+
+
+@login_required
+@require_POST
+def nightly_start(request):
+    """Queue the nightly pipeline for a date; the run ledger shows each stage's progress."""
+    from reservations.tasks import run_nightly_task
+
+    _require_operations(request.user)
+    form = NightlyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter a valid business date."))
+        return redirect("reservations:feeds")
+    day: dt.date = form.cleaned_data["business_date"]
+    if day > timezone.localdate():
+        messages.error(request, _("The business date cannot be in the future."))
+        return redirect("reservations:feeds")
+    transaction.on_commit(lambda: run_nightly_task.delay(day.isoformat()))
+    messages.success(request, _("The nightly run for %(date)s has been started; follow it in the run ledger.")
+                     % {"date": day.isoformat()})
+    return redirect("reservations:runs")
