@@ -288,22 +288,25 @@ def _attach_problem(parts: list[tuple], rt: RelationshipType, types) -> str | No
 
 
 def _apply_reservation_updates(rows: list[tuple]) -> None:
+    """One statement updates the unit's reservations and writes their audit rows (before/after) from the same set."""
     if not rows:
         return
-    ids = [r[0] for r in rows]
     with connection.cursor() as cur:
         cur.execute(
-            "UPDATE reservations_reservation r SET status = v.status, status_note = v.note, "
-            "matched_event_id = v.event_id, relationship_id = v.rel_id, approval_case_id = v.case_id, "
-            "updated_at = now() "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[]) "
-            "AS v(id, status, note, event_id, rel_id, case_id) WHERE r.id = v.id "
-            "RETURNING r.id, r.status",
-            [ids, [str(r[1]) for r in rows], [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
-             [r[5] for r in rows]])
-    audit_many(actor=ACTOR, action="reservation.match_outcome", model_label="reservations.reservation", rows=[
-        (r[0], None, {"status": str(r[1]), "note": r[2], "event": r[3], "relationship": r[4], "case": r[5]})
-        for r in rows])
+            "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], "
+            "                                %s::bigint[]) AS v(id, status, note, event_id, rel_id, case_id)), "
+            "old AS (SELECT r.id, r.status FROM reservations_reservation r JOIN v ON v.id = r.id), "
+            "upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = v.note, "
+            "        matched_event_id = v.event_id, relationship_id = v.rel_id, approval_case_id = v.case_id, "
+            "        updated_at = now() FROM v WHERE r.id = v.id RETURNING r.id) "
+            "INSERT INTO relationships_auditentry (at, actor_label, action, target_model, target_id, before, after) "
+            "SELECT now(), %s, 'reservation.match_outcome', 'reservations.reservation', v.id::text, "
+            "       jsonb_build_object('status', old.status), "
+            "       jsonb_build_object('status', v.status, 'note', v.note, 'event', v.event_id, "
+            "                          'relationship', v.rel_id, 'case', v.case_id) "
+            "FROM v JOIN old ON old.id = v.id JOIN upd ON upd.id = v.id",
+            [[r[0] for r in rows], [str(r[1]) for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+             [r[4] for r in rows], [r[5] for r in rows], ACTOR])
 
 
 def expire_reservations(*, business_date: dt.date) -> int:

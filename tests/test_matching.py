@@ -80,6 +80,9 @@ def test_name_mismatch_flags_reservation_and_creates_nothing(staff, outlet):
     assert _status(ok) == "matched"
     assert _status(bad) == "flagged"
     assert "R-MATCH-2" in Reservation.objects.get(pk=bad.pk).status_note
+    trail = AuditEntry.objects.get(action="reservation.match_outcome", target_id=str(bad.pk))
+    assert trail.before == {"status": "active"} and trail.after["status"] == "flagged"
+    assert trail.actor_label == "nightly-batch"
     assert Relationship.objects.count() == 1
 
 
