@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from relationships.models import Organisation
@@ -33,3 +34,118 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.organisation}"
+
+
+# --------------------------------------------------------------------------------------------------
+# R-PERM-2 / R-PERM-3: permission applications and the append-only permission register
+# --------------------------------------------------------------------------------------------------
+
+class ApplicationAction(models.TextChoices):
+    GRANT = "grant", _("grant")
+    ADJUST = "adjust", _("adjust")
+    REVOKE = "revoke", _("revoke")
+
+
+class ApplicationStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for the branch head")
+    APPROVED = "approved", _("approved, waiting to be applied")
+    APPLIED = "applied", _("applied")
+    REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class PermissionApplication(models.Model):
+    """R-PERM-2: a grant, adjustment or revocation of a branch user's role. Nothing changes until applied.
+
+    Filed by the branch permission admin or the user himself (with his electronic sign-off), approved by
+    the branch head, applied by the branch permission admin.
+    """
+
+    branch = models.ForeignKey(Organisation, verbose_name=_("branch company"), on_delete=models.PROTECT,
+                               related_name="+")
+    action = models.CharField(_("change"), max_length=10, choices=ApplicationAction.choices)
+    subject = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user concerned"),
+                                on_delete=models.PROTECT, related_name="permission_applications")
+    # For grant and adjust: the role asked for. For revoke: the role to be removed (snapshot).
+    role_kind = models.CharField(_("role"), max_length=30, choices=RoleKind.choices)
+    organisation = models.ForeignKey(Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT,
+                                     related_name="+")
+    # The existing role adjusted or revoked (null for grants; set null once the role is gone).
+    role = models.ForeignKey(Role, verbose_name=_("existing role"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="applications")
+    role_before = models.JSONField(_("role before"), null=True, blank=True)
+    reason = models.TextField(_("reason"))
+    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("applicant"), on_delete=models.PROTECT,
+                                  related_name="+")
+    signoff = models.CharField(_("applicant's sign-off"), max_length=400)
+    status = models.CharField(_("status"), max_length=10, choices=ApplicationStatus.choices,
+                              default=ApplicationStatus.PENDING)
+    filed_at = models.DateTimeField(_("filed at"), default=timezone.now)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("approved or rejected by"), null=True,
+                                   blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("applied by"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("permission application")
+        verbose_name_plural = _("permission applications")
+        indexes = [models.Index(fields=["branch", "status", "-filed_at"], name="permapp_branch_status")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_action_display()} {self.get_role_kind_display()} @ {self.organisation}"
+
+
+class RegisterEvent(models.TextChoices):
+    FILED = "filed", _("application filed")
+    APPROVED = "approved", _("application approved")
+    REJECTED = "rejected", _("application rejected")
+    WITHDRAWN = "withdrawn", _("application withdrawn")
+    GRANTED = "granted", _("grant applied")
+    ADJUSTED = "adjusted", _("adjustment applied")
+    REVOKED = "revoked", _("revocation applied")
+    BRANCH_ADMIN_ASSIGNED = "branch_admin_assigned", _("branch permission admin assigned")
+    BRANCH_ADMIN_REMOVED = "branch_admin_removed", _("branch permission admin removed")
+    ATTACH_OPENED = "attach_opened", _("attach permission opened")
+    ATTACH_CLOSED = "attach_closed", _("attach permission closed")
+    QUALIFICATION_RECORDED = "qualification_recorded", _("qualification recorded")
+    QUALIFICATION_CHANGED = "qualification_changed", _("qualification validity changed")
+
+
+class PermissionRegisterEntry(models.Model):
+    """R-PERM-3 / R-ATT-1: the permission register (登记簿). Append-only: a trigger refuses UPDATE and DELETE.
+
+    Labels are copied as text so that the register reads the same whatever happens to the rows it names.
+    """
+
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    event = models.CharField(_("event"), max_length=30, choices=RegisterEvent.choices)
+    branch = models.ForeignKey(Organisation, verbose_name=_("branch company"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(PermissionApplication, verbose_name=_("application"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="register_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    actor_label = models.CharField(_("recorded by"), max_length=150)
+    applicant_label = models.CharField(_("applicant"), max_length=150, blank=True)
+    approver_label = models.CharField(_("approved by"), max_length=150, blank=True)
+    applier_label = models.CharField(_("applied by"), max_length=150, blank=True)
+    subject_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    subject_staff = models.ForeignKey("relationships.Staff", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+")
+    subject_label = models.CharField(_("concerns"), max_length=150)
+    what = models.CharField(_("what"), max_length=300)
+    reason = models.TextField(_("reason"), blank=True)
+    signoff = models.CharField(_("applicant's sign-off"), max_length=400, blank=True)
+    detail = models.JSONField(_("detail"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("permission register entry")
+        verbose_name_plural = _("permission register")
+        indexes = [models.Index(fields=["branch", "-at"], name="permreg_branch_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_event_display()} {self.subject_label}"

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from permissions.models import Role, RoleKind
-from relationships.models import Organisation, Relationship, Staff
+from relationships.models import Customer, Organisation, Qualification, Relationship, RelationshipShare, Staff
 
 OUTLET_ROLES = {RoleKind.OUTLET_HEAD, RoleKind.OUTLET_STAFF}
 BRANCH_ROLES = {RoleKind.BRANCH, RoleKind.BRANCH_HEAD, RoleKind.BRANCH_PERMISSION_ADMIN}
@@ -86,6 +87,11 @@ def visible_reservations(user) -> QuerySet:
 
 
 def visible_relationships(user) -> QuerySet:
+    """Own customers (active shares, and the broker tree), the outlet, the branch, or everything.
+
+    No DISTINCT: the share condition is a semi-join, so the list can stream in index order and stop at
+    the page size (lists of millions paginate without sorting or counting the whole scope).
+    """
     scope = scope_for(user)
     qs = Relationship.objects.all()
     if scope.everything:
@@ -94,12 +100,13 @@ def visible_relationships(user) -> QuerySet:
         return qs.none()
     cond = Q()
     if scope.staff_ids:
-        cond |= Q(shares__staff_id__in=scope.staff_ids, shares__effective_to__isnull=True)
+        cond |= Q(pk__in=RelationshipShare.objects.filter(staff_id__in=scope.staff_ids, effective_to__isnull=True)
+                  .values("relationship_id"))
     if scope.outlet_ids:
         cond |= Q(outlet_id__in=scope.outlet_ids)
     if scope.branch_ids:
         cond |= Q(outlet__branch_id__in=scope.branch_ids)
-    return qs.filter(cond).distinct()
+    return qs.filter(cond)
 
 
 def visible_batch_runs(user) -> QuerySet:
@@ -116,3 +123,194 @@ def visible_organisations(user) -> QuerySet:
     if scope.everything:
         return qs
     return qs.filter(Q(branch_id__in=scope.branch_ids) | Q(id__in=scope.outlet_ids))
+
+
+def visible_customers(user) -> QuerySet:
+    """A customer is visible through a visible relationship or a visible reservation of his."""
+    scope = scope_for(user)
+    qs = Customer.objects.all()
+    if scope.everything:
+        return qs
+    if scope.empty:
+        return qs.none()
+    return qs.filter(Exists(visible_relationships(user).filter(customer_id=OuterRef("pk")))
+                     | Exists(visible_reservations(user).filter(id_hash=OuterRef("id_hash"))))
+
+
+def visible_staff(user) -> QuerySet:
+    """Staff: himself and his broker tree, his outlet's, his branch's, or everyone."""
+    return _filter(Staff.objects.all(), scope_for(user), staff="id", outlet="outlet_id", branch="outlet__branch_id")
+
+
+def visible_qualifications(user) -> QuerySet:
+    return Qualification.objects.filter(staff__in=visible_staff(user).values("id"))
+
+
+def visible_users(user) -> QuerySet:
+    """User accounts: his own, and those of the staff and role holders of his outlets and branches."""
+    User = get_user_model()
+    qs = User.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    scope = scope_for(user)
+    if scope.everything:
+        return qs
+    cond = Q(pk=user.pk) | Q(staff__id__in=scope.staff_ids)
+    orgs = Q()
+    if scope.branch_ids:
+        orgs |= Q(organisation__branch_id__in=scope.branch_ids)
+        cond |= Exists(Staff.objects.filter(user=OuterRef("pk"), outlet__branch_id__in=scope.branch_ids))
+    if scope.outlet_ids:
+        orgs |= Q(organisation_id__in=scope.outlet_ids)
+        cond |= Exists(Staff.objects.filter(user=OuterRef("pk"), outlet_id__in=scope.outlet_ids))
+    if orgs:
+        cond |= Exists(Role.objects.filter(orgs, user=OuterRef("pk")))
+    return qs.filter(cond)
+
+
+def visible_roles(user) -> QuerySet:
+    """Roles: his own and those held at organisations of his branches (outlet roles: none but his own)."""
+    qs = Role.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    scope = scope_for(user)
+    if scope.everything:
+        return qs
+    return qs.filter(Q(user=user) | Q(organisation__branch_id__in=scope.branch_ids))
+
+
+def visible_post_assignments(user) -> QuerySet:
+    """Post designations (R-APR-1): his own and those at organisations of his branches."""
+    from approvals.models import PostAssignment
+
+    qs = PostAssignment.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    scope = scope_for(user)
+    if scope.everything:
+        return qs
+    return qs.filter(Q(user=user) | Q(organisation__branch_id__in=scope.branch_ids))
+
+
+def visible_permission_applications(user) -> QuerySet:
+    """R-PERM-2: his own applications (as applicant or user concerned), his branches', or all for HQ."""
+    from permissions.models import PermissionApplication
+
+    qs = PermissionApplication.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    scope = scope_for(user)
+    if scope.everything:
+        return qs
+    return qs.filter(Q(applicant=user) | Q(subject=user) | Q(branch_id__in=scope.branch_ids))
+
+
+def visible_register_entries(user) -> QuerySet:
+    """R-PERM-3: the register of his branches (branch roles), or all for HQ; others only entries about them."""
+    from permissions.models import PermissionRegisterEntry
+
+    qs = PermissionRegisterEntry.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    scope = scope_for(user)
+    if scope.everything:
+        return qs
+    return qs.filter(Q(subject_user=user) | Q(branch_id__in=scope.branch_ids))
+
+
+# --- §7, §8, §11: classifications, pre-assignments, callbacks, branch requests, core lists ---------------
+
+def visible_customer_classes(user) -> QuerySet:
+    """Lost / dormant / silent classes: of the outlets and branches in scope (the class's outlet or any of the
+    customer's accounts there), or of customers pre-assigned to the staff member."""
+    from relationships.models import Account, CustomerClass, PreAssignment
+
+    scope = scope_for(user)
+    qs = CustomerClass.objects.all()
+    if scope.everything:
+        return qs
+    if scope.empty:
+        return qs.none()
+    cond = Q(pk__in=[])
+    if scope.outlet_ids:
+        cond |= Q(outlet_id__in=scope.outlet_ids) | Exists(Account.objects.filter(
+            customer_id=OuterRef("customer_id"), outlet_id__in=scope.outlet_ids))
+    if scope.branch_ids:
+        cond |= Q(outlet__branch_id__in=scope.branch_ids) | Exists(Account.objects.filter(
+            customer_id=OuterRef("customer_id"), outlet__branch_id__in=scope.branch_ids))
+    if scope.staff_ids:
+        cond |= Exists(PreAssignment.objects.filter(customer_id=OuterRef("customer_id"), staff_id__in=scope.staff_ids))
+    return qs.filter(cond)
+
+
+def visible_preassignments(user) -> QuerySet:
+    """R-SEC-4: the assignee his own; the outlet its staff's; the branch its own; HQ all."""
+    from relationships.models import PreAssignment
+
+    return _filter(PreAssignment.objects.all(), scope_for(user), staff="staff_id", outlet="staff__outlet_id",
+                   branch="branch_id")
+
+
+def visible_callbacks(user) -> QuerySet:
+    """R-CB-1: callbacks are the outlet's work (and its branch's); holders never see their own callbacks."""
+    from relationships.models import Callback
+
+    scope = scope_for(user)
+    qs = Callback.objects.all()
+    if scope.everything:
+        return qs
+    if not (scope.outlet_ids or scope.branch_ids):
+        return qs.none()
+    return qs.filter(Q(outlet_id__in=scope.outlet_ids) | Q(outlet__branch_id__in=scope.branch_ids))
+
+
+def visible_branch_requests(user) -> QuerySet:
+    """R-BR-1: the branch's own requests; HQ all."""
+    from relationships.models import BranchRequest
+
+    scope = scope_for(user)
+    if scope.everything:
+        return BranchRequest.objects.all()
+    return BranchRequest.objects.filter(branch_id__in=scope.branch_ids)
+
+
+def visible_core_lines(user) -> QuerySet:
+    """R-CORE-2: the branch's core-list lines; the advisor his own; HQ all."""
+    from relationships.models import CoreListLine
+
+    return _filter(CoreListLine.objects.all(), scope_for(user), staff="advisor_id", outlet="advisor__outlet_id",
+                   branch="submission__branch_id")
+
+
+def visible_relationship_history(user) -> QuerySet:
+    """Every version, ended ones included: like `visible_relationships`, but a holder also sees the versions
+    he held in the past (a customer page's full history)."""
+    scope = scope_for(user)
+    qs = Relationship.objects.all()
+    if scope.everything:
+        return qs
+    if scope.empty:
+        return qs.none()
+    cond = Q()
+    if scope.staff_ids:
+        cond |= Q(pk__in=RelationshipShare.objects.filter(staff_id__in=scope.staff_ids).values("relationship_id"))
+    if scope.outlet_ids:
+        cond |= Q(outlet_id__in=scope.outlet_ids)
+    if scope.branch_ids:
+        cond |= Q(outlet__branch_id__in=scope.branch_ids)
+    return qs.filter(cond)
+
+
+def visible_history_customers(user) -> QuerySet:
+    """Customers whose page a user may open: through a relationship version, a reservation, a classification
+    or a pre-assignment in his scope."""
+    scope = scope_for(user)
+    qs = Customer.objects.all()
+    if scope.everything:
+        return qs
+    if scope.empty:
+        return qs.none()
+    return qs.filter(Exists(visible_relationship_history(user).filter(customer_id=OuterRef("pk")))
+                     | Exists(visible_reservations(user).filter(id_hash=OuterRef("id_hash")))
+                     | Exists(visible_customer_classes(user).filter(customer_id=OuterRef("pk")))
+                     | Exists(visible_preassignments(user).filter(customer_id=OuterRef("pk"))))

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404
 
 from crm_platform.views import render_page
+from permissions.pagination import CappedPaginator
 from permissions.scoping import visible_relationships, visible_reservations
 from relationships.models import RelationshipShare
 
@@ -23,7 +23,7 @@ def _relationships(user):
 @login_required
 def relationship_list(request):
     qs = _relationships(request.user).order_by("-effective_from", "-id")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))  # no COUNT(*) over millions
     return render_page(request, "relationships/list.html", {"page_obj": page})
 
 

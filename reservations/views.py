@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm_platform.views import current_staff, render_page
+from permissions.pagination import CappedPaginator
 from permissions.scoping import visible_batch_runs, visible_reservations
 from reservations.forms import (CoDeveloperFormSet, CorrectNameForm, ReservationFilterForm, ReservationForm,
                                 co_developers)
@@ -99,7 +100,7 @@ def reservation_list(request):
     qs = visible_reservations(request.user).select_related("type", "staff", "outlet")
     if filters.is_valid() and filters.cleaned_data["status"]:
         qs = qs.filter(status=filters.cleaned_data["status"])
-    page = Paginator(qs.order_by("-registered_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs.order_by("-registered_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render_page(request, "reservations/list.html",

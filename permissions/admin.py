@@ -1,0 +1,369 @@
+"""The admin site for permission administration (R-PERM-1..3).
+
+A branch permission admin sees only his own branch: every list is the model's scoping function
+(`permissions.scoping.visible_<model>s`), every write is allowed only for branches he administers
+(a django-guardian object permission on the branch row, `permissions.services.administered_branch_ids`),
+and every change goes through a service that writes the permission register. Django's model
+permissions are not used for these models: the scope is the permission.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from permissions import exports, scoping
+from permissions.models import (ApplicationStatus, PermissionApplication, PermissionRegisterEntry, Role,
+                                RoleKind)
+from permissions.services import (administered_branch_ids, application_apply, application_approve,
+                                  branch_admin_assign, branch_admin_remove, is_hq_office)
+from relationships.models import Organisation, OrgKind
+
+User = get_user_model()
+
+
+def admin_branches(request):
+    return administered_branch_ids(request.user)
+
+
+def is_admin_user(request) -> bool:
+    """HQ's office or a branch permission admin with at least one branch."""
+    user = request.user
+    if not (user.is_active and user.is_staff):
+        return False
+    branches = admin_branches(request)
+    return branches is None or bool(branches)
+
+
+class ScopedAdmin(admin.ModelAdmin):
+    """Lists = the scoping function; reads need admin standing; writes are off unless a subclass allows them."""
+
+    scope = None  # a function user -> QuerySet
+
+    def get_queryset(self, request):
+        qs = type(self).scope(request.user)
+        if not is_admin_user(request):
+            qs = qs.none()  # outside the admin site nothing exists (no 403-versus-404 oracle)
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
+    def has_module_permission(self, request):
+        return is_admin_user(request)
+
+    def has_view_permission(self, request, obj=None):
+        if not is_admin_user(request):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def reason_action(modeladmin, request, queryset, *, title: str, run, action: str):
+    """An admin action that asks for a reason first (R-ATT-1, R-PERM-3: who, when and why)."""
+    if request.POST.get("confirm") == "yes":
+        reason = (request.POST.get("reason") or "").strip()
+        if not reason:
+            modeladmin.message_user(request, _("Give the reason for the change."), messages.ERROR)
+        else:
+            done = 0
+            for obj in queryset:
+                try:
+                    run(obj, reason)
+                    done += 1
+                except (ValidationError, PermissionDenied) as exc:
+                    text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                    modeladmin.message_user(request, f"{obj}: {text}", messages.ERROR)
+            if done:
+                modeladmin.message_user(request, _("%(n)d changed and recorded in the permission register.")
+                                        % {"n": done}, messages.SUCCESS)
+            return None
+    return TemplateResponse(request, "admin/permissions/reason_action.html", {
+        **modeladmin.admin_site.each_context(request),
+        "title": title, "objects": queryset, "action": action, "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# Users
+# --------------------------------------------------------------------------------------------------
+
+class ScopedUserAdmin(UserAdmin):
+    """Branch users only; a branch admin edits names and e-mail; roles change by application (R-PERM-2)."""
+
+    list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
+    list_filter = ("is_active", "is_staff")
+    limited_fieldsets = (
+        (None, {"fields": ("username",)}),
+        (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (gettext_lazy("Status"), {"fields": ("is_active", "is_staff", "last_login", "date_joined")}),
+    )
+
+    def get_queryset(self, request):
+        return scoping.visible_users(request.user).order_by("username")
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.limited_fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_readonly_fields(request, obj)
+        return ("username", "is_active", "is_staff", "last_login", "date_joined")
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or is_admin_user(request)
+
+    def has_view_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return True
+        if not is_admin_user(request):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_change_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return True
+        if not is_admin_user(request):
+            return False
+        if obj is None:
+            return True
+        if obj.is_superuser or obj.pk == request.user.pk:
+            return False
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def user_change_password(self, request, id, form_url=""):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, ScopedUserAdmin)
+
+
+# --------------------------------------------------------------------------------------------------
+# Roles (read-only; the branch permission admin role is assigned here by HQ, R-PERM-1)
+# --------------------------------------------------------------------------------------------------
+
+class BranchAdminAssignForm(forms.ModelForm):
+    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    class Meta:
+        model = Role
+        fields = ("user", "organisation")
+        labels = {"organisation": gettext_lazy("Branch company")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = Organisation.objects.filter(kind=OrgKind.BRANCH).order_by("code")
+        self.fields["user"].queryset = User.objects.filter(is_active=True).order_by("username")
+
+    def validate_unique(self):  # the service decides (kind is not on the form)
+        pass
+
+
+@admin.register(Role)
+class RoleAdmin(ScopedAdmin):
+    scope = scoping.visible_roles
+    list_display = ("user", "kind", "organisation")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "organisation__code", "organisation__name")
+    list_select_related = ("user", "organisation")
+    ordering = ("organisation__code", "kind", "user__username")
+    actions = ["remove_branch_admin"]
+
+    def has_add_permission(self, request):
+        return is_hq_office(request.user) and request.user.is_staff
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = BranchAdminAssignForm
+            kwargs["fields"] = ("user", "organisation", "reason")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("user", "organisation", "reason") if obj is None else ("user", "kind", "organisation")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            raise PermissionDenied
+        role = branch_admin_assign(actor=request.user, user=form.cleaned_data["user"],
+                                   branch=form.cleaned_data["organisation"], reason=form.cleaned_data["reason"])
+        obj.pk, obj.kind = role.pk, role.kind
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, {**(extra_context or {}),
+                                                         "title": _("Assign a branch permission admin")})
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return redirect(request.path)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not is_hq_office(request.user):
+            actions.pop("remove_branch_admin", None)
+        return actions
+
+    @admin.action(description=gettext_lazy("Remove the selected branch permission admins"))
+    def remove_branch_admin(self, request, queryset):
+        return reason_action(self, request, queryset.filter(kind=RoleKind.BRANCH_PERMISSION_ADMIN),
+                             title=_("Remove branch permission admins"), action="remove_branch_admin",
+                             run=lambda role, reason: branch_admin_remove(actor=request.user, role=role,
+                                                                          reason=reason))
+
+
+# --------------------------------------------------------------------------------------------------
+# Applications (R-PERM-2) and the register (R-PERM-3)
+# --------------------------------------------------------------------------------------------------
+
+@admin.register(PermissionApplication)
+class PermissionApplicationAdmin(ScopedAdmin):
+    scope = scoping.visible_permission_applications
+    list_display = ("id", "filed_at", "branch", "action", "subject", "role_kind", "organisation", "status",
+                    "applicant", "decided_by", "applied_by")
+    list_filter = ("status", "action", "role_kind")
+    search_fields = ("subject__username", "applicant__username", "reason")
+    list_select_related = ("branch", "subject", "organisation", "applicant", "decided_by", "applied_by")
+    ordering = ("-filed_at", "-id")
+    date_hierarchy = "filed_at"
+    actions = ["approve_selected", "apply_selected"]
+    readonly_fields = ("branch", "action", "subject", "role_kind", "organisation", "role", "role_before", "reason",
+                       "applicant", "signoff", "status", "filed_at", "decided_by", "decided_at", "decision_note",
+                       "applied_by", "applied_at")
+
+    def has_add_permission(self, request):
+        return is_admin_user(request)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("permissions:application_new")
+
+    def _run(self, request, queryset, fn, done_text):
+        done = 0
+        for app in queryset:
+            try:
+                fn(actor=request.user, application_id=app.pk)
+                done += 1
+            except (ValidationError, PermissionDenied) as exc:
+                text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"#{app.pk}: {text}", messages.ERROR)
+        if done:
+            self.message_user(request, done_text % {"n": done}, messages.SUCCESS)
+
+    @admin.action(description=gettext_lazy("Approve the selected applications (branch head)"))
+    def approve_selected(self, request, queryset):
+        self._run(request, queryset.filter(status=ApplicationStatus.PENDING), application_approve,
+                  _("%(n)d application(s) approved."))
+
+    @admin.action(description=gettext_lazy("Apply the selected approved applications"))
+    def apply_selected(self, request, queryset):
+        self._run(request, queryset.filter(status=ApplicationStatus.APPROVED), application_apply,
+                  _("%(n)d application(s) applied."))
+
+
+@admin.register(PermissionRegisterEntry)
+class PermissionRegisterAdmin(ScopedAdmin):
+    scope = scoping.visible_register_entries
+    list_display = ("at", "event", "branch", "subject_label", "what", "applicant_label", "approver_label",
+                    "applier_label", "actor_label")
+    list_filter = ("event", "branch")
+    search_fields = ("subject_label", "what", "reason", "applicant_label", "actor_label")
+    list_select_related = ("branch",)
+    ordering = ("-at", "-id")
+    date_hierarchy = "at"
+    actions = ["export_csv", "export_xlsx"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def get_list_filter(self, request):
+        return ("event",) if administered_branch_ids(request.user) is not None else self.list_filter
+
+    @admin.action(description=gettext_lazy("Export the selected entries as CSV"))
+    def export_csv(self, request, queryset):
+        return exports.csv_response(queryset)
+
+    @admin.action(description=gettext_lazy("Export the selected entries as Excel"))
+    def export_xlsx(self, request, queryset):
+        return exports.xlsx_response(queryset)
+
+
+# --------------------------------------------------------------------------------------------------
+# Post designations (R-APR-1), owned by approvals/: registered from PermissionsConfig.ready()
+# --------------------------------------------------------------------------------------------------
+
+def register_post_assignment_admin() -> None:
+    from approvals.models import PostAssignment
+
+    if admin.site.is_registered(PostAssignment):
+        return
+
+    class PostAssignmentForm(forms.ModelForm):
+        class Meta:
+            model = PostAssignment
+            fields = ("post", "organisation", "user", "valid_from", "valid_to", "delegate_for")
+
+    class PostAssignmentAdmin(ScopedAdmin):
+        scope = scoping.visible_post_assignments
+        form = PostAssignmentForm
+        list_display = ("post", "organisation", "user", "valid_from", "valid_to", "delegate_for")
+        list_filter = ("post",)
+        search_fields = ("user__username", "organisation__code", "organisation__name")
+        list_select_related = ("organisation", "user", "delegate_for__user")
+        ordering = ("organisation__code", "post", "-valid_from")
+        raw_id_fields = ("delegate_for",)
+
+        def has_add_permission(self, request):
+            user = request.user
+            return is_admin_user(request) and (is_hq_office(user) or Role.objects.filter(
+                user=user, kind=RoleKind.BRANCH_HEAD).exists())
+
+        def formfield_for_foreignkey(self, db_field, request, **kwargs):
+            if db_field.name == "organisation":
+                kwargs["queryset"] = scoping.visible_organisations(request.user).order_by("code")
+            elif db_field.name == "user":
+                kwargs["queryset"] = scoping.visible_users(request.user).order_by("username")
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+        def save_model(self, request, obj, form, change):
+            from approvals.services import post_assign
+
+            d = form.cleaned_data
+            created = post_assign(actor=request.user, post=d["post"], organisation=d["organisation"], user=d["user"],
+                                  valid_from=d["valid_from"], valid_to=d.get("valid_to"),
+                                  delegate_for=d.get("delegate_for"))
+            obj.pk = created.pk
+
+        def add_view(self, request, form_url="", extra_context=None):
+            try:
+                return super().add_view(request, form_url, extra_context)
+            except (ValidationError, PermissionDenied) as exc:
+                text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, text, messages.ERROR)
+                return redirect(request.path)
+
+    admin.site.register(PostAssignment, PostAssignmentAdmin)
+

@@ -1,0 +1,197 @@
+"""Permission pages (R-PERM-2/3) and the logged "show full ID" action (R-PII-1).
+
+Thin: parse with a form, call the service or a scoped selector, render. Rows outside the user's scope
+answer 404 (R-PERM-4); actions the user may not take answer 403.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from crm_platform.views import render_page
+from permissions import exports, scoping, services
+from permissions.forms import ApplicationForm, DecisionForm, RegisterFilterForm, StatusFilterForm
+from permissions.models import ApplicationAction, ApplicationStatus
+from permissions.pagination import CappedPaginator
+from permissions.pii import needs_full_pii, reveals_pii, unmask
+
+PAGE_SIZE = 50
+
+
+def _query(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@login_required
+def application_list(request):
+    filters = StatusFilterForm(request.GET or None)
+    qs = (scoping.visible_permission_applications(request.user)
+          .select_related("branch", "subject", "organisation", "applicant"))
+    if filters.is_valid() and filters.cleaned_data["status"]:
+        qs = qs.filter(status=filters.cleaned_data["status"])
+    page = CappedPaginator(qs.order_by("-filed_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render_page(request, "permissions/applications.html",
+                       {"page_obj": page, "filters": filters, "query": _query(request)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_new(request):
+    form = ApplicationForm(request.POST or None, actor=request.user)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            app = services.application_file(
+                actor=request.user, subject=d["subject"], action=d["action"], reason=d["reason"],
+                signed_off=d["signed_off"], role_kind=d.get("role_kind") or None,
+                organisation=d.get("organisation"), role=d.get("role"))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, msgs in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, msgs)
+            else:
+                form.add_error(None, exc.messages)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Application #%(id)s filed; it waits for the branch head's approval.")
+                             % {"id": app.pk})
+            return redirect("permissions:application", pk=app.pk)
+    return render_page(request, "permissions/application_new.html", {"form": form})
+
+
+def _visible_application(request, pk):
+    return get_object_or_404(scoping.visible_permission_applications(request.user).select_related(
+        "branch", "subject", "organisation", "applicant", "decided_by", "applied_by"), pk=pk)
+
+
+@login_required
+def application_detail(request, pk: int):
+    app = _visible_application(request, pk)
+    user = request.user
+    entries = app.register_entries.order_by("at", "id")
+    return render_page(request, "permissions/application.html", {
+        "app": app, "entries": entries, "decision_form": DecisionForm(),
+        "is_revoke": app.action == ApplicationAction.REVOKE,
+        "can_decide": app.status == ApplicationStatus.PENDING and services.may_decide(user, app),
+        "can_apply": app.status == ApplicationStatus.APPROVED and services.may_apply(user, app),
+        "can_withdraw": app.status == ApplicationStatus.PENDING and app.applicant_id == user.pk,
+    })
+
+
+def _act(request, pk, fn, done: str, **kwargs):
+    app = _visible_application(request, pk)
+    try:
+        fn(actor=request.user, application_id=app.pk, **kwargs)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("permissions:application", pk=app.pk)
+
+
+@login_required
+@require_POST
+def application_approve_view(request, pk: int):
+    form = DecisionForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    return _act(request, pk, services.application_approve, _("Application approved."), note=note)
+
+
+@login_required
+@require_POST
+def application_reject_view(request, pk: int):
+    form = DecisionForm(request.POST)
+    reason = form.cleaned_data["note"] if form.is_valid() else ""
+    return _act(request, pk, services.application_reject, _("Application rejected."), reason=reason)
+
+
+@login_required
+@require_POST
+def application_withdraw_view(request, pk: int):
+    return _act(request, pk, services.application_withdraw, _("Application withdrawn."))
+
+
+@login_required
+@require_POST
+def application_apply_view(request, pk: int):
+    return _act(request, pk, services.application_apply, _("The change has been applied."))
+
+
+def _register_qs(request):
+    filters = RegisterFilterForm(request.GET or None, user=request.user)
+    qs = filters.apply(scoping.visible_register_entries(request.user))
+    return filters, qs
+
+
+@login_required
+def register_list(request):
+    filters, qs = _register_qs(request)
+    page = CappedPaginator(qs.select_related("branch").order_by("-at", "-id"), PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    return render_page(request, "permissions/register.html",
+                       {"page_obj": page, "filters": filters, "query": _query(request)})
+
+
+@login_required
+def register_export_csv(request):
+    return exports.csv_response(_register_qs(request)[1])
+
+
+@login_required
+def register_export_xlsx(request):
+    return exports.xlsx_response(_register_qs(request)[1])
+
+
+# --------------------------------------------------------------------------------------------------
+# R-PII-1: "show full ID" — POST only, for roles that need it, logged
+# --------------------------------------------------------------------------------------------------
+
+def _require_pii_role(request) -> None:
+    if not needs_full_pii(request.user):
+        raise PermissionDenied(_("Your role does not need full ID numbers."))
+
+
+def _render_unmasked(request, *, title, name, back_url, values):
+    response = render_page(request, "permissions/unmasked.html",
+                           {"title": title, "name": name, "back_url": back_url, **values})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@reveals_pii
+@never_cache
+@login_required
+@require_POST
+def unmask_reservation(request, pk: int):
+    _require_pii_role(request)
+    reservation = get_object_or_404(scoping.visible_reservations(request.user), pk=pk)
+    values = unmask(actor=request.user, purpose="show full ID (reservation)", detail=f"reservation {reservation.pk}",
+                    id_encrypted=reservation.id_encrypted, phone_encrypted=reservation.phone_encrypted)
+    from django.urls import reverse
+
+    return _render_unmasked(request, title=_("Reservation #%(id)s") % {"id": reservation.pk},
+                            name=reservation.customer_name,
+                            back_url=reverse("reservations:detail", args=[reservation.pk]), values=values)
+
+
+@reveals_pii
+@never_cache
+@login_required
+@require_POST
+def unmask_customer(request, pk: int):
+    _require_pii_role(request)
+    customer = get_object_or_404(scoping.visible_customers(request.user), pk=pk)
+    values = unmask(actor=request.user, purpose="show full ID (customer)", detail=f"customer {customer.pk}",
+                    id_encrypted=customer.id_encrypted, phone_encrypted=customer.phone_encrypted)
+    back = request.POST.get("back", "")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"
+    return _render_unmasked(request, title=_("Customer"), name=customer.name, back_url=back, values=values)

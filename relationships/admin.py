@@ -1,0 +1,181 @@
+"""Admin for staff, attach permission and qualifications (R-ATT-1/2, R-ORG-4), scoped like every list.
+
+Opening and closing attach permission and recording qualifications go through `permissions.services`,
+which check that the user administers the staff member's branch and write the permission register.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from permissions import scoping
+from permissions.admin import ScopedAdmin, is_admin_user, reason_action
+from permissions.services import (attach_close, attach_open, is_hq_office, may_administer,
+                                  qualification_record, qualification_set_validity)
+from relationships.models import AuditEntry, Organisation, PiiAccess, Qualification, QualificationKind, Staff
+
+
+class QualificationInline(admin.TabularInline):
+    model = Qualification
+    fields = ("kind", "number", "valid_from", "valid_to")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return is_admin_user(request)
+
+
+@admin.register(Staff)
+class StaffAdmin(ScopedAdmin):
+    scope = scoping.visible_staff
+    list_display = ("staff_no", "name", "kind", "outlet", "attach_open", "user")
+    list_filter = ("attach_open", "kind")
+    search_fields = ("staff_no", "name")
+    list_select_related = ("outlet", "user")
+    ordering = ("staff_no",)
+    readonly_fields = ("staff_no", "name", "kind", "outlet", "parent", "user", "attach_open")
+    inlines = [QualificationInline]
+    actions = ["open_attach", "close_attach"]
+
+    @admin.action(description=gettext_lazy("Open attach permission of the selected staff"))
+    def open_attach(self, request, queryset):
+        return reason_action(self, request, queryset, title=_("Open attach permission"), action="open_attach",
+                             run=lambda staff, reason: attach_open(actor=request.user, staff=staff, reason=reason))
+
+    @admin.action(description=gettext_lazy("Close attach permission of the selected staff"))
+    def close_attach(self, request, queryset):
+        return reason_action(self, request, queryset, title=_("Close attach permission"), action="close_attach",
+                             run=lambda staff, reason: attach_close(actor=request.user, staff=staff, reason=reason))
+
+
+class QualificationAddForm(forms.ModelForm):
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    class Meta:
+        model = Qualification
+        fields = ("staff", "kind", "number", "valid_from", "valid_to")
+
+    def validate_unique(self):  # the service reports duplicates
+        pass
+
+
+class QualificationChangeForm(forms.ModelForm):
+    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    class Meta:
+        model = Qualification
+        fields = ("valid_to",)
+
+
+@admin.register(Qualification)
+class QualificationAdmin(ScopedAdmin):
+    scope = scoping.visible_qualifications
+    list_display = ("staff", "kind", "number", "valid_from", "valid_to")
+    list_filter = ("kind",)
+    search_fields = ("staff__staff_no", "staff__name", "number")
+    list_select_related = ("staff",)
+    ordering = ("staff__staff_no", "kind", "-valid_from")
+    raw_id_fields = ("staff",)
+
+    def _branch_of(self, obj):
+        return obj.staff.outlet.branch_id
+
+    def has_add_permission(self, request):
+        return is_admin_user(request)
+
+    def has_change_permission(self, request, obj=None):
+        if not is_admin_user(request):
+            return False
+        return obj is None or (self.get_queryset(request).filter(pk=obj.pk).exists()
+                               and may_administer(request.user, self._branch_of(obj)))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = QualificationChangeForm if obj is not None else QualificationAddForm
+        kwargs["fields"] = ("valid_to", "reason") if obj is not None else (
+            "staff", "kind", "number", "valid_from", "valid_to", "reason")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("staff", "kind", "number", "valid_from", "valid_to", "reason")
+        if self.has_change_permission(request, obj):
+            return ("staff", "kind", "number", "valid_from", "valid_to", "reason")
+        return ("staff", "kind", "number", "valid_from", "valid_to")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("staff", "kind", "number", "valid_from") if obj is not None else ()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "staff":
+            kwargs["queryset"] = scoping.visible_staff(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        d = form.cleaned_data
+        if change:
+            q = qualification_set_validity(actor=request.user, qualification=obj, valid_to=d.get("valid_to"),
+                                           reason=d.get("reason", ""))
+        else:
+            q = qualification_record(actor=request.user, staff=d["staff"], kind=QualificationKind(d["kind"]),
+                                     number=d["number"], valid_from=d["valid_from"], valid_to=d.get("valid_to"),
+                                     reason=d.get("reason", ""))
+        obj.pk = q.pk
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ValidationError, PermissionDenied) as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(request, text, messages.ERROR)
+            return redirect(request.path)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(ScopedAdmin):
+    scope = scoping.visible_organisations
+    list_display = ("code", "name", "kind", "parent", "branch", "region")
+    list_filter = ("kind",)
+    search_fields = ("code", "name")
+    list_select_related = ("parent", "branch", "region")
+    ordering = ("code",)
+
+
+class HQOnlyAdmin(ScopedAdmin):
+    """Read-only trails for the head office."""
+
+    def has_module_permission(self, request):
+        return is_admin_user(request) and is_hq_office(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(HQOnlyAdmin):
+    scope = staticmethod(lambda user: AuditEntry.objects.all() if is_hq_office(user) else AuditEntry.objects.none())
+    list_display = ("at", "actor_label", "action", "target_model", "target_id")
+    list_filter = ("action",)
+    search_fields = ("actor_label", "target_id")
+    ordering = ("-at", "-id")
+    show_full_result_count = False
+
+
+@admin.register(PiiAccess)
+class PiiAccessAdmin(HQOnlyAdmin):
+    scope = staticmethod(lambda user: PiiAccess.objects.all() if is_hq_office(user) else PiiAccess.objects.none())
+    list_display = ("at", "actor_label", "purpose", "detail", "rows")
+    search_fields = ("actor_label", "detail")
+    ordering = ("-at", "-id")
+    show_full_result_count = False
