@@ -1,1 +1,132 @@
-from django.db import models  # noqa: F401  (metrics and roll-ups arrive with the performance issue)
+"""Daily metrics and split-ratio performance roll-ups (§10, R-PERF-1..4).
+
+Amounts are stored at full precision: a metric has 2 decimals (yuan), a ratio 4, so a credited
+amount is exact with 6 decimals and its sums stay exact. Rounding happens once, half-up, when a
+figure is reported (`performance.selectors.money`).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from relationships.models import Customer, Organisation, RelationshipType, Staff
+
+AMOUNT = {"max_digits": 18, "decimal_places": 2}      # a metric as delivered: yuan with 2 decimals
+CREDITED = {"max_digits": 30, "decimal_places": 6}    # Σ amount × ratio, exact
+COUNT = {"max_digits": 20, "decimal_places": 4}       # Σ count × ratio, exact
+
+
+class DailyMetric(models.Model):
+    """One line of the `metrics` feed (§12) for one customer and day; the feed upserts on (customer, date)."""
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="daily_metrics", db_index=False)
+    date = models.DateField(_("date"))
+    assets = models.DecimalField(_("end-of-day assets"), **AMOUNT)
+    net_commission = models.DecimalField(_("net commission"), **AMOUNT)
+    turnover = models.DecimalField(_("turnover"), **AMOUNT)
+    trade_count = models.PositiveIntegerField(_("trade count"))
+    transfer_in = models.DecimalField(_("assets transferred in"), **AMOUNT)
+
+    class Meta:
+        verbose_name = _("daily metric")
+        verbose_name_plural = _("daily metrics")
+        constraints = [models.UniqueConstraint(fields=["customer", "date"], name="daily_metric_once_per_day")]
+        # Feeds arrive day by day, so the table is physically ordered by date: a BRIN index is tiny and
+        # lets a month's computation read only that month's blocks.
+        indexes = [BrinIndex(fields=["date"], name="daily_metric_date_brin")]
+
+
+class MetricDate(models.Model):
+    """A day for which the metrics feed delivered data: the reported days that average daily assets divide by."""
+
+    date = models.DateField(_("date"), primary_key=True)
+    loaded_at = models.DateTimeField(_("loaded at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("reported day")
+        verbose_name_plural = _("reported days")
+
+
+class Grain(models.TextChoices):
+    DAY = "day", _("day")
+    MONTH = "month", _("month")
+
+
+class StaffPerformance(models.Model):
+    """Credited figures of one staff member and relationship type for one day or one month (R-PERF-1/2).
+
+    `period` is the day (grain `day`) or the first day of the month (grain `month`); `month` is always the
+    first day of the month the row belongs to.
+    `outlet` is the staff member's outlet when the period was computed: a locked period keeps its
+    organisation too (R-PERF-3). Branch and region roll-ups join the outlet at query time.
+
+    - `asset_days`: Σ over reported days of end-of-day assets × ratio (average = asset_days / days);
+    - `assets`: assets × ratio on the last reported day of the period (month-end assets);
+    - `new_customers`: Σ ratio over relationships whose effective date falls in the period
+      (see `performance.services.compute_period`).
+    """
+
+    grain = models.CharField(_("grain"), max_length=5, choices=Grain.choices)
+    period = models.DateField(_("period"))
+    month = models.DateField(_("month"))
+    # A derived table, written only by `compute_period` from rows joined to staff, types and outlets: the
+    # references are kept by the ORM (PROTECT) but not re-checked by the database row by row, and only the
+    # indexes below are kept — each index and each foreign-key check is paid for on every row of every
+    # recomputation of a month.
+    staff = models.ForeignKey(Staff, verbose_name=_("staff"), on_delete=models.PROTECT, related_name="+",
+                              db_index=False, db_constraint=False)
+    type = models.ForeignKey(RelationshipType, verbose_name=_("relationship type"), on_delete=models.PROTECT,
+                             related_name="+", db_index=False, db_constraint=False)
+    outlet = models.ForeignKey(Organisation, verbose_name=_("outlet"), on_delete=models.PROTECT, related_name="+",
+                               db_index=False, db_constraint=False)
+    asset_days = models.DecimalField(_("asset-days"), db_default=Decimal("0"), **CREDITED)
+    assets = models.DecimalField(_("assets"), db_default=Decimal("0"), **CREDITED)
+    net_commission = models.DecimalField(_("net commission"), db_default=Decimal("0"), **CREDITED)
+    turnover = models.DecimalField(_("turnover"), db_default=Decimal("0"), **CREDITED)
+    transfer_in = models.DecimalField(_("assets transferred in"), db_default=Decimal("0"), **CREDITED)
+    trade_count = models.DecimalField(_("trade count"), db_default=Decimal("0"), **COUNT)
+    new_customers = models.DecimalField(_("new effective customers"), db_default=Decimal("0"), **COUNT)
+
+    class Meta:
+        verbose_name = _("staff performance")
+        verbose_name_plural = _("staff performance")
+        constraints = [
+            models.UniqueConstraint(fields=["grain", "period", "staff", "type"], name="staff_performance_once"),
+            models.CheckConstraint(condition=models.Q(grain__in=["day", "month"]), name="staff_performance_grain"),
+        ]
+        # Every report reads one grain over a period range (the unique index's prefix) and filters the
+        # scope from there; a staff member's own figures over time use the second index.
+        indexes = [models.Index(fields=["staff", "grain", "period"], name="staff_perf_by_staff")]
+
+
+class ComputedPeriod(models.Model):
+    """A computed month: when, over how many reported days, up to which day (frozen with a locked period)."""
+
+    period = models.DateField(_("period"), primary_key=True)
+    days = models.PositiveIntegerField(_("reported days"))
+    last_day = models.DateField(_("last reported day"), null=True, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("computed period")
+        verbose_name_plural = _("computed periods")
+
+
+class PeriodLock(models.Model):
+    """R-PERF-3: HQ closes a month; its figures are never recomputed afterwards."""
+
+    period = models.DateField(_("period"), unique=True)
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("locked by"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    locked_by_label = models.CharField(_("locked by"), max_length=100)
+    locked_at = models.DateTimeField(_("locked at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("period lock")
+        verbose_name_plural = _("period locks")

@@ -62,18 +62,27 @@ def _approval_cases(user_scope):
 
 def _unscoped(name):
     from relationships.models import Relationship
+    if name == "performance":
+        from performance.models import StaffPerformance
+        return StaffPerformance.objects.all()
     return {"relationships": Relationship.objects.all(), "reservations": Reservation.objects.all(),
             "approval_cases": ApprovalCase.objects.all()}[name]
 
 
-EXPORTERS = {"relationships": _relationships, "reservations": _reservations, "approval_cases": _approval_cases}
+def _performance(user_scope, period=None):
+    from performance.exports import section12_export  # per month, staff and type; `--period YYYY-MM`
+    return section12_export(user_scope("performance"), period)
+
+
+EXPORTERS = {"relationships": _relationships, "reservations": _reservations, "approval_cases": _approval_cases,
+             "performance": _performance}
 
 
 def export_csv(*, actor, kind: str, out: TextIO, period: str | None = None, user_scope=None) -> int:
     """Write one export; `user_scope(name)` returns the caller's scoped queryset (commands: everything)."""
     if kind not in EXPORTERS:
         raise ValueError(f"export {kind!r} is not available yet")
-    header, rows = EXPORTERS[kind](user_scope or _unscoped)
+    header, rows = EXPORTERS[kind](user_scope or _unscoped, **({"period": period} if kind == "performance" else {}))
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     count = 0

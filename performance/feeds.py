@@ -1,0 +1,126 @@
+"""The `metrics` feed (§12): `date,id_number,assets,net_commission,turnover,trade_count,transfer_in`.
+
+Called by `reservations.feeds.load_feed` (which owns the file-level rules: content-hash dedupe, one
+transaction per file, the FeedFile record). The lines go into a temporary staging table with
+PostgreSQL COPY, are validated there with set-based statements, and the good ones are upserted into
+`DailyMetric` keyed (customer, date) in one statement. The only per-line Python work is the ID
+number: normalised (GB 11643) and hashed with the platform's keyed hash (R-PII-1), which is how
+customers are found; the number itself never reaches the database.
+
+A line is refused, with its number, for an invalid ID number, an ID number of no known customer, a
+date that is not a real `YYYY-MM-DD` day, an amount that is not a plain decimal with at most two
+decimals (yuan), a trade count that is not a whole number, or a customer and date that an earlier
+line of the same file already gave. An empty `net_commission`, `turnover`, `trade_count` or
+`transfer_in` means 0; `assets` is required. A later file for an already loaded customer and day
+replaces its figures (a correction); a locked period keeps its computed figures (R-PERF-3).
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from relationships.identity import normalise_id_number
+from relationships.pii import pii_hash
+
+STAGING = "perf_metric_staging"
+AMOUNT_COLUMNS = ("assets", "net_commission", "turnover", "transfer_in")
+OPTIONAL_COLUMNS = ("net_commission", "turnover", "trade_count", "transfer_in")
+AMOUNT_RE = r"^[+-]?[0-9]{1,16}(\.[0-9]{1,2})?$"
+COUNT_RE = r"^[0-9]{1,9}$"
+
+
+def load_metrics(actor, rows, result) -> None:
+    """`rows` are (line number, {column: stripped text}); fills `result` (a reservations.feeds.FeedResult)."""
+    if not rows:
+        return
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {STAGING}")
+        cur.execute(f"""
+            CREATE TEMP TABLE {STAGING} (
+                line integer PRIMARY KEY, id_hash text, id_error text, date_raw text, assets_raw text,
+                net_commission_raw text, turnover_raw text, trade_count_raw text, transfer_in_raw text,
+                customer_id bigint, day date, error text, first_line integer
+            ) ON COMMIT DROP""")
+        with cur.copy(f"COPY {STAGING} (line, id_hash, id_error, date_raw, assets_raw, net_commission_raw, "
+                      f"turnover_raw, trade_count_raw, transfer_in_raw) FROM STDIN") as copy:
+            for line, row in rows:
+                id_hash = id_error = None
+                try:
+                    id_hash = pii_hash(normalise_id_number(row.get("id_number", "")))
+                except ValidationError as exc:
+                    id_error = " ".join(exc.messages)
+                values = {c: row.get(c, "") for c in ("date", "assets", *OPTIONAL_COLUMNS)}
+                for c in OPTIONAL_COLUMNS:
+                    values[c] = values[c] or "0"
+                copy.write_row((line, id_hash, id_error, values["date"], values["assets"],
+                                values["net_commission"], values["turnover"], values["trade_count"],
+                                values["transfer_in"]))
+        # 1. Shape of every field: the first failing check names the line's error.
+        amount_checks = "\n".join(
+            f"WHEN {c}_raw !~ %(amount)s THEN '{c}'" for c in AMOUNT_COLUMNS)
+        cur.execute(f"""
+            UPDATE {STAGING} SET error = CASE
+                WHEN id_error IS NOT NULL THEN 'id_invalid'
+                WHEN date_raw !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN 'date'
+                WHEN substr(date_raw, 1, 4)::int NOT BETWEEN 1900 AND 2999 THEN 'date'
+                WHEN substr(date_raw, 6, 2)::int NOT BETWEEN 1 AND 12 THEN 'date'
+                WHEN substr(date_raw, 9, 2)::int NOT BETWEEN 1 AND extract(day FROM
+                     make_date(substr(date_raw, 1, 4)::int, substr(date_raw, 6, 2)::int, 1)
+                     + interval '1 month' - interval '1 day')::int THEN 'date'
+                {amount_checks}
+                WHEN trade_count_raw !~ %(count)s THEN 'trade_count'
+            END""", {"amount": AMOUNT_RE, "count": COUNT_RE})
+        # 2. The customer, through the keyed hash; then repeated (customer, day) within the file.
+        cur.execute(f"""
+            UPDATE {STAGING} s SET customer_id = c.id, day = s.date_raw::date
+            FROM relationships_customer c
+            WHERE s.error IS NULL AND c.id_hash = s.id_hash""")
+        cur.execute(f"UPDATE {STAGING} SET error = 'id_unknown' WHERE error IS NULL AND customer_id IS NULL")
+        cur.execute(f"""
+            UPDATE {STAGING} s SET error = 'duplicate', first_line = f.first_line
+            FROM (SELECT line, min(line) OVER (PARTITION BY customer_id, day) AS first_line
+                  FROM {STAGING} WHERE error IS NULL) f
+            WHERE f.line = s.line AND f.first_line <> s.line""")
+        # 3. Upsert the good lines and record the reported days.
+        cur.execute(f"""
+            INSERT INTO performance_dailymetric (customer_id, date, assets, net_commission, turnover, trade_count,
+                                                 transfer_in)
+            SELECT customer_id, day, assets_raw::numeric, net_commission_raw::numeric, turnover_raw::numeric,
+                   trade_count_raw::integer, transfer_in_raw::numeric
+            FROM {STAGING} WHERE error IS NULL
+            ON CONFLICT (customer_id, date) DO UPDATE SET
+                assets = EXCLUDED.assets, net_commission = EXCLUDED.net_commission,
+                turnover = EXCLUDED.turnover, trade_count = EXCLUDED.trade_count,
+                transfer_in = EXCLUDED.transfer_in""")
+        result.rows_loaded += cur.rowcount
+        cur.execute(f"""
+            INSERT INTO performance_metricdate (date, loaded_at)
+            SELECT DISTINCT day, now() FROM {STAGING} WHERE error IS NULL
+            ON CONFLICT (date) DO UPDATE SET loaded_at = EXCLUDED.loaded_at""")
+        cur.execute(f"""
+            SELECT line, error, id_error, date_raw, assets_raw, net_commission_raw, turnover_raw, trade_count_raw,
+                   transfer_in_raw, first_line
+            FROM {STAGING} WHERE error IS NOT NULL ORDER BY line""")
+        bad = cur.fetchall()
+        cur.execute(f"DROP TABLE {STAGING}")
+    for line, code, id_error, date_raw, *amounts, trade_raw, transfer_raw, first_line in bad:
+        raw = dict(zip(("assets", "net_commission", "turnover"), amounts), trade_count=trade_raw,
+                   transfer_in=transfer_raw)
+        result.errors.append((line, _reason(code, id_error=id_error, date_raw=date_raw, raw=raw,
+                                            first_line=first_line)))
+
+
+def _reason(code: str, *, id_error, date_raw, raw, first_line) -> str:
+    if code == "id_invalid":
+        return _("id_number: %(reason)s") % {"reason": id_error}
+    if code == "id_unknown":
+        return _("id_number is not a known customer.")
+    if code == "date":
+        return _("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": date_raw}
+    if code == "trade_count":
+        return _("trade_count “%(value)s” is not a whole number.") % {"value": raw["trade_count"]}
+    if code == "duplicate":
+        return _("line %(line)d already gave this customer's metrics for this date.") % {"line": first_line}
+    return _("%(col)s “%(value)s” is not an amount in yuan (digits, at most 2 decimals).") % {
+        "col": code, "value": raw[code]}

@@ -1,0 +1,221 @@
+"""Split-ratio performance (§10): computing a month's figures, and locking a month (R-PERF-1..3).
+
+Everything here is set-based SQL over shares and metrics; no Python loop touches a row.
+
+**Crediting (R-PERF-1, R-PERF-3).** A customer's metrics of day *d* are credited to every holder of a
+share that is active on *d* — `share.effective_from <= d < share.effective_to` (an open end counts
+for ever), inside the relationship's own `[effective_from, effective_to)` — times the share's ratio,
+under the relationship's type. Whatever the ratios leave unallocated (a 0.6 single holder) is
+credited to no one. Sums are kept exact (see `performance.models`); rounding is done once, half-up,
+when a figure is reported.
+
+**Reported days.** The metrics feed delivers the core system's business days; `MetricDate` records
+them. Average daily assets of a period are the credited asset-days divided by the number of
+reported days in the period (a holder who held a customer on 10 of 20 reported days gets half of
+that customer's average). `assets` of a period are the credited assets of its last reported day.
+
+**New effective customers (R-PERF-2).** A relationship counts as a new customer of the month (and
+of the day) in which it becomes effective, credited to the holders of the shares active on that
+day × their ratios. A relationship that continues an earlier one of the same customer and type (a
+reassignment or replacement that ends the old version and starts a new one, R-BR-1) is not a new
+customer, and neither is a relationship cancelled on its first day (`effective_to = effective_from`).
+
+**Locking (R-PERF-3).** HQ locks a month with `period_lock`; a locked month is never recomputed
+(`compute_period` refuses, the nightly stage skips it), so later changes to relationships or
+metrics do not rewrite it. An open month is recomputed from scratch, so any retroactive
+correction shows in the open months' figures.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from performance.models import ComputedPeriod, MetricDate, PeriodLock
+from permissions.scoping import scope_for
+from relationships.audit import audit
+
+_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+WORK_MEM = "256MB"
+
+
+class PeriodLocked(Exception):
+    pass
+
+
+def parse_period(text: str) -> dt.date:
+    """'2026-03' → date(2026, 3, 1); anything else is a ValidationError."""
+    match = _PERIOD_RE.match((text or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
+        raise ValidationError(_("“%(value)s” is not a period; use YYYY-MM.") % {"value": text}, code="period")
+    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def next_month(period: dt.date) -> dt.date:
+    return dt.date(period.year + period.month // 12, period.month % 12 + 1, 1)
+
+
+def _lock_key(period: dt.date) -> int:
+    return 7_400_000_000 + period.toordinal()
+
+
+def is_locked(period: dt.date) -> bool:
+    return PeriodLock.objects.filter(period=month_start(period)).exists()
+
+
+# --- computation -----------------------------------------------------------------------------------------
+
+_DAY_AGGREGATE = """
+CREATE TEMP TABLE perf_day ON COMMIT DROP AS
+SELECT m.date AS day, s.staff_id, r.type_id,
+       sum(m.assets * s.ratio) AS assets,
+       sum(m.net_commission * s.ratio) AS net_commission,
+       sum(m.turnover * s.ratio) AS turnover,
+       sum(m.transfer_in * s.ratio) AS transfer_in,
+       sum(m.trade_count * s.ratio) AS trade_count
+FROM performance_dailymetric m
+JOIN relationships_relationship r ON r.customer_id = m.customer_id
+JOIN relationships_relationshipshare s ON s.relationship_id = r.id
+WHERE m.date >= %(start)s AND m.date < %(end)s
+  -- only what overlaps the month (lets the planner filter before joining) …
+  AND r.effective_from < %(end)s AND (r.effective_to IS NULL OR r.effective_to > %(start)s)
+  AND s.effective_from < %(end)s AND (s.effective_to IS NULL OR s.effective_to > %(start)s)
+  -- … and, per day, [effective_from, effective_to) of the relationship and of the share (R-PERF-3)
+  AND r.effective_from <= m.date AND (r.effective_to IS NULL OR m.date < r.effective_to)
+  AND s.effective_from <= m.date AND (s.effective_to IS NULL OR m.date < s.effective_to)
+GROUP BY m.date, s.staff_id, r.type_id
+"""
+
+_INSERT_DAYS = """
+INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
+                                          net_commission, turnover, transfer_in, trade_count)
+SELECT 'day', d.day, %(start)s, d.staff_id, d.type_id, st.outlet_id, d.assets, d.assets,
+       d.net_commission, d.turnover, d.transfer_in, d.trade_count
+FROM perf_day d JOIN relationships_staff st ON st.id = d.staff_id
+"""
+
+_INSERT_MONTH = """
+INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
+                                          net_commission, turnover, transfer_in, trade_count)
+SELECT 'month', %(start)s, %(start)s, d.staff_id, d.type_id, st.outlet_id, sum(d.assets),
+       coalesce(sum(d.assets) FILTER (WHERE d.day = %(last_day)s), 0),
+       sum(d.net_commission), sum(d.turnover), sum(d.transfer_in), sum(d.trade_count)
+FROM perf_day d JOIN relationships_staff st ON st.id = d.staff_id
+GROUP BY d.staff_id, d.type_id, st.outlet_id
+"""
+
+# New effective customers, by day and for the month (see the module docstring).
+_UPSERT_NEW_CUSTOMERS = """
+INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
+SELECT g.grain, g.period, %(start)s, s.staff_id, r.type_id, st.outlet_id, sum(s.ratio)
+FROM relationships_relationship r
+JOIN relationships_relationshipshare s
+  ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
+ AND (s.effective_to IS NULL OR s.effective_to > r.effective_from)
+JOIN relationships_staff st ON st.id = s.staff_id
+CROSS JOIN LATERAL (VALUES ('day', r.effective_from), ('month', %(start)s::date)) AS g(grain, period)
+WHERE r.effective_from >= %(start)s AND r.effective_from < %(end)s
+  AND (r.effective_to IS NULL OR r.effective_to > r.effective_from)
+  AND NOT EXISTS (
+      SELECT 1 FROM relationships_relationship p
+      WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
+        AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
+        AND (p.effective_from, p.id) < (r.effective_from, r.id))
+GROUP BY g.grain, g.period, s.staff_id, r.type_id, st.outlet_id
+ON CONFLICT (grain, period, staff_id, type_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
+"""
+
+
+def compute_period(*, period: dt.date) -> dict:
+    """Recompute one month's staff rows (days and month) from metrics and shares, in one transaction.
+
+    Refuses a locked month (PeriodLocked). Concurrent computations and locks of the same month are
+    serialised by an advisory lock.
+    """
+    start = month_start(period)
+    end = next_month(start)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(start)])
+        if PeriodLock.objects.filter(period=start).exists():
+            raise PeriodLocked(_("The period %(period)s is locked; its figures are not recomputed.")
+                               % {"period": f"{start:%Y-%m}"})
+        days = list(MetricDate.objects.filter(date__gte=start, date__lt=end).order_by("date")
+                    .values_list("date", flat=True))
+        params = {"start": start, "end": end, "last_day": days[-1] if days else None}
+        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        cur.execute("DELETE FROM performance_staffperformance WHERE grain IN ('day', 'month') "
+                    "AND period >= %(start)s AND period < %(end)s", params)   # the unique index's prefix
+        cur.execute("DROP TABLE IF EXISTS perf_day")
+        cur.execute(_DAY_AGGREGATE, params)
+        cur.execute(_INSERT_DAYS, params)
+        cur.execute(_INSERT_MONTH, params)
+        cur.execute(_UPSERT_NEW_CUSTOMERS, params)
+        cur.execute("DROP TABLE perf_day")
+        cur.execute("SELECT count(*) FROM performance_staffperformance WHERE grain IN ('day', 'month') "
+                    "AND period >= %(start)s AND period < %(end)s", params)
+        rows = cur.fetchone()[0]
+        ComputedPeriod.objects.update_or_create(period=start, defaults={
+            "days": len(days), "last_day": params["last_day"], "rows": rows, "computed_at": timezone.now()})
+    return {"rows": rows, "days": len(days)}
+
+
+def open_periods_through(business_date: dt.date) -> tuple[list[dt.date], list[dt.date]]:
+    """(open months to compute, locked months skipped): every month up to `business_date`'s that has
+    reported days, and that month itself."""
+    last = month_start(business_date)
+    months = {month_start(d) for d in MetricDate.objects.filter(date__lt=next_month(last))
+              .values_list("date", flat=True)}
+    months.add(last)
+    locked = set(PeriodLock.objects.filter(period__in=months).values_list("period", flat=True))
+    return sorted(months - locked), sorted(months & locked)
+
+
+def compute_through(*, business_date: dt.date) -> dict:
+    """The nightly stage: recompute every open month up to the business date's; skip locked ones."""
+    todo, locked = open_periods_through(business_date)
+    counts = {"periods_computed": 0, "periods_locked_skipped": len(locked), "performance_rows": 0}
+    for period in todo:
+        try:
+            result = compute_period(period=period)
+        except PeriodLocked:  # locked between listing and computing
+            counts["periods_locked_skipped"] += 1
+            continue
+        counts["periods_computed"] += 1
+        counts["performance_rows"] += result["rows"]
+    return counts
+
+
+# --- locking ---------------------------------------------------------------------------------------------
+
+def period_lock(*, actor, period: dt.date) -> PeriodLock:
+    """R-PERF-3: HQ (scope everything) locks a month that has ended. A month never computed is
+    computed first, so that what is locked is the month's figures as they stand now."""
+    if not scope_for(actor).everything:
+        raise PermissionDenied(_("Only head office can lock a period."))
+    start = month_start(period)
+    if next_month(start) > timezone.localdate():
+        raise ValidationError(_("%(period)s has not ended yet and cannot be locked.")
+                              % {"period": f"{start:%Y-%m}"}, code="period_open")
+    with transaction.atomic():
+        if not ComputedPeriod.objects.filter(period=start).exists():
+            compute_period(period=start)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(start)])
+        lock, created = PeriodLock.objects.get_or_create(
+            period=start, defaults={"locked_by": actor, "locked_by_label": actor.get_username()})
+        if not created:
+            raise ValidationError(_("%(period)s is already locked.") % {"period": f"{start:%Y-%m}"},
+                                  code="already_locked")
+        computed = ComputedPeriod.objects.get(period=start)
+        audit(actor=actor, action="performance.period_lock", target=lock, after={
+            "period": f"{start:%Y-%m}", "rows": computed.rows, "days": computed.days,
+            "computed_at": computed.computed_at.isoformat()})
+    return lock

@@ -1,0 +1,114 @@
+"""Performance pages (R-PERF-4): rankings and trends as tables and inline SVG charts, exports, period locks.
+
+Thin: parse the filters, call the scoped selectors, render. A fixed number of queries per page,
+whatever the number of rows (every figure is aggregated in SQL).
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm_platform.views import render_page
+from performance.charts import bar_chart, line_chart
+from performance.exports import table_csv, table_xlsx
+from performance.forms import LockForm, ReportFilterForm
+from performance.models import ComputedPeriod, PeriodLock
+from performance.selectors import (LEVELS, METRICS, computed_periods, monthly_trend, period_facts, ranking,
+                                   report_rows, top_staff, totals, trend_window)
+from performance.services import month_start, next_month, parse_period, period_lock
+from permissions.scoping import scope_for
+
+PAGE_SIZE = 50
+EXPORT_MAX_ROWS = 100_000
+
+
+def _default_period() -> str:
+    latest = ComputedPeriod.objects.order_by("-period").values_list("period", flat=True).first()
+    return f"{latest or timezone.localdate():%Y-%m}"
+
+
+def _filters(request) -> ReportFilterForm:
+    return ReportFilterForm(request.GET or None, user=request.user, default_period=_default_period())
+
+
+@login_required
+def report(request):
+    form = _filters(request)
+    q = form.query()
+    first, end = trend_window(q)
+    computed_months = computed_periods(start=first, end=end)   # one read for the facts, the trend and the status
+    facts = period_facts(q, computed_months)
+    page = Paginator(ranking(request.user, q, facts), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = report_rows(page.object_list, q, facts, offset=page.start_index() - 1 if page.paginator.count else 0)
+    metric_label = METRICS[q.metric]
+    trend = monthly_trend(request.user, q, computed_months)
+    top = top_staff(request.user, q, facts)
+    month = month_start(q.day)
+    lock = computed = None
+    if q.kind == "month":
+        lock = PeriodLock.objects.filter(period=month).first()
+        computed = computed_months.get(month)
+    scope = scope_for(request.user)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render_page(request, "performance/report.html", {
+        "form": form, "q": q, "page_obj": page, "rows": rows, "totals": totals(request.user, q, facts),
+        "facts": facts, "level_label": LEVELS[q.level], "metric_label": metric_label,
+        "line_svg": line_chart([(f"{m:%Y-%m}", v) for m, v in trend],
+                               title=_("%(figure)s by month") % {"figure": metric_label},
+                               description=_("Monthly %(figure)s over the twelve months up to %(period)s.")
+                               % {"figure": str(metric_label).lower(), "period": f"{trend[-1][0]:%Y-%m}"}),
+        "trend": trend,
+        "bar_svg": bar_chart([(f"{r['name']}（{r['code']}）", r[q.metric]) for r in top],
+                             title=_("Top staff by %(figure)s") % {"figure": str(metric_label).lower()},
+                             description=_("The %(n)d staff with the highest %(figure)s in %(period)s.")
+                             % {"n": len(top), "figure": str(metric_label).lower(), "period": q.label}),
+        "top": top, "lock": lock, "computed": computed,
+        "can_lock": (scope.everything and q.kind == "month" and lock is None
+                     and next_month(month) <= timezone.localdate()),
+        "query": query.urlencode(), "staff_only": form.staff_only,
+    })
+
+
+@login_required
+def export(request, fmt: str):
+    if fmt not in ("csv", "xlsx"):
+        raise Http404
+    q = _filters(request).query()
+    facts = period_facts(q)
+    rows = report_rows(ranking(request.user, q, facts)[:EXPORT_MAX_ROWS], q, facts)
+    name = f"performance-{q.level}-{q.label}.{fmt}"
+    if fmt == "csv":
+        response = HttpResponse(table_csv(rows, q.level, q.label), content_type="text/csv; charset=utf-8")
+    else:
+        response = HttpResponse(
+            table_xlsx(rows, q.level, q.label),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_POST
+def lock(request):
+    form = LockForm(request.POST)
+    target = reverse("performance:report")
+    if not form.is_valid():
+        messages.error(request, _("Enter the period to lock as YYYY-MM."))
+        return redirect(target)
+    text = form.cleaned_data["period"]
+    try:
+        period_lock(actor=request.user, period=parse_period(text))  # PermissionDenied → 403
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(period)s is locked: its figures will not change any more.") % {"period": text})
+    return redirect(f"{target}?period={text}")
