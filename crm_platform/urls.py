@@ -13,5 +13,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("reservations/", include("reservations.urls")),
     path("relationships/", include("relationships.urls")),
+    path("performance/", include("performance.urls")),
     path("approvals/", include("approvals.urls")),
+    path("work/", include("reservations.work_urls")),  # §7 secondary, §8 branch/core, §11 callbacks, customer history
+    path("permissions/", include("permissions.urls")),
 ]

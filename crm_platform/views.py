@@ -28,6 +28,9 @@ def nav_for(user) -> dict:
         "can_register": staff is not None,
         "can_see_runs": scope.everything or bool(scope.branch_ids),
         "can_operate": scope.everything,
+        # §7 / §8 / §11 pages (the pages themselves check the roles that act).
+        "can_branch_work": scope.everything or bool(scope.branch_ids),
+        "can_callbacks": scope.everything or bool(scope.branch_ids or scope.outlet_ids),
     }
 
 
@@ -50,10 +53,36 @@ def home(request):
                                    valid_until__lte=today + dt.timedelta(days=EXPIRY_WINDOW_DAYS))
                         .order_by("valid_until", "id")[:50])
         flagged = list(own.filter(status=ReservationStatus.FLAGGED).order_by("-registered_at", "-id")[:50])
+    todo = _todo(request.user, staff)  # R-REM-1: what needs this user
     by_status = dict(reservations.order_by().values_list("status").annotate(n=Count("id")))
     summary = [(label, by_status.get(value, 0), value) for value, label in ReservationStatus.choices]
     active_relationships = visible_relationships(request.user).filter(effective_to__isnull=True).count()
     return render_page(request, "home.html", {
         "expiring": expiring, "flagged": flagged, "summary": summary,
-        "active_relationships": active_relationships, "window_days": EXPIRY_WINDOW_DAYS,
+        "active_relationships": active_relationships, "window_days": EXPIRY_WINDOW_DAYS, **todo,
     })
+
+
+TODO_LIMIT = 50
+
+
+def _todo(user, staff) -> dict:
+    """R-REM-1 beyond reservations: approval steps waiting for him, callbacks due at his outlets (and disputes
+    back at his branch), customers pre-assigned to him that he has not reserved yet."""
+    from approvals.selectors import inbox_for
+    from permissions.scoping import visible_callbacks
+    from relationships.models import CallbackStatus
+    from reservations.secondary import unreserved_assignments
+
+    scope = scope_for(user)
+    steps = list(inbox_for(user)[:TODO_LIMIT])
+    callbacks = disputes = None
+    if scope.everything or scope.branch_ids or scope.outlet_ids:
+        mine = visible_callbacks(user).select_related("relationship__customer", "relationship__type", "outlet")
+        callbacks = list(mine.filter(status=CallbackStatus.PENDING).order_by("due_on", "id")[:TODO_LIMIT])
+        if scope.everything or scope.branch_ids:
+            disputes = list(mine.filter(status=CallbackStatus.DISPUTED, resolution="")
+                            .order_by("recorded_at", "id")[:TODO_LIMIT])
+    unreserved = list(unreserved_assignments(staff)[:TODO_LIMIT]) if staff is not None else None
+    return {"waiting_steps": steps, "callbacks_due": callbacks, "disputed_callbacks": disputes,
+            "unreserved": unreserved, "today": timezone.localdate()}

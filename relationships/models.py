@@ -348,3 +348,261 @@ class CalendarDay(models.Model):
     class Meta:
         verbose_name = _("calendar day")
         verbose_name_plural = _("calendar days")
+
+
+# --------------------------------------------------------------------------------------------------
+# §7 Secondary development: nightly classification (R-SEC-1/2/3/6) and pre-assignment (R-SEC-4)
+# --------------------------------------------------------------------------------------------------
+
+class CustomerClassKind(models.TextChoices):
+    LOST = "lost", _("lost")
+    DORMANT = "dormant", _("dormant")
+    SILENT = "silent", _("silent")
+
+
+class CustomerClass(models.Model):
+    """R-SEC-6: a period during which a customer is lost, dormant or silent, derived by the nightly batch.
+
+    One open row per customer (`ended_on` null). A new loss or dormancy episode is a new row; the
+    old one keeps its dates, so the history of a customer's classes is never rewritten.
+    """
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="classes")
+    kind = models.CharField(_("classification"), max_length=10, choices=CustomerClassKind.choices)
+    # Lost: the loss (close / cancelled designation); dormant: the dormancy event; silent: the 12th month-end.
+    since = models.DateField(_("since"))
+    since_at = models.DateTimeField(_("since (time)"), null=True, blank=True)
+    source_event = models.ForeignKey(AccountEvent, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    # Where the customer belongs for scoping (R-PERM-4): the outlet of the loss / dormancy / last account.
+    outlet = models.ForeignKey(Organisation, verbose_name=_("outlet"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    detected_on = models.DateField(_("detected on"))
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer classification")
+        verbose_name_plural = _("customer classifications")
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=Q(ended_on__isnull=True),
+                                    name="customer_class_one_open"),
+            models.CheckConstraint(condition=Q(kind__in=["lost", "dormant", "silent"]), name="customer_class_kind"),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "outlet"], name="customer_class_open_by_kind",
+                         condition=Q(ended_on__isnull=True)),
+        ]
+
+    @property
+    def active(self) -> bool:
+        return self.ended_on is None
+
+
+class PreAssignmentStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    DEVELOPED = "developed", _("developed")
+    ENDED = "ended", _("ended by the branch")
+    LAPSED = "lapsed", _("lapsed")
+
+
+class PreAssignment(models.Model):
+    """R-SEC-4: the branch pre-assigns a lost / dormant / silent customer to one front staff member."""
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="preassignments")
+    classification = models.ForeignKey(CustomerClass, verbose_name=_("classification"), on_delete=models.PROTECT,
+                                       related_name="preassignments")
+    staff = models.ForeignKey(Staff, verbose_name=_("assignee"), on_delete=models.PROTECT,
+                              related_name="preassignments")
+    branch = models.ForeignKey(Organisation, verbose_name=_("branch company"), on_delete=models.PROTECT,
+                               related_name="+")
+    assigned_at = models.DateTimeField(_("assigned at"))
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    source = models.CharField(_("source"), max_length=10, default="form")
+    status = models.CharField(_("status"), max_length=10, choices=PreAssignmentStatus.choices,
+                              default=PreAssignmentStatus.ACTIVE)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_note = models.CharField(_("note"), max_length=300, blank=True)
+    relationship = models.ForeignKey("Relationship", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+
+    class Meta:
+        verbose_name = _("pre-assignment")
+        verbose_name_plural = _("pre-assignments")
+        constraints = [
+            # R-SEC-4: at most one active pre-assignment per customer, whoever (whichever branch) assigns.
+            models.UniqueConstraint(fields=["customer"], condition=Q(status="active"),
+                                    name="preassignment_one_active_per_customer"),
+        ]
+        indexes = [
+            models.Index(fields=["staff", "status"], name="preassignment_by_staff"),
+            models.Index(fields=["branch", "status"], name="preassignment_by_branch"),
+        ]
+
+
+# --------------------------------------------------------------------------------------------------
+# §11 Follow-up: callbacks (R-CB-1)
+# --------------------------------------------------------------------------------------------------
+
+class CallbackStatus(models.TextChoices):
+    PENDING = "pending", _("to call")
+    CONFIRMED = "confirmed", _("confirmed")
+    DISPUTED = "disputed", _("disputed")
+
+
+class DisputeResolution(models.TextChoices):
+    KEPT = "kept", _("relationship kept")
+    ENDED = "ended", _("relationship ended")
+
+
+class Callback(models.Model):
+    """R-CB-1: one callback (回访) per new relationship, for the relationship's outlet."""
+
+    relationship = models.OneToOneField("Relationship", verbose_name=_("relationship"), on_delete=models.PROTECT,
+                                        related_name="callback")
+    outlet = models.ForeignKey(Organisation, verbose_name=_("outlet"), null=True, on_delete=models.PROTECT,
+                               related_name="+")
+    created_on = models.DateField(_("created on"))
+    due_on = models.DateField(_("due on"))
+    status = models.CharField(_("status"), max_length=10, choices=CallbackStatus.choices,
+                              default=CallbackStatus.PENDING)
+    reason = models.TextField(_("reason"), blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+    # A disputed relationship goes back to the branch, which keeps or ends it.
+    resolution = models.CharField(_("branch decision"), max_length=10, choices=DisputeResolution.choices,
+                                  blank=True)
+    resolution_note = models.TextField(_("branch note"), blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("callback")
+        verbose_name_plural = _("callbacks")
+        indexes = [
+            models.Index(fields=["outlet", "due_on"], name="callback_pending_by_outlet",
+                         condition=Q(status="pending")),
+            models.Index(fields=["outlet"], name="callback_disputed_open",
+                         condition=Q(status="disputed", resolution="")),
+        ]
+
+
+# --------------------------------------------------------------------------------------------------
+# §8 Branch-created relationships (R-BR-1) and core lists (R-CORE-1/2/3)
+# --------------------------------------------------------------------------------------------------
+
+class BranchRequestKind(models.TextChoices):
+    CREATE = "create", _("create")
+    REPLACE = "replace", _("replace")
+    END = "end", _("end")
+
+
+class BranchRequestStatus(models.TextChoices):
+    PENDING = "pending", _("pending approval")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    APPLIED = "applied", _("applied")
+
+
+class BranchRequest(models.Model):
+    """R-BR-1: the branch creates, replaces or ends an EXISTING_DEV / MAINTENANCE / KEY_SERVICE relationship.
+
+    Creations and replacements go through the 1-level chain (the approval case's dedupe key is
+    `branch_request:<id>`); a replacement ends the old version on the new version's start date, and
+    every version keeps its validity dates.
+    """
+
+    kind = models.CharField(_("change"), max_length=10, choices=BranchRequestKind.choices)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="branch_requests")
+    type = models.ForeignKey(RelationshipType, verbose_name=_("relationship type"), on_delete=models.PROTECT)
+    branch = models.ForeignKey(Organisation, verbose_name=_("branch company"), on_delete=models.PROTECT,
+                               related_name="+")
+    shares = models.JSONField(_("holders and ratios"), default=list)
+    effective_from = models.DateField(_("effective from"))
+    old_relationship = models.ForeignKey("Relationship", verbose_name=_("replaced / ended version"), null=True,
+                                         blank=True, on_delete=models.PROTECT, related_name="+")
+    ended_share_ids = models.JSONField(default=list, blank=True)
+    new_relationship = models.ForeignKey("Relationship", verbose_name=_("new version"), null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=BranchRequestStatus.choices,
+                              default=BranchRequestStatus.PENDING)
+    reason = models.TextField(_("reason"), blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    source = models.CharField(_("source"), max_length=10, default="form")
+
+    class Meta:
+        verbose_name = _("branch relationship request")
+        verbose_name_plural = _("branch relationship requests")
+        indexes = [models.Index(fields=["branch", "-requested_at"], name="branch_request_by_branch")]
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"branch_request:{self.pk}"
+
+
+class CoreListSubmission(models.Model):
+    """R-CORE-2: one submission of a branch's core-customer list (form, file or feed)."""
+
+    branch = models.ForeignKey(Organisation, verbose_name=_("branch company"), on_delete=models.PROTECT,
+                               related_name="+")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    submitted_at = models.DateTimeField(_("submitted at"))
+    source = models.CharField(_("source"), max_length=10, default="form")
+    filename = models.CharField(_("file name"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("core list submission")
+        verbose_name_plural = _("core list submissions")
+
+
+class CoreLineStatus(models.TextChoices):
+    REFUSED = "refused", _("refused at submission")
+    PENDING = "pending", _("waiting for HQ")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected by HQ")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class CoreListLine(models.Model):
+    """A line of a core list: one customer for one investment advisor (R-CORE-1), reviewed by HQ (R-CORE-2).
+
+    Its approval case's dedupe key is `core_line:<id>`.
+    """
+
+    submission = models.ForeignKey(CoreListSubmission, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField(_("line"))
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="core_lines")
+    id_masked = models.CharField(_("ID card number"), max_length=18, blank=True)
+    advisor = models.ForeignKey(Staff, verbose_name=_("investment advisor"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="core_lines")
+    advisor_no = models.CharField(_("staff number"), max_length=32, blank=True)
+    effective_from = models.DateField(_("effective from"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=CoreLineStatus.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    relationship = models.ForeignKey("Relationship", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+
+    class Meta:
+        verbose_name = _("core list line")
+        verbose_name_plural = _("core list lines")
+        ordering = ["submission", "line_no"]
+        constraints = [
+            # R-CORE-1: one advisor per core customer — one line under review per customer at a time.
+            models.UniqueConstraint(fields=["customer"], condition=Q(status="pending"),
+                                    name="core_line_one_pending_per_customer"),
+        ]
+        indexes = [models.Index(fields=["advisor", "status"], name="core_line_by_advisor")]
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"core_line:{self.pk}"

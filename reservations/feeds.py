@@ -15,6 +15,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import import_module
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -40,6 +41,9 @@ COLUMNS = {
                      "participants"],
     "account_events": ["event_id", "event_time", "kind", "id_number", "customer_name", "account_no",
                        "account_type", "outlet_code"],
+    "metrics": ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"],
+    "assignments": ["id_number", "staff_no", "assigned_at"],                              # R-SEC-4
+    "relationships": ["id_number", "relationship_type", "participants", "effective_from"],  # R-BR-1, R-CORE-2
 }
 
 
@@ -392,4 +396,8 @@ LOADERS = {
     "staff": _load_staff,
     "reservations": _load_reservations,
     "account_events": _load_account_events,
+    "metrics": lambda *args: import_module("performance.feeds").load_metrics(*args),  # COPY + set-based upsert
+    # Same rules as the forms: each line through the pre-assignment / branch-request / core-list services.
+    "assignments": lambda *args: import_module("reservations.secondary").load_assignments(*args),
+    "relationships": lambda *args: import_module("reservations.branch_created").load_relationships(*args),
 }

@@ -35,9 +35,40 @@ def _stage_expire(business_date: dt.date) -> dict:
     return {"expired": expire_reservations(business_date=business_date)}
 
 
+def _stage_classify(business_date: dt.date) -> dict:
+    """R-SEC-6: lost / dormant / silent customers, from the account events and month-end snapshots."""
+    from relationships.classification import classify_customers
+    return dict(classify_customers(business_date=business_date))
+
+
+def _stage_secondary(business_date: dt.date) -> dict:
+    """R-SEC-1..4: pre-assigned customers who reactivated by the rule of their class become SECONDARY_DEV.
+
+    Runs after expiry: validity is judged at the reactivation, and lapsed pre-assignments see expired reservations.
+    """
+    from reservations.secondary import match_secondary
+    return dict(match_secondary(business_date=business_date))
+
+
+def _stage_callbacks(business_date: dt.date) -> dict:
+    """R-CB-1: a callback for every relationship without one (matching, secondary and approval paths alike)."""
+    from relationships.callbacks import create_callbacks
+    return {"callbacks": create_callbacks(business_date=business_date)}
+
+
+def _stage_performance(business_date: dt.date) -> dict:
+    """R-PERF-1..3: recompute every open (unlocked) month up to the business date's; locked ones are skipped."""
+    from performance.services import compute_through
+    return compute_through(business_date=business_date)
+
+
 STAGES: list[tuple[str, Callable[[dt.date], dict]]] = [
+    ("classify", _stage_classify),
     ("match", _stage_match),
     ("expire", _stage_expire),
+    ("secondary", _stage_secondary),
+    ("callbacks", _stage_callbacks),
+    ("performance", _stage_performance),
 ]
 
 
