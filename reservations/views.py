@@ -32,10 +32,23 @@ COUNT_LABELS = {
     "flagged": gettext_lazy("flagged"),
     "expired": gettext_lazy("expired"),
     "refused": gettext_lazy("refused"),
+    "units": gettext_lazy("units"),
+    "lost": gettext_lazy("lost customers"),
+    "dormant": gettext_lazy("dormant customers"),
+    "silent": gettext_lazy("silent customers"),
+    "assignments_read": gettext_lazy("pre-assignments read"),
+    "callbacks": gettext_lazy("callbacks created"),
+    "periods_computed": gettext_lazy("periods computed"),
+    "periods_locked_skipped": gettext_lazy("locked periods skipped"),
+    "performance_rows": gettext_lazy("performance rows"),
 }
 STAGE_LABELS = {
+    "classify": gettext_lazy("classification"),
     "match": gettext_lazy("matching"),
     "expire": gettext_lazy("expiry"),
+    "secondary": gettext_lazy("secondary development"),
+    "callbacks": gettext_lazy("callbacks"),
+    "performance": gettext_lazy("performance"),
 }
 
 
