@@ -151,7 +151,18 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# A task a dead worker had taken is redelivered after this; longer than any pipeline unit or stage.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)),
+    # How often a worker sweeps for such abandoned tasks (kombu's defaults: every 10 s, scanning every 10th time).
+    "unacked_restore_interval": int(os.environ.get("CELERY_RESTORE_INTERVAL", 10)),
+    "unacked_restore_throttle": int(os.environ.get("CELERY_RESTORE_THROTTLE", 10)),
+}
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One broker can serve several installations (or test runs) when each has its own queue.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+# A stage that finds its date busy or an earlier stage unfinished retries after this many seconds.
+PIPELINE_RETRY_SECONDS = int(os.environ.get("PIPELINE_RETRY_SECONDS", 30))
 CELERY_BEAT_SCHEDULE = {
     "nightly-pipeline": {
         "task": "reservations.tasks.run_nightly_task",
@@ -161,6 +172,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # Matching works in units of this many opening events, one transaction each (R-MATCH-6).
 MATCH_CHUNK_SIZE = int(os.environ.get("MATCH_CHUNK_SIZE", 5000))
+MATCH_UNIT_PAUSE_SECONDS = float(os.environ.get("MATCH_UNIT_PAUSE_SECONDS", 0))
 
 LOGGING = {
     "version": 1,

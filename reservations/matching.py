@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -99,9 +100,14 @@ def _pending_unit(business_date: dt.date, size: int) -> list[int]:
         return [row[0] for row in cur.fetchall()]
 
 
-def match_pending_events(*, business_date: dt.date, chunk_size: int | None = None) -> Counter:
-    """Match every pending opening dated on or before `business_date`, one unit per transaction."""
+def match_pending_events(*, business_date: dt.date, chunk_size: int | None = None, on_unit=None) -> Counter:
+    """Match every pending opening dated on or before `business_date`, one unit per transaction.
+
+    `on_unit(totals)` is told the running totals after each committed unit (the ledger's progress).
+    `MATCH_UNIT_PAUSE_SECONDS` throttles a daytime re-run between units.
+    """
     size = chunk_size or settings.MATCH_CHUNK_SIZE
+    pause = settings.MATCH_UNIT_PAUSE_SECONDS
     totals: Counter = Counter()
     types = {t.code: t for t in RelationshipType.objects.all()}
     units = 0
@@ -112,7 +118,11 @@ def match_pending_events(*, business_date: dt.date, chunk_size: int | None = Non
                 break
             totals.update(_match_unit(event_ids, business_date, types))
         units += 1
+        if on_unit is not None:
+            on_unit(dict(totals, units=units))
         _after_unit_committed(units)
+        if pause:
+            time.sleep(pause)
     totals["units"] = units
     return totals
 

@@ -1,9 +1,14 @@
 """The nightly pipeline: each stage guarded by a `(business_date, stage)` ledger row (R-MATCH-7).
 
 A stage that succeeded is skipped on a re-run; one that failed or was killed is
-resumed (its units are idempotent). A PostgreSQL advisory lock keeps two runs of
-the same date from overlapping, however they were started (beat twice, a
-command beside a worker).
+resumed (its units are idempotent). A stage runs only after every stage before it
+succeeded for that date, and only while its process holds the date's PostgreSQL
+advisory lock, so two runs of one date never overlap however they were started
+(beat twice, a command beside a worker, a redelivered task after a worker died:
+the dead worker's session, and with it the lock, is gone).
+
+`run_nightly` runs the stages in-process (the command); the Celery chain of
+`reservations.tasks.run_stage_task` runs them one task per stage (beat).
 """
 from __future__ import annotations
 
@@ -24,24 +29,24 @@ log = logging.getLogger(__name__)
 
 
 class PipelineBusy(Exception):
-    pass
+    """Another process holds the date, or an earlier stage has not succeeded yet: try again later."""
 
 
-def _stage_match(business_date: dt.date) -> dict:
-    return dict(match_pending_events(business_date=business_date))
+def _stage_match(business_date: dt.date, progress: Callable[[dict], None]) -> dict:
+    return dict(match_pending_events(business_date=business_date, on_unit=progress))
 
 
-def _stage_expire(business_date: dt.date) -> dict:
+def _stage_expire(business_date: dt.date, progress=None) -> dict:
     return {"expired": expire_reservations(business_date=business_date)}
 
 
-def _stage_classify(business_date: dt.date) -> dict:
+def _stage_classify(business_date: dt.date, progress=None) -> dict:
     """R-SEC-6: lost / dormant / silent customers, from the account events and month-end snapshots."""
     from relationships.classification import classify_customers
     return dict(classify_customers(business_date=business_date))
 
 
-def _stage_secondary(business_date: dt.date) -> dict:
+def _stage_secondary(business_date: dt.date, progress=None) -> dict:
     """R-SEC-1..4: pre-assigned customers who reactivated by the rule of their class become SECONDARY_DEV.
 
     Runs after expiry: validity is judged at the reactivation, and lapsed pre-assignments see expired reservations.
@@ -50,19 +55,19 @@ def _stage_secondary(business_date: dt.date) -> dict:
     return dict(match_secondary(business_date=business_date))
 
 
-def _stage_callbacks(business_date: dt.date) -> dict:
+def _stage_callbacks(business_date: dt.date, progress=None) -> dict:
     """R-CB-1: a callback for every relationship without one (matching, secondary and approval paths alike)."""
     from relationships.callbacks import create_callbacks
     return {"callbacks": create_callbacks(business_date=business_date)}
 
 
-def _stage_performance(business_date: dt.date) -> dict:
+def _stage_performance(business_date: dt.date, progress=None) -> dict:
     """R-PERF-1..3: recompute every open (unlocked) month up to the business date's; locked ones are skipped."""
     from performance.services import compute_through
     return compute_through(business_date=business_date)
 
 
-STAGES: list[tuple[str, Callable[[dt.date], dict]]] = [
+STAGES: list[tuple[str, Callable[..., dict]]] = [
     ("classify", _stage_classify),
     ("match", _stage_match),
     ("expire", _stage_expire),
@@ -76,13 +81,28 @@ def _lock_key(business_date: dt.date) -> int:
     return 7_300_000_000 + business_date.toordinal()
 
 
+STAGE_NAMES = [name for name, _fn in STAGES]
+
+
 def run_nightly(*, business_date: dt.date) -> list[BatchRun]:
+    return [run_stage(business_date=business_date, stage=name) for name in STAGE_NAMES]
+
+
+def run_stage(*, business_date: dt.date, stage: str) -> BatchRun:
+    fn = dict(STAGES)[stage]
     with connection.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(business_date)])
         if not cur.fetchone()[0]:
             raise PipelineBusy(_("The nightly run for %(date)s is already in progress.") % {"date": business_date})
     try:
-        return [_run_stage(business_date, name, fn) for name, fn in STAGES]
+        earlier = STAGE_NAMES[:STAGE_NAMES.index(stage)]
+        done = set(BatchRun.objects.filter(business_date=business_date, stage__in=earlier,
+                                           status=RunStatus.SUCCEEDED).values_list("stage", flat=True))
+        missing = [name for name in earlier if name not in done]
+        if missing:
+            raise PipelineBusy(_("Stage %(stage)s of %(date)s waits for %(missing)s.") % {
+                "stage": stage, "date": business_date, "missing": ", ".join(missing)})
+        return _run_stage(business_date, stage, fn)
     finally:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(business_date)])
@@ -98,15 +118,20 @@ def _run_stage(business_date: dt.date, stage: str, fn) -> BatchRun:
             run.attempts += 1
             run.status, run.error, run.finished_at = RunStatus.RUNNING, "", None
             run.save(update_fields=["attempts", "status", "error", "finished_at"])
+    before = Counter(run.counts or {})
+
+    def progress(so_far: dict) -> None:
+        """Committed units show on the run ledger while the stage runs."""
+        BatchRun.objects.filter(pk=run.pk).update(counts=dict(before + Counter(so_far)))
+
     try:
-        counts = fn(business_date)
+        counts = fn(business_date, progress)
     except Exception as exc:
         BatchRun.objects.filter(pk=run.pk).update(
             status=RunStatus.FAILED, finished_at=timezone.now(),
             error=f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}")
         raise
-    merged = Counter(run.counts or {})
-    merged.update(counts)
+    merged = before + Counter(counts)
     BatchRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED, finished_at=timezone.now(),
                                               counts=dict(merged))
     run.refresh_from_db()

@@ -1,16 +1,31 @@
+"""Celery entry points: they receive ids and dates and call the pipeline's services."""
 import datetime as dt
 
-from celery import shared_task
+from celery import chain, shared_task
+from django.conf import settings
 from django.utils import timezone
 
 
 @shared_task(acks_late=True)
-def run_nightly_task(business_date: str | None = None) -> list[dict]:
-    """Beat runs this after midnight for the previous business date."""
-    from reservations.pipeline import run_nightly
+def run_nightly_task(business_date: str | None = None) -> str:
+    """Beat runs this after midnight for the previous business date: one chained task per stage."""
+    from reservations.pipeline import STAGE_NAMES
 
-    day = dt.date.fromisoformat(business_date) if business_date else timezone.localdate() - dt.timedelta(days=1)
-    return [{"stage": r.stage, "status": r.status, "counts": r.counts} for r in run_nightly(business_date=day)]
+    day = business_date or (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    chain(*(run_stage_task.si(day, name) for name in STAGE_NAMES)).apply_async()
+    return day
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=240)
+def run_stage_task(self, business_date: str, stage: str) -> dict:
+    """One stage of one date. Busy (another run holds the date, an earlier stage unfinished) → retry later."""
+    from reservations.pipeline import PipelineBusy, run_stage
+
+    try:
+        run = run_stage(business_date=dt.date.fromisoformat(business_date), stage=stage)
+    except PipelineBusy as exc:
+        raise self.retry(exc=exc, countdown=settings.PIPELINE_RETRY_SECONDS)
+    return {"stage": run.stage, "status": run.status, "counts": run.counts}
 
 
 @shared_task(acks_late=True)

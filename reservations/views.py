@@ -190,4 +190,5 @@ def run_list(request):
             (run.counts or {}).items(), key=lambda kv: list(COUNT_LABELS).index(kv[0])
             if kv[0] in COUNT_LABELS else len(COUNT_LABELS))],
     } for run in page.object_list]
-    return render_page(request, "reservations/runs.html", {"page_obj": page, "rows": rows})
+    running = any(row["run"].status == "running" for row in rows)
+    return render_page(request, "reservations/runs.html", {"page_obj": page, "rows": rows, "running": running})

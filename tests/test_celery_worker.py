@@ -17,6 +17,8 @@ from tests.factories import OutletFactory, StaffFactory, make_id_number
 from tests.helpers import at, event_row, load_events, reserve
 
 REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
+# A queue of this test run's own, so that runs sharing the Redis server never take each other's tasks.
+QUEUE = f"crm-test-{os.getpid()}"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,11 +46,12 @@ def worker():
         if os.environ.get("CI"):
             pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI must start it")
         pytest.skip("no Redis on this machine (CI always has one)")
-    env = dict(os.environ, DATABASE_URL=_test_database_url(), REDIS_URL=REDIS_URL, DJANGO_DEBUG="1")
+    env = dict(os.environ, DATABASE_URL=_test_database_url(), REDIS_URL=REDIS_URL, DJANGO_DEBUG="1",
+               CELERY_QUEUE=QUEUE)
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "crm_platform", "worker", "--pool=solo", "--loglevel=WARNING",
          "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield proc
     proc.terminate()
     try:
@@ -69,12 +72,12 @@ def test_nightly_task_runs_in_a_real_worker_over_redis(worker):
 
     # A client of its own: the project's app runs tasks in-process when the test settings have no broker.
     client = Celery("test-client", broker=REDIS_URL)
-    client.send_task("reservations.tasks.run_nightly_task", args=["2026-03-03"])
+    client.send_task("reservations.tasks.run_nightly_task", args=["2026-03-03"], queue=QUEUE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if BatchRun.objects.filter(stage="expire", status="succeeded").exists():
             break
-        assert worker.poll() is None, worker.stdout.read().decode(errors="replace")
+        assert worker.poll() is None, "the worker died"
         time.sleep(0.5)
     else:
         pytest.fail("the worker did not finish the nightly run in time")

@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -111,7 +112,8 @@ def test_a_customer_with_a_development_relationship_is_not_natural_new(b):
     idn, = customers(b, 1)
     relationship_create(actor="test", customer=customer_of(idn), rel_type=RelationshipType.objects.get(code="NEW_DEV"),
                         shares=[Share(b.staff, Decimal("1"))], effective_from=D(2024, 6, 3), source="reservation")
-    result = submit(b, [idn])
+    with translation.override("en"):
+        result = submit(b, [idn])
     assert result.accepted == 0 and "natural new" in result.refused[0][1]
 
 
@@ -133,7 +135,8 @@ def test_one_advisor_per_core_customer(b):
     idn, = customers(b, 1)
     other = StaffFactory(outlet=b.outlet, kind="advisor")
     assert submit(b, [idn]).accepted == 1
-    result = submit(b, [idn], advisor=other)
+    with translation.override("en"):
+        result = submit(b, [idn], advisor=other)
     assert result.accepted == 0 and "one advisor per core customer" in result.refused[0][1]
     # twice in one list: the second line is refused
     idn2, = customers(b, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 from django.core.exceptions import ValidationError
 
 from approvals.models import ApprovalCase
@@ -85,7 +86,7 @@ def test_a_pre_assigned_customer_is_not_special_new(b):
     idn = lost_customer(b.outlet, lost_at="2026-01-15 10:00")
     nightly("2026-01-15")
     assign(branch_user(b.branch), idn, b.staff)
-    with pytest.raises(ValidationError) as own:
+    with translation.override("en"), pytest.raises(ValidationError) as own:
         apply(b.staff, idn)
     assert "secondary development" in str(own.value)
     with pytest.raises(ValidationError) as other:

@@ -403,3 +403,19 @@ def test_late_reservation_through_form_is_sent_for_approval_and_detail_shows_the
     html = response.content.decode()
     assert "补预约已提交审批" in html
     assert f"#{reservation.approval_case_id}" in html
+
+
+def test_run_ledger_shows_a_running_stage_with_its_progress_and_refreshes(client):
+    """R-MATCH-7: progress per stage while the night runs."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from reservations.models import BatchRun
+    from tests.factories import BranchFactory, RoleFactory
+
+    BatchRun.objects.create(business_date=dt.date(2026, 3, 3), stage="match", status="running",
+                            started_at=timezone.now(), counts={"units": 7, "matched": 120})
+    client.force_login(RoleFactory(kind="branch", organisation=BranchFactory()).user)
+    page = client.get("/reservations/runs/").content.decode()
+    assert 'http-equiv="refresh"' in page and "120" in page
