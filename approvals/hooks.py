@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-# handler(case, *, relationship, actor): relationship is the created Relationship when approved, else None.
+# handler(case, *, relationship, actor): relationship is the created Relationship when approved, else None
+# (also None for an approved `end` case: read `case.status` and `case.outcome` to tell them apart).
 on_case_decided: list[Callable] = []
 
 

@@ -71,6 +71,14 @@ class CaseReason(models.TextChoices):
     CORE_LIST = "core_list", _("core customer list")
 
 
+class CaseOutcome(models.TextChoices):
+    """What final approval does: create the relationship (default), end `target_relationship`, or end it and
+    create its successor in the same transaction (R-BR-1: every version keeps its validity dates)."""
+    CREATE = "create", _("create the relationship")
+    END = "end", _("end the relationship")
+    REPLACE = "replace", _("replace the relationship")
+
+
 class CaseStatus(models.TextChoices):
     PENDING = "pending", _("pending")
     RETURNED = "returned", _("returned for correction")
@@ -99,6 +107,14 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
     applicant = models.ForeignKey(Staff, verbose_name=_("applicant"), null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="applied_cases")
     explanation = models.TextField(_("explanation"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=CaseOutcome.choices,
+                               default=CaseOutcome.CREATE)
+    # The version an `end` / `replace` case ends on `opening_date` when approved.
+    target_relationship = models.ForeignKey("relationships.Relationship", verbose_name=_("relationship to end"),
+                                            null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Who filed the case (a branch user files branch-created and core-list cases, which have no staff applicant).
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("filed by"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
     # The batch's idempotency key: re-running a night never opens the same case twice (R-MATCH-6).
     dedupe_key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -108,6 +124,12 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
         verbose_name = _("approval case")
         verbose_name_plural = _("approval cases")
         indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(outcome="create", target_relationship__isnull=True)
+                           | Q(outcome__in=["end", "replace"], target_relationship__isnull=False)),
+                name="approval_case_outcome_target"),
+        ]
 
     @transition(field=status, source=[CaseStatus.PENDING], target=CaseStatus.APPROVED)
     def approve(self):

@@ -30,6 +30,7 @@ def inbox_for(user) -> QuerySet:
     return (CaseStep.objects.filter(held, state=StepState.PENDING, case__status=CaseStatus.PENDING,
                                     order=F("case__current_step"))
             .exclude(case__applicant__user=user)
+            .exclude(case__filed_by=user)
             .exclude(Exists(already))
             .select_related("organisation", "case__customer", "case__type", "case__chain", "case__branch",
                             "case__opening_outlet", "case__applicant__outlet")
@@ -61,7 +62,7 @@ def visible_cases(user) -> QuerySet:
     scope = scope_for(user)
     if scope.everything:
         return qs
-    cond = Q(applicant__user=user)
+    cond = Q(applicant__user=user) | Q(filed_by=user)
     if scope.branch_ids:
         cond |= Q(branch_id__in=scope.branch_ids)
     if scope.outlet_ids:

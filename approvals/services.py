@@ -19,12 +19,13 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from approvals.chains import active_chains, chain_code_for
 from approvals.hooks import fire_case_decided
-from approvals.models import (ApprovalCase, CaseAction, CaseDocuments, CaseReason, CaseStatus, CaseStep, ChainStep,
-                              Post, PostAssignment, StepState)
+from approvals.models import (ApprovalCase, CaseAction, CaseDocuments, CaseOutcome, CaseReason, CaseStatus, CaseStep,
+                              ChainStep, Post, PostAssignment, StepState)
 from permissions.models import Role, RoleKind
 from relationships.audit import audit, audit_many
 from relationships.models import Organisation, OrgKind, Relationship, Staff
 from relationships.services import Share, check_can_attach, parse_ratio, relationship_create, validate_shares
+from relationships.versions import relationship_end
 
 DECISIONS = ("approve", "reject", "return")
 HQ_ADMIN_ROLES = (RoleKind.HQ,)
@@ -87,15 +88,31 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
     return steps
 
 
+def _user_or_none(actor):
+    """The filing user when `actor` is one (feeds and the batch pass an operator name instead)."""
+    return actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
+
+
 def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequence[dict], dedupe_key: str,
-              branch=None, applicant=None, opening_event=None, explanation: str = "") -> ApprovalCase:
+              branch=None, applicant=None, opening_event=None, explanation: str = "",
+              outcome: str = CaseOutcome.CREATE, target_relationship=None) -> ApprovalCase:
+    """Open a case on the reason's active chain. `outcome` says what final approval does: create the
+    relationship (default), or end `target_relationship` on the case's date (`end`), or end it and create its
+    successor (`replace`)."""
+    outcome = CaseOutcome(outcome)
+    if (outcome == CaseOutcome.CREATE) != (target_relationship is None):
+        raise ValidationError(_("Only a case that ends or replaces a relationship names the relationship."))
+    if target_relationship is not None and (target_relationship.customer_id != customer.pk
+                                            or target_relationship.type_id != rel_type.pk):
+        raise ValidationError(_("The relationship to end belongs to another customer or type."))
     chain = active_chains()[chain_code_for(reason, rel_type)]
     with transaction.atomic():
         case = ApprovalCase.objects.create(
             reason=reason, type=rel_type, customer=customer, chain=chain, proposed_shares=list(proposed_shares),
             opening_event=opening_event, opening_date=opening_event.business_date if opening_event else None,
             opening_outlet=opening_event.outlet if opening_event else None, branch=branch, applicant=applicant,
-            explanation=explanation, dedupe_key=dedupe_key)
+            explanation=explanation, dedupe_key=dedupe_key, outcome=outcome,
+            target_relationship=target_relationship, filed_by=_user_or_none(actor))
         steps = CaseStep.objects.bulk_create(_build_steps([case]))
         _sync_current_step([case], steps)
         audit(actor=actor, action="approval_case.open", target=case,
@@ -211,7 +228,7 @@ def _authority(assignments: Sequence[PostAssignment], step: CaseStep) -> tuple[b
 def _lock(case_id: int) -> tuple[ApprovalCase, list[CaseStep]]:
     try:
         case = (ApprovalCase.objects.select_for_update(of=("self",))
-                .select_related("type", "chain", "applicant").get(pk=case_id))
+                .select_related("type", "chain", "applicant", "target_relationship").get(pk=case_id))
     except ApprovalCase.DoesNotExist:
         raise ValidationError(_("This approval case does not exist."), code="not_found")
     steps = list(CaseStep.objects.select_for_update().filter(case=case).order_by("order", "id"))
@@ -219,11 +236,14 @@ def _lock(case_id: int) -> tuple[ApprovalCase, list[CaseStep]]:
 
 
 def _interested_user_ids(case: ApprovalCase) -> set[int]:
-    """R-APR-3: the applicant and the proposed holders may not approve their own case."""
+    """R-APR-3: the applicant (and whoever filed the case) and the proposed holders may not approve it."""
     staff_ids = {_staff_id(s) for s in case.proposed_shares}
     if case.applicant_id:
         staff_ids.add(case.applicant_id)
-    return set(Staff.objects.filter(pk__in=staff_ids, user__isnull=False).values_list("user_id", flat=True))
+    users = set(Staff.objects.filter(pk__in=staff_ids, user__isnull=False).values_list("user_id", flat=True))
+    if case.filed_by_id:
+        users.add(case.filed_by_id)
+    return users
 
 
 def _shares_from_rows(rows: Sequence[dict]) -> list[Share]:
@@ -284,8 +304,25 @@ def _transition(case: ApprovalCase, name: str) -> None:
         raise _moved_on()
 
 
-def _complete(*, actor, case: ApprovalCase) -> Relationship:
-    """Create the approved relationship, effective from the opening date (R-MATCH-3/4/5)."""
+def _end_target(*, actor, case: ApprovalCase) -> None:
+    """End the case's target version on the case's date (exclusive), with its shares, audited (R-BR-1)."""
+    on = case.opening_date or timezone.localdate()
+    target = Relationship.objects.select_for_update().get(pk=case.target_relationship_id)
+    if target.effective_to is not None:
+        raise ValidationError(_("The relationship this case ends already ended on %(date)s.")
+                              % {"date": target.effective_to}, code="already_ended")
+    action = "relationship.replace" if case.outcome == CaseOutcome.REPLACE else "relationship.end"
+    relationship_end(actor=actor, relationship_id=target.pk, on=on, action=action,
+                     reason=_("Approved case #%(id)s.") % {"id": case.pk})
+
+
+def _complete(*, actor, case: ApprovalCase) -> Relationship | None:
+    """Carry out the approved case's outcome: end the target version (`end`, `replace`), then create the
+    approved relationship, effective from the opening date (R-MATCH-3/4/5). `end` creates nothing."""
+    if case.outcome in (CaseOutcome.END, CaseOutcome.REPLACE):
+        _end_target(actor=actor, case=case)
+        if case.outcome == CaseOutcome.END:
+            return None
     if Relationship.objects.filter(customer_id=case.customer_id, type_id=case.type_id,
                                    effective_to__isnull=True).exists():
         raise ValidationError(_("The customer already holds an active %(type)s relationship; end it before "
@@ -341,6 +378,8 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
         is_last = decision == "approve" and len(pending) == 1
         before = list(case.proposed_shares)
         if shares is not None:
+            if case.outcome == CaseOutcome.END:
+                raise ValidationError(_("A case that ends a relationship has no holders to change."))
             if not is_last:
                 raise PermissionDenied(_("Only the final approver, when approving, may change holders and "
                                          "ratios. [R-APR-4]"))
@@ -392,8 +431,17 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
     return case
 
 
+def is_case_applicant(user, case: ApprovalCase) -> bool:
+    """The staff applicant, or the user who filed a case without one (branch-created, core list)."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    if case.applicant is not None and case.applicant.user_id == user.pk:
+        return True
+    return case.filed_by_id is not None and case.filed_by_id == user.pk
+
+
 def _require_applicant(actor, case: ApprovalCase) -> None:
-    if case.applicant is None or case.applicant.user_id != actor.pk:
+    if not is_case_applicant(actor, case):
         raise PermissionDenied(_("Only the applicant may do this."))
 
 
@@ -427,6 +475,8 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
             raise _moved_on()
         before = list(case.proposed_shares)
         if shares is not None:
+            if case.outcome == CaseOutcome.END:
+                raise ValidationError(_("A case that ends a relationship has no holders to change."))
             case.proposed_shares = _clean_shares(case, shares)
         if explanation is not None:
             case.explanation = explanation

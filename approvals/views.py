@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from approvals import selectors
 from approvals.forms import DecisionForm, DocumentsForm, ResubmitForm
 from approvals.models import ApprovalCase, CaseDocuments, CaseStatus
-from approvals.services import (case_act, case_record_documents, case_resubmit, case_withdraw,
+from approvals.services import (case_act, case_record_documents, case_resubmit, case_withdraw, is_case_applicant,
                                 may_record_documents, needs_documents)
 from crm_platform.views import render_page
 
@@ -37,7 +37,7 @@ def _case_or_404(user, pk: int) -> ApprovalCase:
 
 def _render_case(request, case, *, decision_form=None, documents_form=None, resubmit_form=None, status=None):
     user = request.user
-    is_applicant = case.applicant is not None and case.applicant.user_id == user.pk
+    is_applicant = is_case_applicant(user, case)
     broker = needs_documents(case)
     try:
         docs = case.documents if broker else None

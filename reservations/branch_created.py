@@ -5,12 +5,14 @@ types whose `creation` is `branch`, R-TYPE-1) with participants and ratios (R-RE
 
 - *create* opens a 1-level case (`branch_created`, chain `one_level`: the branch designated person);
   on approval the approval engine creates the relationship, effective from the requested date;
-- *replace* opens the same case for the new version and schedules the end of the current version on
-  the new version's start date at once (so the engine can create the new version on approval: one
-  active relationship per customer and type). A rejected or withdrawn replacement reopens the old
-  version, in the transaction that decided the case. Every version keeps its validity dates;
-- *end* is applied by the branch directly (no chain), with its date and reason, recorded as a request
-  row and in the audit trail.
+- *replace* opens the same case (outcome `replace`) for the new version; the current version stays
+  active while the case is pending. On approval the engine ends the current version on the new
+  version's start date and creates the new one, in the transaction of the final approval (one active
+  relationship per customer and type is checked then). Every version keeps its validity dates;
+- *end* opens the same case (outcome `end`) with its date and reason; the relationship stays active
+  while pending and the engine ends it (and its open shares, audited) on approval.
+A rejected or withdrawn request changes nothing. The branch user who filed a request may correct and
+resubmit, or withdraw, the returned case (`ApprovalCase.filed_by`).
 
 **R-CORE-1/2/3** The branch submits its core-customer list (form, file upload or the `relationships`
 feed); every line is checked on submission — account open at least 12 months, natural new customer
@@ -41,7 +43,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from approvals.models import ApprovalCase, CaseReason, CaseStatus
+from approvals.models import ApprovalCase, CaseOutcome, CaseReason, CaseStatus
 from approvals.services import case_open
 from permissions.models import Role, RoleKind
 from relationships.audit import audit
@@ -51,7 +53,7 @@ from relationships.models import (Account, BranchRequest, BranchRequestKind, Bra
                                   RelationshipShare, RelationshipType, Staff)
 from relationships.pii import mask_id, pii_hash
 from relationships.services import Share, attach_refusal, check_can_attach, parse_ratio, validate_shares
-from relationships.versions import relationship_end, relationship_reopen
+from relationships.versions import relationship_reopen
 from reservations.secondary import customer_branch_ids
 
 BRANCH_ROLES = (RoleKind.BRANCH, RoleKind.BRANCH_HEAD)
@@ -156,12 +158,17 @@ def _no_case_in_progress(customer: Customer, rel_type: RelationshipType) -> None
 
 
 def _open_case(*, actor, req: BranchRequest, shares: list[Share], outlet) -> ApprovalCase:
-    verb = {BranchRequestKind.CREATE: _("Create"), BranchRequestKind.REPLACE: _("Replace")}[req.kind]
+    verb = {BranchRequestKind.CREATE: _("Create"), BranchRequestKind.REPLACE: _("Replace"),
+            BranchRequestKind.END: _("End")}[req.kind]
+    outcome = {BranchRequestKind.CREATE: CaseOutcome.CREATE, BranchRequestKind.REPLACE: CaseOutcome.REPLACE,
+               BranchRequestKind.END: CaseOutcome.END}[req.kind]
     case = case_open(
         actor=actor, reason=CaseReason.BRANCH_CREATED, rel_type=req.type, customer=req.customer,
         proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in shares],
-        dedupe_key=req.dedupe_key, branch=req.branch, applicant=None,
-        explanation=_("%(verb)s %(type)s from %(date)s, requested by the branch. [R-BR-1]") % {
+        dedupe_key=req.dedupe_key, branch=req.branch, applicant=None, outcome=outcome,
+        target_relationship=req.old_relationship if outcome != CaseOutcome.CREATE else None,
+        explanation=(_("End %(type)s on %(date)s, requested by the branch. [R-BR-1]") if outcome == CaseOutcome.END
+                     else _("%(verb)s %(type)s from %(date)s, requested by the branch. [R-BR-1]")) % {
             "verb": verb, "type": req.type.name, "date": req.effective_from}
                     + (f"\n{req.reason}" if req.reason else ""))
     # The engine creates the relationship from the case's date and outlet (`opening_date`, `opening_outlet`).
@@ -213,7 +220,8 @@ def _branch_relationship(relationship_id: int) -> Relationship:
 
 def branch_request_replace(*, actor, relationship_id: int, participants, effective_from: dt.date,
                            reason: str = "", source: str = "form") -> BranchRequest:
-    """R-BR-1: a new version (holders, ratios) from `effective_from`; the current one ends that day."""
+    """R-BR-1: a new version (holders, ratios) from `effective_from`, through the 1-level chain; the current
+    version stays active until the case is approved, then ends that day (in the approving transaction)."""
     with transaction.atomic():
         rel = _branch_relationship(relationship_id)
         branch_id = rel.outlet.branch_id
@@ -227,11 +235,6 @@ def branch_request_replace(*, actor, relationship_id: int, participants, effecti
             kind=BranchRequestKind.REPLACE, customer=rel.customer, type=rel.type, branch_id=branch_id,
             shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in shares], effective_from=effective_from,
             old_relationship=rel, reason=reason.strip(), requested_by=_user(actor), source=source)
-        _rel, share_ids = relationship_end(
-            actor=actor, relationship_id=rel.pk, on=effective_from, action="relationship.replace_scheduled",
-            reason=_("Replaced by branch request #%(id)s (pending approval).") % {"id": req.pk})
-        req.ended_share_ids = share_ids
-        req.save(update_fields=["ended_share_ids"])
         _open_case(actor=actor, req=req, shares=shares, outlet=rel.outlet)
         audit(actor=actor, action="branch_request.create", target=req, after={
             "kind": req.kind, "type": rel.type.code, "old": rel.pk, "effective_from": effective_from.isoformat(),
@@ -241,21 +244,27 @@ def branch_request_replace(*, actor, relationship_id: int, participants, effecti
 
 def branch_relationship_end(*, actor, relationship_id: int, on: dt.date, reason: str,
                             source: str = "form") -> BranchRequest:
-    """R-BR-1: the branch ends a branch-created relationship on `on` (exclusive); recorded, not approved."""
+    """R-BR-1: the branch asks to end a branch-created relationship on `on` (exclusive), with a reason, through
+    the 1-level chain; it stays active until the case is approved, and the engine ends it then."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("Give the reason for ending the relationship.")]})
     with transaction.atomic():
         rel = _branch_relationship(relationship_id)
         _require_branch(actor, rel.outlet.branch_id)
-        if BranchRequest.objects.filter(customer=rel.customer, type=rel.type,
-                                        status=BranchRequestStatus.PENDING).exists():
+        if on < rel.effective_from:
+            raise ValidationError({"on": [_("A relationship cannot end before it started (%(date)s).")
+                                          % {"date": rel.effective_from}]})
+        if (BranchRequest.objects.filter(customer=rel.customer, type=rel.type,
+                                         status=BranchRequestStatus.PENDING).exists()
+                or ApprovalCase.objects.filter(customer=rel.customer, type=rel.type,
+                                               status__in=[CaseStatus.PENDING, CaseStatus.RETURNED]).exists()):
             raise ValidationError(_("A request for this relationship is waiting for approval."))
-        _rel, share_ids = relationship_end(actor=actor, relationship_id=rel.pk, on=on, reason=reason)
         req = BranchRequest.objects.create(
             kind=BranchRequestKind.END, customer=rel.customer, type=rel.type, branch_id=rel.outlet.branch_id,
-            shares=[], effective_from=on, old_relationship=rel, ended_share_ids=share_ids,
-            status=BranchRequestStatus.APPLIED, reason=reason, requested_by=_user(actor), source=source)
+            shares=[], effective_from=on, old_relationship=rel, reason=reason, requested_by=_user(actor),
+            source=source)
+        _open_case(actor=actor, req=req, shares=[], outlet=rel.outlet)
         audit(actor=actor, action="branch_request.end", target=req, after={"relationship": rel.pk,
                                                                            "on": on.isoformat(), "reason": reason})
     return req
@@ -490,23 +499,30 @@ def branch_cases_decided(case, *, relationship, actor) -> None:
         req = BranchRequest.objects.select_for_update().filter(pk=int(key[len(BRANCH_REQUEST_KEY):])).first()
         if req is None or req.status != BranchRequestStatus.PENDING:
             return
-        if relationship is not None:
+        if case.status == CaseStatus.APPROVED:
             req.status, req.new_relationship = BranchRequestStatus.APPROVED, relationship
+            if req.kind in (BranchRequestKind.END, BranchRequestKind.REPLACE) and req.old_relationship_id \
+                    and not req.ended_share_ids:
+                # The engine ended the old version on the request's date: remember which shares it closed.
+                req.ended_share_ids = list(RelationshipShare.objects.filter(
+                    relationship_id=req.old_relationship_id, effective_to=req.effective_from)
+                    .values_list("id", flat=True))
         else:
             req.status = (BranchRequestStatus.WITHDRAWN if case.status == CaseStatus.WITHDRAWN
                           else BranchRequestStatus.REJECTED)
-            if req.kind == BranchRequestKind.REPLACE and req.old_relationship_id:
+            if req.kind == BranchRequestKind.REPLACE and req.old_relationship_id and req.ended_share_ids:
+                # Only a replacement filed before ends were decided on approval had ended the old version.
                 relationship_reopen(actor=actor, relationship_id=req.old_relationship_id,
                                     share_ids=list(req.ended_share_ids or []),
                                     reason=_("The replacement (request #%(id)s) was not approved.") % {"id": req.pk})
-        req.save(update_fields=["status", "new_relationship"])
+        req.save(update_fields=["status", "new_relationship", "ended_share_ids"])
         audit(actor=actor, action="branch_request.decided", target=req, after={
             "status": req.status, "case": case.pk, "relationship": relationship.pk if relationship else None})
     elif key.startswith(CORE_LINE_KEY):
         line = CoreListLine.objects.select_for_update().filter(pk=int(key[len(CORE_LINE_KEY):])).first()
         if line is None or line.status != CoreLineStatus.PENDING:
             return
-        if relationship is not None:
+        if case.status == CaseStatus.APPROVED:
             line.status, line.relationship = CoreLineStatus.APPROVED, relationship
         else:
             line.status = (CoreLineStatus.WITHDRAWN if case.status == CaseStatus.WITHDRAWN

@@ -19,7 +19,8 @@ from approvals.models import ApprovalCase, CaseReason, CaseStatus
 from approvals.services import case_open
 from relationships.audit import audit
 from relationships.identity import clean_customer_name, normalise_id_number, normalise_name, normalise_phone
-from relationships.models import AccountEvent, MatchState, RelationshipType, Staff
+from relationships.models import (AccountEvent, MatchState, PreAssignment, PreAssignmentStatus, RelationshipType,
+                                  Staff)
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
 from relationships.services import (Share, active_holder_outlet, attach_refusal, customer_get_or_create,
                                     parse_ratio, validate_shares)
@@ -127,6 +128,12 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
                                    status__in=[CaseStatus.PENDING, CaseStatus.RETURNED]).exists():
         raise ValidationError({"id_number": [_(
             "An approval case for this customer's %(type)s relationship is already in progress.") % {"type": rt.name}]})
+
+    if rt.creation == "secondary" and not PreAssignment.objects.filter(
+            customer__id_hash=id_hash, staff=clean.staff, status=PreAssignmentStatus.ACTIVE).exists():
+        raise ValidationError({"relationship_type": [_(
+            "%(type)s needs the branch's pre-assignment of this customer to you; without one, file a special-new "
+            "application instead. [R-SEC-4, R-SEC-5]") % {"type": rt.name}]})
 
     opening = _opening_for(clean, id_hash)
     late_deadline = None

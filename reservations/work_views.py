@@ -352,7 +352,8 @@ def relationship_end_view(request, pk: int):
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _("The relationship has been ended."))
+                messages.success(request, _("The end of the relationship has been sent for approval; it stays active "
+                                            "until it is approved."))
                 return redirect("work:customer", pk=rel.customer_id)
     else:
         form = EndRelationshipForm(initial={"on": timezone.localdate()})

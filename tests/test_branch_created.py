@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from approvals.models import ApprovalCase
-from approvals.services import case_act
+from approvals.services import case_act, case_resubmit, case_withdraw
 from relationships.models import AuditEntry, BranchRequest, Relationship
 from reservations.branch_created import (BranchRequestInput, branch_relationship_end, branch_request_create,
                                          branch_request_replace)
@@ -115,7 +115,7 @@ def test_replacement_ends_the_old_version_on_the_new_start_and_keeps_both(b):
     assert set(old.shares.values_list("effective_to", flat=True)) == {D(2026, 6, 1)}
 
 
-def test_a_rejected_replacement_reopens_the_old_version(b):
+def test_a_rejected_replacement_leaves_the_old_version_untouched(b):
     approve(b, create(b))
     old = Relationship.objects.get(type_id="MAINTENANCE")
     req = branch_request_replace(actor=b.boss, relationship_id=old.pk, participants=[(b.colleague, "1")],
@@ -126,19 +126,112 @@ def test_a_rejected_replacement_reopens_the_old_version(b):
     assert set(old.shares.values_list("effective_to", flat=True)) == {None}
     req.refresh_from_db()
     assert req.status == "rejected"
-    assert AuditEntry.objects.filter(action="relationship.reopen", target_id=str(old.pk)).exists()
+    assert versions(b) == [(D(2026, 3, 1), None)]
+    assert not AuditEntry.objects.filter(action__startswith="relationship.", target_id=str(old.pk)).exclude(
+        action="relationship.create").exists()
 
 
-def test_branch_ends_a_relationship_with_a_reason(b):
+def test_replacement_keeps_the_old_version_active_until_approved(b):
+    """R-BR-1: while the replacement waits, the old version stays active for its holders; on approval the old
+    one ends on the new start date and the new one is created, in the approving transaction."""
+    approve(b, create(b))
+    old = Relationship.objects.get(type_id="MAINTENANCE")
+    req = branch_request_replace(actor=b.boss, relationship_id=old.pk, participants=[(b.colleague, "1")],
+                                 effective_from=D(2026, 6, 1))
+    case = case_of(req)
+    assert (case.outcome, case.target_relationship_id, case.filed_by_id) == ("replace", old.pk, b.boss.pk)
+    old.refresh_from_db()
+    assert old.effective_to is None
+    assert set(old.shares.values_list("effective_to", flat=True)) == {None}
+    assert versions(b) == [(D(2026, 3, 1), None)]
+    approve(b, req)
+    old.refresh_from_db()
+    assert old.effective_to == D(2026, 6, 1)
+    assert set(old.shares.values_list("effective_to", flat=True)) == {D(2026, 6, 1)}
+    new = Relationship.objects.get(type_id="MAINTENANCE", effective_to__isnull=True)
+    assert new.effective_from == D(2026, 6, 1)
+    req.refresh_from_db()
+    assert (req.status, req.new_relationship_id) == ("approved", new.pk)
+    assert sorted(req.ended_share_ids) == sorted(old.shares.values_list("id", flat=True))
+    assert AuditEntry.objects.filter(action="relationship.replace", target_id=str(old.pk)).exists()
+
+
+def test_branch_ends_a_relationship_through_the_one_level_chain(b):
+    """R-BR-1: ending goes through the 1-level chain; the relationship stays active until approval."""
     approve(b, create(b))
     rel = Relationship.objects.get(type_id="MAINTENANCE")
     with pytest.raises(ValidationError):
         branch_relationship_end(actor=b.boss, relationship_id=rel.pk, on=D(2026, 9, 1), reason="")
     req = branch_relationship_end(actor=b.boss, relationship_id=rel.pk, on=D(2026, 9, 1), reason="客户经理离职")
+    assert (req.kind, req.status) == ("end", "pending")
+    case = case_of(req)
+    assert (case.reason, case.chain.code, case.status, case.outcome) == ("branch_created", "one_level", "pending",
+                                                                         "end")
+    assert list(case.steps.values_list("post", "organisation")) == [("designated_person", b.branch.pk)]
+    assert case.target_relationship_id == rel.pk and case.opening_date == D(2026, 9, 1)
+    assert versions(b) == [(D(2026, 3, 1), None)]          # still active while pending
+    assert set(rel.shares.values_list("effective_to", flat=True)) == {None}
+    with pytest.raises(ValidationError):                    # one request at a time
+        branch_relationship_end(actor=b.boss, relationship_id=rel.pk, on=D(2026, 9, 2), reason="again")
+    with pytest.raises(ValidationError):                    # no holders on an end case
+        case_act(actor=b.approver, case_id=case.pk, decision="approve",
+                 shares=[{"staff_id": b.staff.pk, "ratio": "1"}])
+    approve(b, req)
     assert versions(b) == [(D(2026, 3, 1), D(2026, 9, 1))]
-    assert (req.kind, req.status) == ("end", "applied")
+    assert set(rel.shares.values_list("effective_to", flat=True)) == {D(2026, 9, 1)}
+    assert Relationship.objects.filter(type_id="MAINTENANCE").count() == 1
+    req.refresh_from_db()
+    assert (req.status, req.new_relationship_id) == ("approved", None)
+    assert sorted(req.ended_share_ids) == sorted(rel.shares.values_list("id", flat=True))
+    assert AuditEntry.objects.filter(action="relationship.end", target_id=str(rel.pk)).exists()
     with pytest.raises(ValidationError):
         branch_relationship_end(actor=b.boss, relationship_id=rel.pk, on=D(2026, 9, 2), reason="again")
+
+
+def test_a_rejected_end_leaves_the_relationship_active(b):
+    approve(b, create(b))
+    rel = Relationship.objects.get(type_id="MAINTENANCE")
+    req = branch_relationship_end(actor=b.boss, relationship_id=rel.pk, on=D(2026, 9, 1), reason="客户经理离职")
+    case_act(actor=b.approver, case_id=case_of(req).pk, decision="reject", reason="仍在服务")
+    rel.refresh_from_db()
+    assert rel.effective_to is None
+    assert set(rel.shares.values_list("effective_to", flat=True)) == {None}
+    req.refresh_from_db()
+    assert req.status == "rejected"
+
+
+def test_a_returned_branch_case_is_resubmitted_by_the_branch_user_who_filed_it(b):
+    """The branch case has no staff applicant: the filing user corrects and resubmits (or withdraws) it."""
+    req = create(b)
+    case = case_of(req)
+    assert (case.applicant_id, case.filed_by_id) == (None, b.boss.pk)
+    case_act(actor=b.approver, case_id=case.pk, decision="return", reason="比例请调整")
+    other = branch_user(b.branch)
+    with pytest.raises(PermissionDenied):
+        case_resubmit(actor=other, case_id=case.pk, shares=[{"staff_id": b.staff.pk, "ratio": "1"}])
+    with pytest.raises(PermissionDenied):
+        case_withdraw(actor=other, case_id=case.pk)
+    case = case_resubmit(actor=b.boss, case_id=case.pk, shares=[{"staff_id": b.staff.pk, "ratio": "1"}])
+    assert case.status == "pending"
+    with pytest.raises(PermissionDenied):                   # the filer may not approve his own case
+        case_act(actor=b.boss, case_id=case.pk, decision="approve")
+    approve(b, req)
+    rel = Relationship.objects.get(type_id="MAINTENANCE")
+    assert list(rel.shares.values_list("staff_id", flat=True)) == [b.staff.pk]
+
+
+def test_a_returned_branch_case_can_be_withdrawn_by_its_filer_on_the_case_page(client, b):
+    req = create(b)
+    case = case_of(req)
+    case_act(actor=b.approver, case_id=case.pk, decision="return", reason="请补充")
+    client.force_login(b.boss)
+    html = client.get(reverse("approvals:case", args=[case.pk])).content.decode()
+    assert reverse("approvals:resubmit", args=[case.pk]) in html
+    assert reverse("approvals:withdraw", args=[case.pk]) in html
+    client.post(reverse("approvals:withdraw", args=[case.pk]))
+    case.refresh_from_db()
+    req.refresh_from_db()
+    assert (case.status, req.status) == ("withdrawn", "withdrawn")
 
 
 def test_only_branch_types_are_created_replaced_or_ended_here(b):
@@ -205,5 +298,8 @@ def test_branch_ends_through_the_page(client, b):
     client.force_login(b.boss)
     response = client.post(reverse("work:end", args=[rel.pk]), {"on": "2026-09-01", "reason": "离职"})
     assert response.status_code == 302
+    rel.refresh_from_db()
+    assert rel.effective_to is None                          # waits for the designated person
+    approve(b, BranchRequest.objects.get(kind="end"))
     rel.refresh_from_db()
     assert rel.effective_to == D(2026, 9, 1)

@@ -251,3 +251,12 @@ def test_double_submit_from_two_connections_creates_one_reservation():
         t.join()
     assert results.count("ok") == 1 and results.count("refused") == 7
     assert Reservation.objects.count() == 1
+
+
+def test_secondary_development_reservation_needs_a_pre_assignment():
+    """R-SEC-4: without the branch's pre-assignment, SECONDARY_DEV is refused (special new is the way, R-SEC-5)."""
+    staff = StaffFactory()
+    with pytest.raises(ValidationError) as err:
+        reserve(staff, id_number=make_id_number(), type_code="SECONDARY_DEV", when=at("2026-03-02 09:00"))
+    assert "relationship_type" in err.value.message_dict
+    assert not Reservation.objects.exists()

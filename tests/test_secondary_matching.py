@@ -135,12 +135,15 @@ def test_reactivation_before_the_reservation_does_not_count(outlet, staff, boss)
 
 
 def test_a_secondary_reservation_without_a_pre_assignment_never_matches(outlet, staff):
-    """R-SEC-4/5: without a pre-assignment the path is the special-new application."""
+    """R-SEC-4/5: without a pre-assignment the path is the special-new application; registration refuses it."""
+    from django.core.exceptions import ValidationError
+
     idn = lost_customer(outlet, lost_at="2026-01-15 10:00")
     nightly("2026-01-15")
-    reservation_register(actor=staff.user, data=ReservationInput(
-        staff=staff, type_code="SECONDARY_DEV", customer_name="张三", id_number=idn, phone="13812345678",
-        registered_at=at("2026-01-20 10:00")))
+    with pytest.raises(ValidationError):
+        reservation_register(actor=staff.user, data=ReservationInput(
+            staff=staff, type_code="SECONDARY_DEV", customer_name="张三", id_number=idn, phone="13812345678",
+            registered_at=at("2026-01-20 10:00")))
     event(OutletFactory(), idn, "transfer_in_branch", "2026-02-01 10:00")
     nightly("2026-02-01")
     assert secondary(idn) is None
