@@ -6,7 +6,6 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from relationships.models import RelationshipType, Staff
-from reservations.models import ReservationStatus
 
 CO_DEVELOPER_EXTRA = 3
 CO_DEVELOPER_MAX = 20
@@ -79,7 +78,3 @@ def co_developers(formset) -> list[tuple[Staff, str]]:
 class CorrectNameForm(forms.Form):
     customer_name = forms.CharField(label=_("Corrected customer name"), max_length=100)
 
-
-class ReservationFilterForm(forms.Form):
-    status = forms.ChoiceField(label=_("Status"), required=False,
-                               choices=[("", _("All statuses"))] + list(ReservationStatus.choices))

@@ -7,6 +7,7 @@ app_name = "reservations"
 urlpatterns = [
     path("", views.reservation_list, name="list"),
     path("new/", views.reservation_create, name="create"),
+    path("new/ratio-summary/", views.ratio_summary, name="ratio_summary"),
     path("<int:pk>/", views.reservation_detail, name="detail"),
     path("<int:pk>/withdraw/", views.reservation_withdraw_view, name="withdraw"),
     path("<int:pk>/correct-name/", views.reservation_correct_view, name="correct_name"),

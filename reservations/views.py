@@ -4,23 +4,30 @@ Every read goes through `permissions.scoping` (R-PERM-4): a row outside the user
 """
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from django_tables2.export import TableExport
+
 from crm_platform.views import current_staff, render_page
-from permissions.pagination import CappedPaginator
 from permissions.scoping import visible_batch_runs, visible_reservations
-from reservations.forms import (CoDeveloperFormSet, CorrectNameForm, ReservationFilterForm, ReservationForm,
-                                co_developers)
+from relationships.services import RATIO_PLACES, parse_ratio
+from relationships.tables import configure
+from reservations.filters import ReservationFilter
+from reservations.forms import CoDeveloperFormSet, CorrectNameForm, ReservationForm, co_developers
 from reservations.models import ReservationStatus
 from reservations.services import (ReservationInput, reservation_correct_name, reservation_register,
                                    reservation_withdraw)
+from reservations.tables import ReservationTable
 
 PAGE_SIZE = 50
 FORM_FIELDS = ("relationship_type", "customer_name", "id_number", "phone")
@@ -109,15 +116,48 @@ def reservation_create(request):
 
 @login_required
 def reservation_list(request):
-    filters = ReservationFilterForm(request.GET or None)
+    """Scoped (R-PERM-4), filtered, sorted, 50 a page with a capped count; `?_export=csv|xlsx` exports the same
+    rows (masked IDs only)."""
     qs = visible_reservations(request.user).select_related("type", "staff", "outlet")
-    if filters.is_valid() and filters.cleaned_data["status"]:
-        qs = qs.filter(status=filters.cleaned_data["status"])
-    page = CappedPaginator(qs.order_by("-registered_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = ReservationFilter(request.GET or None, queryset=qs, request=request)
+    rows = filters.qs if filters.is_bound else qs
+    export_format = request.GET.get("_export")
+    if export_format not in ("csv", "xlsx"):
+        export_format = None
+    table = configure(ReservationTable(rows), request, export_format)
+    if export_format:
+        return TableExport(export_format, table, exclude_columns=()).response(f"reservations.{export_format}")
     query = request.GET.copy()
     query.pop("page", None)
+    export_query = query.copy()
+    export_query.pop("_export", None)
     return render_page(request, "reservations/list.html",
-                       {"page_obj": page, "filters": filters, "query": query.urlencode()})
+                       {"table": table, "page_obj": table.page, "filters": filters, "query": query.urlencode(),
+                        "export_query": export_query.urlencode()})
+
+
+CO_RATIO_KEY = re.compile(r"^co-(\d{1,4})-ratio$")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ratio_summary(request):
+    """The register form's live total (htmx fragment): own ratio plus co-developer ratios, and what is left
+    of 1. Pure computation with `parse_ratio` (no reads, no writes); the form's own validation is unchanged."""
+    data = request.POST if request.method == "POST" else request.GET
+    raw = [data.get("own_ratio", "")] + [value for key, value in data.items() if CO_RATIO_KEY.match(key)][:1000]
+    total, error = Decimal("0"), None
+    for value in raw:
+        if not str(value).strip():
+            continue
+        try:
+            total += parse_ratio(value)
+        except ValidationError as exc:
+            error = error or exc.messages[0]
+    remainder = Decimal("1") - total
+    return render(request, "reservations/_ratio_summary.html", {
+        "total": total.quantize(RATIO_PLACES), "remainder": max(remainder, Decimal("0")).quantize(RATIO_PLACES),
+        "over": remainder < 0, "error": error})
 
 
 def _detail_context(request, reservation, correct_form=None) -> dict:

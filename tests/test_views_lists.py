@@ -1,0 +1,209 @@
+"""Reservation and relationship lists as django-tables2 tables: filters, sorting, capped pagination,
+CSV/Excel export (scoped, masked IDs only), constant query counts; the register form's live ratio total."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from relationships.models import Relationship, RelationshipType
+from relationships.services import Share, customer_get_or_create, relationship_create
+from reservations.models import Reservation, ReservationStatus
+from tests.factories import OutletFactory, StaffFactory, make_id_number
+from tests.helpers import reserve
+
+pytestmark = pytest.mark.django_db
+
+RES_LIST = reverse("reservations:list")
+REL_LIST = reverse("relationships:list")
+ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
+
+
+@pytest.fixture
+def outlet():
+    return OutletFactory()
+
+
+@pytest.fixture
+def staff(outlet):
+    return StaffFactory(outlet=outlet)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff.user)
+    return client
+
+
+def _reserve_many(staff, n, *, start=0, name="客户"):
+    ids = []
+    for i in range(n):
+        idn = make_id_number(seq=100 + start + i)
+        reserve(staff, id_number=idn, name=f"{name}{start + i}",
+                when=timezone.now() - dt.timedelta(days=1, minutes=start + i))
+        ids.append(idn)
+    return ids
+
+
+def _relationship(staff, *, name="张三", id_number=None, effective_from=dt.date(2026, 3, 5), type_code="NEW_DEV"):
+    customer = customer_get_or_create(id_number=id_number or make_id_number(), name=name)
+    return relationship_create(actor="test", customer=customer, rel_type=RelationshipType.objects.get(pk=type_code),
+                               shares=[Share(staff, Decimal("1"))], effective_from=effective_from,
+                               source="reservation")
+
+
+def _links(html, prefix):
+    return re.findall(rf'href="/{prefix}/(\d+)/"', html)
+
+
+def _xlsx_text(response) -> str:
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    return "\n".join(" ".join("" if c is None else str(c) for c in row) for row in sheet.iter_rows(values_only=True))
+
+
+# --- reservations -------------------------------------------------------------------------------------------
+
+def test_reservation_filters_narrow_results(staff_client, staff):
+    _reserve_many(staff, 2, name="王五")
+    _reserve_many(staff, 1, start=10, name="赵六")
+    flagged = Reservation.objects.filter(customer_name="赵六10").get()
+    Reservation.objects.filter(pk=flagged.pk).update(status=ReservationStatus.FLAGGED)
+    html = staff_client.get(RES_LIST, {"customer_name": "王五"}).content.decode()
+    assert "王五0" in html and "王五1" in html and "赵六10" not in html
+    html = staff_client.get(RES_LIST, {"status": ReservationStatus.FLAGGED}).content.decode()
+    assert _links(html, "reservations") == [str(flagged.pk)]
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    html = staff_client.get(RES_LIST, {"registered_after": tomorrow}).content.decode()
+    assert _links(html, "reservations") == []
+    yesterday = (timezone.localdate() - dt.timedelta(days=3)).isoformat()
+    html = staff_client.get(RES_LIST, {"registered_after": yesterday, "type": "NEW_DEV"}).content.decode()
+    assert len(_links(html, "reservations")) == 3
+    assert staff_client.get(RES_LIST, {"status": "bogus", "registered_after": "x"}).status_code == 200
+
+
+def test_reservation_sorting_param_orders_rows(staff_client, staff):
+    _reserve_many(staff, 3)
+    by_name = list(Reservation.objects.order_by("customer_name").values_list("pk", flat=True))
+    html = staff_client.get(RES_LIST, {"sort": "customer_name"}).content.decode()
+    assert _links(html, "reservations") == [str(pk) for pk in by_name]
+    html = staff_client.get(RES_LIST, {"sort": "-customer_name"}).content.decode()
+    assert _links(html, "reservations") == [str(pk) for pk in reversed(by_name)]
+
+
+def test_reservation_list_paginates_50_a_page(staff_client, staff):
+    _reserve_many(staff, 51)
+    first = staff_client.get(RES_LIST).content.decode()
+    second = staff_client.get(RES_LIST, {"page": 2}).content.decode()
+    assert len(_links(first, "reservations")) == 50 and len(_links(second, "reservations")) == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_reservation_export_is_scoped_and_masked(client, staff, outlet, fmt):
+    ids = _reserve_many(staff, 3, name="王五")
+    colleague = StaffFactory(outlet=outlet)
+    _reserve_many(colleague, 1, start=50, name="赵六")
+    client.force_login(staff.user)
+    response = client.get(RES_LIST, {"_export": fmt})
+    assert response.status_code == 200
+    text = response.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(response)
+    assert "王五0" in text and "王五2" in text and "赵六" not in text
+    assert not ID18.search(text) and not any(idn in text for idn in ids)
+    assert Reservation.objects.filter(customer_name="王五0").get().id_masked in text
+    # another branch's user exports none of these rows
+    client.force_login(StaffFactory().user)
+    other = client.get(RES_LIST, {"_export": fmt})
+    other_text = other.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(other)
+    assert "王五" not in other_text
+    assert "王五" not in client.get(RES_LIST).content.decode()
+
+
+@pytest.mark.parametrize("params", [{}, {"_export": "csv"}, {"_export": "xlsx"}])
+def test_reservation_list_and_export_query_counts_constant(staff_client, staff, django_assert_max_num_queries,
+                                                           params):
+    _reserve_many(staff, 3)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    with CaptureQueriesContext(connection) as few:
+        assert staff_client.get(RES_LIST, params).status_code == 200
+    _reserve_many(staff, 27, start=3)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = staff_client.get(RES_LIST, params)
+    assert response.status_code == 200
+
+
+# --- relationships ------------------------------------------------------------------------------------------
+
+def test_relationship_filters_narrow_results(staff_client, staff):
+    early = _relationship(staff, name="王五", effective_from=dt.date(2026, 1, 5))
+    late = _relationship(staff, name="赵六", effective_from=dt.date(2026, 4, 5))
+    Relationship.objects.filter(pk=late.pk).update(effective_to=dt.date(2026, 5, 1))
+    html = staff_client.get(REL_LIST, {"effective_after": "2026-03-01"}).content.decode()
+    assert _links(html, "relationships") == [str(late.pk)]
+    html = staff_client.get(REL_LIST, {"effective_before": "2026-03-01", "type": "NEW_DEV"}).content.decode()
+    assert _links(html, "relationships") == [str(early.pk)]
+    html = staff_client.get(REL_LIST, {"state": "active"}).content.decode()
+    assert _links(html, "relationships") == [str(early.pk)]
+    html = staff_client.get(REL_LIST, {"state": "ended"}).content.decode()
+    assert _links(html, "relationships") == [str(late.pk)] and "status-ended" in html and "2026-05-01" in html
+    assert staff_client.get(REL_LIST, {"state": "bogus", "effective_after": "x"}).status_code == 200
+
+
+def test_relationship_sorting_param_orders_rows(staff_client, staff):
+    a = _relationship(staff, effective_from=dt.date(2026, 1, 5))
+    b = _relationship(staff, effective_from=dt.date(2026, 4, 5))
+    assert _links(staff_client.get(REL_LIST, {"sort": "effective_from"}).content.decode(),
+                  "relationships") == [str(a.pk), str(b.pk)]
+    assert _links(staff_client.get(REL_LIST, {"sort": "-effective_from"}).content.decode(),
+                  "relationships") == [str(b.pk), str(a.pk)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_relationship_export_is_scoped_and_masked(client, staff, outlet, fmt):
+    idn = make_id_number(seq=321)
+    rel = _relationship(staff, name="王五", id_number=idn)
+    _relationship(StaffFactory(outlet=outlet), name="赵六")
+    client.force_login(staff.user)
+    response = client.get(REL_LIST, {"_export": fmt})
+    assert response.status_code == 200
+    text = response.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(response)
+    assert "王五" in text and "赵六" not in text and rel.customer.id_masked in text
+    assert idn not in text and not ID18.search(text)
+    client.force_login(StaffFactory().user)
+    other = client.get(REL_LIST, {"_export": fmt})
+    assert "王五" not in (other.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(other))
+    assert "王五" not in client.get(REL_LIST).content.decode()
+
+
+@pytest.mark.parametrize("params", [{}, {"_export": "csv"}, {"_export": "xlsx"}])
+def test_relationship_list_and_export_query_counts_constant(staff_client, staff, outlet,
+                                                            django_assert_max_num_queries, params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    for _ in range(3):
+        _relationship(staff)
+    with CaptureQueriesContext(connection) as few:
+        assert staff_client.get(REL_LIST, params).status_code == 200
+    for _ in range(27):
+        _relationship(staff)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert staff_client.get(REL_LIST, params).status_code == 200
+
+
+# --- register form: live ratio total ------------------------------------------------------------------------
+
+def test_ratio_summary_shows_total_and_unallocated(staff_client):
+    url = reverse("reservations:ratio_summary")
+    html = staff_client.post(url, {"own_ratio": "0.6", "co-0-ratio": "0.25", "co-1-ratio": ""}).content.decode()
+    assert "0.8500" in html and "0.1500" in html
+    over = staff_client.post(url, {"own_ratio": "0.8", "co-0-ratio": "0.5"}).content.decode()
+    assert "1.3000" in over and "errorlist" in over
+    assert staff_client.post(url, {"own_ratio": "abc"}).status_code == 200
+    assert staff_client.get(url).status_code == 200
+    register = staff_client.get(reverse("reservations:create")).content.decode()
+    assert url in register and "vendor/htmx.min.js" in register
