@@ -76,3 +76,13 @@ def assert_fields_labelled(page) -> None:
                       && !el.getAttribute('aria-labelledby'))
         .map(el => el.name || el.id)""")
     assert unlabelled == [], f"fields without a label: {unlabelled}"
+
+
+def assert_keyboard_reachable(page, selector: str, max_tabs: int = 60) -> None:
+    """Accessibility basics: the action can be reached with the Tab key alone, from the top of the page."""
+    page.locator("body").focus()
+    for _ in range(max_tabs):
+        page.keyboard.press("Tab")
+        if page.evaluate("(sel) => document.activeElement && document.activeElement.matches(sel)", selector):
+            return
+    raise AssertionError(f"{selector} is not reachable with the keyboard in {max_tabs} tabs")

@@ -5,11 +5,12 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from relationships.models import Relationship
 from reservations.models import Reservation
 from tests.approvals_e2e_support import late_case_with_three_holders
-from tests.e2e.conftest import assert_fields_labelled, login
+from tests.e2e.conftest import assert_fields_labelled, assert_keyboard_reachable, login
 from tests.factories import OutletFactory, StaffFactory, make_id_number
 from tests.helpers import at, event_row, load_events, nightly
 
@@ -25,6 +26,7 @@ def test_staff_registers_with_two_co_developers_fixes_a_ratio_error_and_the_nigh
     login(page, staff.staff_no)
     page.locator("a[href='/reservations/new/']").first.click()
     assert_fields_labelled(page)
+    assert_keyboard_reachable(page, "form button[type=submit].primary")
     page.locator("input[name=customer_name]").fill("张三")
     page.locator("input[name=id_number]").fill(idn)
     page.locator("input[name=phone]").fill("13812345678")
@@ -33,6 +35,7 @@ def test_staff_registers_with_two_co_developers_fixes_a_ratio_error_and_the_nigh
     page.locator("input[name='co-0-ratio']").fill("0.3")
     page.locator("input[name='co-1-staff_no']").fill(b.staff_no)
     page.locator("input[name='co-1-ratio']").fill("0.2")
+    expect(page.locator("#ratio-summary")).to_contain_text("1.1")  # shown live, via htmx, before submitting
     page.locator("form button[type=submit].primary").click()
     page.wait_for_load_state()
     assert page.locator(".errorlist").first.is_visible()
@@ -61,6 +64,7 @@ def test_late_reservation_goes_through_three_approvals_by_three_users(page):
         page.locator("nav a[href='/approvals/']").click()
         page.locator(f"a[href='/approvals/{case.pk}/']").first.click()
         assert_fields_labelled(page)
+        assert_keyboard_reachable(page, "form[action$='/decide/'] button[type=submit]")
         page.locator("select[name=decision]").select_option("approve")
         page.locator("form[action$='/decide/'] button[type=submit]").click()
         page.wait_for_load_state()
