@@ -21,6 +21,8 @@ qualification and open attach permission, one advisor per customer, at most 100 
 advisor counting those he holds and those under review — and each accepted line becomes one case on
 the `core_list` chain (HQ), so HQ approves or rejects line by line. Submissions are accepted only in
 January and July (calendar month of the submission).
+Removing a customer from the list is a change too (`core_list_remove`): January and July only, with a
+reason, as a `core_list` case with outcome `end` on the `CORE_SERVICE` relationship, ended on HQ approval.
 
 Requests and lines find their cases by the case's `dedupe_key` (`branch_request:<id>`,
 `core_line:<id>`); `on_case_decided` keeps them in step with the decision.
@@ -65,6 +67,7 @@ CORE_MIN_OPEN_MONTHS = 12
 DEVELOPMENT_TYPES = ("NEW_DEV", "SECONDARY_DEV", "CREDIT_DEV", "REPURCHASE_DEV", "BROKER_DEV", "EXISTING_DEV")
 BRANCH_REQUEST_KEY = "branch_request:"
 CORE_LINE_KEY = "core_line:"
+CORE_REMOVE_KEY = "core_remove:"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -286,6 +289,47 @@ def core_month_refusal(on: dt.date) -> str | None:
         return None
     return _("Core lists can be changed only in January and July; this submission is dated %(date)s. "
              "[R-CORE-3]") % {"date": on}
+
+
+def core_list_remove(*, actor, relationship_id: int, reason: str, today: dt.date | None = None) -> ApprovalCase:
+    """R-CORE-3: the branch asks to take a customer off its core list. Removal is a change of the list, so it is
+    accepted only in January and July; it opens a `core_list` case (HQ) with outcome `end` on the active
+    `CORE_SERVICE` relationship, which stays active while pending and is ended by the engine on approval."""
+    reason = (reason or "").strip()
+    today = today or timezone.localdate()
+    month_problem = core_month_refusal(today)
+    if month_problem:
+        raise ValidationError(month_problem, code="core_month")
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason for removing the customer from the core list.")]})
+    with transaction.atomic():
+        rel = (Relationship.objects.select_for_update(of=("self",)).select_related("type", "outlet", "customer")
+               .filter(pk=relationship_id).first())
+        if rel is None or rel.type_id != CORE:
+            raise ValidationError(_("Only a core-customer (%(code)s) relationship can be removed from the core "
+                                    "list.") % {"code": CORE})
+        if rel.effective_to is not None:
+            raise ValidationError(_("This relationship version has already ended."))
+        branch_id = rel.outlet.branch_id if rel.outlet else None
+        _require_branch(actor, branch_id)
+        if (ApprovalCase.objects.filter(customer=rel.customer, type=rel.type,
+                                        status__in=[CaseStatus.PENDING, CaseStatus.RETURNED]).exists()
+                or CoreListLine.objects.filter(customer=rel.customer, status=CoreLineStatus.PENDING).exists()):
+            raise ValidationError(_("A request for this relationship is waiting for approval."))
+        advisors = ", ".join(str(s.staff) for s in rel.shares.filter(effective_to__isnull=True)
+                             .select_related("staff"))
+        case = case_open(
+            actor=actor, reason=CaseReason.CORE_LIST, rel_type=rel.type, customer=rel.customer,
+            proposed_shares=[], dedupe_key=f"{CORE_REMOVE_KEY}{rel.pk}:{timezone.now().strftime('%Y%m%d%H%M%S%f')}",
+            branch=rel.outlet.branch if rel.outlet else None, applicant=None, outcome=CaseOutcome.END,
+            target_relationship=rel,
+            explanation=_("Remove from the core list of %(branch)s: %(advisor)s, requested by the branch on "
+                          "%(date)s. [R-CORE-3]") % {
+                "branch": rel.outlet.branch.name if rel.outlet else "—", "advisor": advisors or "—", "date": today}
+                        + f"\n{reason}")
+        audit(actor=actor, action="core_list.remove", target=rel, after={
+            "relationship": rel.pk, "case": case.pk, "on": today.isoformat(), "reason": reason})
+    return case
 
 
 @dataclass

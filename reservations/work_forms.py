@@ -91,6 +91,12 @@ class EndRelationshipForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class CoreRemoveForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for removal"), max_length=500,
+                             error_messages={"required": _("Give the reason for removing the customer from the core "
+                                                           "list.")})
+
+
 class CoreLineForm(forms.Form):
     id_number = forms.CharField(label=_("ID card number"), max_length=32, required=False,
                                 widget=forms.TextInput(attrs={"autocomplete": "off"}))

@@ -18,6 +18,7 @@ urlpatterns = [
     path("branch/relationships/<int:pk>/replace/", views.relationship_replace, name="replace"),
     path("branch/relationships/<int:pk>/end/", views.relationship_end_view, name="end"),
     path("core/", views.core_list, name="core"),
+    path("core/<int:pk>/remove/", views.core_remove, name="core_remove"),
     path("callbacks/", views.callback_list, name="callbacks"),
     path("callbacks/<int:pk>/", views.callback_detail, name="callback"),
     path("customers/<int:pk>/", views.customer_history, name="customer"),

@@ -24,14 +24,15 @@ from relationships.models import (FRONT_KINDS, CallbackStatus, CustomerClass, Or
                                   PreAssignmentStatus, Relationship, RelationshipShare, Staff)
 from reservations.branch_created import (BranchRequestInput, branch_ids_of, branch_relationship_end,
                                          branch_request_create, branch_request_replace, core_line_from_row,
-                                         core_list_submit, core_month_refusal, parse_core_csv, parse_participants)
+                                         core_list_remove, core_list_submit, core_month_refusal, parse_core_csv,
+                                         parse_participants)
 from reservations.forms import CoDeveloperFormSet, co_developers
 from reservations.models import OPEN_STATUSES, Reservation
 from reservations.secondary import (SECONDARY, SpecialNewInput, assigning_branch_ids, preassign, preassignment_end,
                                     secondary_reserve, special_new_apply, special_new_type)
-from reservations.work_forms import (CallbackResultForm, ClassFilterForm, CoreLineFormSet, CoreUploadForm,
-                                     BranchRequestForm, EndAssignmentForm, EndRelationshipForm, PreassignForm,
-                                     ReplaceForm, ResolveForm, SecondaryReserveForm, SpecialNewForm)
+from reservations.work_forms import (CallbackResultForm, ClassFilterForm, CoreLineFormSet, CoreRemoveForm,
+                                     CoreUploadForm, BranchRequestForm, EndAssignmentForm, EndRelationshipForm,
+                                     PreassignForm, ReplaceForm, ResolveForm, SecondaryReserveForm, SpecialNewForm)
 
 PAGE_SIZE = 50
 
@@ -443,9 +444,46 @@ def core_list(request):
     cases = dict(ApprovalCase.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "pk"))
     for ln in page.object_list:
         ln.case_id = cases.get(f"core_line:{ln.pk}")
+    core_customers = []
+    if branches:
+        pending = ApprovalCase.objects.filter(customer=OuterRef("customer"), type=OuterRef("type"),
+                                              status__in=["pending", "returned"])
+        core_customers = list(
+            Relationship.objects.filter(type_id="CORE_SERVICE", effective_to__isnull=True,
+                                        outlet__branch__in=branches)
+            .select_related("customer", "outlet")
+            .prefetch_related(Prefetch("shares", queryset=RelationshipShare.objects.filter(
+                effective_to__isnull=True).select_related("staff")))
+            .annotate(pending=Exists(pending)).order_by("outlet__name", "id")[:500])
     return render_page(request, "core/list.html", {
         "page_obj": page, "formset": formset, "upload": upload, "branches": branches, "branch": branch,
-        "month_problem": core_month_refusal(timezone.localdate())})
+        "month_problem": core_month_refusal(timezone.localdate()), "core_customers": core_customers,
+        "remove_form": CoreRemoveForm()})
+
+
+@login_required
+@require_POST
+def core_remove(request, pk: int):
+    """R-CORE-3: ask HQ to take a customer off the branch's core list (January and July only)."""
+    ids = branch_ids_of(request.user)
+    qs = Relationship.objects.filter(type_id="CORE_SERVICE", effective_to__isnull=True)
+    if ids is not None:
+        qs = qs.filter(outlet__branch_id__in=ids)
+    rel = get_object_or_404(qs, pk=pk)  # another branch's relationship: 404 (R-PERM-4)
+    form = CoreRemoveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("work:core")
+    try:
+        core_list_remove(actor=request.user, relationship_id=rel.pk, reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The removal has been sent to the head office; the customer stays on the core "
+                                    "list until it is approved."))
+    return redirect("work:core")
 
 
 # --------------------------------------------------------------------------------------------------

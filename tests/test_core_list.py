@@ -6,14 +6,14 @@ from decimal import Decimal
 
 import pytest
 from django.utils import translation
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from approvals.models import ApprovalCase
 from approvals.services import case_act
 from relationships.models import CoreListLine, Relationship, RelationshipType
 from relationships.services import Share, relationship_create
-from reservations.branch_created import CoreLineInput, core_list_submit, parse_core_csv
+from reservations.branch_created import CoreLineInput, core_list_remove, core_list_submit, parse_core_csv
 from reservations.feeds import load_feed
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import at, csv_bytes
@@ -188,3 +188,82 @@ def test_core_page_lists_lines_and_refuses_outside_the_months(client, b):
     assert CoreListLine.objects.get().id_masked in html
     client.force_login(branch_user(OutletFactory().branch))
     assert CoreListLine.objects.get().id_masked not in client.get(reverse("work:core")).content.decode()
+
+
+# R-CORE-3: removing a customer from the core list is a change of the list too.
+
+JULY = D(2026, 7, 10)
+
+
+def make_core(b, idn, advisor=None):
+    return relationship_create(actor="test", customer=customer_of(idn), rel_type=RelationshipType.objects.get(
+        code="CORE_SERVICE"), shares=[Share(advisor or b.advisor, Decimal("1"))], effective_from=D(2025, 7, 1),
+        source="core_list")
+
+
+def test_removal_in_july_approved_by_hq_ends_the_core_relationship_and_frees_the_advisor(b):
+    held = customers(b, 100)
+    rels = [make_core(b, idn) for idn in held]
+    newcomer, = customers(b, 1)
+    assert submit(b, [newcomer], when=at("2026-07-10 10:00")).accepted == 0   # his 101st
+    case = core_list_remove(actor=b.boss, relationship_id=rels[0].pk, reason="客户迁出", today=JULY)
+    assert (case.reason, case.outcome, case.target_relationship_id, case.filed_by_id) == (
+        "core_list", "end", rels[0].pk, b.boss.pk)
+    assert "R-CORE-3" in case.explanation and "客户迁出" in case.explanation
+    rels[0].refresh_from_db()
+    assert rels[0].effective_to is None                                         # active while pending
+    with pytest.raises(ValidationError):                                        # no second pending case
+        core_list_remove(actor=b.boss, relationship_id=rels[0].pk, reason="again", today=JULY)
+    admin, hq = hq_admin()
+    case_act(actor=holder("hq", hq, actor=admin), case_id=case.pk, decision="approve")
+    rels[0].refresh_from_db()
+    assert rels[0].effective_to is not None
+    assert Relationship.objects.filter(type_id="CORE_SERVICE", effective_to__isnull=True).count() == 99
+    assert submit(b, [newcomer], when=at("2026-07-20 10:00"), start=2).accepted == 1
+
+
+def test_removal_in_february_is_refused_with_the_month_message(b):
+    rel = make_core(b, customers(b, 1)[0])
+    with translation.override("en"), pytest.raises(ValidationError) as err:
+        core_list_remove(actor=b.boss, relationship_id=rel.pk, reason="客户迁出", today=D(2026, 2, 2))
+    assert "R-CORE-3" in str(err.value) and "January and July" in str(err.value)
+    assert not ApprovalCase.objects.filter(target_relationship=rel).exists()
+
+
+def test_removal_needs_a_reason_and_a_core_relationship(b):
+    rel = make_core(b, customers(b, 1)[0])
+    with pytest.raises(ValidationError) as err:
+        core_list_remove(actor=b.boss, relationship_id=rel.pk, reason="  ", today=JULY)
+    assert "reason" in err.value.message_dict
+    other = relationship_create(actor="test", customer=customer_of(customers(b, 1)[0]),
+                                rel_type=RelationshipType.objects.get(code="NEW_DEV"),
+                                shares=[Share(b.staff, Decimal("1"))], effective_from=D(2024, 6, 3),
+                                source="reservation")
+    with pytest.raises(ValidationError):
+        core_list_remove(actor=b.boss, relationship_id=other.pk, reason="x", today=JULY)
+    assert not ApprovalCase.objects.exists()
+
+
+def test_another_branch_cannot_remove(client, b):
+    rel = make_core(b, customers(b, 1)[0])
+    stranger = branch_user(OutletFactory().branch)
+    with pytest.raises(PermissionDenied):
+        core_list_remove(actor=stranger, relationship_id=rel.pk, reason="x", today=JULY)
+    client.force_login(stranger)
+    assert client.post(reverse("work:core_remove", args=[rel.pk]), {"reason": "x"}).status_code == 404
+    assert not ApprovalCase.objects.exists()
+
+
+def test_core_page_lists_core_customers_and_removes_through_the_form(client, b, monkeypatch):
+    from django.utils import timezone
+    rel = make_core(b, customers(b, 1)[0])
+    client.force_login(b.boss)
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: JULY)
+    html = client.get(reverse("work:core")).content.decode()
+    assert reverse("work:core_remove", args=[rel.pk]) in html
+    client.post(reverse("work:core_remove", args=[rel.pk]), {"reason": ""})
+    assert not ApprovalCase.objects.exists()
+    response = client.post(reverse("work:core_remove", args=[rel.pk]), {"reason": "客户迁出"})
+    assert response.status_code == 302
+    case = ApprovalCase.objects.get()
+    assert (case.outcome, case.target_relationship_id) == ("end", rel.pk)
