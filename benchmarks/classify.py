@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from match import N_OUTLETS, OUTLETS_PER_BRANCH, bench_database, log  # noqa: E402
+from match import bench_database, generate_org_tree, log  # noqa: E402
 
 BENCH_DB = "crm_bench_classify"
 
@@ -61,21 +61,7 @@ def generate(cur, *, customers: int, day: dt.date) -> dict:
     p = {"n": customers, "d": day}
     cur.execute("SET session_replication_role = replica")
     cur.execute("SET work_mem = '256MB'")
-    cur.execute("INSERT INTO relationships_region (code, name) SELECT 'R' || g, '区域' || g FROM generate_series(1, 5) g")
-    cur.execute("INSERT INTO relationships_organisation (code, name, kind) VALUES ('HQ', '总部', 'hq')")
-    cur.execute("""
-        INSERT INTO relationships_organisation (code, name, kind, parent_id, region_id)
-        SELECT 'BB' || lpad(g::text, 2, '0'), '分公司' || g, 'branch',
-               (SELECT id FROM relationships_organisation WHERE code = 'HQ'),
-               (SELECT id FROM relationships_region WHERE code = 'R' || (1 + (g - 1) %% 5))
-        FROM generate_series(1, %(b)s) g""", {"b": N_OUTLETS // OUTLETS_PER_BRANCH})
-    cur.execute("UPDATE relationships_organisation SET branch_id = id WHERE kind = 'branch'")
-    cur.execute("""
-        INSERT INTO relationships_organisation (code, name, kind, parent_id, branch_id, region_id)
-        SELECT 'BO' || lpad(g::text, 3, '0'), '营业部' || g, 'outlet', b.id, b.id, b.region_id
-        FROM generate_series(0, %(o)s - 1) g
-        JOIN relationships_organisation b ON b.code = 'BB' || lpad((g / %(per)s + 1)::text, 2, '0')""",
-                {"o": N_OUTLETS, "per": OUTLETS_PER_BRANCH})
+    generate_org_tree(cur)
     cur.execute("CREATE TEMP TABLE b_outlet AS SELECT substr(code, 3)::int AS idx, id "
                 "FROM relationships_organisation WHERE kind = 'outlet'")
     cur.execute("""

@@ -77,13 +77,8 @@ def recreate(admin: dict, create: bool = True) -> None:
 
 # --- data generation (set-based SQL only) ----------------------------------------------------------------
 
-def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date) -> dict:
-    """Returns the planned outcome counts. All statements are INSERT … SELECT over generate_series."""
-    staff = max(2 * N_OUTLETS, staff - staff % N_OUTLETS)   # a multiple of the outlets: duplicates share an outlet
-    params = {"n": openings, "m": reservations, "s": staff, "d": day}
-    cur.execute("SET session_replication_role = replica")   # bulk load: the rows are consistent by construction
-    cur.execute("SET work_mem = '256MB'")
-    # Organisation: HQ, 5 regions, 30 branches, 300 outlets.
+def generate_org_tree(cur) -> None:
+    """HQ, 5 regions, 30 branches, 300 outlets (codes BBnn / BOnnn); shared by every benchmark."""
     cur.execute("INSERT INTO relationships_region (code, name) SELECT 'R' || g, '区域' || g FROM generate_series(1, 5) g")
     cur.execute("INSERT INTO relationships_organisation (code, name, kind) VALUES ('HQ', '总部', 'hq')")
     cur.execute("""
@@ -99,6 +94,15 @@ def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date)
         FROM generate_series(0, %(o)s - 1) g
         JOIN relationships_organisation b ON b.code = 'BB' || lpad((g / %(per)s + 1)::text, 2, '0')""",
                 {"o": N_OUTLETS, "per": OUTLETS_PER_BRANCH})
+
+
+def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date) -> dict:
+    """Returns the planned outcome counts. All statements are INSERT … SELECT over generate_series."""
+    staff = max(2 * N_OUTLETS, staff - staff % N_OUTLETS)   # a multiple of the outlets: duplicates share an outlet
+    params = {"n": openings, "m": reservations, "s": staff, "d": day}
+    cur.execute("SET session_replication_role = replica")   # bulk load: the rows are consistent by construction
+    cur.execute("SET work_mem = '256MB'")
+    generate_org_tree(cur)
     cur.execute("CREATE TEMP TABLE b_outlet AS SELECT substr(code, 3)::int AS idx, id, branch_id "
                 "FROM relationships_organisation WHERE kind = 'outlet'")
     cur.execute("CREATE UNIQUE INDEX ON b_outlet (idx)")

@@ -46,8 +46,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import match as match_bench  # noqa: E402  (the bench-database helpers of the matching benchmark)
 
 match_bench.BENCH_DB = BENCH_DB = "crm_bench_perf"
-N_OUTLETS = 300
-OUTLETS_PER_BRANCH = 10
 N_STAFF = 3000
 SHARES_PER_BLOCK, RELS_PER_BLOCK = 27, 20
 TYPES = ["NEW_DEV", "SECONDARY_DEV", "IB_SERVICE", "CREDIT_DEV", "REPURCHASE_DEV", "EXISTING_DEV",
@@ -77,22 +75,7 @@ def generate(cur, *, shares: int, days: int, start: dt.date) -> dict:
     cur.execute("SET session_replication_role = replica")   # bulk load: consistent by construction
     cur.execute("SET synchronous_commit = off")
     cur.execute("SET work_mem = '256MB'")
-    # Organisation and staff, as in benchmarks/match.py.
-    cur.execute("INSERT INTO relationships_region (code, name) SELECT 'R' || g, '区域' || g FROM generate_series(1, 5) g")
-    cur.execute("INSERT INTO relationships_organisation (code, name, kind) VALUES ('HQ', '总部', 'hq')")
-    cur.execute("""
-        INSERT INTO relationships_organisation (code, name, kind, parent_id, region_id)
-        SELECT 'BB' || lpad(g::text, 2, '0'), '分公司' || g, 'branch',
-               (SELECT id FROM relationships_organisation WHERE code = 'HQ'),
-               (SELECT id FROM relationships_region WHERE code = 'R' || (1 + (g - 1) %% 5))
-        FROM generate_series(1, %(b)s) g""", {"b": N_OUTLETS // OUTLETS_PER_BRANCH})
-    cur.execute("UPDATE relationships_organisation SET branch_id = id WHERE kind = 'branch'")
-    cur.execute("""
-        INSERT INTO relationships_organisation (code, name, kind, parent_id, branch_id, region_id)
-        SELECT 'BO' || lpad(g::text, 3, '0'), '营业部' || g, 'outlet', b.id, b.id, b.region_id
-        FROM generate_series(0, %(o)s - 1) g
-        JOIN relationships_organisation b ON b.code = 'BB' || lpad((g / %(per)s + 1)::text, 2, '0')""",
-                {"o": N_OUTLETS, "per": OUTLETS_PER_BRANCH})
+    match_bench.generate_org_tree(cur)
     cur.execute("""
         INSERT INTO relationships_staff (staff_no, name, kind, attach_open, outlet_id)
         SELECT 'S' || lpad(g::text, 6, '0'), '员工' || g,

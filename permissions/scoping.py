@@ -168,28 +168,26 @@ def visible_users(user) -> QuerySet:
     return qs.filter(cond)
 
 
-def visible_roles(user) -> QuerySet:
-    """Roles: his own and those held at organisations of his branches (outlet roles: none but his own)."""
-    qs = Role.objects.all()
+def _own_or_at_his_branches(qs: QuerySet, user) -> QuerySet:
+    """Rows held by `user` himself or at organisations of his branches; everything for HQ."""
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     scope = scope_for(user)
     if scope.everything:
         return qs
     return qs.filter(Q(user=user) | Q(organisation__branch_id__in=scope.branch_ids))
+
+
+def visible_roles(user) -> QuerySet:
+    """Roles: his own and those held at organisations of his branches (outlet roles: none but his own)."""
+    return _own_or_at_his_branches(Role.objects.all(), user)
 
 
 def visible_post_assignments(user) -> QuerySet:
     """Post designations (R-APR-1): his own and those at organisations of his branches."""
     from approvals.models import PostAssignment
 
-    qs = PostAssignment.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    scope = scope_for(user)
-    if scope.everything:
-        return qs
-    return qs.filter(Q(user=user) | Q(organisation__branch_id__in=scope.branch_ids))
+    return _own_or_at_his_branches(PostAssignment.objects.all(), user)
 
 
 def visible_permission_applications(user) -> QuerySet:
