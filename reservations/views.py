@@ -30,7 +30,6 @@ from reservations.services import (ReservationInput, reservation_correct_name, r
 from reservations.tables import ReservationTable
 
 PAGE_SIZE = 50
-FORM_FIELDS = ("relationship_type", "customer_name", "id_number", "phone")
 
 COUNT_LABELS = {
     "events_read": gettext_lazy("events read"),
@@ -66,13 +65,13 @@ def _require_staff(request):
     return staff
 
 
-def _place_errors(exc: ValidationError, form, formset) -> None:
+def place_reservation_errors(exc: ValidationError, form, formset) -> None:
     """Put the service's errors next to the fields they concern (R-RES-3: a clear message on the field)."""
     if not hasattr(exc, "error_dict"):
         form.add_error(None, exc.messages)
         return
     for key, msgs in exc.message_dict.items():
-        if key in FORM_FIELDS:
+        if key in form.fields:
             form.add_error(key, msgs)
         elif key == "participants":
             if co_developers(formset):
@@ -99,7 +98,7 @@ def reservation_create(request):
             try:
                 reservation = reservation_register(actor=request.user, data=data)
             except ValidationError as exc:
-                _place_errors(exc, form, formset)
+                place_reservation_errors(exc, form, formset)
             else:
                 if reservation.status == ReservationStatus.PENDING_APPROVAL:
                     messages.warning(request, _("The account was already opened: this late reservation has "

@@ -30,6 +30,7 @@ from reservations.forms import CoDeveloperFormSet, co_developers
 from reservations.models import OPEN_STATUSES, Reservation
 from reservations.secondary import (SECONDARY, SpecialNewInput, assigning_branch_ids, preassign, preassignment_end,
                                     secondary_reserve, special_new_apply, special_new_type)
+from reservations.views import place_reservation_errors
 from reservations.work_forms import (CallbackResultForm, ClassFilterForm, CoreLineFormSet, CoreRemoveForm,
                                      CoreUploadForm, BranchRequestForm, EndAssignmentForm, EndRelationshipForm,
                                      PreassignForm, ReplaceForm, ResolveForm, SecondaryReserveForm, SpecialNewForm)
@@ -192,7 +193,7 @@ def assignment_reserve(request, pk: int):
                 r = secondary_reserve(actor=request.user, assignment_id=a.pk, staff=staff,
                                       phone=form.cleaned_data["phone"], participants=participants)
             except ValidationError as exc:
-                _reservation_errors(exc, form, formset)
+                place_reservation_errors(exc, form, formset)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
@@ -202,22 +203,6 @@ def assignment_reserve(request, pk: int):
         form = SecondaryReserveForm()
         formset = CoDeveloperFormSet(prefix="co")
     return render_page(request, "secondary/reserve.html", {"assignment": a, "form": form, "formset": formset})
-
-
-def _reservation_errors(exc: ValidationError, form, formset) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, msgs in exc.message_dict.items():
-        if key in form.fields:
-            form.add_error(key, msgs)
-        elif key == "participants":
-            if co_developers(formset):
-                formset.non_form_errors().extend(msgs)
-            else:
-                form.add_error("own_ratio", msgs)
-        else:
-            form.add_error(None, msgs)
 
 
 @login_required
@@ -236,7 +221,7 @@ def special_new(request):
                     staff=staff, customer_name=data["customer_name"], id_number=data["id_number"],
                     phone=data["phone"], explanation=data["explanation"], participants=participants))
             except ValidationError as exc:
-                _reservation_errors(exc, form, formset)
+                place_reservation_errors(exc, form, formset)
             else:
                 messages.success(request, _("The special-new application has been sent for approval."))
                 return redirect("reservations:detail", pk=r.pk)
