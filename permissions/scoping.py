@@ -168,52 +168,43 @@ def visible_users(user) -> QuerySet:
     return qs.filter(cond)
 
 
-def _own_or_at_his_branches(qs: QuerySet, user) -> QuerySet:
-    """Rows held by `user` himself or at organisations of his branches; everything for HQ."""
+def _his_or_his_branches(qs: QuerySet, user, *, own: Q, branch: str) -> QuerySet:
+    """Rows about `user` himself (`own`) or belonging to his branches (`branch` field); everything for HQ."""
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     scope = scope_for(user)
     if scope.everything:
         return qs
-    return qs.filter(Q(user=user) | Q(organisation__branch_id__in=scope.branch_ids))
+    return qs.filter(own | Q(**{f"{branch}__in": scope.branch_ids}))
 
 
 def visible_roles(user) -> QuerySet:
     """Roles: his own and those held at organisations of his branches (outlet roles: none but his own)."""
-    return _own_or_at_his_branches(Role.objects.all(), user)
+    return _his_or_his_branches(Role.objects.all(), user, own=Q(user=user), branch="organisation__branch_id")
 
 
 def visible_post_assignments(user) -> QuerySet:
     """Post designations (R-APR-1): his own and those at organisations of his branches."""
     from approvals.models import PostAssignment
 
-    return _own_or_at_his_branches(PostAssignment.objects.all(), user)
+    return _his_or_his_branches(PostAssignment.objects.all(), user, own=Q(user=user),
+                                branch="organisation__branch_id")
 
 
 def visible_permission_applications(user) -> QuerySet:
     """R-PERM-2: his own applications (as applicant or user concerned), his branches', or all for HQ."""
     from permissions.models import PermissionApplication
 
-    qs = PermissionApplication.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    scope = scope_for(user)
-    if scope.everything:
-        return qs
-    return qs.filter(Q(applicant=user) | Q(subject=user) | Q(branch_id__in=scope.branch_ids))
+    return _his_or_his_branches(PermissionApplication.objects.all(), user,
+                                own=Q(applicant=user) | Q(subject=user), branch="branch_id")
 
 
 def visible_register_entries(user) -> QuerySet:
     """R-PERM-3: the register of his branches (branch roles), or all for HQ; others only entries about them."""
     from permissions.models import PermissionRegisterEntry
 
-    qs = PermissionRegisterEntry.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    scope = scope_for(user)
-    if scope.everything:
-        return qs
-    return qs.filter(Q(subject_user=user) | Q(branch_id__in=scope.branch_ids))
+    return _his_or_his_branches(PermissionRegisterEntry.objects.all(), user, own=Q(subject_user=user),
+                                branch="branch_id")
 
 
 # --- §7, §8, §11: classifications, pre-assignments, callbacks, branch requests, core lists ---------------
