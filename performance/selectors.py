@@ -13,9 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
-from performance.models import ComputedPeriod, DailyMetric, Grain, StaffPerformance
+from performance.models import ComputedPeriod, DailyMetric, Grain
 from performance.services import month_start, next_month
-from permissions.scoping import _filter, scope_for
+from permissions.scoping import visible_staff_performance
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -32,11 +32,6 @@ def count(value) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
-
-
-def visible_staff_performance(user) -> QuerySet:
-    return _filter(StaffPerformance.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id",
-                   branch="outlet__branch_id")
 
 
 # --- what is asked -----------------------------------------------------------------------------------------

@@ -109,6 +109,14 @@ def visible_relationships(user) -> QuerySet:
     return qs.filter(cond)
 
 
+def visible_staff_performance(user) -> QuerySet:
+    """R-PERF-4 / R-PERM-4: own figures (with the broker tree), outlet, branch, or everything for HQ."""
+    from performance.models import StaffPerformance
+
+    return _filter(StaffPerformance.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id",
+                   branch="outlet__branch_id")
+
+
 def visible_batch_runs(user) -> QuerySet:
     """The run ledger is operations data: branch and HQ roles see it."""
     from reservations.models import BatchRun
