@@ -1,44 +1,17 @@
-"""Relationship list as a django-tables2 table (sortable, paginated with a capped count, exportable).
+"""Relationship list as a django-tables2 table (built into a page by `crm_platform.tables.table_page`).
 
 Only the masked ID number (`customer.id_masked`) is ever a column: the export shows what the page shows.
 """
 from __future__ import annotations
 
-from django.db.models import QuerySet
 from django.template.loader import render_to_string
-from django.utils.functional import cached_property
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 import django_tables2 as tables
 
-from permissions.pagination import CappedPaginator
 from relationships.models import Relationship
-
-PAGE_SIZE = 50
-EXPORT_CAP = 10_000  # an export reads at most this many rows, like the capped page count
-
-
-class CappedTablePaginator(CappedPaginator):
-    """`CappedPaginator` for django-tables2, which hands the paginator its `BoundRows`, not the queryset:
-    count through the underlying queryset with the capped `LIMIT cap+1` subquery, never `COUNT(*)`."""
-
-    @cached_property
-    def count(self) -> int:
-        data = getattr(getattr(self.object_list, "data", None), "data", None)
-        if isinstance(data, QuerySet):
-            return data.order_by().values("pk")[: self.cap + 1].count()
-        return min(len(self.object_list), self.cap + 1)
-
-
-def configure(table, request, export_format: str | None = None):
-    """Sort and paginate `table` from the request; for an export, cap the (sorted) rows instead."""
-    tables.RequestConfig(request, paginate=False if export_format else {
-        "per_page": PAGE_SIZE, "paginator_class": CappedTablePaginator}).configure(table)
-    if export_format and isinstance(table.data.data, QuerySet):
-        table.data.data = table.data.data[:EXPORT_CAP]
-    return table
 
 
 def type_name(record_type) -> str:

@@ -16,12 +16,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from django_tables2.export import TableExport
 
+from crm_platform.tables import table_page
 from crm_platform.views import current_staff, render_page
 from permissions.scoping import visible_batch_runs, visible_reservations
 from relationships.services import RATIO_PLACES, parse_ratio
-from relationships.tables import configure
 from reservations.filters import ReservationFilter
 from reservations.forms import CoDeveloperFormSet, CorrectNameForm, ReservationForm, co_developers
 from reservations.models import ReservationStatus
@@ -117,22 +116,9 @@ def reservation_create(request):
 def reservation_list(request):
     """Scoped (R-PERM-4), filtered, sorted, 50 a page with a capped count; `?_export=csv|xlsx` exports the same
     rows (masked IDs only)."""
-    qs = visible_reservations(request.user).select_related("type", "staff", "outlet")
-    filters = ReservationFilter(request.GET or None, queryset=qs, request=request)
-    rows = filters.qs if filters.is_bound else qs
-    export_format = request.GET.get("_export")
-    if export_format not in ("csv", "xlsx"):
-        export_format = None
-    table = configure(ReservationTable(rows), request, export_format)
-    if export_format:
-        return TableExport(export_format, table, exclude_columns=()).response(f"reservations.{export_format}")
-    query = request.GET.copy()
-    query.pop("page", None)
-    export_query = query.copy()
-    export_query.pop("_export", None)
-    return render_page(request, "reservations/list.html",
-                       {"table": table, "page_obj": table.page, "filters": filters, "query": query.urlencode(),
-                        "export_query": export_query.urlencode()})
+    return table_page(request, queryset=visible_reservations(request.user).select_related("type", "staff", "outlet"),
+                      table_class=ReservationTable, filterset_class=ReservationFilter, basename="reservations",
+                      template="reservations/list.html")
 
 
 CO_RATIO_KEY = re.compile(r"^co-(\d{1,4})-ratio$")

@@ -2,6 +2,7 @@
 CSV/Excel export (scoped, masked IDs only), constant query counts; the register form's live ratio total."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import re
@@ -15,6 +16,7 @@ from openpyxl import load_workbook
 from relationships.models import Relationship, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.models import Reservation, ReservationStatus
+from reservations.tables import ReservationTable
 from tests.factories import OutletFactory, StaffFactory, make_id_number
 from tests.helpers import reserve
 
@@ -63,7 +65,7 @@ def _links(html, prefix):
 
 
 def _xlsx_text(response) -> str:
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     return "\n".join(" ".join("" if c is None else str(c) for c in row) for row in sheet.iter_rows(values_only=True))
 
 
@@ -111,14 +113,14 @@ def test_reservation_export_is_scoped_and_masked(client, staff, outlet, fmt):
     client.force_login(staff.user)
     response = client.get(RES_LIST, {"_export": fmt})
     assert response.status_code == 200
-    text = response.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(response)
+    text = response.getvalue().decode("utf-8-sig") if fmt == "csv" else _xlsx_text(response)
     assert "王五0" in text and "王五2" in text and "赵六" not in text
     assert not ID18.search(text) and not any(idn in text for idn in ids)
     assert Reservation.objects.filter(customer_name="王五0").get().id_masked in text
     # another branch's user exports none of these rows
     client.force_login(StaffFactory().user)
     other = client.get(RES_LIST, {"_export": fmt})
-    other_text = other.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(other)
+    other_text = other.getvalue().decode("utf-8-sig") if fmt == "csv" else _xlsx_text(other)
     assert "王五" not in other_text
     assert "王五" not in client.get(RES_LIST).content.decode()
 
@@ -130,10 +132,11 @@ def test_reservation_list_and_export_query_counts_constant(staff_client, staff, 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     with CaptureQueriesContext(connection) as few:
-        assert staff_client.get(RES_LIST, params).status_code == 200
+        assert staff_client.get(RES_LIST, params).getvalue()  # a streamed export queries while it is read
     _reserve_many(staff, 27, start=3)
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = staff_client.get(RES_LIST, params)
+        response.getvalue()
     assert response.status_code == 200
 
 
@@ -171,12 +174,12 @@ def test_relationship_export_is_scoped_and_masked(client, staff, outlet, fmt):
     client.force_login(staff.user)
     response = client.get(REL_LIST, {"_export": fmt})
     assert response.status_code == 200
-    text = response.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(response)
+    text = response.getvalue().decode("utf-8-sig") if fmt == "csv" else _xlsx_text(response)
     assert "王五" in text and "赵六" not in text and rel.customer.id_masked in text
     assert idn not in text and not ID18.search(text)
     client.force_login(StaffFactory().user)
     other = client.get(REL_LIST, {"_export": fmt})
-    assert "王五" not in (other.content.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(other))
+    assert "王五" not in (other.getvalue().decode("utf-8-sig") if fmt == "csv" else _xlsx_text(other))
     assert "王五" not in client.get(REL_LIST).content.decode()
 
 
@@ -188,11 +191,11 @@ def test_relationship_list_and_export_query_counts_constant(staff_client, staff,
     for _ in range(3):
         _relationship(staff)
     with CaptureQueriesContext(connection) as few:
-        assert staff_client.get(REL_LIST, params).status_code == 200
+        assert staff_client.get(REL_LIST, params).getvalue()  # a streamed export queries while it is read
     for _ in range(27):
         _relationship(staff)
     with django_assert_max_num_queries(len(few.captured_queries)):
-        assert staff_client.get(REL_LIST, params).status_code == 200
+        assert staff_client.get(REL_LIST, params).getvalue()
 
 
 # --- register form: live ratio total ------------------------------------------------------------------------
@@ -207,3 +210,28 @@ def test_ratio_summary_shows_total_and_unallocated(staff_client):
     assert staff_client.get(url).status_code == 200
     register = staff_client.get(reverse("reservations:create")).content.decode()
     assert url in register and "vendor/htmx.min.js" in register
+
+
+# --- exports are whole, read in chunks ------------------------------------------------------------------------
+
+def test_csv_export_streams_every_row_in_chunks_never_a_silent_cap(staff_client, staff, monkeypatch):
+    import crm_platform.tables as list_tables
+    monkeypatch.setattr(list_tables, "EXPORT_CHUNK", 2)
+    _reserve_many(staff, 7, name="王五")
+    response = staff_client.get(RES_LIST, {"_export": "csv", "sort": "customer_name"})
+    assert response.streaming
+    rows = list(csv.reader(io.StringIO(response.getvalue().decode("utf-8-sig"))))
+    assert len(rows) == 1 + 7
+    header = rows[0]
+    names = [r[header.index(str(ReservationTable.base_columns["customer_name"].verbose_name))] for r in rows[1:]]
+    assert names == sorted(names) and len(set(names)) == 7  # the page's sort order, every row once
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[1][0])  # local time, not an ISO UTC stamp
+
+
+def test_excel_export_beyond_the_sheet_limit_says_so_in_its_last_row(staff_client, staff, monkeypatch):
+    import crm_platform.tables as list_tables
+    monkeypatch.setattr(list_tables, "XLSX_MAX_ROWS", 4)
+    _reserve_many(staff, 5)
+    sheet = load_workbook(io.BytesIO(staff_client.get(RES_LIST, {"_export": "xlsx"}).getvalue())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 4 and "CSV" in rows[-1][0]
