@@ -147,6 +147,11 @@ if not DEBUG:
 
 # Celery: with REDIS_URL a real broker and worker; without it tasks run in-process.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The cache carries what several processes must share but need not persist (a feed upload's progress):
+# Redis beside the broker, or this process's memory when tasks run in-process anyway.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "crm")}} if REDIS_URL else {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import import_module
@@ -31,6 +32,8 @@ from relationships.models import (MATCHABLE_EVENT_KINDS, Account, AccountEvent, 
                                   StaffKind)
 from relationships.pii import encrypt, mask_id, pii_hash
 from reservations.models import FeedFile
+
+PROGRESS_EVERY = 100  # lines between two progress reports of a line-by-line loader
 
 FEED_KINDS = ("org", "staff", "reservations", "account_events", "metrics", "assignments", "relationships")
 
@@ -60,6 +63,12 @@ class FeedResult:
     rows_loaded: int = 0
     rows_skipped: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    on_progress: Callable[[int, int], None] | None = field(default=None, repr=False)
+
+    def progress(self, done: int) -> None:
+        """Loaders that go line by line report here; bulk loaders need not (the page shows "loading")."""
+        if self.on_progress is not None:
+            self.on_progress(done, self.rows_total)
 
     @property
     def rows_failed(self) -> int:
@@ -74,7 +83,7 @@ class FeedResult:
 
 
 def load_feed(*, actor, kind: str, path: str | Path | None = None, content: bytes | None = None,
-              filename: str | None = None) -> FeedResult:
+              filename: str | None = None, on_progress: Callable[[int, int], None] | None = None) -> FeedResult:
     if kind not in COLUMNS:
         raise ValueError(_("Unknown or not yet supported feed “%(kind)s”; supported: %(kinds)s.")
                          % {"kind": kind, "kinds": ", ".join(COLUMNS)})
@@ -82,7 +91,7 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
         content = Path(path).read_bytes()
     filename = filename or (Path(path).name if path else "upload.csv")
     digest = hashlib.sha256(content).hexdigest()
-    result = FeedResult(kind=kind, filename=filename)
+    result = FeedResult(kind=kind, filename=filename, on_progress=on_progress)
     if FeedFile.objects.filter(kind=kind, sha256=digest).exists():
         result.already_loaded = True
         return result
@@ -96,6 +105,7 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
         raise ValueError(_("%(file)s: missing columns %(cols)s.") % {"file": filename, "cols": ", ".join(missing)})
     rows = [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader]
     result.rows_total = len(rows)
+    result.progress(0)
     with transaction.atomic():
         feed = FeedFile.objects.create(kind=kind, sha256=digest, filename=filename, loaded_by=actor_label(actor))
         LOADERS[kind](actor, rows, result)
@@ -261,7 +271,9 @@ def _load_reservations(actor, rows, result: FeedResult) -> None:
     from reservations.services import ReservationInput, reservation_register
 
     staff_by_no = {s.staff_no: s for s in Staff.objects.select_related("outlet")}
-    for line, row in rows:
+    for n, (line, row) in enumerate(rows):
+        if n % PROGRESS_EVERY == 0:
+            result.progress(n)
         try:
             staff = staff_by_no.get(row.get("staff_no", ""))
             if staff is None:

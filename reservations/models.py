@@ -110,6 +110,46 @@ class FeedFile(models.Model):
         constraints = [models.UniqueConstraint(fields=["kind", "sha256"], name="feed_file_once")]
 
 
+class UploadStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("loading")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class FeedUpload(models.Model):
+    """A feed file uploaded in the browser, loaded in the background so the page can show its progress.
+
+    The content is kept only until it is loaded; the loaded file's record (lines, refusals) is `feed`.
+    """
+
+    kind = models.CharField(_("feed"), max_length=30)
+    filename = models.CharField(_("file name"), max_length=300)
+    content = models.BinaryField(editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"),
+                                    on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    feed = models.ForeignKey(FeedFile, verbose_name=_("feed file"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="uploads")
+    already_loaded = models.BooleanField(_("already loaded"), default=False)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("feed upload")
+        verbose_name_plural = _("feed uploads")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=[s.value for s in UploadStatus]),
+                                   name="feed_upload_status_valid"),
+            # A finished upload says how it ended: a loaded file (or "already loaded"), or an error.
+            models.CheckConstraint(condition=~Q(status="done") | Q(feed__isnull=False) | Q(already_loaded=True),
+                                   name="feed_upload_done_has_result"),
+            models.CheckConstraint(condition=~Q(status="failed") | ~Q(error=""), name="feed_upload_failed_says_why"),
+        ]
+
+
 class RunStatus(models.TextChoices):
     RUNNING = "running", _("running")
     SUCCEEDED = "succeeded", _("succeeded")

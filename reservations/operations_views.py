@@ -20,10 +20,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm_platform.views import render_page
 from permissions.scoping import scope_for
-from reservations.feeds import COLUMNS, load_feed
-from reservations.models import FeedFile
-
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+from reservations.feeds import COLUMNS
+from reservations.models import FeedFile, FeedUpload, UploadStatus
+from reservations.uploads import MAX_UPLOAD_BYTES, feed_upload_submit, upload_progress
 
 
 def _require_operations(user) -> None:
@@ -55,18 +54,47 @@ def feed_upload(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            result = load_feed(actor=request.user, kind=form.cleaned_data["kind"], content=upload.read(),
-                               filename=upload.name)
+            queued = feed_upload_submit(actor=request.user, kind=form.cleaned_data["kind"], filename=upload.name,
+                                        content=upload.read())
         except ValueError as exc:
             form.add_error("file", str(exc))
         else:
-            level = messages.WARNING if result.errors or result.already_loaded else messages.SUCCESS
-            messages.add_message(request, level, result.summary())
-            feed = FeedFile.objects.filter(kind=result.kind).order_by("-id").first()
-            return redirect("reservations:feed_detail", pk=feed.pk) if feed else redirect("reservations:feeds")
+            return redirect("reservations:feed_upload", pk=queued.pk)
     feeds = FeedFile.objects.order_by("-loaded_at", "-id")[:50]
-    return render_page(request, "reservations/feeds.html", {"form": form, "feeds": feeds,
+    uploads = FeedUpload.objects.select_related("uploaded_by", "feed").defer("content").order_by("-id")[:20]
+    return render_page(request, "reservations/feeds.html", {"form": form, "feeds": feeds, "uploads": uploads,
                                                             "nightly_form": NightlyForm()})
+
+
+def _upload_or_404(pk: int) -> FeedUpload:
+    upload = FeedUpload.objects.select_related("feed", "uploaded_by").defer("content").filter(pk=pk).first()
+    if upload is None:
+        raise Http404
+    return upload
+
+
+def _upload_context(upload: FeedUpload) -> dict:
+    finished = upload.status in (UploadStatus.DONE, UploadStatus.FAILED)
+    progress = None if finished else upload_progress(upload.pk)
+    percent = None
+    if progress and progress["total"]:
+        percent = min(100, round(100 * progress["done"] / progress["total"]))
+    return {"upload": upload, "finished": finished, "progress": progress, "percent": percent,
+            "errors": upload.feed.errors[:50] if finished and upload.feed_id and not upload.already_loaded else []}
+
+
+@login_required
+def feed_upload_detail(request, pk: int):
+    """An uploaded file: its progress while it loads, then what was loaded and refused (and why)."""
+    _require_operations(request.user)
+    return render_page(request, "reservations/feed_upload.html", _upload_context(_upload_or_404(pk)))
+
+
+@login_required
+def feed_upload_progress(request, pk: int):
+    """The progress panel alone, polled by htmx every second until the load has finished."""
+    _require_operations(request.user)
+    return render_page(request, "reservations/_feed_upload_progress.html", _upload_context(_upload_or_404(pk)))
 
 
 @login_required

@@ -33,3 +33,11 @@ def load_feed_task(kind: str, path: str) -> str:
     from reservations.feeds import load_feed
 
     return load_feed(actor="celery", kind=kind, path=path).summary()
+
+
+@shared_task(acks_late=True)
+def load_feed_upload_task(upload_id: int) -> str:
+    """A feed file uploaded in the browser (its page polls the progress)."""
+    from reservations.uploads import feed_upload_process
+
+    return feed_upload_process(upload_id=upload_id).status

@@ -15,5 +15,7 @@ urlpatterns = [
     path("runs/start/", operations_views.nightly_start, name="nightly_start"),
     path("feeds/", operations_views.feed_upload, name="feeds"),
     path("feeds/<int:pk>/", operations_views.feed_detail, name="feed_detail"),
+    path("feeds/uploads/<int:pk>/", operations_views.feed_upload_detail, name="feed_upload"),
+    path("feeds/uploads/<int:pk>/progress/", operations_views.feed_upload_progress, name="feed_upload_progress"),
     path("feeds/<int:pk>/errors.csv", operations_views.feed_errors_csv, name="feed_errors"),
 ]

@@ -84,3 +84,31 @@ def test_nightly_task_runs_in_a_real_worker_over_redis(worker):
     r.refresh_from_db()
     assert r.status == "matched"
     assert BatchRun.objects.get(stage="match").counts["matched"] == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_browser_upload_is_loaded_by_a_real_worker(worker):
+    """Issue 7: the upload page's file is loaded in the background; the page reads the committed outcome."""
+    from celery import Celery
+
+    from reservations.models import FeedFile, FeedUpload
+    from tests.factories import UserFactory
+    from tests.helpers import csv_bytes
+
+    content = csv_bytes(["code", "name", "kind", "parent_code", "region"], [
+        ["HQ", "总部", "hq", "", ""], ["SH", "上海分公司", "branch", "HQ", "华东"], ["XX", "坏行", "planet", "HQ", ""]])
+    upload = FeedUpload.objects.create(kind="org", filename="org.csv", content=content, uploaded_by=UserFactory())
+    Celery("test-client", broker=REDIS_URL).send_task(
+        "reservations.tasks.load_feed_upload_task", args=[upload.pk], queue=QUEUE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        upload.refresh_from_db()
+        if upload.status in ("done", "failed"):
+            break
+        assert worker.poll() is None, "the worker died"
+        time.sleep(0.3)
+    else:
+        pytest.fail("the worker did not load the upload in time")
+    assert upload.status == "done", upload.error
+    feed = FeedFile.objects.get()
+    assert upload.feed == feed and (feed.rows_loaded, feed.rows_failed) == (2, 1)

@@ -1,0 +1,98 @@
+"""Feed files uploaded in the browser: stored, loaded in the background by a Celery task, progress shown.
+
+The load itself is `feeds.load_feed` — the same rules as `manage.py load_feed` — and stays one transaction,
+so its line counts are not visible to other connections until it commits. Progress therefore goes through
+the cache (Redis when configured, shared by web and worker; in-process otherwise, where tasks run
+in-process too), while the upload row records the committed facts: queued, loading, done or failed.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from reservations.feeds import COLUMNS, load_feed
+from reservations.models import FeedFile, FeedUpload, UploadStatus
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+PROGRESS_TTL = 24 * 3600
+PROGRESS_MIN_INTERVAL = 0.5  # seconds between two cache writes
+
+
+def _progress_key(upload_id: int) -> str:
+    return f"feed-upload:{upload_id}:progress"
+
+
+def upload_progress(upload_id: int) -> dict | None:
+    """{"done": lines, "total": lines} while a load runs, or None before its first report."""
+    return cache.get(_progress_key(upload_id))
+
+
+def feed_upload_submit(*, actor, kind: str, filename: str, content: bytes) -> FeedUpload:
+    """Store the file and queue its load after commit; the caller shows the upload's page."""
+    if kind not in COLUMNS:
+        raise ValueError(_("Unknown or not yet supported feed “%(kind)s”; supported: %(kinds)s.")
+                         % {"kind": kind, "kinds": ", ".join(COLUMNS)})
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise ValueError(_("The file is larger than 50 MB; load it with manage.py load_feed."))
+    from reservations.tasks import load_feed_upload_task
+
+    with transaction.atomic():
+        upload = FeedUpload.objects.create(kind=kind, filename=filename[:300], content=content, uploaded_by=actor)
+        transaction.on_commit(lambda: load_feed_upload_task.delay(upload.pk))
+    return upload
+
+
+def feed_upload_process(*, upload_id: int) -> FeedUpload:
+    """Load a queued upload. A task delivered twice, or again after its worker died mid-load (which rolled
+    the load back), loads at most once: the feed's content hash is unique."""
+    with transaction.atomic():
+        upload = FeedUpload.objects.select_for_update().get(pk=upload_id)
+        if upload.status in (UploadStatus.DONE, UploadStatus.FAILED):
+            return upload
+        upload.status, upload.started_at = UploadStatus.RUNNING, timezone.now()
+        upload.save(update_fields=["status", "started_at"])
+    content = bytes(upload.content)
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_MIN_INTERVAL or done == 0:
+            last[0] = now
+            cache.set(_progress_key(upload_id), {"done": done, "total": total}, PROGRESS_TTL)
+
+    digest = hashlib.sha256(content).hexdigest()
+    fields = {"content": b"", "finished_at": None}
+    try:
+        result = load_feed(actor=upload.uploaded_by, kind=upload.kind, content=content, filename=upload.filename,
+                           on_progress=report)
+    except ValueError as exc:  # the file as a whole is unusable: not UTF-8, missing columns
+        fields.update(status=UploadStatus.FAILED, error=str(exc))
+    except IntegrityError as exc:
+        earlier = FeedFile.objects.filter(kind=upload.kind, sha256=digest).first()
+        if earlier is not None:  # the same file committed meanwhile by another delivery or upload
+            fields.update(status=UploadStatus.DONE, already_loaded=True, feed=earlier)
+        else:
+            log.exception("feed upload %s failed", upload_id)
+            fields.update(status=UploadStatus.FAILED, error=_("Loading stopped on an unexpected error: %(error)s")
+                          % {"error": str(exc).splitlines()[0]})
+    except Exception as exc:  # noqa: BLE001 - the page must say it failed; the log keeps the trace
+        log.exception("feed upload %s failed", upload_id)
+        fields.update(status=UploadStatus.FAILED, error=_("Loading stopped on an unexpected error: %(error)s")
+                      % {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
+    else:
+        fields.update(status=UploadStatus.DONE, already_loaded=result.already_loaded,
+                      feed=FeedFile.objects.filter(kind=upload.kind, sha256=digest).first())
+    fields["finished_at"] = timezone.now()
+    with transaction.atomic():
+        FeedUpload.objects.filter(pk=upload_id).update(**fields)
+    cache.delete(_progress_key(upload_id))
+    upload.refresh_from_db()
+    return upload
