@@ -81,20 +81,26 @@ class _Echo:
         return value
 
 
-def export_response(table, export_format: str, basename: str, exclude_columns=()):
-    """CSV streams (with a BOM so Excel reads the Chinese); Excel is written to a temporary file first."""
-    rows = export_rows(table, exclude_columns)
-    if export_format == "csv":
-        writer = csv.writer(_Echo(), lineterminator="\r\n")
+def csv_stream_response(*parts, filename: str) -> StreamingHttpResponse:
+    """Rows (from each iterable in turn) streamed as CSV, with a BOM so that Excel reads the Chinese."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
 
-        def stream():
-            yield "\ufeff"
-            for row in rows:
+    def stream():
+        yield "\ufeff"
+        for part in parts:
+            for row in part:
                 yield writer.writerow(row)
 
-        response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{basename}.csv"'
-        return response
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def export_response(table, export_format: str, basename: str, exclude_columns=()):
+    """CSV streams; Excel is written to a temporary file first."""
+    rows = export_rows(table, exclude_columns)
+    if export_format == "csv":
+        return csv_stream_response(rows, filename=f"{basename}.csv")
 
     from openpyxl import Workbook
 

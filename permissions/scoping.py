@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from permissions.models import Role, RoleKind
-from relationships.models import Customer, Organisation, Qualification, Relationship, RelationshipShare, Staff
+from relationships.models import (AccountEvent, Customer, Organisation, Qualification, Relationship,
+                                  RelationshipShare, Staff)
 
 OUTLET_ROLES = {RoleKind.OUTLET_HEAD, RoleKind.OUTLET_STAFF}
 BRANCH_ROLES = {RoleKind.BRANCH, RoleKind.BRANCH_HEAD, RoleKind.BRANCH_PERMISSION_ADMIN}
@@ -123,6 +124,17 @@ def visible_batch_runs(user) -> QuerySet:
 
     scope = scope_for(user)
     return BatchRun.objects.all() if (scope.everything or scope.branch_ids) else BatchRun.objects.none()
+
+
+def visible_account_events(user) -> QuerySet:
+    """Account events (the core system's openings) are seen by the branch or outlet where they happened."""
+    scope = scope_for(user)
+    qs = AccountEvent.objects.all()
+    if scope.everything:
+        return qs
+    if not (scope.branch_ids or scope.outlet_ids):
+        return qs.none()
+    return qs.filter(Q(outlet__branch_id__in=scope.branch_ids) | Q(outlet_id__in=scope.outlet_ids))
 
 
 def visible_organisations(user) -> QuerySet:

@@ -4,6 +4,7 @@ Every read goes through `permissions.scoping` (R-PERM-4): a row outside the user
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 
@@ -12,15 +13,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-
-from crm_platform.tables import table_page
+from crm_platform.tables import csv_stream_response, table_page
 from crm_platform.views import current_staff, render_page
 from permissions.scoping import visible_batch_runs, visible_reservations
 from relationships.services import RATIO_PLACES, parse_ratio
+from reservations import selectors
 from reservations.filters import ReservationFilter
 from reservations.forms import CoDeveloperFormSet, CorrectNameForm, ReservationForm, co_developers
 from reservations.models import ReservationStatus
@@ -29,6 +32,7 @@ from reservations.services import (ReservationInput, reservation_correct_name, r
 from reservations.tables import ReservationTable
 
 PAGE_SIZE = 50
+NIGHT_PROBLEMS_SHOWN = 50
 
 COUNT_LABELS = {
     "events_read": gettext_lazy("events read"),
@@ -208,12 +212,62 @@ def run_list(request):
     """R-MATCH-7: the run ledger, one row per business date and stage, with its counts."""
     qs = visible_batch_runs(request.user).order_by("-business_date", "id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{
+    rows = _ledger_rows(page.object_list)
+    running = any(row["run"].status == "running" for row in rows)
+    return render_page(request, "reservations/runs.html", {"page_obj": page, "rows": rows, "running": running})
+
+
+def _ledger_rows(runs) -> list[dict]:
+    return [{
         "run": run,
         "stage": STAGE_LABELS.get(run.stage, run.stage),
         "counts": [(COUNT_LABELS.get(k, k), v) for k, v in sorted(
             (run.counts or {}).items(), key=lambda kv: list(COUNT_LABELS).index(kv[0])
             if kv[0] in COUNT_LABELS else len(COUNT_LABELS))],
-    } for run in page.object_list]
-    running = any(row["run"].status == "running" for row in rows)
-    return render_page(request, "reservations/runs.html", {"page_obj": page, "rows": rows, "running": running})
+    } for run in runs]
+
+
+def _night_or_404(request, day: str):
+    try:
+        business_date = dt.date.fromisoformat(day)
+    except ValueError:
+        raise Http404
+    runs = selectors.night_runs(request.user, business_date)
+    if not runs:  # staff, or a date without a run: nothing to report
+        raise Http404
+    return business_date, runs
+
+
+@login_required
+def night_report(request, day: str):
+    """What one night did (R-MATCH-7): each stage's counts, the openings' outcomes, and the refused or flagged
+    reservations with the reason the batch wrote; the whole of it downloadable line by line."""
+    business_date, runs = _night_or_404(request, day)
+    problems = selectors.night_problems(request.user, business_date)
+    return render_page(request, "reservations/night.html", {
+        "business_date": business_date, "rows": _ledger_rows(runs),
+        "running": any(r.status == "running" for r in runs),
+        "outcomes": selectors.night_outcome_counts(request.user, business_date),
+        "problems": list(problems[:NIGHT_PROBLEMS_SHOWN]), "more_problems": problems[NIGHT_PROBLEMS_SHOWN:].exists(),
+    })
+
+
+@login_required
+def night_report_csv(request, day: str):
+    """One line per opening decided that night and reservation it decided (openings without one: one line)."""
+    business_date, _runs = _night_or_404(request, day)
+    header = [_("event id"), _("opened at"), _("outlet"), _("customer"), _("name on the account"), _("outcome"),
+              _("reservation"), _("staff number"), _("reservation status"), _("reason")]
+
+    def lines():
+        for event in selectors.night_openings(request.user, business_date).iterator(chunk_size=2000):
+            first = [event.event_id, timezone.localtime(event.event_time).strftime("%Y-%m-%d %H:%M:%S"),
+                     event.outlet.code, event.customer.id_masked, event.customer_name,
+                     selectors.outcome_label(event.match_outcome)]
+            reservations = list(event.reservations.all())
+            if not reservations:
+                yield first + ["", "", "", ""]
+            for r in reservations:
+                yield first + [r.pk, r.staff.staff_no, r.get_status_display(), r.status_note]
+
+    return csv_stream_response([header], lines(), filename=f"night-{business_date.isoformat()}.csv")
