@@ -34,3 +34,9 @@ class CappedPaginator(Paginator):
             return 0
         hits = max(1, count - self.orphans)
         return -(-hits // self.per_page)
+
+
+def capped_count(qs, cap: int = DEFAULT_CAP) -> str:
+    """A count for a summary tile: exact up to `cap`, "cap+" beyond (never a COUNT(*) over millions of rows)."""
+    n = qs.order_by().values("pk")[: cap + 1].count()
+    return f"{cap}+" if n > cap else str(n)

@@ -70,6 +70,8 @@ class Reservation(models.Model):
                          condition=Q(status="active")),
             models.Index(fields=["staff", "-registered_at"]),
             models.Index(fields=["outlet", "-registered_at"]),
+            # The home page's per-status tiles and the list filtered by status, newest first.
+            models.Index(fields=["status", "-registered_at"], name="reservation_by_status"),
         ]
 
 

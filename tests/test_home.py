@@ -1,0 +1,32 @@
+"""The home page's summary tiles never count a whole table (R-REM-1's page at head-office scale)."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from permissions.pagination import capped_count
+from reservations.models import Reservation
+from tests.factories import HQFactory, RoleFactory, StaffFactory, make_id_number
+from tests.helpers import reserve
+
+pytestmark = pytest.mark.django_db
+
+
+def test_capped_count_is_exact_up_to_the_cap_and_says_plus_beyond():
+    staff = StaffFactory()
+    for i in range(3):
+        reserve(staff, id_number=make_id_number(seq=900 + i), when=timezone.now())
+    assert capped_count(Reservation.objects.all(), cap=3) == "3"
+    assert capped_count(Reservation.objects.all(), cap=2) == "2+"
+
+
+def test_head_office_home_counts_only_through_capped_subqueries(client):
+    staff = StaffFactory()
+    reserve(staff, id_number=make_id_number(seq=950), when=timezone.now())
+    client.force_login(RoleFactory(kind="hq", organisation=HQFactory()).user)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+    counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT" in sql.upper() for sql in counts), counts
