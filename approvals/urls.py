@@ -6,6 +6,7 @@ app_name = "approvals"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("cases/", views.case_list, name="cases"),
     path("<int:pk>/", views.case_page, name="case"),
     path("<int:pk>/decide/", views.case_decide, name="decide"),
     path("<int:pk>/documents/", views.case_documents, name="documents"),

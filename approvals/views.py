@@ -11,21 +11,38 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from approvals import selectors
+from approvals.filters import CaseFilter
 from approvals.forms import DecisionForm, DocumentsForm, ResubmitForm
 from approvals.models import ApprovalCase, CaseDocuments, CaseStatus
 from approvals.services import (case_act, case_record_documents, case_resubmit, case_withdraw, is_case_applicant,
                                 may_record_documents, needs_documents)
+from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
+from crm_platform.tables import configure, table_page
 from crm_platform.views import render_page
 
-INBOX_LIMIT = 200
+INBOX_PAGE_SIZE = 50
 
 
 @login_required
 def inbox(request):
-    steps = list(selectors.inbox_for(request.user)[:INBOX_LIMIT])
-    hq_cases = list(selectors.hq_inbox(request.user)[:INBOX_LIMIT]) if selectors.is_hq_reviewer(request.user) \
-        else None
+    """Steps waiting for the user and, for HQ reviewers, the pending cross-region / special-new cases (R-APR-6):
+    two tables paged 50 at a time with a capped count, every row reachable. Each table has its own prefix so
+    their `page` and `sort` parameters do not collide."""
+    steps = configure(InboxStepTable(selectors.inbox_for(request.user), prefix="steps-"), request,
+                      per_page=INBOX_PAGE_SIZE)
+    hq_cases = configure(HQCaseTable(selectors.hq_inbox(request.user), prefix="hq-"), request,
+                         per_page=INBOX_PAGE_SIZE) if selectors.is_hq_reviewer(request.user) else None
     return render_page(request, "approvals/inbox.html", {"steps": steps, "hq_cases": hq_cases})
+
+
+@login_required
+def case_list(request):
+    """Every case in the user's scope (R-PERM-4), filtered, sorted, 50 a page with a capped count;
+    `?_export=csv|xlsx` exports the same rows (masked IDs only, R-PII-1)."""
+    return table_page(request, queryset=selectors.visible_cases(request.user)
+                      .select_related("customer", "type", "branch", "applicant"),
+                      table_class=CaseTable, filterset_class=CaseFilter, basename="approval_cases",
+                      template="approvals/cases.html")
 
 
 def _case_or_404(user, pk: int) -> ApprovalCase:

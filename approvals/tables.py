@@ -1,0 +1,120 @@
+"""Approval case lists as django-tables2 tables: the scoped "All cases" list (built into a page, with its
+exports, by `crm_platform.tables.table_page`) and the two tables of the inbox.
+
+Only the masked ID number (`customer.id_masked`) is ever shown (R-PII-1): the export shows what the page shows.
+Every column reads the case's own row or a `select_related` join, so a page costs the same for 3 or 50 rows.
+"""
+from __future__ import annotations
+
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+import django_tables2 as tables
+
+from approvals.models import ApprovalCase, CaseStep
+from relationships.tables import type_name
+
+CASE_LINK = ("approvals:case", {"pk": tables.A("pk")})
+
+
+def case_number(pk: int) -> str:
+    return f"#{pk}"
+
+
+class _CaseColumns(tables.Table):
+    """The columns every table of cases shows, and how they render."""
+
+    number = tables.Column(verbose_name=_("Case"), accessor="pk", order_by=("id",), linkify=CASE_LINK)
+    reason = tables.Column(verbose_name=_("Reason"), order_by=("reason", "id"))
+    type = tables.Column(verbose_name=_("Relationship type"), accessor="type", orderable=False)
+    branch = tables.Column(verbose_name=_("Branch company"), accessor="branch__name", orderable=False,
+                           default="—")
+    current_step = tables.Column(verbose_name=_("Current step"), orderable=False)
+    opened = tables.DateTimeColumn(verbose_name=_("Opened"), accessor="created_at", format="Y-m-d H:i",
+                                   order_by=("created_at", "id"))
+
+    def render_number(self, value):
+        return case_number(value)
+
+    def render_reason(self, record):
+        return record.get_reason_display()
+
+    def render_type(self, value):
+        return type_name(value)
+
+    def value_type(self, value):
+        return type_name(value)
+
+
+class CaseTable(_CaseColumns):
+    """Every case the user may see (`approvals.selectors.visible_cases`, R-PERM-4), newest first."""
+
+    customer = tables.Column(verbose_name=_("Customer name"), accessor="customer__name", orderable=False)
+    id_masked = tables.Column(verbose_name=_("ID card number"), accessor="customer__id_masked", orderable=False)
+    applicant = tables.Column(verbose_name=_("Applicant"), accessor="applicant", orderable=False, default="—")
+    status = tables.Column(verbose_name=_("Status"), order_by=("status", "id"))
+
+    class Meta:
+        model = ApprovalCase
+        fields = ()
+        sequence = ("number", "reason", "type", "customer", "id_masked", "applicant", "branch", "status",
+                    "current_step", "opened")
+        template_name = "includes/data_table.html"
+        empty_text = _("No cases.")
+        order_by = ("-opened",)
+
+    def value_status(self, record):
+        return str(record.get_status_display())
+
+    def render_status(self, record):
+        return format_html('<span class="status status-{}">{}</span>', record.status, self.value_status(record))
+
+
+class HQCaseTable(_CaseColumns):
+    """R-APR-6: the pending cross-region and special-new cases of every region (`approvals.selectors.hq_inbox`),
+    oldest first."""
+
+    customer = tables.Column(verbose_name=_("Customer"), accessor="customer", orderable=False)
+
+    class Meta:
+        model = ApprovalCase
+        fields = ()
+        sequence = ("number", "reason", "type", "customer", "branch", "current_step", "opened")
+        template_name = "includes/data_table.html"
+        empty_text = _("No pending cases.")
+        order_by = ("opened",)
+
+
+class InboxStepTable(tables.Table):
+    """Steps waiting for the user now (`approvals.selectors.inbox_for`), oldest case first."""
+
+    number = tables.Column(verbose_name=_("Case"), accessor="case_id", order_by=("case_id", "order", "id"),
+                           linkify=("approvals:case", {"pk": tables.A("case_id")}))
+    reason = tables.Column(verbose_name=_("Reason"), accessor="case__reason",
+                           order_by=("case__reason", "case__created_at", "case_id", "order", "id"))
+    type = tables.Column(verbose_name=_("Relationship type"), accessor="case__type", orderable=False)
+    customer = tables.Column(verbose_name=_("Customer"), accessor="case__customer", orderable=False)
+    applicant = tables.Column(verbose_name=_("Applicant"), accessor="case__applicant", orderable=False,
+                              default="—")
+    step = tables.Column(verbose_name=_("Step"), accessor="order", orderable=False)
+    opened = tables.DateTimeColumn(verbose_name=_("Opened"), accessor="case__created_at", format="Y-m-d H:i",
+                                   order_by=("case__created_at", "case_id", "order", "id"))
+
+    class Meta:
+        model = CaseStep
+        fields = ()
+        sequence = ("number", "reason", "type", "customer", "applicant", "step", "opened")
+        template_name = "includes/data_table.html"
+        empty_text = _("Nothing is waiting for you.")
+        order_by = ("opened",)
+
+    def render_number(self, value):
+        return case_number(value)
+
+    def render_reason(self, record):
+        return record.case.get_reason_display()
+
+    def render_type(self, value):
+        return type_name(value)
+
+    def render_step(self, record):
+        return f"{record.order} · {record.get_post_display()} · {record.organisation.name}"
