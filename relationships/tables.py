@@ -5,13 +5,14 @@ Only the masked ID number (`customer.id_masked`) is ever a column: the export sh
 from __future__ import annotations
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 import django_tables2 as tables
 
-from relationships.models import Relationship
+from relationships.models import Customer, Relationship
 
 
 def type_name(record_type) -> str:
@@ -59,3 +60,51 @@ class RelationshipTable(tables.Table):
 
     def value_holders(self, record):
         return "; ".join(f"{share.staff} {share.ratio}" for share in record.shares.all() if not share.effective_to)
+
+
+class CustomerTable(tables.Table):
+    """Customers whose history page the user may open (R-PERM-4), shown with the masked ID only (R-PII-1).
+
+    The relationship and class columns read `visible_active_relationships` / `visible_open_classes`, lists the
+    view prefetches through the scoping functions: walking `customer.relationships` here would show holders
+    outside the user's scope, and cost a query a row.
+    """
+    name = tables.Column(verbose_name=_("Customer name"), order_by=("name", "id"),
+                         linkify=("work:customer", {"pk": tables.A("pk")}))
+    id_masked = tables.Column(verbose_name=_("ID card number"), orderable=False)
+    relationships = tables.Column(verbose_name=_("Active relationships"), accessor="visible_active_relationships",
+                                  orderable=False, empty_values=())
+    classification = tables.Column(verbose_name=_("Classification"), accessor="visible_open_classes",
+                                   orderable=False, empty_values=())
+    created_at = tables.DateColumn(verbose_name=_("First seen"), format="Y-m-d", order_by=("created_at", "id"))
+
+    class Meta:
+        model = Customer
+        fields = ()
+        sequence = ("name", "id_masked", "relationships", "classification", "created_at")
+        template_name = "includes/data_table.html"
+        empty_text = _("No customers.")
+        order_by = ("-created_at",)
+
+    @staticmethod
+    def _holders(relationship) -> str:
+        return ", ".join(f"{share.staff} {share.ratio}" for share in relationship.shares.all())
+
+    def render_relationships(self, value):
+        if not value:
+            return "—"
+        return format_html_join("", '<span style="white-space: nowrap; margin-right: 10px;">{}: {}</span>',
+                                ((type_name(rel.type), self._holders(rel)) for rel in value))
+
+    def value_relationships(self, value):
+        return "; ".join(f"{type_name(rel.type)}: {self._holders(rel)}" for rel in value or ())
+
+    def value_classification(self, value):
+        return "; ".join(str(c.get_kind_display()) for c in value or ())
+
+    def render_classification(self, value):
+        return self.value_classification(value) or "—"
+
+    def value_created_at(self, value):
+        """The office's calendar day, as the page shows it, not the UTC time of the row."""
+        return timezone.localtime(value).date()

@@ -7,4 +7,5 @@ app_name = "relationships"
 urlpatterns = [
     path("", views.relationship_list, name="list"),
     path("<int:pk>/", views.relationship_detail, name="detail"),
+    path("customers/", views.customer_list, name="customers"),
 ]
