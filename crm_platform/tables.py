@@ -49,6 +49,9 @@ def configure(table, request, export_format: str | None = None, *, per_page: int
     """Sort and paginate `table` from the request (an export is sorted the same way but not paginated)."""
     tables.RequestConfig(request, paginate=False if export_format else {
         "per_page": per_page, "paginator_class": CappedTablePaginator}).configure(table)
+    if not export_format and table.paginator.per_page != per_page:
+        # django-tables2 takes `?per_page=` from the URL; a page never holds more rows than the list offers.
+        table.paginate(paginator_class=CappedTablePaginator, per_page=per_page, page=1)
     return table
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
-from django_filters.widgets import DateRangeWidget
 
+from crm_platform.widgets import LabelledDateRangeWidget
 from relationships.models import RelationshipType
 from reservations.models import Reservation, ReservationStatus
 
@@ -15,7 +15,7 @@ class ReservationFilter(django_filters.FilterSet):
     type = django_filters.ModelChoiceFilter(label=_("Relationship type"), queryset=RelationshipType.objects.all(),
                                             empty_label=_("All types"))
     registered = django_filters.DateFromToRangeFilter(label=_("Registered at"), field_name="registered_at",
-                                                      widget=DateRangeWidget(attrs={"type": "date"}))
+                                                      widget=LabelledDateRangeWidget())
     customer_name = django_filters.CharFilter(label=_("Customer name"), lookup_expr="icontains")
 
     class Meta:

@@ -235,3 +235,9 @@ def test_excel_export_beyond_the_sheet_limit_says_so_in_its_last_row(staff_clien
     sheet = load_workbook(io.BytesIO(staff_client.get(RES_LIST, {"_export": "xlsx"}).getvalue())).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 4 and "CSV" in rows[-1][0]
+
+
+def test_a_page_never_holds_more_rows_than_the_list_offers(staff_client, staff):
+    _reserve_many(staff, 51)
+    html = staff_client.get(RES_LIST, {"per_page": 100000}).content.decode()
+    assert len(_links(html, "reservations")) == 50
