@@ -25,7 +25,7 @@ from approvals.models import ApprovalCase
 from permissions.models import Role, RoleKind
 from relationships.models import Organisation, OrgKind, Relationship, Staff
 from reservations.feeds import load_feed
-from reservations.models import Reservation, ReservationStatus
+from reservations.models import FeedFile, Reservation, ReservationStatus
 from reservations.pipeline import run_nightly
 from reservations.services import reservation_withdraw
 
@@ -43,8 +43,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dir", default=str(DEMO_DIR), help="folder with the demo CSV files")
+        parser.add_argument("--if-empty", action="store_true",
+                            help="do nothing when any feed file has been loaded already (a container's later starts)")
 
-    def handle(self, *args, dir, **options):
+    def handle(self, *args, dir, if_empty=False, **options):
+        if if_empty and FeedFile.objects.exists():
+            self.stdout.write("Data already loaded; the demo data set is not loaded again.")
+            return
         started = time.monotonic()
         folder = Path(dir)
         if not (folder / "org.csv").exists():
