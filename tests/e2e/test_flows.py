@@ -111,3 +111,47 @@ def test_branch_admin_applies_an_approved_permission_change_in_the_admin(page):
     page.wait_for_load_state()
     assert Role.objects.filter(user=subject, kind="outlet_head", organisation=outlet).exists()
     assert page.console_errors == []
+
+
+def test_hq_uploads_a_feed_and_sees_its_summary_and_refused_lines(page, tmp_path):
+    """Issue 7: a feed uploaded in the browser ends with what was loaded and refused, downloadable."""
+    from tests.factories import HQFactory, RoleFactory
+    from tests.helpers import csv_bytes
+
+    hq = RoleFactory(kind="hq", organisation=HQFactory()).user
+    feed = tmp_path / "org.csv"
+    feed.write_bytes(csv_bytes(["code", "name", "kind", "parent_code", "region"], [
+        ["SH", "上海分公司", "branch", "HQ", "华东"], ["XX", "坏行", "planet", "HQ", ""]]))
+    login(page, hq.username)
+    page.locator("nav a[href='/reservations/feeds/']").click()
+    assert_fields_labelled(page)
+    page.locator("select[name=kind]").select_option("org")
+    page.locator("input[name=file]").set_input_files(str(feed))
+    assert_keyboard_reachable(page, "form[enctype] button[type=submit]")
+    page.locator("form[enctype] button[type=submit]").click()
+    page.wait_for_url("**/reservations/feeds/uploads/*/")
+    panel = page.locator("#upload-progress")
+    expect(panel).to_contain_text("org.csv")
+    expect(panel.locator("a[href$='/errors.csv']")).to_be_visible()
+    expect(panel).to_contain_text("planet")
+    assert page.console_errors == []
+
+
+def test_lists_filter_sort_and_offer_exports_with_every_field_labelled(page):
+    """Issue 7: the customer and case lists are filterable, sortable and exportable; filters are labelled."""
+    from tests.approvals_e2e_support import late_case_with_three_holders
+
+    case, holders = late_case_with_three_holders()
+    login(page, holders[0].username)
+    for url in ("/relationships/customers/", "/approvals/cases/", "/reservations/", "/relationships/"):
+        page.goto(url)
+        assert_fields_labelled(page)
+        expect(page.locator("a[href*='_export=csv']")).to_be_visible()
+        expect(page.locator("a[href*='_export=xlsx']")).to_be_visible()
+    page.goto("/approvals/cases/")
+    expect(page.locator(f"a[href='/approvals/{case.pk}/']")).to_be_visible()
+    page.locator("select[name=status]").select_option("approved")
+    page.locator("form.actions button[type=submit]").click()
+    page.wait_for_load_state()
+    expect(page.locator(f"a[href='/approvals/{case.pk}/']")).to_have_count(0)
+    assert page.console_errors == []
