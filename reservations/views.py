@@ -25,7 +25,8 @@ from permissions.scoping import visible_batch_runs, visible_reservations
 from relationships.services import RATIO_PLACES, parse_ratio
 from reservations import selectors
 from reservations.filters import ReservationFilter
-from reservations.forms import CoDeveloperFormSet, CorrectNameForm, ReservationForm, co_developers
+from reservations.forms import (CO_DEVELOPER_MAX, CoDeveloperFormSet, CorrectNameForm, ReservationForm,
+                                co_developers)
 from reservations.models import ReservationStatus
 from reservations.services import (ReservationInput, reservation_correct_name, reservation_register,
                                    reservation_withdraw)
@@ -88,7 +89,17 @@ def place_reservation_errors(exc: ValidationError, form, formset) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def reservation_create(request):
+    """Without JavaScript, "Recalculate" posts the form back: the totals are shown and blank rows added,
+    nothing is registered; with it, htmx shows the totals live and a button adds rows."""
     staff = _require_staff(request)
+    if request.method == "POST" and "_recalculate" in request.POST:
+        rows = [{"staff_no": request.POST.get(f"co-{i}-staff_no", ""), "ratio": request.POST.get(f"co-{i}-ratio", "")}
+                for i in range(CO_DEVELOPER_MAX)]
+        rows = [row for row in rows if row["staff_no"].strip() or row["ratio"].strip()]
+        form = ReservationForm(initial={name: request.POST.get(name, "") for name in ReservationForm.base_fields})
+        formset = CoDeveloperFormSet(prefix="co", initial=rows)
+        return render_page(request, "reservations/register.html", {
+            "form": form, "formset": formset, "totals": ratio_totals(request.POST)})
     if request.method == "POST":
         form = ReservationForm(request.POST)
         formset = CoDeveloperFormSet(request.POST, prefix="co")
@@ -113,7 +124,9 @@ def reservation_create(request):
     else:
         form = ReservationForm()
         formset = CoDeveloperFormSet(prefix="co")
-    return render_page(request, "reservations/register.html", {"form": form, "formset": formset})
+    data = request.POST if request.method == "POST" else {"own_ratio": form.fields["own_ratio"].initial}
+    return render_page(request, "reservations/register.html", {"form": form, "formset": formset,
+                                                               "totals": ratio_totals(data)})
 
 
 @login_required
@@ -133,7 +146,12 @@ CO_RATIO_KEY = re.compile(r"^co-(\d{1,4})-ratio$")
 def ratio_summary(request):
     """The register form's live total (htmx fragment): own ratio plus co-developer ratios, and what is left
     of 1. Pure computation with `parse_ratio` (no reads, no writes); the form's own validation is unchanged."""
-    data = request.POST if request.method == "POST" else request.GET
+    return render(request, "reservations/_ratio_summary.html",
+                  ratio_totals(request.POST if request.method == "POST" else request.GET))
+
+
+def ratio_totals(data) -> dict:
+    """Own ratio plus co-developer ratios as typed, and what is left of 1 (the page's running total)."""
     raw = [data.get("own_ratio", "")] + [value for key, value in data.items() if CO_RATIO_KEY.match(key)][:1000]
     total, error = Decimal("0"), None
     for value in raw:
@@ -144,9 +162,8 @@ def ratio_summary(request):
         except ValidationError as exc:
             error = error or exc.messages[0]
     remainder = Decimal("1") - total
-    return render(request, "reservations/_ratio_summary.html", {
-        "total": total.quantize(RATIO_PLACES), "remainder": max(remainder, Decimal("0")).quantize(RATIO_PLACES),
-        "over": remainder < 0, "error": error})
+    return {"total": total.quantize(RATIO_PLACES), "remainder": max(remainder, Decimal("0")).quantize(RATIO_PLACES),
+            "over": remainder < 0, "error": error}
 
 
 def _detail_context(request, reservation, correct_form=None) -> dict:

@@ -210,6 +210,24 @@ def test_ratio_summary_shows_total_and_unallocated(staff_client):
     assert staff_client.get(url).status_code == 200
     register = staff_client.get(reverse("reservations:create")).content.decode()
     assert url in register and "vendor/htmx.min.js" in register
+    assert "1.0000" in register  # the total is on the page before any script runs
+
+
+def test_without_javascript_recalculate_shows_the_total_adds_rows_and_registers_nothing(staff_client, outlet):
+    """R-RES-4's running total without JavaScript: the form comes back with the total and more blank rows."""
+    a, b = StaffFactory(outlet=outlet), StaffFactory(outlet=outlet)
+    response = staff_client.post(reverse("reservations:create"), {
+        "_recalculate": "1", "relationship_type": RelationshipType.objects.get(code="NEW_DEV").pk,
+        "customer_name": "张三", "id_number": make_id_number(seq=77), "phone": "13812345678", "own_ratio": "0.6",
+        "co-TOTAL_FORMS": "3", "co-INITIAL_FORMS": "0", "co-MIN_NUM_FORMS": "0", "co-MAX_NUM_FORMS": "20",
+        "co-0-staff_no": a.staff_no, "co-0-ratio": "0.3", "co-1-staff_no": "", "co-1-ratio": "",
+        "co-2-staff_no": b.staff_no, "co-2-ratio": "0.2"}, HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert response.status_code == 200 and not Reservation.objects.exists()
+    assert "1.1000" in html and "exceeds 1" in html
+    assert 'name="co-TOTAL_FORMS" value="5"' in html  # the two filled rows, then three blank ones
+    assert f'value="{a.staff_no}"' in html and f'value="{b.staff_no}"' in html and 'value="张三"' in html
+    assert 'class="errorlist" id=' not in html  # nothing was validated: no field errors
 
 
 # --- exports are whole, read in chunks ------------------------------------------------------------------------

@@ -155,3 +155,37 @@ def test_lists_filter_sort_and_offer_exports_with_every_field_labelled(page):
     page.wait_for_load_state()
     expect(page.locator(f"a[href='/approvals/{case.pk}/']")).to_have_count(0)
     assert page.console_errors == []
+
+
+def test_staff_registers_with_co_developers_without_javascript(browser, live_server):
+    """Issue 7: the dynamic rows work without JavaScript — recalculate shows the total and adds rows."""
+    context = browser.new_context(locale="zh-CN", base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        outlet = OutletFactory()
+        staff = StaffFactory(outlet=outlet)
+        colleagues = [StaffFactory(outlet=outlet) for _ in range(4)]
+        page.goto("/accounts/login/")
+        page.locator("input[name=username]").fill(staff.staff_no)
+        page.locator("input[name=password]").fill("pw-12345678")
+        page.locator("button[type=submit].primary").click()
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        page.goto("/reservations/new/")
+        expect(page.locator("#ratio-summary")).to_contain_text("1.0000")
+        page.locator("input[name=customer_name]").fill("李四")
+        page.locator("input[name=id_number]").fill(make_id_number())
+        page.locator("input[name=phone]").fill("13812345678")
+        page.locator("input[name=own_ratio]").fill("0.2")
+        for i, colleague in enumerate(colleagues[:3]):
+            page.locator(f"input[name='co-{i}-staff_no']").fill(colleague.staff_no)
+            page.locator(f"input[name='co-{i}-ratio']").fill("0.2")
+        page.locator("#recalculate").click()
+        expect(page.locator("#ratio-summary")).to_contain_text("0.8000")
+        assert not Reservation.objects.exists()
+        page.locator("input[name='co-3-staff_no']").fill(colleagues[3].staff_no)  # a row added by the server
+        page.locator("input[name='co-3-ratio']").fill("0.2")
+        page.locator("form button[type=submit].primary").click()
+        page.wait_for_url("**/reservations/*/")
+        assert Reservation.objects.get().participants.count() == 5
+    finally:
+        context.close()
