@@ -11,9 +11,8 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
 from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm_platform.tables import csv_stream_response, table_page
 from crm_platform.views import current_staff, render_page
+from permissions.pagination import CappedPaginator
 from permissions.scoping import visible_batch_runs, visible_reservations
 from relationships.services import RATIO_PLACES, parse_ratio
 from reservations import selectors
@@ -228,7 +228,7 @@ def reservation_correct_view(request, pk: int):
 def run_list(request):
     """R-MATCH-7: the run ledger, one row per business date and stage, with its counts."""
     qs = visible_batch_runs(request.user).order_by("-business_date", "id")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = _ledger_rows(page.object_list)
     running = any(row["run"].status == "running" for row in rows)
     return render_page(request, "reservations/runs.html", {"page_obj": page, "rows": rows, "running": running})

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from approvals.models import ApprovalCase
 from crm_platform.views import current_staff, render_page
+from permissions.pagination import CappedPaginator
 from permissions.scoping import (visible_branch_requests, visible_callbacks, visible_core_lines,
                                  visible_customer_classes, visible_history_customers, visible_organisations,
                                  visible_preassignments, visible_relationship_history, visible_reservations)
@@ -122,7 +122,7 @@ def classified_list(request):
             qs = qs.filter(outlet=data["outlet"])
         if data["since_from"]:
             qs = qs.filter(since__gte=data["since_from"])
-    page = Paginator(qs.order_by("-since", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs.order_by("-since", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render_page(request, "secondary/classified.html", {
@@ -139,7 +139,7 @@ def assignment_list(request):
           .order_by("-assigned_at", "-id"))
     if status in PreAssignmentStatus.values:
         qs = qs.filter(status=status)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render_page(request, "secondary/assignments.html", {
         "page_obj": page, "status": status, "statuses": PreAssignmentStatus.choices,
         "query": f"status={status}", "end_form": EndAssignmentForm(),
@@ -174,7 +174,7 @@ def my_assignments(request):
     qs = (visible_preassignments(request.user).filter(staff=staff)
           .select_related("customer", "classification", "classification__outlet", "relationship")
           .annotate(reserved=Exists(open_res)).order_by("status", "-assigned_at", "-id"))
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render_page(request, "secondary/mine.html", {"page_obj": page})
 
 
@@ -248,7 +248,7 @@ def branch_requests(request):
     qs = (visible_branch_requests(request.user)
           .select_related("customer", "type", "branch", "requested_by", "old_relationship", "new_relationship")
           .order_by("-requested_at", "-id"))
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     keys = [f"branch_request:{r.pk}" for r in page.object_list]
     cases = dict(ApprovalCase.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "pk"))
     for r in page.object_list:
@@ -424,7 +424,7 @@ def core_list(request):
     qs = (visible_core_lines(request.user)
           .select_related("submission__branch", "advisor", "customer", "relationship")
           .order_by("-submission__submitted_at", "-submission_id", "line_no"))
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     keys = [f"core_line:{ln.pk}" for ln in page.object_list]
     cases = dict(ApprovalCase.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "pk"))
     for ln in page.object_list:
@@ -481,7 +481,7 @@ def callback_list(request):
     qs = visible_callbacks(request.user).select_related("relationship__customer", "relationship__type", "outlet")
     pending = qs.filter(status=CallbackStatus.PENDING).order_by("due_on", "id")
     disputed = qs.filter(status=CallbackStatus.DISPUTED, resolution="").order_by("recorded_at", "id")
-    page = Paginator(pending, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(pending, PAGE_SIZE).get_page(request.GET.get("page"))
     return render_page(request, "callbacks/list.html", {
         "page_obj": page, "disputed": disputed[:200], "today": timezone.localdate(),
         "recent": qs.exclude(status=CallbackStatus.PENDING).order_by("-recorded_at", "-id")[:20]})
