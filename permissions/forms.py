@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from permissions.models import ApplicationAction, RegisterEvent, Role
+from permissions.models import ApplicationAction, Role
 from permissions.services import APPLICABLE_KINDS, SIGNOFF_STATEMENT, administered_branch_ids, user_branch_ids, \
     users_of_branches
 from relationships.models import Organisation, OrgKind
@@ -70,36 +70,3 @@ class StatusFilterForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", _("all"))] + list(ApplicationStatus.choices)
-
-
-class RegisterFilterForm(forms.Form):
-    event = forms.ChoiceField(label=_("Event"), required=False)
-    branch = forms.ModelChoiceField(label=_("Branch company"), required=False, queryset=Organisation.objects.none())
-    who = forms.CharField(label=_("Concerns"), required=False, max_length=100)
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def __init__(self, *args, user, **kwargs):
-        from permissions.scoping import visible_organisations
-
-        super().__init__(*args, **kwargs)
-        self.fields["event"].choices = [("", _("all"))] + list(RegisterEvent.choices)
-        self.fields["branch"].queryset = visible_organisations(user).filter(kind=OrgKind.BRANCH).order_by("code")
-
-    def apply(self, qs):
-        if not self.is_valid():
-            return qs
-        d = self.cleaned_data
-        if d.get("event"):
-            qs = qs.filter(event=d["event"])
-        if d.get("branch"):
-            qs = qs.filter(branch=d["branch"])
-        if d.get("who"):
-            qs = qs.filter(subject_label__icontains=d["who"])
-        if d.get("date_from"):
-            qs = qs.filter(at__date__gte=d["date_from"])
-        if d.get("date_to"):
-            qs = qs.filter(at__date__lte=d["date_to"])
-        return qs
-
-

@@ -1,7 +1,7 @@
 """Permission pages (R-PERM-2/3) and the logged "show full ID" action (R-PII-1).
 
-Thin: parse with a form, call the service or a scoped selector, render. Rows outside the user's scope
-answer 404 (R-PERM-4); actions the user may not take answer 403.
+Thin: parse with a form (a FilterSet for the register list), call the service or a scoped selector, render.
+Rows outside the user's scope answer 404 (R-PERM-4); actions the user may not take answer 403.
 """
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from crm_platform.tables import table_page
 from crm_platform.views import render_page
 from permissions import exports, scoping, services
-from permissions.forms import ApplicationForm, DecisionForm, RegisterFilterForm, StatusFilterForm
+from permissions.filters import RegisterFilter
+from permissions.forms import ApplicationForm, DecisionForm, StatusFilterForm
 from permissions.models import ApplicationAction, ApplicationStatus
 from permissions.pagination import CappedPaginator
 from permissions.pii import needs_full_pii, reveals_pii, unmask
+from permissions.tables import RegisterTable
 
 PAGE_SIZE = 50
 
@@ -125,29 +128,34 @@ def application_apply_view(request, pk: int):
     return _act(request, pk, services.application_apply, _("The change has been applied."))
 
 
-def _register_qs(request):
-    filters = RegisterFilterForm(request.GET or None, user=request.user)
-    qs = filters.apply(scoping.visible_register_entries(request.user))
-    return filters, qs
+def _register_entries(*, user):
+    """The register the user may read (R-PERM-4), with the branch joined so no row costs a query."""
+    return scoping.visible_register_entries(user).select_related("branch")
+
+
+def _filtered_register(*, request):
+    """The dedicated exports filter with the page's FilterSet, so they hold exactly the rows the page lists."""
+    filters = RegisterFilter(request.GET or None, queryset=_register_entries(user=request.user), request=request)
+    return filters.qs if filters.is_bound else filters.queryset
 
 
 @login_required
 def register_list(request):
-    filters, qs = _register_qs(request)
-    page = CappedPaginator(qs.select_related("branch").order_by("-at", "-id"), PAGE_SIZE).get_page(
-        request.GET.get("page"))
-    return render_page(request, "permissions/register.html",
-                       {"page_obj": page, "filters": filters, "query": _query(request)})
+    """R-PERM-3: scoped (R-PERM-4), filtered, sorted, 50 a page with a capped count; `?_export=csv|xlsx`
+    exports the table's columns, while the dedicated URLs below give the full register format."""
+    return table_page(request, queryset=_register_entries(user=request.user), table_class=RegisterTable,
+                      filterset_class=RegisterFilter, basename="permission_register",
+                      template="permissions/register.html")
 
 
 @login_required
 def register_export_csv(request):
-    return exports.csv_response(_register_qs(request)[1])
+    return exports.csv_response(_filtered_register(request=request))
 
 
 @login_required
 def register_export_xlsx(request):
-    return exports.xlsx_response(_register_qs(request)[1])
+    return exports.xlsx_response(_filtered_register(request=request))
 
 
 # --------------------------------------------------------------------------------------------------
