@@ -18,10 +18,12 @@ concurrent urllib clients and a bounded number of requests per page:
   (a branch's ~83,000 relationships), half as staff (~1,700 each);
 - inbox: the approval inbox (`approvals:inbox`) of 20 branch post holders (~6,700 pending steps each),
   or the reservations list when there is no inbox;
+- customer_list: the customer list (`relationships:customers`, pages 1–3) for the same users as customers;
+- cases: "all cases" (`approvals:cases`, pages 1–3) for the inbox post holders;
 - trivial: the sign-in page, anonymous.
 
 The last line printed is:
-    pages p95_ms_customers=A p95_ms_inbox=B p95_ms_trivial=C
+    pages p95_ms_customers=A p95_ms_inbox=B p95_ms_customer_list=C p95_ms_cases=D p95_ms_trivial=E
 """
 from __future__ import annotations
 
@@ -364,6 +366,12 @@ def main() -> None:
                             args.requests, args.time_limit)
         inbox = measure("inbox" if with_cases else "inbox(reservations list)", inbox_sessions,
                         lambda i: inbox_path, args.requests, args.time_limit)
+        customer_list_path = reverse("relationships:customers")
+        customer_list = measure("customer_list", customer_sessions,
+                                lambda i: f"{customer_list_path}?page={1 + i % 3}", args.requests, args.time_limit)
+        cases_path = reverse("approvals:cases") if with_cases else reverse("reservations:list")
+        cases = measure("cases", inbox_sessions, lambda i: f"{cases_path}?page={1 + i % 3}", args.requests,
+                        args.time_limit)
         trivial = measure("trivial", anonymous, lambda i: "/accounts/login/", args.requests, args.time_limit)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -373,7 +381,9 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGKILL)
     if not args.keep:
         recreate(admin, create=False)
-    log(f"pages p95_ms_customers={p95(customers):.1f} p95_ms_inbox={p95(inbox):.1f} p95_ms_trivial={p95(trivial):.1f}")
+    log(f"pages p95_ms_customers={p95(customers):.1f} p95_ms_inbox={p95(inbox):.1f} "
+        f"p95_ms_customer_list={p95(customer_list):.1f} p95_ms_cases={p95(cases):.1f} "
+        f"p95_ms_trivial={p95(trivial):.1f}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import itertools
+import re
 from zoneinfo import ZoneInfo
 
 from reservations.feeds import load_feed
@@ -12,6 +13,7 @@ from reservations.pipeline import run_nightly
 from reservations.services import ReservationInput, reservation_register
 
 SH = ZoneInfo("Asia/Shanghai")
+ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")  # a full ID number: never on a page or export
 _event_ids = itertools.count(1)
 _accounts = itertools.count(1)
 

@@ -11,23 +11,13 @@ from approvals.services import case_act
 from relationships.callbacks import callback_record, create_callbacks, dispute_resolve
 from relationships.models import AuditEntry, Callback, Relationship
 from reservations.models import BatchRun
-from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.factories import OutletFactory, RoleFactory, make_id_number
 from tests.helpers import at, event_row, load_events, nightly, reserve
 from tests.test_approvals_support import branch_created_case, holder, make_branch
 from tests.test_secondary_support import assign, branch_user, lost_customer
 
 pytestmark = pytest.mark.django_db
 D = dt.date
-
-
-@pytest.fixture
-def outlet():
-    return OutletFactory()
-
-
-@pytest.fixture
-def staff(outlet):
-    return StaffFactory(outlet=outlet)
 
 
 def matched_relationship(staff, outlet, day="2026-03-03") -> Relationship:

@@ -17,16 +17,6 @@ from tests.helpers import at, event_row, load_events, nightly, reserve
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def outlet():
-    return OutletFactory()
-
-
-@pytest.fixture
-def staff(outlet):
-    return StaffFactory(outlet=outlet)
-
-
 def _status(reservation) -> str:
     reservation.refresh_from_db()
     return reservation.status

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pytest
 from django.db import connection
@@ -11,12 +10,11 @@ from django.test.utils import CaptureQueriesContext
 
 from reservations.models import ReservationStatus
 from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
+from tests.helpers import ID18, at, event_row, load_events, nightly, reserve
 
 pytestmark = pytest.mark.django_db
 
 DAY = "2026-03-03"
-ID18 = re.compile(r"\b\d{17}[\dX]\b")
 
 
 @pytest.fixture

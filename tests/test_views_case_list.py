@@ -21,13 +21,13 @@ from approvals.tables import CaseTable
 from relationships.models import RelationshipType
 from relationships.services import customer_get_or_create
 from tests.factories import StaffFactory, make_id_number
+from tests.helpers import ID18
 from tests.test_approvals_support import branch_created_case, holder, hq_admin, make_branch
 
 pytestmark = pytest.mark.django_db
 
 CASES = reverse("approvals:cases")
 INBOX = reverse("approvals:inbox")
-ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
 FORMATS = ["csv", "xlsx"]
 
 

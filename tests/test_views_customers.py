@@ -18,22 +18,12 @@ from openpyxl import load_workbook
 from relationships.models import Customer, CustomerClass, Relationship, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.helpers import ID18
 
 pytestmark = pytest.mark.django_db
 
 CUSTOMERS = reverse("relationships:customers")
-ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
 EXPORTS = ["csv", "xlsx"]
-
-
-@pytest.fixture
-def outlet():
-    return OutletFactory()
-
-
-@pytest.fixture
-def staff(outlet):
-    return StaffFactory(outlet=outlet)
 
 
 @pytest.fixture

@@ -17,30 +17,13 @@ from relationships.models import Relationship, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.models import Reservation, ReservationStatus
 from reservations.tables import ReservationTable
-from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import reserve
+from tests.factories import StaffFactory, make_id_number
+from tests.helpers import ID18, reserve
 
 pytestmark = pytest.mark.django_db
 
 RES_LIST = reverse("reservations:list")
 REL_LIST = reverse("relationships:list")
-ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
-
-
-@pytest.fixture
-def outlet():
-    return OutletFactory()
-
-
-@pytest.fixture
-def staff(outlet):
-    return StaffFactory(outlet=outlet)
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff.user)
-    return client
 
 
 def _reserve_many(staff, n, *, start=0, name="客户"):

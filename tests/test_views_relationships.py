@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from relationships.models import RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
-from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.factories import RoleFactory, StaffFactory, make_id_number
 
 pytestmark = pytest.mark.django_db
 
@@ -25,22 +25,6 @@ def _relationship(*holders, id_number: str | None = None, name: str = "张三", 
     return relationship_create(actor="test", customer=customer, rel_type=RelationshipType.objects.get(pk=type_code),
                                shares=[Share(s, Decimal(r)) for s, r in holders],
                                effective_from=dt.date(2026, 3, 5), source="reservation")
-
-
-@pytest.fixture
-def outlet():
-    return OutletFactory()
-
-
-@pytest.fixture
-def staff(outlet):
-    return StaffFactory(outlet=outlet)
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff.user)
-    return client
 
 
 def test_list_shows_own_relationships_with_masked_id_only(staff_client, staff, outlet):

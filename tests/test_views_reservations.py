@@ -13,29 +13,13 @@ from django.utils import timezone
 
 from relationships.models import AuditEntry
 from reservations.models import BatchRun, Reservation, ReservationParticipant
-from tests.factories import OutletFactory, RoleFactory, StaffFactory, UserFactory, make_id_number
+from tests.factories import RoleFactory, StaffFactory, UserFactory, make_id_number
 from tests.helpers import reserve
 
 pytestmark = pytest.mark.django_db
 
 REGISTER = reverse("reservations:create")
 LIST = reverse("reservations:list")
-
-
-@pytest.fixture
-def outlet():
-    return OutletFactory()
-
-
-@pytest.fixture
-def staff(outlet):
-    return StaffFactory(outlet=outlet)
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff.user)
-    return client
 
 
 def _form(*, id_number: str, own_ratio: str = "1", rows: list[tuple[str, str]] = (), type_code: str = "NEW_DEV",
