@@ -84,12 +84,14 @@ class _Echo:
         return value
 
 
-def csv_stream_response(*parts, filename: str) -> StreamingHttpResponse:
-    """Rows (from each iterable in turn) streamed as CSV, with a BOM so that Excel reads the Chinese."""
-    writer = csv.writer(_Echo(), lineterminator="\r\n")
+def csv_stream_response(*parts, filename: str, bom: bool = True) -> StreamingHttpResponse:
+    """Rows (from each iterable in turn) streamed as CSV; a page's export starts with a BOM so that Excel reads
+    the Chinese, a §12 contract file does not."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n" if bom else "\n")
 
     def stream():
-        yield "\ufeff"
+        if bom:
+            yield "\ufeff"
         for part in parts:
             for row in part:
                 yield writer.writerow(row)
@@ -105,20 +107,25 @@ def export_response(table, export_format: str, basename: str, exclude_columns=()
     if export_format == "csv":
         return csv_stream_response(rows, filename=f"{basename}.csv")
 
+    return xlsx_response(rows, filename=f"{basename}.xlsx", sheet=basename)
+
+
+def xlsx_response(rows, *, filename: str, sheet: str) -> FileResponse:
+    """Rows (header first) as a workbook written row by row to a temporary file, never held in memory."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(basename[:31])
+    worksheet = workbook.create_sheet(sheet[:31])
     for n, row in enumerate(rows, start=1):
         if n == XLSX_MAX_ROWS:
-            sheet.append([gettext("Excel holds at most %(n)d rows; export CSV for the complete list.")
-                          % {"n": XLSX_MAX_ROWS - 2}])
+            worksheet.append([gettext("Excel holds at most %(n)d rows; export CSV for the complete list.")
+                              % {"n": XLSX_MAX_ROWS - 2}])
             break
-        sheet.append(row)
+        worksheet.append(row)
     spool = tempfile.TemporaryFile()
     workbook.save(spool)
     spool.seek(0)
-    return FileResponse(spool, as_attachment=True, filename=f"{basename}.xlsx",
+    return FileResponse(spool, as_attachment=True, filename=filename,
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 

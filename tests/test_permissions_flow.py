@@ -257,7 +257,7 @@ def test_r_perm_3_register_pages_filter_and_export_csv_and_excel(org):
     response = client.get(reverse("permissions:register_xlsx"), {"event": "approved"})
     from openpyxl import load_workbook
 
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     values = list(sheet.values)
     assert values[0][:3] == ("entry_id", "at", "event") and [v[2] for v in values[1:]] == ["approved"]
 
