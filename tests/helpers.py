@@ -55,3 +55,16 @@ def reserve(staff, *, id_number: str, name: str = "张三", type_code: str = "NE
 
 def nightly(day: str):
     return run_nightly(business_date=dt.date.fromisoformat(day))
+
+
+def queries_for(client, url: str, params: dict | None = None) -> int:
+    """How many queries one GET costs, a streamed export read to its end included (it queries while read).
+    Counted at once: the next request resets the connection's query log."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params or {})
+        response.getvalue()
+    assert response.status_code == 200, (url, response.status_code)
+    return len(captured.captured_queries)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from reservations.models import BatchRun, Reservation
+from reservations.models import BatchRun
 from tests.factories import OutletFactory, StaffFactory, make_id_number
 from tests.helpers import at, event_row, load_events, reserve
 

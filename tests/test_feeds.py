@@ -11,7 +11,7 @@ from django.core.management import call_command
 from relationships.models import AccountEvent, Organisation, PiiAccess, Qualification, Staff
 from reservations.models import FeedFile, Reservation
 from tests.factories import make_id_number
-from tests.helpers import EVENT_HEADER, at, csv_bytes
+from tests.helpers import EVENT_HEADER, csv_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,6 @@ fails here, and checks that the committed .mo is the compiled form of the commit
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
