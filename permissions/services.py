@@ -497,7 +497,7 @@ def qualification_set_validity(*, actor, qualification: Qualification, valid_to:
 
 def users_of_branches(branch_ids):
     """Users belonging to the branches (staff at their outlets, or holding a role there)."""
-    from django.db.models import Exists, OuterRef, Q
+    from django.db.models import Exists, OuterRef
 
     User = get_user_model()
     qs = User.objects.all()

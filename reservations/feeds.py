@@ -15,7 +15,6 @@ import io
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from importlib import import_module
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from relationships.audit import actor_label, audit_many
 from relationships.identity import clean_customer_name, normalise_id_number
-from relationships.models import (MATCHABLE_EVENT_KINDS, Account, AccountEvent, AccountType, Customer, EventKind,
+from relationships.models import (MATCHABLE_EVENT_KINDS, AccountEvent, AccountType, Customer, EventKind,
                                   MatchState, Organisation, Qualification, QualificationKind, Region, Staff,
                                   StaffKind)
 from relationships.pii import encrypt, mask_id, pii_hash

@@ -13,7 +13,6 @@ import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
