@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
@@ -248,6 +249,11 @@ class RelationshipType(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def label(self) -> str:
+        """The name in the page's language: the rows carry a Chinese and an English name."""
+        return self.name_en if (get_language() or "").startswith("en") and self.name_en else self.name
 
 
 class RelationshipStatus(models.TextChoices):

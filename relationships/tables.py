@@ -4,7 +4,6 @@ Only the masked ID number (`customer.id_masked`) is ever a column: the export sh
 """
 from __future__ import annotations
 
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
@@ -16,7 +15,7 @@ from relationships.models import Customer, Relationship
 
 
 def type_name(record_type) -> str:
-    return render_to_string("reservations/_type_name.html", {"rel_type": record_type}).strip()
+    return record_type.label
 
 
 class RelationshipTable(tables.Table):
@@ -24,11 +23,7 @@ class RelationshipTable(tables.Table):
                              linkify=("relationships:detail", {"pk": tables.A("pk")}))
     id_masked = tables.Column(verbose_name=_("ID card number"), accessor="customer__id_masked", orderable=False)
     type = tables.Column(verbose_name=_("Relationship type"), accessor="type", order_by=("type_id",))
-    holders = tables.TemplateColumn(
-        verbose_name=_("Holders and split ratios"), accessor="pk", orderable=False,
-        template_code='{% for share in record.shares.all %}{% if not share.effective_to %}'
-                      '<span style="white-space: nowrap; margin-right: 10px;">{{ share.staff }} {{ share.ratio }}'
-                      '</span>{% endif %}{% endfor %}')
+    holders = tables.Column(verbose_name=_("Holders and split ratios"), accessor="pk", orderable=False)
     outlet = tables.Column(verbose_name=_("Outlet"), accessor="outlet__name", orderable=False, default="—")
     effective_from = tables.DateColumn(verbose_name=_("Effective from"), format="Y-m-d",
                                        order_by=("effective_from", "id"))
@@ -57,6 +52,12 @@ class RelationshipTable(tables.Table):
     def render_status(self, value):
         css = "ended" if value else "active"
         return format_html('<span class="status status-{}">{}</span>', css, self.value_status(value))
+
+    def render_holders(self, record):
+        # Python, not a template column: a template would be compiled again for every row.
+        return format_html_join("", '<span style="white-space: nowrap; margin-right: 10px;">{} {}</span>',
+                                ((share.staff, share.ratio) for share in record.shares.all()
+                                 if not share.effective_to))
 
     def value_holders(self, record):
         return "; ".join(f"{share.staff} {share.ratio}" for share in record.shares.all() if not share.effective_to)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from relationships.models import RelationshipType, Staff
@@ -13,9 +12,7 @@ CO_DEVELOPER_MAX = 20
 
 def type_label(rel_type: RelationshipType) -> str:
     """The type's name in the active language (the rows carry a Chinese and an English name)."""
-    if (get_language() or "").startswith("en") and rel_type.name_en:
-        return rel_type.name_en
-    return rel_type.name
+    return rel_type.label
 
 
 class RelationshipTypeChoiceField(forms.ModelChoiceField):
