@@ -71,7 +71,8 @@ def _branch_outlets(branch_ids) -> QuerySet:
     return Organisation.objects.filter(branch_id__in=branch_ids).values("id")
 
 
-def _filter(qs: QuerySet, scope: Scope, *, staff: str, outlet: str, branch: str) -> QuerySet:
+def _filter(qs: QuerySet, scope: Scope, *, staff: str, outlet: str, branch: str | None = None) -> QuerySet:
+    """Rows of the scope's staff, outlets or branches. Without `branch`, a branch sees the rows at its outlets."""
     if scope.everything:
         return qs
     if scope.empty:
@@ -82,16 +83,15 @@ def _filter(qs: QuerySet, scope: Scope, *, staff: str, outlet: str, branch: str)
     if scope.outlet_ids:
         cond |= Q(**{f"{outlet}__in": scope.outlet_ids})
     if scope.branch_ids:
-        cond |= (Q(**{f"{outlet}__in": _branch_outlets(scope.branch_ids)}) if branch == "outlet__branch_id"
-                 else Q(**{f"{branch}__in": scope.branch_ids}))
+        cond |= (Q(**{f"{branch}__in": scope.branch_ids}) if branch
+                 else Q(**{f"{outlet}__in": _branch_outlets(scope.branch_ids)}))
     return qs.filter(cond)
 
 
 def visible_reservations(user) -> QuerySet:
     from reservations.models import Reservation
 
-    return _filter(Reservation.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id",
-                   branch="outlet__branch_id")
+    return _filter(Reservation.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id")
 
 
 def visible_relationships(user) -> QuerySet:
@@ -100,6 +100,12 @@ def visible_relationships(user) -> QuerySet:
     No DISTINCT: the share condition is a semi-join, so the list can stream in index order and stop at
     the page size (lists of millions paginate without sorting or counting the whole scope).
     """
+    return _relationships_held_or_at(user, RelationshipShare.objects.filter(effective_to__isnull=True))
+
+
+def _relationships_held_or_at(user, shares: QuerySet) -> QuerySet:
+    """Relationships with one of `shares` held by the user (or his broker tree), at his outlet or branch,
+    or all of them for head office."""
     scope = scope_for(user)
     qs = Relationship.objects.all()
     if scope.everything:
@@ -108,8 +114,7 @@ def visible_relationships(user) -> QuerySet:
         return qs.none()
     cond = Q()
     if scope.staff_ids:
-        cond |= Q(pk__in=RelationshipShare.objects.filter(staff_id__in=scope.staff_ids, effective_to__isnull=True)
-                  .values("relationship_id"))
+        cond |= Q(pk__in=shares.filter(staff_id__in=scope.staff_ids).values("relationship_id"))
     if scope.outlet_ids:
         cond |= Q(outlet_id__in=scope.outlet_ids)
     if scope.branch_ids:
@@ -121,8 +126,7 @@ def visible_staff_performance(user) -> QuerySet:
     """R-PERF-4 / R-PERM-4: own figures (with the broker tree), outlet, branch, or everything for HQ."""
     from performance.models import StaffPerformance
 
-    return _filter(StaffPerformance.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id",
-                   branch="outlet__branch_id")
+    return _filter(StaffPerformance.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id")
 
 
 def visible_batch_runs(user) -> QuerySet:
@@ -166,7 +170,7 @@ def visible_customers(user) -> QuerySet:
 
 def visible_staff(user) -> QuerySet:
     """Staff: himself and his broker tree, his outlet's, his branch's, or everyone."""
-    return _filter(Staff.objects.all(), scope_for(user), staff="id", outlet="outlet_id", branch="outlet__branch_id")
+    return _filter(Staff.objects.all(), scope_for(user), staff="id", outlet="outlet_id")
 
 
 def visible_qualifications(user) -> QuerySet:
@@ -186,7 +190,7 @@ def visible_users(user) -> QuerySet:
     orgs = Q()
     if scope.branch_ids:
         orgs |= Q(organisation__branch_id__in=scope.branch_ids)
-        cond |= Exists(Staff.objects.filter(user=OuterRef("pk"), outlet__branch_id__in=scope.branch_ids))
+        cond |= Exists(Staff.objects.filter(user=OuterRef("pk"), outlet_id__in=_branch_outlets(scope.branch_ids)))
     if scope.outlet_ids:
         orgs |= Q(organisation_id__in=scope.outlet_ids)
         cond |= Exists(Staff.objects.filter(user=OuterRef("pk"), outlet_id__in=scope.outlet_ids))
@@ -252,8 +256,9 @@ def visible_customer_classes(user) -> QuerySet:
         cond |= Q(outlet_id__in=scope.outlet_ids) | Exists(Account.objects.filter(
             customer_id=OuterRef("customer_id"), outlet_id__in=scope.outlet_ids))
     if scope.branch_ids:
-        cond |= Q(outlet__branch_id__in=scope.branch_ids) | Exists(Account.objects.filter(
-            customer_id=OuterRef("customer_id"), outlet__branch_id__in=scope.branch_ids))
+        outlets = _branch_outlets(scope.branch_ids)
+        cond |= Q(outlet_id__in=outlets) | Exists(Account.objects.filter(
+            customer_id=OuterRef("customer_id"), outlet_id__in=outlets))
     if scope.staff_ids:
         cond |= Exists(PreAssignment.objects.filter(customer_id=OuterRef("customer_id"), staff_id__in=scope.staff_ids))
     return qs.filter(cond)
@@ -301,20 +306,7 @@ def visible_core_lines(user) -> QuerySet:
 def visible_relationship_history(user) -> QuerySet:
     """Every version, ended ones included: like `visible_relationships`, but a holder also sees the versions
     he held in the past (a customer page's full history)."""
-    scope = scope_for(user)
-    qs = Relationship.objects.all()
-    if scope.everything:
-        return qs
-    if scope.empty:
-        return qs.none()
-    cond = Q()
-    if scope.staff_ids:
-        cond |= Q(pk__in=RelationshipShare.objects.filter(staff_id__in=scope.staff_ids).values("relationship_id"))
-    if scope.outlet_ids:
-        cond |= Q(outlet_id__in=scope.outlet_ids)
-    if scope.branch_ids:
-        cond |= Q(outlet_id__in=_branch_outlets(scope.branch_ids))
-    return qs.filter(cond)
+    return _relationships_held_or_at(user, RelationshipShare.objects.all())
 
 
 def visible_history_customers(user) -> QuerySet:
