@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 import django_tables2 as tables
 
 from approvals.models import ApprovalCase, CaseStep
-from relationships.tables import type_name
 
 CASE_LINK = ("approvals:case", {"pk": tables.A("pk")})
 
@@ -25,7 +24,7 @@ class _CaseColumns(tables.Table):
 
     number = tables.Column(verbose_name=_("Case"), accessor="pk", order_by=("id",), linkify=CASE_LINK)
     reason = tables.Column(verbose_name=_("Reason"), order_by=("reason", "id"))
-    type = tables.Column(verbose_name=_("Relationship type"), accessor="type", orderable=False)
+    type = tables.Column(verbose_name=_("Relationship type"), accessor="type__label", orderable=False)
     branch = tables.Column(verbose_name=_("Branch company"), accessor="branch__name", orderable=False,
                            default="—")
     current_step = tables.Column(verbose_name=_("Current step"), orderable=False)
@@ -37,12 +36,6 @@ class _CaseColumns(tables.Table):
 
     def render_reason(self, record):
         return record.get_reason_display()
-
-    def render_type(self, value):
-        return type_name(value)
-
-    def value_type(self, value):
-        return type_name(value)
 
 
 class CaseTable(_CaseColumns):
@@ -91,7 +84,7 @@ class InboxStepTable(tables.Table):
                            linkify=("approvals:case", {"pk": tables.A("case_id")}))
     reason = tables.Column(verbose_name=_("Reason"), accessor="case__reason",
                            order_by=("case__reason", "case__created_at", "case_id", "order", "id"))
-    type = tables.Column(verbose_name=_("Relationship type"), accessor="case__type", orderable=False)
+    type = tables.Column(verbose_name=_("Relationship type"), accessor="case__type__label", orderable=False)
     customer = tables.Column(verbose_name=_("Customer"), accessor="case__customer", orderable=False)
     applicant = tables.Column(verbose_name=_("Applicant"), accessor="case__applicant", orderable=False,
                               default="—")
@@ -112,9 +105,6 @@ class InboxStepTable(tables.Table):
 
     def render_reason(self, record):
         return record.case.get_reason_display()
-
-    def render_type(self, value):
-        return type_name(value)
 
     def render_step(self, record):
         return f"{record.order} · {record.get_post_display()} · {record.organisation.name}"

@@ -14,15 +14,11 @@ import django_tables2 as tables
 from relationships.models import Customer, Relationship
 
 
-def type_name(record_type) -> str:
-    return record_type.label
-
-
 class RelationshipTable(tables.Table):
     customer = tables.Column(verbose_name=_("Customer name"), accessor="customer__name", orderable=False,
                              linkify=("relationships:detail", {"pk": tables.A("pk")}))
     id_masked = tables.Column(verbose_name=_("ID card number"), accessor="customer__id_masked", orderable=False)
-    type = tables.Column(verbose_name=_("Relationship type"), accessor="type", order_by=("type_id",))
+    type = tables.Column(verbose_name=_("Relationship type"), accessor="type__label", order_by=("type_id",))
     holders = tables.Column(verbose_name=_("Holders and split ratios"), accessor="pk", orderable=False)
     outlet = tables.Column(verbose_name=_("Outlet"), accessor="outlet__name", orderable=False, default="—")
     effective_from = tables.DateColumn(verbose_name=_("Effective from"), format="Y-m-d",
@@ -37,12 +33,6 @@ class RelationshipTable(tables.Table):
         template_name = "includes/data_table.html"
         empty_text = _("No relationships.")
         order_by = ("-effective_from",)
-
-    def render_type(self, value):
-        return type_name(value)
-
-    def value_type(self, value):
-        return type_name(value)
 
     def value_status(self, value):
         if value:
@@ -95,10 +85,10 @@ class CustomerTable(tables.Table):
         if not value:
             return "—"
         return format_html_join("", '<span style="white-space: nowrap; margin-right: 10px;">{}: {}</span>',
-                                ((type_name(rel.type), self._holders(rel)) for rel in value))
+                                ((rel.type.label, self._holders(rel)) for rel in value))
 
     def value_relationships(self, value):
-        return "; ".join(f"{type_name(rel.type)}: {self._holders(rel)}" for rel in value or ())
+        return "; ".join(f"{rel.type.label}: {self._holders(rel)}" for rel in value or ())
 
     def value_classification(self, value):
         return "; ".join(str(c.get_kind_display()) for c in value or ())

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 import django_tables2 as tables
 
-from relationships.tables import type_name
 from reservations.models import Reservation
 
 
@@ -17,7 +16,7 @@ class ReservationTable(tables.Table):
                                           linkify=("reservations:detail", {"pk": tables.A("pk")}))
     customer_name = tables.Column(verbose_name=_("Customer name"), order_by=("customer_name", "id"))
     id_masked = tables.Column(verbose_name=_("ID card number"), orderable=False)
-    type = tables.Column(verbose_name=_("Relationship type"), accessor="type", order_by=("type_id", "id"))
+    type = tables.Column(verbose_name=_("Relationship type"), accessor="type__label", order_by=("type_id", "id"))
     staff = tables.Column(verbose_name=_("Staff"), accessor="staff", orderable=False)
     outlet = tables.Column(verbose_name=_("Outlet"), accessor="outlet__name", orderable=False)
     valid_until = tables.DateColumn(verbose_name=_("Valid until"), format="Y-m-d", order_by=("valid_until", "id"))
@@ -34,12 +33,6 @@ class ReservationTable(tables.Table):
         template_name = "includes/data_table.html"
         empty_text = _("No reservations.")
         order_by = ("-registered_at",)
-
-    def render_type(self, value):
-        return type_name(value)
-
-    def value_type(self, value):
-        return type_name(value)
 
     def value_status(self, record):
         return str(record.get_status_display())
