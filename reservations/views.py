@@ -260,12 +260,12 @@ def night_report(request, day: str):
     """What one night did (R-MATCH-7): each stage's counts, the openings' outcomes, and the refused or flagged
     reservations with the reason the batch wrote; the whole of it downloadable line by line."""
     business_date, runs = _night_or_404(request, day)
-    problems = selectors.night_problems(request.user, business_date)
+    problems = list(selectors.night_problems(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN + 1])
     return render_page(request, "reservations/night.html", {
         "business_date": business_date, "rows": _ledger_rows(runs),
         "running": any(r.status == "running" for r in runs),
         "outcomes": selectors.night_outcome_counts(request.user, business_date),
-        "problems": list(problems[:NIGHT_PROBLEMS_SHOWN]), "more_problems": problems[NIGHT_PROBLEMS_SHOWN:].exists(),
+        "problems": problems[:NIGHT_PROBLEMS_SHOWN], "more_problems": len(problems) > NIGHT_PROBLEMS_SHOWN,
     })
 
 
