@@ -129,6 +129,11 @@ def xlsx_response(rows, *, filename: str, sheet: str) -> FileResponse:
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
+def filtered_rows(filters):
+    """The rows a bound FilterSet selects; an unfiltered request lists the whole (scoped) queryset."""
+    return filters.qs if filters.is_bound else filters.queryset
+
+
 def table_page(request, *, queryset, table_class, filterset_class, basename: str, template: str,
                context: dict | None = None, exclude_columns=(), table_kwargs: dict | None = None):
     """A list page: filter the (already scoped) queryset, sort, page 50 at a time with a capped count;
@@ -136,7 +141,7 @@ def table_page(request, *, queryset, table_class, filterset_class, basename: str
     from crm_platform.views import render_page
 
     filters = filterset_class(request.GET or None, queryset=queryset, request=request)
-    rows = filters.qs if filters.is_bound else queryset
+    rows = filtered_rows(filters)
     export_format = export_format_of(request)
     table = configure(table_class(rows, **(table_kwargs or {})), request, export_format)
     if export_format:

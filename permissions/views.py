@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm_platform.tables import table_page
+from crm_platform.tables import filtered_rows, table_page
 from crm_platform.views import render_page
 from permissions import exports, scoping, services
 from permissions.filters import RegisterFilter
@@ -135,8 +135,8 @@ def _register_entries(*, user):
 
 def _filtered_register(*, request):
     """The dedicated exports filter with the page's FilterSet, so they hold exactly the rows the page lists."""
-    filters = RegisterFilter(request.GET or None, queryset=_register_entries(user=request.user), request=request)
-    return filters.qs if filters.is_bound else filters.queryset
+    return filtered_rows(RegisterFilter(request.GET or None, queryset=_register_entries(user=request.user),
+                                        request=request))
 
 
 @login_required
