@@ -182,6 +182,8 @@ MATCHABLE_EVENT_KINDS = (EventKind.OPEN, EventKind.REPURCHASE_START)
 class MatchState(models.TextChoices):
     PENDING = "pending", _("waiting for matching")
     DONE = "done", _("matched")
+    # Its unit failed and so did the event alone: set aside with the error, retried by the next run.
+    FAILED = "failed", _("set aside after an error")
 
 
 class AccountEvent(models.Model):
@@ -202,15 +204,22 @@ class AccountEvent(models.Model):
     first_of_kind = models.BooleanField(default=True)
     match_state = models.CharField(max_length=10, choices=MatchState.choices, null=True, blank=True)
     match_outcome = models.CharField(max_length=30, blank=True)
+    match_error = models.TextField(_("matching error"), blank=True)
     matched_on = models.DateField(null=True, blank=True)
     loaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("account event")
         verbose_name_plural = _("account events")
+        constraints = [
+            models.CheckConstraint(condition=Q(match_state__isnull=True) | Q(match_state__in=MatchState.values),
+                                   name="accountevent_match_state_valid"),
+        ]
         indexes = [
             models.Index(fields=["business_date", "id"], name="event_pending_match",
                          condition=Q(match_state="pending")),
+            models.Index(fields=["business_date", "id"], name="event_set_aside",
+                         condition=Q(match_state="failed")),
             models.Index(fields=["customer", "event_time"]),
         ]
 

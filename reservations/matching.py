@@ -49,7 +49,7 @@ LEFT JOIN reservations_reservation r
   ON r.id_hash = c.id_hash AND r.type_id = rt.code
  AND (r.status = 'active' OR (r.status = 'expired' AND r.valid_until >= e.business_date))
 WHERE e.id = ANY(%s)
-ORDER BY e.id, rt.code, r.registered_at, r.id
+ORDER BY e.business_date, e.id, rt.code, r.registered_at, r.id
 """
 
 _PARTICIPANTS_SQL = """
@@ -99,9 +99,20 @@ def _pending_unit(business_date: dt.date, size: int) -> list[int]:
         return [row[0] for row in cur.fetchall()]
 
 
+def _set_aside_events(business_date: dt.date) -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM relationships_accountevent WHERE match_state = 'failed' AND business_date <= %s "
+            "ORDER BY business_date, id FOR UPDATE SKIP LOCKED", [business_date])
+        return [row[0] for row in cur.fetchall()]
+
+
 def match_pending_events(*, business_date: dt.date, chunk_size: int | None = None, on_unit=None) -> Counter:
     """Match every pending opening dated on or before `business_date`, one unit per transaction.
 
+    A unit that fails on a row nobody foresaw is rolled back and retried event by event, so one bad event is
+    set aside with its error (`match_state = failed`) and the rest of the night goes on; set-aside events are
+    retried, each alone, at the start of every later run.
     `on_unit(totals)` is told the running totals after each committed unit (the ledger's progress).
     `MATCH_UNIT_PAUSE_SECONDS` throttles a daytime re-run between units.
     """
@@ -110,12 +121,17 @@ def match_pending_events(*, business_date: dt.date, chunk_size: int | None = Non
     totals: Counter = Counter()
     types = {t.code: t for t in RelationshipType.objects.all()}
     units = 0
+    with transaction.atomic():  # what earlier runs set aside comes first: it is older than anything pending
+        retried = _set_aside_events(business_date)
+        if retried:
+            totals.update(_match_each(retried, business_date, types))
+            totals["set_aside_retried"] += len(retried)
     while True:
         with transaction.atomic():
             event_ids = _pending_unit(business_date, size)
             if not event_ids:
                 break
-            totals.update(_match_unit(event_ids, business_date, types))
+            totals.update(_match_unit_or_each(event_ids, business_date, types))
         units += 1
         if on_unit is not None:
             on_unit(dict(totals, units=units))
@@ -124,6 +140,38 @@ def match_pending_events(*, business_date: dt.date, chunk_size: int | None = Non
             time.sleep(pause)
     totals["units"] = units
     return totals
+
+
+def _match_unit_or_each(event_ids: list[int], business_date: dt.date, types: dict[str, RelationshipType]) -> Counter:
+    try:
+        with transaction.atomic():
+            return _match_unit(event_ids, business_date, types)
+    except Exception:
+        log.exception("a matching unit of %d events failed; retrying them one by one", len(event_ids))
+        return _match_each(event_ids, business_date, types)
+
+
+def _match_each(event_ids: list[int], business_date: dt.date, types: dict[str, RelationshipType]) -> Counter:
+    """Each event in its own savepoint: the one that still fails is set aside with its error."""
+    counts: Counter = Counter()
+    for event_id in event_ids:
+        try:
+            with transaction.atomic():
+                counts.update(_match_unit([event_id], business_date, types))
+        except Exception as exc:
+            log.exception("account event %s set aside: it fails to match on its own", event_id)
+            error = f"{exc.__class__.__name__}: {exc}"[:2000]
+            with connection.cursor() as cur:
+                cur.execute(
+                    "UPDATE relationships_accountevent SET match_state = 'failed', match_outcome = 'set_aside', "
+                    "match_error = %s, matched_on = %s WHERE id = %s",
+                    [error, business_date, event_id])
+            audit_many(actor=ACTOR, action="account_event.set_aside", model_label="relationships.accountevent",
+                       rows=[(event_id, None, {"match_state": "failed", "error": error,
+                                               "business_date": business_date.isoformat()})])
+            counts["events_read"] += 1
+            counts["set_aside"] += 1
+    return counts
 
 
 def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, RelationshipType]) -> Counter:
@@ -155,18 +203,25 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     new_cases: list[tuple[Opening, str, list[Candidate], str]] = []
     outcome_of_event: dict[int, str] = {}
 
+    # The unit must decide exactly as one-by-one processing would (R-MATCH-6, whatever MATCH_CHUNK_SIZE is):
+    # openings are taken in the pending order, a reservation decided by an earlier opening of the unit is no
+    # longer a candidate, and a relationship created earlier in the unit makes the customer hold the type.
+    held = {(op.customer_id, op.type_code) for op in openings.values() if op.already_held}
+    decided: set[int] = set()
+
     for key, op in openings.items():
         rt = types[op.type_code]
-        cands = candidates.get(key, [])
-        if not cands:
-            outcome_of_event.setdefault(op.event_id, "no_reservation")
-            continue
-        if op.already_held:
+        cands = [c for c in candidates.get(key, []) if c.reservation_id not in decided]
+        if (op.customer_id, op.type_code) in held:
+            decided.update(c.reservation_id for c in cands)
             for c in cands:
                 res_updates.append((c.reservation_id, ReservationStatus.REFUSED,
                                     _("The customer already holds this relationship type."), op.event_id, None, None))
             counts["refused"] += len(cands)
             outcome_of_event[op.event_id] = "already_held"
+            continue
+        if not cands:
+            outcome_of_event.setdefault(op.event_id, "no_reservation")
             continue
         if op.business_date not in deadlines:
             deadlines[op.business_date] = late_registration_deadline(op.business_date)
@@ -177,7 +232,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             on_time = c.registered_at < op.event_time and op.business_date <= c.valid_until
             late = c.registered_at >= op.event_time
             if not on_time and not late:
-                continue
+                continue  # not this opening's: it stays a candidate for a later one
+            decided.add(c.reservation_id)  # refused, flagged, matched or sent to approval below
             if late and timezone.localtime(c.registered_at).date() > deadline:
                 res_updates.append((c.reservation_id, ReservationStatus.REFUSED, _(
                     "Registered after the late-registration deadline %(deadline)s. [R-MATCH-4]")
@@ -199,8 +255,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             if late:
                 late_ids.add(c.reservation_id)
         if not valid:
-            decided = any(u[3] == op.event_id for u in res_updates)
-            outcome_of_event.setdefault(op.event_id, "flagged" if decided else "no_reservation")
+            any_decided = any(u[3] == op.event_id for u in res_updates)
+            outcome_of_event.setdefault(op.event_id, "flagged" if any_decided else "no_reservation")
             continue
         # R-MATCH-3 counts staff, not rows: an expired and a newer reservation of one staff are one claim.
         by_staff: dict[int, Candidate] = {}
@@ -229,6 +285,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 "A developer's branch differs from the branch of the opening outlet. [R-MATCH-5]")
         else:
             new_rels.append((op, valid[0]))
+            held.add((op.customer_id, op.type_code))
             outcome_of_event[op.event_id] = "matched"
             continue
         new_cases.append((op, reason, valid, why))

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.models import CaseReason
 from permissions.scoping import visible_account_events, visible_batch_runs, visible_reservations
+from relationships.models import MatchState
 from reservations.models import BatchRun, Reservation, ReservationStatus
 
 # `AccountEvent.match_outcome` as the matching stage writes it (reservations.matching); "case_<reason>" too.
@@ -18,6 +19,7 @@ OUTCOME_LABELS = {
     "already_held": _("customer already holds the type"),
     "no_reservation": _("no reservation"),
     "no_type": _("not a reservable opening"),
+    "set_aside": _("set aside after an error, retried on the next run"),
 }
 
 
@@ -47,6 +49,12 @@ def night_outcome_counts(user, business_date: dt.date) -> list[tuple[str, int]]:
     order = list(OUTCOME_LABELS)
     return [(outcome_label(key), n) for key, n in sorted(
         counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))]
+
+
+def night_set_aside(user, business_date: dt.date) -> QuerySet:
+    """Openings that failed to match even on their own that night (the technical error is in the log)."""
+    return (visible_account_events(user).filter(matched_on=business_date, match_state=MatchState.FAILED)
+            .select_related("outlet", "customer").order_by("event_time", "id"))
 
 
 def night_problems(user, business_date: dt.date) -> QuerySet:

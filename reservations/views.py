@@ -266,6 +266,7 @@ def night_report(request, day: str):
         "running": any(r.status == "running" for r in runs),
         "outcomes": selectors.night_outcome_counts(request.user, business_date),
         "problems": problems[:NIGHT_PROBLEMS_SHOWN], "more_problems": len(problems) > NIGHT_PROBLEMS_SHOWN,
+        "set_aside": list(selectors.night_set_aside(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN]),
     })
 
 
