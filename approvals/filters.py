@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase, CaseReason, CaseStatus
-from crm_platform.widgets import LabelledDateRangeWidget
+from common.widgets import LabelledDateRangeWidget
 from permissions.scoping import visible_organisations
 from relationships.models import Organisation, RelationshipType
 

@@ -1,5 +1,5 @@
 """Approval case lists as django-tables2 tables: the scoped "All cases" list (built into a page, with its
-exports, by `crm_platform.tables.table_page`) and the two tables of the inbox.
+exports, by `common.tables.table_page`) and the two tables of the inbox.
 
 Only the masked ID number (`customer.id_masked`) is ever shown (R-PII-1): the export shows what the page shows.
 Every column reads the case's own row or a `select_related` join, so a page costs the same for 3 or 50 rows.

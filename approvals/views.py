@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,8 +17,7 @@ from approvals.models import ApprovalCase, CaseDocuments, CaseStatus
 from approvals.services import (case_act, case_record_documents, case_resubmit, case_withdraw, is_case_applicant,
                                 may_record_documents, needs_documents)
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
-from crm_platform.tables import configure, table_page
-from crm_platform.views import render_page
+from common.tables import configure, table_page
 
 INBOX_PAGE_SIZE = 50
 
@@ -32,7 +31,7 @@ def inbox(request):
                       per_page=INBOX_PAGE_SIZE)
     hq_cases = configure(HQCaseTable(selectors.hq_inbox(request.user), prefix="hq-"), request,
                          per_page=INBOX_PAGE_SIZE) if selectors.is_hq_reviewer(request.user) else None
-    return render_page(request, "approvals/inbox.html", {"steps": steps, "hq_cases": hq_cases})
+    return render(request, "approvals/inbox.html", {"steps": steps, "hq_cases": hq_cases})
 
 
 @login_required
@@ -63,7 +62,7 @@ def _render_case(request, case, *, decision_form=None, documents_form=None, resu
     can_record = broker and case.status in (CaseStatus.PENDING, CaseStatus.RETURNED) and \
         may_record_documents(user, case)
     last_order = max((s.order for s in case.step_list), default=1)
-    return render_page(request, "approvals/case.html", {
+    return render(request, "approvals/case.html", {
         "case": case,
         "is_broker": broker,
         "docs": docs,

@@ -7,16 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from permissions.pagination import capped_count
+from common.pagination import capped_count
+from relationships.selectors import current_staff
 from permissions.scoping import scope_for, visible_relationships, visible_reservations
 from reservations.models import ReservationStatus
 
 EXPIRY_WINDOW_DAYS = 7
-
-
-def current_staff(user):
-    """The signed-in user's staff record, or None (a reverse one-to-one raises AttributeError when absent)."""
-    return getattr(user, "staff", None) if getattr(user, "is_authenticated", False) else None
 
 
 def nav_for(user) -> dict:
@@ -32,11 +28,6 @@ def nav_for(user) -> dict:
         "can_branch_work": scope.everything or bool(scope.branch_ids),
         "can_callbacks": scope.everything or bool(scope.branch_ids or scope.outlet_ids),
     }
-
-
-def render_page(request, template: str, context: dict | None = None, status: int | None = None):
-    """The navigation comes from `crm_platform.context_processors.navigation`, so plain `render` works too."""
-    return render(request, template, context or {}, status=status)
 
 
 @login_required
@@ -58,7 +49,7 @@ def home(request):
     summary = [(label, capped_count(reservations.filter(status=value)), value)
                for value, label in ReservationStatus.choices]
     active_relationships = capped_count(visible_relationships(request.user).filter(effective_to__isnull=True))
-    return render_page(request, "home.html", {
+    return render(request, "home.html", {
         "expiring": expiring, "flagged": flagged, "summary": summary,
         "active_relationships": active_relationships, "window_days": EXPIRY_WINDOW_DAYS, **todo,
     })

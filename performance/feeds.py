@@ -1,6 +1,6 @@
 """The `metrics` feed (§12): `date,id_number,assets,net_commission,turnover,trade_count,transfer_in`.
 
-Called by `reservations.feeds.load_feed` (which owns the file-level rules: content-hash dedupe, one
+Called by `reservations.exchange.registry.load_feed` (which owns the file-level rules: content-hash dedupe, one
 transaction per file, the FeedFile record). The lines go into a temporary staging table with
 PostgreSQL COPY, are validated there with set-based statements, and the good ones are upserted into
 `DailyMetric` keyed (customer, date) in one statement. The only per-line Python work is the ID
@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from relationships.identity import normalise_id_number
 from relationships.pii import pii_hash
 
+COLUMNS = ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"]
 STAGING = "perf_metric_staging"
 AMOUNT_COLUMNS = ("assets", "net_commission", "turnover", "transfer_in")
 OPTIONAL_COLUMNS = ("net_commission", "turnover", "trade_count", "transfer_in")
@@ -31,7 +32,7 @@ COUNT_RE = r"^[0-9]{1,9}$"
 
 
 def load_metrics(actor, rows, result) -> None:
-    """`rows` are (line number, {column: stripped text}); fills `result` (a reservations.feeds.FeedResult)."""
+    """`rows` are (line number, {column: stripped text}); fills `result` (a `common.feedlines.FeedResult`)."""
     if not rows:
         return
     with connection.cursor() as cur:

@@ -10,13 +10,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm_platform.views import render_page
 from performance.charts import bar_chart, line_chart
 from performance.exports import table_csv, table_xlsx
 from performance.forms import LockForm, ReportFilterForm
@@ -59,7 +58,7 @@ def report(request):
     scope = scope_for(request.user)
     query = request.GET.copy()
     query.pop("page", None)
-    return render_page(request, "performance/report.html", {
+    return render(request, "performance/report.html", {
         "form": form, "q": q, "page_obj": page, "rows": rows, "totals": totals(request.user, q, facts),
         "facts": facts, "level_label": LEVELS[q.level], "metric_label": metric_label,
         "line_svg": line_chart([(f"{m:%Y-%m}", v) for m, v in trend],

@@ -7,8 +7,8 @@ import json
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from crm_platform.tables import csv_stream_response
-from crm_platform.tables import xlsx_response as xlsx_response_of_rows
+from common.tables import csv_stream_response
+from common.tables import xlsx_response as xlsx_response_of_rows
 
 COLUMNS = ["entry_id", "at", "event", "branch", "application_id", "subject", "what", "reason", "applicant",
            "signoff", "approved_by", "applied_by", "recorded_by", "detail"]

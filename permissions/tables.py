@@ -1,5 +1,5 @@
 """The permission register (R-PERM-3) as a django-tables2 table, built into a page by
-`crm_platform.tables.table_page`.
+`common.tables.table_page`.
 
 The register copies every name as text when an entry is written, so every column but the branch is a plain
 field of the entry; the view selects the branch with the entry (one query a page, however many rows).

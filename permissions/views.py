@@ -8,18 +8,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm_platform.tables import filtered_rows, table_page
-from crm_platform.views import render_page
+from common.tables import filtered_rows, table_page
 from permissions import exports, scoping, services
 from permissions.filters import RegisterFilter
 from permissions.forms import ApplicationForm, DecisionForm, StatusFilterForm
 from permissions.models import ApplicationAction, ApplicationStatus
-from permissions.pagination import CappedPaginator
+from common.pagination import CappedPaginator
 from permissions.pii import needs_full_pii, reveals_pii, unmask
 from permissions.tables import RegisterTable
 
@@ -40,7 +39,7 @@ def application_list(request):
     if filters.is_valid() and filters.cleaned_data["status"]:
         qs = qs.filter(status=filters.cleaned_data["status"])
     page = CappedPaginator(qs.order_by("-filed_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render_page(request, "permissions/applications.html",
+    return render(request, "permissions/applications.html",
                        {"page_obj": page, "filters": filters, "query": _query(request)})
 
 
@@ -67,7 +66,7 @@ def application_new(request):
             messages.success(request, _("Application #%(id)s filed; it waits for the branch head's approval.")
                              % {"id": app.pk})
             return redirect("permissions:application", pk=app.pk)
-    return render_page(request, "permissions/application_new.html", {"form": form})
+    return render(request, "permissions/application_new.html", {"form": form})
 
 
 def _visible_application(request, pk):
@@ -80,7 +79,7 @@ def application_detail(request, pk: int):
     app = _visible_application(request, pk)
     user = request.user
     entries = app.register_entries.order_by("at", "id")
-    return render_page(request, "permissions/application.html", {
+    return render(request, "permissions/application.html", {
         "app": app, "entries": entries, "decision_form": DecisionForm(),
         "is_revoke": app.action == ApplicationAction.REVOKE,
         "can_decide": app.status == ApplicationStatus.PENDING and services.may_decide(user, app),
@@ -168,7 +167,7 @@ def _require_pii_role(request) -> None:
 
 
 def _render_unmasked(request, *, title, name, back_url, values):
-    response = render_page(request, "permissions/unmasked.html",
+    response = render(request, "permissions/unmasked.html",
                            {"title": title, "name": name, "back_url": back_url, **values})
     response["Cache-Control"] = "no-store"
     return response

@@ -6,7 +6,7 @@ from django import forms
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
-from crm_platform.widgets import LabelledDateRangeWidget
+from common.widgets import LabelledDateRangeWidget
 from permissions.scoping import visible_customer_classes, visible_relationships
 from relationships.identity import normalise_id_number
 from relationships.models import Customer, CustomerClassKind, Relationship, RelationshipType

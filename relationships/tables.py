@@ -1,4 +1,4 @@
-"""Relationship list as a django-tables2 table (built into a page by `crm_platform.tables.table_page`).
+"""Relationship list as a django-tables2 table (built into a page by `common.tables.table_page`).
 
 Only the masked ID number (`customer.id_masked`) is ever a column: the export shows what the page shows.
 """

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, Prefetch
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 
-from crm_platform.tables import table_page
-from crm_platform.views import render_page
+from common.tables import table_page
 from permissions.scoping import (visible_customer_classes, visible_history_customers, visible_relationships,
                                  visible_reservations)
 from relationships.filters import CustomerFilter, RelationshipFilter
@@ -35,7 +34,7 @@ def relationship_detail(request, pk: int):
     relationship = get_object_or_404(_relationships(request.user), pk=pk)
     reservations = (visible_reservations(request.user).filter(relationship=relationship)
                     .select_related("type", "staff", "outlet").order_by("-registered_at", "-id"))
-    return render_page(request, "relationships/detail.html", {
+    return render(request, "relationships/detail.html", {
         "relationship": relationship, "reservations": reservations,
     })
 

@@ -47,6 +47,7 @@ from django.utils.translation import gettext as _
 
 from approvals.models import ApprovalCase, CaseOutcome, CaseReason, CaseStatus
 from approvals.services import case_open
+from common.feedlines import LineError, validation_messages
 from permissions.models import Role, RoleKind
 from relationships.audit import audit
 from relationships.identity import normalise_id_number
@@ -54,9 +55,9 @@ from relationships.models import (Account, BranchRequest, BranchRequestKind, Bra
                                   CoreListLine, CoreListSubmission, Customer, Organisation, Relationship,
                                   RelationshipShare, RelationshipType, Staff)
 from relationships.pii import mask_id, pii_hash
+from relationships.selectors import customer_branch_ids
 from relationships.services import Share, attach_refusal, check_can_attach, parse_ratio, validate_shares
 from relationships.versions import relationship_reopen
-from reservations.secondary import customer_branch_ids
 
 BRANCH_ROLES = (RoleKind.BRANCH, RoleKind.BRANCH_HEAD)
 CORE = "CORE_SERVICE"
@@ -580,11 +581,12 @@ def branch_cases_decided(case, *, relationship, actor) -> None:
 # The `relationships` feed (§12): id_number,relationship_type,participants,effective_from
 # --------------------------------------------------------------------------------------------------
 
+RELATIONSHIP_COLUMNS = ["id_number", "relationship_type", "participants", "effective_from"]
+
+
 def load_relationships(actor, rows, result) -> None:
     """`manage.py load_feed relationships FILE`: branch-created lines enter the 1-level chain like the form;
     `CORE_SERVICE` lines form one core list per advisor's branch (R-CORE-1/3 checked per line)."""
-    from reservations.feeds import LineError, _first_message
-
     staff_by_no = {s.staff_no: s for s in Staff.objects.select_related("outlet__branch")}
     kinds = dict(RelationshipType.objects.values_list("code", "creation"))
     core_by_branch: dict[int, list[CoreLineInput]] = {}
@@ -621,7 +623,7 @@ def load_relationships(actor, rows, result) -> None:
         except LineError as exc:
             result.errors.append((line, str(exc)))
         except ValidationError as exc:
-            result.errors.append((line, _first_message(exc)))
+            result.errors.append((line, validation_messages(exc)))
         except PermissionDenied as exc:
             result.errors.append((line, str(exc)))
     for branch_id, lines in core_by_branch.items():

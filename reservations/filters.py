@@ -4,7 +4,7 @@ from __future__ import annotations
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from crm_platform.widgets import LabelledDateRangeWidget
+from common.widgets import LabelledDateRangeWidget
 from relationships.models import RelationshipType
 from reservations.models import Reservation, ReservationStatus
 

@@ -37,15 +37,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from approvals.models import ApprovalCase, CaseReason, CaseStatus
+from common.feedlines import LineError, parse_time, validation_messages
 from approvals.services import case_open
 from permissions.models import Role, RoleKind
 from relationships.audit import audit, audit_many
 from relationships.classification import metrics_tables
-from relationships.identity import normalise_name
+from relationships.identity import normalise_id_number, normalise_name
 from relationships.models import (Account, AccountEvent, Customer, CustomerClass, PreAssignment,
                                   PreAssignmentStatus, Relationship, RelationshipShare, RelationshipType, Staff,
                                   StaffKind)
 from relationships.pii import decrypt, encrypt, mask_id, mask_phone, pii_hash
+from relationships.selectors import customer_branch_ids
 from relationships.services import active_holder_outlet, attach_refusal
 from reservations.matching import _PARTICIPANTS_SQL, _apply_reservation_updates, _attach_problem
 from reservations.models import OPEN_STATUSES, Reservation, ReservationParticipant, ReservationStatus
@@ -73,26 +75,6 @@ def assigning_branch_ids(user) -> set[int] | None:
     if is_hq(user):
         return None
     return set(Role.objects.filter(user=user, kind__in=ASSIGNING_ROLES).values_list("organisation_id", flat=True))
-
-
-def customer_branch_ids(customer_ids: Sequence[int]) -> dict[int, set[int]]:
-    """A customer belongs to the branch of his classification's outlet and of every outlet he has an account at."""
-    result: dict[int, set[int]] = defaultdict(set)
-    if not customer_ids:
-        return result
-    with connection.cursor() as cur:
-        cur.execute("""
-            SELECT c.customer_id, o.branch_id FROM relationships_customerclass c
-            JOIN relationships_organisation o ON o.id = c.outlet_id
-            WHERE c.customer_id = ANY(%s) AND c.ended_on IS NULL
-            UNION
-            SELECT a.customer_id, o.branch_id FROM relationships_account a
-            JOIN relationships_organisation o ON o.id = a.outlet_id
-            WHERE a.customer_id = ANY(%s)""", [list(customer_ids), list(customer_ids)])
-        for customer_id, branch_id in cur.fetchall():
-            if branch_id is not None:
-                result[customer_id].add(branch_id)
-    return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -576,12 +558,11 @@ def classified_customers(branch_ids: set[int] | None):
 # The `assignments` feed (§12): id_number,staff_no,assigned_at — the same rules as the form
 # --------------------------------------------------------------------------------------------------
 
+ASSIGNMENT_COLUMNS = ["id_number", "staff_no", "assigned_at"]
+
+
 def load_assignments(actor, rows, result) -> None:
     """`manage.py load_feed assignments FILE`: each line through `preassign`; a refused line keeps its reason."""
-    from reservations.feeds import LineError, _first_message, _parse_time
-
-    from relationships.identity import normalise_id_number
-
     staff_by_no = {s.staff_no: s for s in Staff.objects.select_related("outlet")}
     for line, row in rows:
         try:
@@ -595,7 +576,7 @@ def load_assignments(actor, rows, result) -> None:
             staff = staff_by_no.get(row.get("staff_no", ""))
             if staff is None:
                 raise LineError(_("staff_no “%(no)s” is not a known staff member.") % {"no": row.get("staff_no")})
-            assigned_at = _parse_time(row.get("assigned_at", ""), "assigned_at")
+            assigned_at = parse_time(row.get("assigned_at", ""), "assigned_at")
             with transaction.atomic():
                 outcome = preassign(actor=actor, customer_ids=[customer.pk], staff=staff, assigned_at=assigned_at,
                                     source="feed")
@@ -605,6 +586,6 @@ def load_assignments(actor, rows, result) -> None:
         except LineError as exc:
             result.errors.append((line, str(exc)))
         except ValidationError as exc:
-            result.errors.append((line, _first_message(exc)))
+            result.errors.append((line, validation_messages(exc)))
         except PermissionDenied as exc:
             result.errors.append((line, str(exc)))

@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm_platform.tables import csv_stream_response, table_page
-from crm_platform.views import current_staff, render_page
-from permissions.pagination import CappedPaginator
+from common.tables import csv_stream_response, table_page
+from relationships.selectors import current_staff
+from common.pagination import CappedPaginator
 from permissions.scoping import visible_batch_runs, visible_reservations
 from relationships.services import RATIO_PLACES, parse_ratio
 from reservations import selectors
@@ -98,7 +98,7 @@ def reservation_create(request):
         rows = [row for row in rows if row["staff_no"].strip() or row["ratio"].strip()]
         form = ReservationForm(initial={name: request.POST.get(name, "") for name in ReservationForm.base_fields})
         formset = CoDeveloperFormSet(prefix="co", initial=rows)
-        return render_page(request, "reservations/register.html", {
+        return render(request, "reservations/register.html", {
             "form": form, "formset": formset, "totals": ratio_totals(request.POST)})
     if request.method == "POST":
         form = ReservationForm(request.POST)
@@ -125,7 +125,7 @@ def reservation_create(request):
         form = ReservationForm()
         formset = CoDeveloperFormSet(prefix="co")
     data = request.POST if request.method == "POST" else {"own_ratio": form.fields["own_ratio"].initial}
-    return render_page(request, "reservations/register.html", {"form": form, "formset": formset,
+    return render(request, "reservations/register.html", {"form": form, "formset": formset,
                                                                "totals": ratio_totals(data)})
 
 
@@ -186,7 +186,7 @@ def _visible_reservation(request, pk):
 @login_required
 def reservation_detail(request, pk: int):
     reservation = _visible_reservation(request, pk)
-    return render_page(request, "reservations/detail.html", _detail_context(request, reservation))
+    return render(request, "reservations/detail.html", _detail_context(request, reservation))
 
 
 @login_required
@@ -221,7 +221,7 @@ def reservation_correct_view(request, pk: int):
             messages.success(request, _("The customer name has been corrected; the opening will be matched "
                                         "again in the next nightly run."))
             return redirect("reservations:detail", pk=reservation.pk)
-    return render_page(request, "reservations/detail.html", _detail_context(request, reservation, form))
+    return render(request, "reservations/detail.html", _detail_context(request, reservation, form))
 
 
 @login_required
@@ -231,7 +231,7 @@ def run_list(request):
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = _ledger_rows(page.object_list)
     running = any(row["run"].status == "running" for row in rows)
-    return render_page(request, "reservations/runs.html", {"page_obj": page, "rows": rows, "running": running})
+    return render(request, "reservations/runs.html", {"page_obj": page, "rows": rows, "running": running})
 
 
 def _ledger_rows(runs) -> list[dict]:
@@ -261,7 +261,7 @@ def night_report(request, day: str):
     reservations with the reason the batch wrote; the whole of it downloadable line by line."""
     business_date, runs = _night_or_404(request, day)
     problems = list(selectors.night_problems(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN + 1])
-    return render_page(request, "reservations/night.html", {
+    return render(request, "reservations/night.html", {
         "business_date": business_date, "rows": _ledger_rows(runs),
         "running": any(r.status == "running" for r in runs),
         "outcomes": selectors.night_outcome_counts(request.user, business_date),

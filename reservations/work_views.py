@@ -8,14 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, F, OuterRef, Prefetch
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from approvals.models import ApprovalCase
-from crm_platform.views import current_staff, render_page
-from permissions.pagination import CappedPaginator
+from relationships.selectors import current_staff
+from common.pagination import CappedPaginator
 from permissions.scoping import (visible_branch_requests, visible_callbacks, visible_core_lines,
                                  visible_customer_classes, visible_history_customers, visible_organisations,
                                  visible_preassignments, visible_relationship_history, visible_reservations)
@@ -125,7 +125,7 @@ def classified_list(request):
     page = CappedPaginator(qs.order_by("-since", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render_page(request, "secondary/classified.html", {
+    return render(request, "secondary/classified.html", {
         "page_obj": page, "filters": filters, "form": form, "query": query.urlencode(),
         "own_branches": allowed})
 
@@ -140,7 +140,7 @@ def assignment_list(request):
     if status in PreAssignmentStatus.values:
         qs = qs.filter(status=status)
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render_page(request, "secondary/assignments.html", {
+    return render(request, "secondary/assignments.html", {
         "page_obj": page, "status": status, "statuses": PreAssignmentStatus.choices,
         "query": f"status={status}", "end_form": EndAssignmentForm(),
         "can_end": assigning_branch_ids(request.user) != set()})
@@ -175,7 +175,7 @@ def my_assignments(request):
           .select_related("customer", "classification", "classification__outlet", "relationship")
           .annotate(reserved=Exists(open_res)).order_by("status", "-assigned_at", "-id"))
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render_page(request, "secondary/mine.html", {"page_obj": page})
+    return render(request, "secondary/mine.html", {"page_obj": page})
 
 
 @login_required
@@ -202,7 +202,7 @@ def assignment_reserve(request, pk: int):
     else:
         form = SecondaryReserveForm()
         formset = CoDeveloperFormSet(prefix="co")
-    return render_page(request, "secondary/reserve.html", {"assignment": a, "form": form, "formset": formset})
+    return render(request, "secondary/reserve.html", {"assignment": a, "form": form, "formset": formset})
 
 
 @login_required
@@ -228,7 +228,7 @@ def special_new(request):
     else:
         form = SpecialNewForm()
         formset = CoDeveloperFormSet(prefix="co")
-    return render_page(request, "secondary/special_new.html", {
+    return render(request, "secondary/special_new.html", {
         "form": form, "formset": formset, "type_code": special_new_type(staff)})
 
 
@@ -253,7 +253,7 @@ def branch_requests(request):
     cases = dict(ApprovalCase.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "pk"))
     for r in page.object_list:
         r.case_id = cases.get(f"branch_request:{r.pk}")
-    return render_page(request, "branch/requests.html", {
+    return render(request, "branch/requests.html", {
         "page_obj": page, "can_create": bool(_branches(request.user))})
 
 
@@ -280,7 +280,7 @@ def branch_request_new(request):
                 return redirect("work:customer", pk=req.customer_id)
     else:
         form = BranchRequestForm(initial={"effective_from": timezone.localdate()})
-    return render_page(request, "branch/request_form.html", {"form": form, "branches": branches,
+    return render(request, "branch/request_form.html", {"form": form, "branches": branches,
                                                              "title": _("New branch-created relationship")})
 
 
@@ -319,7 +319,7 @@ def relationship_replace(request, pk: int):
         current = ";".join(f"{s.staff.staff_no}:{s.ratio.normalize()}" for s in rel.shares.filter(
             effective_to__isnull=True).select_related("staff"))
         form = ReplaceForm(initial={"participants": current, "effective_from": timezone.localdate()})
-    return render_page(request, "branch/request_form.html", {"form": form, "relationship": rel,
+    return render(request, "branch/request_form.html", {"form": form, "relationship": rel,
                                                              "title": _("Replace a relationship")})
 
 
@@ -343,7 +343,7 @@ def relationship_end_view(request, pk: int):
                 return redirect("work:customer", pk=rel.customer_id)
     else:
         form = EndRelationshipForm(initial={"on": timezone.localdate()})
-    return render_page(request, "branch/request_form.html", {"form": form, "relationship": rel,
+    return render(request, "branch/request_form.html", {"form": form, "relationship": rel,
                                                              "title": _("End a relationship")})
 
 
@@ -359,7 +359,7 @@ def customer_history(request, pk: int):
     for rel in versions:
         rel.can_change = (rel.type.creation == "branch" and rel.effective_to is None and rel.outlet is not None
                           and (branch_ids is None or rel.outlet.branch_id in branch_ids))
-    return render_page(request, "branch/customer.html", {
+    return render(request, "branch/customer.html", {
         "customer": customer,
         "versions": versions,
         "classes": visible_customer_classes(request.user).filter(customer=customer).select_related("outlet")
@@ -440,7 +440,7 @@ def core_list(request):
             .prefetch_related(Prefetch("shares", queryset=RelationshipShare.objects.filter(
                 effective_to__isnull=True).select_related("staff")))
             .annotate(pending=Exists(pending)).order_by("outlet__name", "id")[:500])
-    return render_page(request, "core/list.html", {
+    return render(request, "core/list.html", {
         "page_obj": page, "formset": formset, "upload": upload, "branches": branches, "branch": branch,
         "month_problem": core_month_refusal(timezone.localdate()), "core_customers": core_customers,
         "remove_form": CoreRemoveForm()})
@@ -482,7 +482,7 @@ def callback_list(request):
     pending = qs.filter(status=CallbackStatus.PENDING).order_by("due_on", "id")
     disputed = qs.filter(status=CallbackStatus.DISPUTED, resolution="").order_by("recorded_at", "id")
     page = CappedPaginator(pending, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render_page(request, "callbacks/list.html", {
+    return render(request, "callbacks/list.html", {
         "page_obj": page, "disputed": disputed[:200], "today": timezone.localdate(),
         "recent": qs.exclude(status=CallbackStatus.PENDING).order_by("-recorded_at", "-id")[:20]})
 
@@ -526,7 +526,7 @@ def callback_detail(request, pk: int):
                     return redirect("work:callbacks")
     shares = cb.relationship.shares.select_related("staff__outlet").order_by("-ratio", "id")
     allowed = branch_ids_of(request.user)
-    return render_page(request, "callbacks/detail.html", {
+    return render(request, "callbacks/detail.html", {
         "cb": cb, "form": form, "resolve_form": resolve_form, "shares": shares,
         "can_resolve": cb.status == CallbackStatus.DISPUTED and not cb.resolution and cb.outlet is not None
         and (allowed is None or cb.outlet.branch_id in allowed)})

@@ -8,7 +8,7 @@ import itertools
 import re
 from zoneinfo import ZoneInfo
 
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from reservations.pipeline import run_nightly
 from reservations.services import ReservationInput, reservation_register
 

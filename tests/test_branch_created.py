@@ -14,7 +14,7 @@ from approvals.services import case_act, case_resubmit, case_withdraw
 from relationships.models import AuditEntry, BranchRequest, Relationship
 from reservations.branch_created import (BranchRequestInput, branch_relationship_end, branch_request_create,
                                          branch_request_replace)
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import csv_bytes
 from tests.test_approvals_support import holder, make_branch

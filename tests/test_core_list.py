@@ -14,7 +14,7 @@ from approvals.services import case_act
 from relationships.models import CoreListLine, Relationship, RelationshipType
 from relationships.services import Share, relationship_create
 from reservations.branch_created import CoreLineInput, core_list_remove, core_list_submit, parse_core_csv
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import at, csv_bytes
 from tests.test_approvals_support import hq_admin, holder, make_branch

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from permissions.pagination import capped_count
+from common.pagination import capped_count
 from reservations.models import Reservation
 from tests.factories import HQFactory, RoleFactory, StaffFactory, make_id_number
 from tests.helpers import reserve

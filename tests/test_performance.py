@@ -12,7 +12,7 @@ from performance.selectors import PeriodFacts, Query, month_end_assets, money, p
 from performance.services import PeriodLocked, compute_period, period_lock
 from relationships.models import AuditEntry, RelationshipShare, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, UserFactory, make_id_number
 from tests.helpers import csv_bytes, nightly
 

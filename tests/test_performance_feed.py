@@ -16,7 +16,7 @@ from performance.services import compute_period
 from performance.tasks import compute_period_task
 from relationships.models import PiiAccess, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from reservations.models import FeedFile
 from tests.factories import OutletFactory, StaffFactory, make_id_number
 from tests.helpers import csv_bytes

@@ -14,7 +14,7 @@ from performance.models import PeriodLock
 from performance.services import compute_period
 from relationships.models import RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
 from tests.helpers import csv_bytes
 

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from relationships.models import AuditEntry, PreAssignment
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from reservations.secondary import preassign, preassignment_end, unreserved_assignments
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import at, csv_bytes, nightly

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from relationships.models import Customer, CustomerClass
 from relationships.pii import pii_hash
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from reservations.secondary import preassign, secondary_reserve
 from tests.factories import RoleFactory, make_id_number
 from tests.helpers import at, csv_bytes, event_row, load_events

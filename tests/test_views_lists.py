@@ -208,7 +208,7 @@ def test_without_javascript_recalculate_shows_the_total_adds_rows_and_registers_
 # --- exports are whole, read in chunks ------------------------------------------------------------------------
 
 def test_csv_export_streams_every_row_in_chunks_never_a_silent_cap(staff_client, staff, monkeypatch):
-    import crm_platform.tables as list_tables
+    import common.tables as list_tables
     monkeypatch.setattr(list_tables, "EXPORT_CHUNK", 2)
     _reserve_many(staff, 7, name="王五")
     response = staff_client.get(RES_LIST, {"_export": "csv", "sort": "customer_name"})
@@ -222,7 +222,7 @@ def test_csv_export_streams_every_row_in_chunks_never_a_silent_cap(staff_client,
 
 
 def test_excel_export_beyond_the_sheet_limit_says_so_in_its_last_row(staff_client, staff, monkeypatch):
-    import crm_platform.tables as list_tables
+    import common.tables as list_tables
     monkeypatch.setattr(list_tables, "XLSX_MAX_ROWS", 4)
     _reserve_many(staff, 5)
     sheet = load_workbook(io.BytesIO(staff_client.get(RES_LIST, {"_export": "xlsx"}).getvalue())).active

@@ -7,8 +7,8 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-import reservations.feeds
-from reservations.feeds import COLUMNS, load_feed
+import common.feedlines
+from reservations.exchange.registry import COLUMNS, load_feed
 from reservations.models import BatchRun, FeedFile, FeedUpload
 from tests.factories import BranchFactory, HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
 from tests.helpers import csv_bytes
@@ -21,11 +21,11 @@ ORG = csv_bytes(["code", "name", "kind", "parent_code", "region"], [
 
 @contextlib.contextmanager
 def mock_progress_every(n: int):
-    saved, reservations.feeds.PROGRESS_EVERY = reservations.feeds.PROGRESS_EVERY, n
+    saved, common.feedlines.PROGRESS_EVERY = common.feedlines.PROGRESS_EVERY, n
     try:
         yield
     finally:
-        reservations.feeds.PROGRESS_EVERY = saved
+        common.feedlines.PROGRESS_EVERY = saved
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reservations.exports import EXPORT_KINDS, export_csv
+from reservations.exchange.exports import EXPORT_KINDS, export_csv
 
 
 class Command(BaseCommand):

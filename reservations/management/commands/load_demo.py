@@ -24,7 +24,7 @@ from django.db.models import Count, Q
 from approvals.models import ApprovalCase
 from permissions.models import Role, RoleKind
 from relationships.models import Organisation, OrgKind, Relationship, Staff
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from reservations.models import FeedFile, Reservation, ReservationStatus
 from reservations.pipeline import run_nightly
 from reservations.services import reservation_withdraw

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from reservations.feeds import FEED_KINDS, load_feed
+from reservations.exchange.registry import FEED_KINDS, load_feed
 
 
 class Command(BaseCommand):

@@ -1,138 +1,36 @@
-"""Loading the core system's daily files (§12).
+"""The core system's feeds of the data this app owns (§12): organisation, staff, account events.
 
-Every line is validated; a bad line is reported with its number and reason and
-does not stop the good ones; the whole file is one transaction; the same file
-(same content hash) loads once. Rows are written in bulk statements per file,
-never a query per row — except reservations, which go through the very service
-the form uses so that bulk registration obeys the same rules.
+Every line is validated and a bad one is reported with its number; the rows are written with bulk
+statements per file, never a query per row. `reservations.exchange.registry.load_feed` owns the file-level
+rules (content-hash dedupe, one transaction per file, the FeedFile record) and calls these.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import io
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from importlib import import_module
-from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from relationships.audit import actor_label, audit_many
+from common.feedlines import FeedResult, LineError, parse_time
+from relationships.audit import audit_many
 from relationships.identity import clean_customer_name, normalise_id_number
 from relationships.models import (MATCHABLE_EVENT_KINDS, AccountEvent, AccountType, Customer, EventKind,
                                   MatchState, Organisation, Qualification, QualificationKind, Region, Staff,
                                   StaffKind)
 from relationships.pii import encrypt, mask_id, pii_hash
-from reservations.models import FeedFile
 
-PROGRESS_EVERY = 100  # lines between two progress reports of a line-by-line loader
-
-FEED_KINDS = ("org", "staff", "reservations", "account_events", "metrics", "assignments", "relationships")
-
-COLUMNS = {
-    "org": ["code", "name", "kind", "parent_code", "region"],
-    "staff": ["staff_no", "name", "outlet_code", "kind", "parent_staff_no", "qualifications", "attach_open"],
-    "reservations": ["staff_no", "relationship_type", "customer_name", "id_number", "phone", "registered_at",
-                     "participants"],
-    "account_events": ["event_id", "event_time", "kind", "id_number", "customer_name", "account_no",
-                       "account_type", "outlet_code"],
-    "metrics": ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"],
-    "assignments": ["id_number", "staff_no", "assigned_at"],                              # R-SEC-4
-    "relationships": ["id_number", "relationship_type", "participants", "effective_from"],  # R-BR-1, R-CORE-2
-}
+ORG_COLUMNS = ["code", "name", "kind", "parent_code", "region"]
+STAFF_COLUMNS = ["staff_no", "name", "outlet_code", "kind", "parent_staff_no", "qualifications", "attach_open"]
+ACCOUNT_EVENT_COLUMNS = ["event_id", "event_time", "kind", "id_number", "customer_name", "account_no",
+                         "account_type", "outlet_code"]
 
 
-class LineError(Exception):
-    pass
-
-
-@dataclass
-class FeedResult:
-    kind: str
-    filename: str
-    already_loaded: bool = False
-    rows_total: int = 0
-    rows_loaded: int = 0
-    rows_skipped: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-    on_progress: Callable[[int, int], None] | None = field(default=None, repr=False)
-
-    def progress(self, done: int) -> None:
-        """Loaders that go line by line report here; bulk loaders need not (the page shows "loading")."""
-        if self.on_progress is not None:
-            self.on_progress(done, self.rows_total)
-
-    @property
-    def rows_failed(self) -> int:
-        return len(self.errors)
-
-    def summary(self) -> str:
-        if self.already_loaded:
-            return _("%(file)s: already loaded, nothing done.") % {"file": self.filename}
-        return _("%(file)s: %(total)d lines, %(loaded)d loaded, %(skipped)d skipped, %(failed)d refused.") % {
-            "file": self.filename, "total": self.rows_total, "loaded": self.rows_loaded,
-            "skipped": self.rows_skipped, "failed": self.rows_failed}
-
-
-def load_feed(*, actor, kind: str, path: str | Path | None = None, content: bytes | None = None,
-              filename: str | None = None, on_progress: Callable[[int, int], None] | None = None) -> FeedResult:
-    if kind not in COLUMNS:
-        raise ValueError(_("Unknown or not yet supported feed “%(kind)s”; supported: %(kinds)s.")
-                         % {"kind": kind, "kinds": ", ".join(COLUMNS)})
-    if content is None:
-        content = Path(path).read_bytes()
-    filename = filename or (Path(path).name if path else "upload.csv")
-    digest = hashlib.sha256(content).hexdigest()
-    result = FeedResult(kind=kind, filename=filename, on_progress=on_progress)
-    if FeedFile.objects.filter(kind=kind, sha256=digest).exists():
-        result.already_loaded = True
-        return result
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(_("%(file)s is not UTF-8 text.") % {"file": filename})
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS[kind] if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(_("%(file)s: missing columns %(cols)s.") % {"file": filename, "cols": ", ".join(missing)})
-    rows = [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader]
-    result.rows_total = len(rows)
-    result.progress(0)
-    with transaction.atomic():
-        feed = FeedFile.objects.create(kind=kind, sha256=digest, filename=filename, loaded_by=actor_label(actor))
-        LOADERS[kind](actor, rows, result)
-        feed.rows_total, feed.rows_loaded = result.rows_total, result.rows_loaded
-        feed.rows_skipped, feed.rows_failed = result.rows_skipped, result.rows_failed
-        feed.errors = [{"line": n, "reason": r} for n, r in result.errors]
-        feed.save()
-    return result
-
-
-def _parse_time(value: str, column: str) -> dt.datetime:
-    parsed = parse_datetime(value) if value else None
-    if parsed is None:
-        raise LineError(_("%(col)s “%(value)s” is not an ISO 8601 time.") % {"col": column, "value": value})
-    if parsed.tzinfo is None:
-        raise LineError(_("%(col)s “%(value)s” has no UTC offset.") % {"col": column, "value": value})
-    return parsed
-
-
-def _first_message(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
-
-
-# --- org -------------------------------------------------------------------------------------------------
-
-def _load_org(actor, rows, result: FeedResult) -> None:
+def load_org(actor, rows, result: FeedResult) -> None:
     existing = {o.code: o for o in Organisation.objects.all()}
     regions = {r.code: r for r in Region.objects.all()}
     kinds = {"hq", "branch", "outlet"}
@@ -181,7 +79,7 @@ def _load_org(actor, rows, result: FeedResult) -> None:
 
 # --- staff -----------------------------------------------------------------------------------------------
 
-def _load_staff(actor, rows, result: FeedResult) -> None:
+def load_staff(actor, rows, result: FeedResult) -> None:
     outlets = {o.code: o for o in Organisation.objects.filter(kind="outlet")}
     staff_by_no = {s.staff_no: s for s in Staff.objects.all()}
     kinds = set(StaffKind.values)
@@ -262,52 +160,9 @@ def _load_staff(actor, rows, result: FeedResult) -> None:
     result.rows_loaded += len(good)
 
 
-# --- reservations ----------------------------------------------------------------------------------------
-
-def _load_reservations(actor, rows, result: FeedResult) -> None:
-    from django.db import IntegrityError
-
-    from reservations.services import ReservationInput, reservation_register
-
-    staff_by_no = {s.staff_no: s for s in Staff.objects.select_related("outlet")}
-    for n, (line, row) in enumerate(rows):
-        if n % PROGRESS_EVERY == 0:
-            result.progress(n)
-        try:
-            staff = staff_by_no.get(row.get("staff_no", ""))
-            if staff is None:
-                raise LineError(_("staff_no “%(no)s” is not a known staff member.") % {"no": row.get("staff_no")})
-            registered_at = _parse_time(row.get("registered_at", ""), "registered_at")
-            participants = None
-            if row.get("participants"):
-                participants = []
-                for part in row["participants"].split(";"):
-                    if not part.strip():
-                        continue
-                    no, sep, ratio = part.partition(":")
-                    member = staff_by_no.get(no.strip())
-                    if member is None or not sep:
-                        raise LineError(_("participant “%(p)s” must be staff_no:ratio of a known staff member.")
-                                        % {"p": part})
-                    participants.append((member, ratio.strip()))
-            data = ReservationInput(staff=staff, type_code=row.get("relationship_type", ""),
-                                    customer_name=row.get("customer_name", ""), id_number=row.get("id_number", ""),
-                                    phone=row.get("phone", ""), participants=participants,
-                                    registered_at=registered_at, source="feed")
-            with transaction.atomic():
-                reservation_register(actor=actor, data=data)
-            result.rows_loaded += 1
-        except LineError as exc:
-            result.errors.append((line, str(exc)))
-        except ValidationError as exc:
-            result.errors.append((line, _first_message(exc)))
-        except IntegrityError as exc:  # pragma: no cover - constraints the service did not foresee
-            result.errors.append((line, str(exc).splitlines()[0]))
-
-
 # --- account events --------------------------------------------------------------------------------------
 
-def _load_account_events(actor, rows, result: FeedResult) -> None:
+def load_account_events(actor, rows, result: FeedResult) -> None:
     outlets = {o.code: o.pk for o in Organisation.objects.filter(kind="outlet")}
     kinds, types = set(EventKind.values), set(AccountType.values)
     seen_in_file: set[str] = set()
@@ -320,7 +175,7 @@ def _load_account_events(actor, rows, result: FeedResult) -> None:
             if event_id in seen_in_file:
                 result.rows_skipped += 1
                 continue
-            event_time = _parse_time(row.get("event_time", ""), "event_time")
+            event_time = parse_time(row.get("event_time", ""), "event_time")
             kind = row.get("kind", "")
             if kind not in kinds:
                 raise LineError(_("kind “%(kind)s” is not an account event kind.") % {"kind": kind})
@@ -357,9 +212,9 @@ def _load_account_events(actor, rows, result: FeedResult) -> None:
         [Customer(id_hash=h, id_encrypted=encrypt(n), id_masked=mask_id(n), name=name)
          for h, (n, name) in by_hash.items()], ignore_conflicts=True, batch_size=5000)
     customer_ids = dict(Customer.objects.filter(id_hash__in=list(by_hash)).values_list("id_hash", "id"))
-    tz_date = lambda t: dt.datetime.fromtimestamp(t.timestamp(), tz=_shanghai()).date()  # noqa: E731
+    office = ZoneInfo(settings.TIME_ZONE)
     events = AccountEvent.objects.bulk_create([
-        AccountEvent(event_id=eid, event_time=t, business_date=tz_date(t), kind=kind, account_type=atype,
+        AccountEvent(event_id=eid, event_time=t, business_date=t.astimezone(office).date(), kind=kind, account_type=atype,
                      account_no=acct, customer_id=customer_ids[pii_hash(idn)], customer_name=name,
                      outlet_id=outlet_id,
                      match_state=MatchState.PENDING if kind in MATCHABLE_EVENT_KINDS else None)
@@ -393,22 +248,3 @@ def _load_account_events(actor, rows, result: FeedResult) -> None:
                   WHERE p.customer_id = e.customer_id AND p.kind = e.kind AND p.account_type = e.account_type
                     AND (p.event_time, p.id) < (e.event_time, e.id))
             WHERE e.id = ANY(%s)""", [new_ids])
-
-
-def _shanghai():
-    from zoneinfo import ZoneInfo
-
-    from django.conf import settings
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-LOADERS = {
-    "org": _load_org,
-    "staff": _load_staff,
-    "reservations": _load_reservations,
-    "account_events": _load_account_events,
-    "metrics": lambda *args: import_module("performance.feeds").load_metrics(*args),  # COPY + set-based upsert
-    # Same rules as the forms: each line through the pre-assignment / branch-request / core-list services.
-    "assignments": lambda *args: import_module("reservations.secondary").load_assignments(*args),
-    "relationships": lambda *args: import_module("reservations.branch_created").load_relationships(*args),
-}

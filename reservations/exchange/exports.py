@@ -8,7 +8,9 @@ from typing import Iterable, TextIO
 from django.utils import timezone
 
 from approvals.models import ApprovalCase
-from relationships.models import PiiAccess, RelationshipShare
+from performance.exports import section12_export
+from performance.models import StaffPerformance
+from relationships.models import PiiAccess, Relationship, RelationshipShare
 from relationships.pii import decrypt
 from reservations.models import Reservation
 
@@ -61,16 +63,12 @@ def _approval_cases(user_scope):
 
 
 def _unscoped(name):
-    from relationships.models import Relationship
-    if name == "performance":
-        from performance.models import StaffPerformance
-        return StaffPerformance.objects.all()
     return {"relationships": Relationship.objects.all(), "reservations": Reservation.objects.all(),
-            "approval_cases": ApprovalCase.objects.all()}[name]
+            "approval_cases": ApprovalCase.objects.all(), "performance": StaffPerformance.objects.all()}[name]
 
 
 def _performance(user_scope, period=None):
-    from performance.exports import section12_export  # per month, staff and type; `--period YYYY-MM`
+    """Per month, staff and type; `--period YYYY-MM`."""
     return section12_export(user_scope("performance"), period)
 
 

@@ -1,9 +1,9 @@
-"""Feed files uploaded in the browser: stored, loaded in the background by a Celery task, progress shown.
+"""Loading a feed file uploaded in the browser, in the Celery task `reservations.tasks.load_feed_upload_task`.
 
-The load itself is `feeds.load_feed` — the same rules as `manage.py load_feed` — and stays one transaction,
-so its line counts are not visible to other connections until it commits. Progress therefore goes through
-the cache (Redis when configured, shared by web and worker; in-process otherwise, where tasks run
-in-process too), while the upload row records the committed facts: queued, loading, done or failed.
+The load is `load_feed` — the same rules as `manage.py load_feed` — and stays one transaction, so its line
+counts are not visible to other connections until it commits. Progress therefore goes through the cache
+(Redis when configured, shared by web and worker; in-process otherwise, where tasks run in-process too),
+while the upload row records the committed facts: queued, loading, done or failed.
 """
 from __future__ import annotations
 
@@ -16,38 +16,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reservations.feeds import COLUMNS, load_feed
+from reservations.exchange.registry import load_feed
 from reservations.models import FeedFile, FeedUpload, UploadStatus
 
 log = logging.getLogger(__name__)
-
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PROGRESS_TTL = 24 * 3600
 PROGRESS_MIN_INTERVAL = 0.5  # seconds between two cache writes
 
 
-def _progress_key(upload_id: int) -> str:
+def progress_key(upload_id: int) -> str:
     return f"feed-upload:{upload_id}:progress"
 
 
 def upload_progress(upload_id: int) -> dict | None:
     """{"done": lines, "total": lines} while a load runs, or None before its first report."""
-    return cache.get(_progress_key(upload_id))
-
-
-def feed_upload_submit(*, actor, kind: str, filename: str, content: bytes) -> FeedUpload:
-    """Store the file and queue its load after commit; the caller shows the upload's page."""
-    if kind not in COLUMNS:
-        raise ValueError(_("Unknown or not yet supported feed “%(kind)s”; supported: %(kinds)s.")
-                         % {"kind": kind, "kinds": ", ".join(COLUMNS)})
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise ValueError(_("The file is larger than 50 MB; load it with manage.py load_feed."))
-    from reservations.tasks import load_feed_upload_task
-
-    with transaction.atomic():
-        upload = FeedUpload.objects.create(kind=kind, filename=filename[:300], content=content, uploaded_by=actor)
-        transaction.on_commit(lambda: load_feed_upload_task.delay(upload.pk))
-    return upload
+    return cache.get(progress_key(upload_id))
 
 
 def feed_upload_process(*, upload_id: int) -> FeedUpload:
@@ -66,7 +49,7 @@ def feed_upload_process(*, upload_id: int) -> FeedUpload:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_MIN_INTERVAL or done == 0:
             last[0] = now
-            cache.set(_progress_key(upload_id), {"done": done, "total": total}, PROGRESS_TTL)
+            cache.set(progress_key(upload_id), {"done": done, "total": total}, PROGRESS_TTL)
 
     digest = hashlib.sha256(content).hexdigest()
     fields = {"content": b"", "finished_at": None}
@@ -93,6 +76,6 @@ def feed_upload_process(*, upload_id: int) -> FeedUpload:
     fields["finished_at"] = timezone.now()
     with transaction.atomic():
         FeedUpload.objects.filter(pk=upload_id).update(**fields)
-    cache.delete(_progress_key(upload_id))
+    cache.delete(progress_key(upload_id))
     upload.refresh_from_db()
     return upload

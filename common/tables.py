@@ -13,6 +13,7 @@ import tempfile
 
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.functional import cached_property
@@ -20,7 +21,7 @@ from django.utils.translation import gettext
 import django_tables2 as tables
 from django_tables2.rows import BoundRow
 
-from permissions.pagination import CappedPaginator
+from common.pagination import CappedPaginator
 
 PAGE_SIZE = 50
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -138,8 +139,6 @@ def table_page(request, *, queryset, table_class, filterset_class, basename: str
                context: dict | None = None, exclude_columns=(), table_kwargs: dict | None = None):
     """A list page: filter the (already scoped) queryset, sort, page 50 at a time with a capped count;
     `?_export=csv|xlsx` answers the same rows as a file."""
-    from crm_platform.views import render_page
-
     filters = filterset_class(request.GET or None, queryset=queryset, request=request)
     rows = filtered_rows(filters)
     export_format = export_format_of(request)
@@ -150,6 +149,6 @@ def table_page(request, *, queryset, table_class, filterset_class, basename: str
     query.pop("page", None)
     export_query = query.copy()
     export_query.pop("_export", None)
-    return render_page(request, template, {
+    return render(request, template, {
         "table": table, "page_obj": table.page, "filters": filters, "query": query.urlencode(),
         "export_query": export_query.urlencode(), **(context or {})})

@@ -1,49 +1,35 @@
 """HQ operations in the browser: load a feed file, start a nightly run (R-MATCH-7, §12).
 
-Views parse and render; the feed rules live in `reservations.feeds`, the run in `reservations.pipeline`.
+Views parse and render; the feed rules live in `reservations.exchange.registry` and each app's feed module,
+the run in `reservations.pipeline`.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm_platform.views import render_page
 from permissions.scoping import scope_for
-from reservations.feeds import COLUMNS
+from reservations.exchange.forms import FeedUploadForm, NightlyForm
+from reservations.exchange.loading import upload_progress
+from reservations.exchange.uploads import feed_upload_submit
 from reservations.models import FeedFile, FeedUpload, UploadStatus
-from reservations.uploads import MAX_UPLOAD_BYTES, feed_upload_submit, upload_progress
+from reservations.tasks import run_nightly_task
 
 
 def _require_operations(user) -> None:
     """Feeds and runs concern the whole firm: only head-office roles operate them."""
     if not scope_for(user).everything:
         raise PermissionDenied
-
-
-class FeedUploadForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Feed"), choices=[(k, k) for k in COLUMNS])
-    file = forms.FileField(label=_("CSV file (UTF-8, with a header row)"))
-
-    def clean_file(self):
-        f = self.cleaned_data["file"]
-        if f.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(_("The file is larger than 50 MB; load it with manage.py load_feed."))
-        return f
-
-
-class NightlyForm(forms.Form):
-    business_date = forms.DateField(label=_("Business date"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
 @login_required
@@ -62,7 +48,7 @@ def feed_upload(request):
             return redirect("reservations:feed_upload", pk=queued.pk)
     feeds = FeedFile.objects.order_by("-loaded_at", "-id")[:50]
     uploads = FeedUpload.objects.select_related("uploaded_by", "feed").defer("content").order_by("-id")[:20]
-    return render_page(request, "reservations/feeds.html", {"form": form, "feeds": feeds, "uploads": uploads,
+    return render(request, "reservations/feeds.html", {"form": form, "feeds": feeds, "uploads": uploads,
                                                             "nightly_form": NightlyForm()})
 
 
@@ -87,14 +73,14 @@ def _upload_context(upload: FeedUpload) -> dict:
 def feed_upload_detail(request, pk: int):
     """An uploaded file: its progress while it loads, then what was loaded and refused (and why)."""
     _require_operations(request.user)
-    return render_page(request, "reservations/feed_upload.html", _upload_context(_upload_or_404(pk)))
+    return render(request, "reservations/feed_upload.html", _upload_context(_upload_or_404(pk)))
 
 
 @login_required
 def feed_upload_progress(request, pk: int):
     """The progress panel alone, polled by htmx every second until the load has finished."""
     _require_operations(request.user)
-    return render_page(request, "reservations/_feed_upload_progress.html", _upload_context(_upload_or_404(pk)))
+    return render(request, "reservations/_feed_upload_progress.html", _upload_context(_upload_or_404(pk)))
 
 
 @login_required
@@ -103,7 +89,7 @@ def feed_detail(request, pk: int):
     feed = FeedFile.objects.filter(pk=pk).first()
     if feed is None:
         raise Http404
-    return render_page(request, "reservations/feed_detail.html", {"feed": feed, "errors": feed.errors[:200]})
+    return render(request, "reservations/feed_detail.html", {"feed": feed, "errors": feed.errors[:200]})
 
 
 @login_required
@@ -127,8 +113,6 @@ def feed_errors_csv(request, pk: int):
 @require_POST
 def nightly_start(request):
     """Queue the nightly pipeline for a date; the run ledger shows each stage's progress."""
-    from reservations.tasks import run_nightly_task
-
     _require_operations(request.user)
     form = NightlyForm(request.POST)
     if not form.is_valid():

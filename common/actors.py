@@ -1,0 +1,49 @@
+"""Who acts: a signed-in user, or the system itself (the nightly batch, a feed loaded from the command line).
+
+Services take `actor: Actor` and ask these helpers instead of testing `isinstance(actor, str)`: the audit
+trail records the label, foreign keys record the user (none for the system).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A process acting without a user. Its label is what the audit trail and the register show."""
+
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+BATCH = SystemActor("nightly-batch")
+SYSTEM = SystemActor("system")
+
+Actor = Union["AbstractBaseUser", SystemActor]
+
+
+def actor_user(actor: Actor | str | None) -> AbstractBaseUser | None:
+    """The user behind `actor`, or None for the system (and for an operator named by a string)."""
+    if actor is None or isinstance(actor, (SystemActor, str)):
+        return None
+    return actor if getattr(actor, "pk", None) is not None else None
+
+
+def is_system(actor: Actor | str | None) -> bool:
+    return actor_user(actor) is None
+
+
+def actor_label(actor: Actor | str | None) -> str:
+    if actor is None:
+        return SYSTEM.label
+    if isinstance(actor, SystemActor):
+        return actor.label
+    if isinstance(actor, str):
+        return actor
+    return actor.get_username()

@@ -1,0 +1,23 @@
+"""Forms of HQ's operations pages: they parse input only."""
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from reservations.exchange.registry import COLUMNS
+from reservations.exchange.uploads import MAX_UPLOAD_BYTES
+
+
+class FeedUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Feed"), choices=[(k, k) for k in COLUMNS])
+    file = forms.FileField(label=_("CSV file (UTF-8, with a header row)"))
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if f.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 50 MB; load it with manage.py load_feed."))
+        return f
+
+
+class NightlyForm(forms.Form):
+    business_date = forms.DateField(label=_("Business date"), widget=forms.DateInput(attrs={"type": "date"}))
