@@ -87,6 +87,15 @@ class CaseStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("withdrawn")
 
 
+OPEN_CASE_STATUSES = (CaseStatus.PENDING, CaseStatus.RETURNED)
+
+
+class ApprovalCaseQuerySet(models.QuerySet):
+    def in_progress(self):
+        """Cases still deciding something: pending at a step, or returned to the applicant."""
+        return self.filter(status__in=OPEN_CASE_STATUSES)
+
+
 class ApprovalCase(ConcurrentTransitionMixin, models.Model):
     reason = models.CharField(_("reason"), max_length=20, choices=CaseReason.choices)
     type = models.ForeignKey(RelationshipType, verbose_name=_("relationship type"), on_delete=models.PROTECT)
@@ -119,6 +128,8 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
     dedupe_key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ApprovalCaseQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("approval case")

@@ -19,8 +19,11 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from approvals.chains import active_chains, chain_code_for
 from approvals.hooks import fire_case_decided
-from approvals.models import (ApprovalCase, CaseAction, CaseDocuments, CaseOutcome, CaseReason, CaseStatus, CaseStep,
+from approvals.models import (OPEN_CASE_STATUSES, ApprovalCase, CaseAction, CaseDocuments, CaseOutcome, CaseReason,
+                              CaseStatus, CaseStep,
                               ChainStep, Post, PostAssignment, StepState)
+from common.actors import actor_user
+from permissions.authority import is_hq_office
 from permissions.models import Role, RoleKind
 from relationships.audit import audit, audit_many
 from relationships.models import Organisation, OrgKind, Relationship, Staff
@@ -28,7 +31,6 @@ from relationships.services import Share, check_can_attach, parse_ratio, relatio
 from relationships.versions import relationship_end
 
 DECISIONS = ("approve", "reject", "return")
-HQ_ADMIN_ROLES = (RoleKind.HQ,)
 
 
 def _moved_on() -> ValidationError:
@@ -88,17 +90,14 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
     return steps
 
 
-def _user_or_none(actor):
-    """The filing user when `actor` is one (feeds and the batch pass an operator name instead)."""
-    return actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
-
-
 def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequence[dict], dedupe_key: str,
-              branch=None, applicant=None, opening_event=None, explanation: str = "",
-              outcome: str = CaseOutcome.CREATE, target_relationship=None) -> ApprovalCase:
+              branch=None, applicant=None, opening_event=None, opening_date: dt.date | None = None,
+              opening_outlet=None, explanation: str = "", outcome: str = CaseOutcome.CREATE,
+              target_relationship=None) -> ApprovalCase:
     """Open a case on the reason's active chain. `outcome` says what final approval does: create the
     relationship (default), or end `target_relationship` on the case's date (`end`), or end it and create its
-    successor (`replace`)."""
+    successor (`replace`). The case's date and outlet are its opening event's, unless given (a branch request
+    or a core-list line has no opening: its requested date and the holder's outlet)."""
     outcome = CaseOutcome(outcome)
     if (outcome == CaseOutcome.CREATE) != (target_relationship is None):
         raise ValidationError(_("Only a case that ends or replaces a relationship names the relationship."))
@@ -109,14 +108,18 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
     with transaction.atomic():
         case = ApprovalCase.objects.create(
             reason=reason, type=rel_type, customer=customer, chain=chain, proposed_shares=list(proposed_shares),
-            opening_event=opening_event, opening_date=opening_event.business_date if opening_event else None,
-            opening_outlet=opening_event.outlet if opening_event else None, branch=branch, applicant=applicant,
+            opening_event=opening_event,
+            opening_date=opening_date or (opening_event.business_date if opening_event else None),
+            opening_outlet=opening_outlet or (opening_event.outlet if opening_event else None),
+            branch=branch, applicant=applicant,
             explanation=explanation, dedupe_key=dedupe_key, outcome=outcome,
-            target_relationship=target_relationship, filed_by=_user_or_none(actor))
+            target_relationship=target_relationship, filed_by=actor_user(actor))
         steps = CaseStep.objects.bulk_create(_build_steps([case]))
         _sync_current_step([case], steps)
         audit(actor=actor, action="approval_case.open", target=case,
-              after={"reason": reason, "type": rel_type.code, "shares": list(proposed_shares)})
+              after={"reason": reason, "type": rel_type.code, "shares": list(proposed_shares),
+                     "opening_date": case.opening_date.isoformat() if case.opening_date else None,
+                     "opening_outlet": case.opening_outlet_id})
     return case
 
 
@@ -151,10 +154,6 @@ def _sync_current_step(cases: Sequence[ApprovalCase], steps: Sequence[CaseStep])
 # Post designations (R-APR-1)
 # --------------------------------------------------------------------------------------------------
 
-def _is_hq_admin(user) -> bool:
-    return user.is_superuser or Role.objects.filter(user=user, kind__in=HQ_ADMIN_ROLES).exists()
-
-
 def post_assign(*, actor, post: str, organisation: Organisation, user, valid_from: dt.date,
                 valid_to: dt.date | None = None, delegate_for: PostAssignment | None = None) -> PostAssignment:
     """R-APR-1: the branch head designates post holders at his branch (and a delegate for final approval);
@@ -163,14 +162,14 @@ def post_assign(*, actor, post: str, organisation: Organisation, user, valid_fro
     if organisation.kind == OrgKind.HQ:
         if post != Post.HQ:
             raise ValidationError(_("At the head office only the HQ review post can be assigned."))
-        if not _is_hq_admin(actor):
+        if not is_hq_office(actor):
             raise PermissionDenied(_("Only the head office may name HQ reviewers."))
     else:
         if post == Post.HQ:
             raise ValidationError(_("The HQ review post can only be assigned at the head office."))
         is_branch_head = Role.objects.filter(user=actor, kind=RoleKind.BRANCH_HEAD,
                                              organisation_id=organisation.branch_id).exists()
-        if not (is_branch_head or _is_hq_admin(actor)):
+        if not (is_branch_head or is_hq_office(actor)):
             raise PermissionDenied(_("Only the head of this branch or the head office may designate post holders "
                                      "at %(org)s.") % {"org": organisation.name})
     if valid_to is not None and valid_to < valid_from:
@@ -450,7 +449,7 @@ def case_withdraw(*, actor, case_id: int) -> ApprovalCase:
     with transaction.atomic():
         case, steps = _lock(case_id)
         _require_applicant(actor, case)
-        if case.status not in (CaseStatus.PENDING, CaseStatus.RETURNED):
+        if case.status not in OPEN_CASE_STATUSES:
             raise _moved_on()
         last_order = max((s.order for s in steps), default=1)
         if case.status == CaseStatus.PENDING and case.current_step >= last_order:
@@ -511,7 +510,7 @@ def case_record_documents(*, actor, case_id: int, documents: dict) -> CaseDocume
         case, _steps = _lock(case_id)
         if not needs_documents(case):
             raise ValidationError(_("Only broker development cases need these documents."))
-        if case.status not in (CaseStatus.PENDING, CaseStatus.RETURNED):
+        if case.status not in OPEN_CASE_STATUSES:
             raise _moved_on()
         if not may_record_documents(actor, case):
             raise PermissionDenied(_("Only the branch handling this case may record its documents."))

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from approvals import selectors
 from approvals.filters import CaseFilter
 from approvals.forms import DecisionForm, DocumentsForm, ResubmitForm
-from approvals.models import ApprovalCase, CaseDocuments, CaseStatus
+from approvals.models import OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseStatus
 from approvals.services import (case_act, case_record_documents, case_resubmit, case_withdraw, is_case_applicant,
                                 may_record_documents, needs_documents)
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
@@ -59,7 +59,7 @@ def _render_case(request, case, *, decision_form=None, documents_form=None, resu
         docs = case.documents if broker else None
     except CaseDocuments.DoesNotExist:
         docs = None
-    can_record = broker and case.status in (CaseStatus.PENDING, CaseStatus.RETURNED) and \
+    can_record = broker and case.status in OPEN_CASE_STATUSES and \
         may_record_documents(user, case)
     last_order = max((s.order for s in case.step_list), default=1)
     return render(request, "approvals/case.html", {

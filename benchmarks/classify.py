@@ -6,7 +6,7 @@
 Creates the database `crm_bench_classify` (dropped first) on the server of DATABASE_URL, or on the
 embedded server when DATABASE_URL is unset; migrates it; generates with set-based SQL an organisation
 tree, N customers with one securities account each, their account events and 13 months of metrics;
-then times `classify_customers(business_date=D)` twice: the first night (every class is new) and the
+then times `customers_classify(business_date=D)` twice: the first night (every class is new) and the
 same night again (steady state: nothing changes, the cost of a quiet night).
 
 The mix (by customer i mod 100):
@@ -179,16 +179,16 @@ def main() -> None:
 
     import logging
 
-    from relationships.classification import classify_customers
+    from performance.classification import customers_classify
 
-    logging.getLogger("relationships.classification").setLevel(logging.DEBUG)
+    logging.getLogger("performance.classification").setLevel(logging.DEBUG)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("  %(message)s"))
-    logging.getLogger("relationships.classification").addHandler(handler)
-    logging.getLogger("relationships.classification").propagate = False
+    logging.getLogger("performance.classification").addHandler(handler)
+    logging.getLogger("performance.classification").propagate = False
 
     started = time.perf_counter()
-    counts = classify_customers(business_date=day)
+    counts = customers_classify(business_date=day)
     seconds = time.perf_counter() - started
     log("first night: " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     wrong = {k: (counts.get(k, 0), v) for k, v in expected.items() if k in ("lost", "dormant", "silent")
@@ -197,7 +197,7 @@ def main() -> None:
         log(f"WARNING: open classes differ from the plan (got, expected): {wrong}")
 
     started = time.perf_counter()
-    again = classify_customers(business_date=day)
+    again = customers_classify(business_date=day)
     steady = time.perf_counter() - started
     changed = {k: v for k, v in again.items() if k.startswith(("new_", "ended_")) and v}
     log(f"steady-state night (same date again): {steady:.2f} s, changes {changed or 'none'}")

@@ -68,6 +68,18 @@ def validation_messages(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+REFUSALS = (LineError, ValidationError, PermissionDenied, IntegrityError)
+
+
+def refusal_text(exc: Exception) -> str:
+    """The reason a line is refused: a service's messages, or the first line of a constraint's."""
+    if isinstance(exc, ValidationError):
+        return validation_messages(exc)
+    if isinstance(exc, IntegrityError):  # a constraint the service did not foresee: the line, not the file
+        return str(exc).splitlines()[0]
+    return str(exc)
+
+
 def for_each_line(rows: Iterable[tuple[int, Row]], result: FeedResult, handle: Callable[[int, Row], None]) -> None:
     """Feed each line to `handle` in its own savepoint: a refused line leaves nothing behind and is reported
     with its number; `handle` counts what it loaded. Progress is reported every `PROGRESS_EVERY` lines."""
@@ -77,11 +89,5 @@ def for_each_line(rows: Iterable[tuple[int, Row]], result: FeedResult, handle: C
         try:
             with transaction.atomic():
                 handle(line, row)
-        except LineError as exc:
-            result.errors.append((line, str(exc)))
-        except ValidationError as exc:
-            result.errors.append((line, validation_messages(exc)))
-        except PermissionDenied as exc:
-            result.errors.append((line, str(exc)))
-        except IntegrityError as exc:  # a constraint the service did not foresee: the line, not the file
-            result.errors.append((line, str(exc).splitlines()[0]))
+        except REFUSALS as exc:
+            result.errors.append((line, refusal_text(exc)))

@@ -15,6 +15,6 @@ urlpatterns = [
     path("relationships/", include("relationships.urls")),
     path("performance/", include("performance.urls")),
     path("approvals/", include("approvals.urls")),
-    path("work/", include("reservations.work_urls")),  # §7 secondary, §8 branch/core, §11 callbacks, customer history
+    path("work/", include("crm_platform.work_urls")),  # §7 secondary, §8 branch/core, §11 callbacks, customer history
     path("permissions/", include("permissions.urls")),
 ]

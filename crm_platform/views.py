@@ -1,16 +1,24 @@
-"""The home page and the page helper every view renders through (navigation by role)."""
+"""Pages that compose several apps: the home page (R-REM-1), the customer's history, the navigation by role."""
 from __future__ import annotations
 
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.db.models import F, Prefetch
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from approvals.selectors import inbox_for
 from common.pagination import capped_count
+from permissions.authority import is_hq_office
+from permissions.scoping import (scope_for, visible_branch_requests, visible_callbacks, visible_customer_classes,
+                                 visible_history_customers, visible_preassignments, visible_relationship_history,
+                                 visible_relationships, visible_reservations)
+from relationships.models import CallbackStatus, RelationshipShare
 from relationships.selectors import current_staff
-from permissions.scoping import scope_for, visible_relationships, visible_reservations
+from reservations.branch.requests import may_change_branch_relationship
 from reservations.models import ReservationStatus
+from reservations.secondary.services import unreserved_assignments
 
 EXPIRY_WINDOW_DAYS = 7
 
@@ -23,7 +31,7 @@ def nav_for(user) -> dict:
         "staff": staff,
         "can_register": staff is not None,
         "can_see_runs": scope.everything or bool(scope.branch_ids),
-        "can_operate": scope.everything,
+        "can_operate": is_hq_office(user),
         # §7 / §8 / §11 pages (the pages themselves check the roles that act).
         "can_branch_work": scope.everything or bool(scope.branch_ids),
         "can_callbacks": scope.everything or bool(scope.branch_ids or scope.outlet_ids),
@@ -61,11 +69,6 @@ TODO_LIMIT = 50
 def _todo(user, staff) -> dict:
     """R-REM-1 beyond reservations: approval steps waiting for him, callbacks due at his outlets (and disputes
     back at his branch), customers pre-assigned to him that he has not reserved yet."""
-    from approvals.selectors import inbox_for
-    from permissions.scoping import visible_callbacks
-    from relationships.models import CallbackStatus
-    from reservations.secondary import unreserved_assignments
-
     scope = scope_for(user)
     steps = list(inbox_for(user)[:TODO_LIMIT])
     callbacks = disputes = None
@@ -78,3 +81,29 @@ def _todo(user, staff) -> dict:
     unreserved = list(unreserved_assignments(staff)[:TODO_LIMIT]) if staff is not None else None
     return {"waiting_steps": steps, "callbacks_due": callbacks, "disputed_callbacks": disputes,
             "unreserved": unreserved, "today": timezone.localdate()}
+
+
+@login_required
+def customer_history(request, pk: int):
+    """The customer's full relationship history: every version with its validity dates, and what led to it."""
+    customer = get_object_or_404(visible_history_customers(request.user), pk=pk)
+    shares = RelationshipShare.objects.select_related("staff__outlet").order_by("effective_from", "-ratio", "id")
+    versions = list(visible_relationship_history(request.user).filter(customer=customer)
+                    .select_related("type", "outlet").prefetch_related(Prefetch("shares", queryset=shares))
+                    .order_by("type__sort_order", F("effective_from").desc(), "-id"))
+    for rel in versions:
+        rel.can_change = may_change_branch_relationship(request.user, rel)
+    return render(request, "branch/customer.html", {
+        "customer": customer,
+        "versions": versions,
+        "classes": visible_customer_classes(request.user).filter(customer=customer).select_related("outlet")
+        .order_by("-detected_on", "-id"),
+        "assignments": visible_preassignments(request.user).filter(customer=customer)
+        .select_related("staff__outlet").order_by("-assigned_at", "-id"),
+        "requests": visible_branch_requests(request.user).filter(customer=customer).select_related("type")
+        .order_by("-requested_at", "-id"),
+        "reservations": visible_reservations(request.user).filter(id_hash=customer.id_hash)
+        .select_related("type", "staff", "outlet").order_by("-registered_at", "-id")[:50],
+        "callbacks": visible_callbacks(request.user).filter(relationship__customer=customer)
+        .select_related("relationship__type").order_by("-created_on", "-id"),
+    })

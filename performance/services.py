@@ -36,7 +36,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from performance.models import ComputedPeriod, MetricDate, PeriodLock
-from permissions.scoping import scope_for
+from common.locks import LockSpace, xact_lock
+from permissions.authority import is_hq_office
 from relationships.audit import audit
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -61,14 +62,6 @@ def month_start(day: dt.date) -> dt.date:
 
 def next_month(period: dt.date) -> dt.date:
     return dt.date(period.year + period.month // 12, period.month % 12 + 1, 1)
-
-
-def _lock_key(period: dt.date) -> int:
-    return 7_400_000_000 + period.toordinal()
-
-
-def is_locked(period: dt.date) -> bool:
-    return PeriodLock.objects.filter(period=month_start(period)).exists()
 
 
 # --- computation -----------------------------------------------------------------------------------------
@@ -143,7 +136,7 @@ def compute_period(*, period: dt.date) -> dict:
     start = month_start(period)
     end = next_month(start)
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(start)])
+        xact_lock(LockSpace.PERFORMANCE_PERIOD, start)
         if PeriodLock.objects.filter(period=start).exists():
             raise PeriodLocked(_("The period %(period)s is locked; its figures are not recomputed.")
                                % {"period": f"{start:%Y-%m}"})
@@ -196,9 +189,9 @@ def compute_through(*, business_date: dt.date) -> dict:
 # --- locking ---------------------------------------------------------------------------------------------
 
 def period_lock(*, actor, period: dt.date) -> PeriodLock:
-    """R-PERF-3: HQ (scope everything) locks a month that has ended. A month never computed is
-    computed first, so that what is locked is the month's figures as they stand now."""
-    if not scope_for(actor).everything:
+    """R-PERF-3: HQ's office locks a month that has ended. A month never computed is computed first, so that
+    what is locked is the month's figures as they stand now."""
+    if not is_hq_office(actor):
         raise PermissionDenied(_("Only head office can lock a period."))
     start = month_start(period)
     if next_month(start) > timezone.localdate():
@@ -207,8 +200,7 @@ def period_lock(*, actor, period: dt.date) -> PeriodLock:
     with transaction.atomic():
         if not ComputedPeriod.objects.filter(period=start).exists():
             compute_period(period=start)
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(start)])
+        xact_lock(LockSpace.PERFORMANCE_PERIOD, start)
         lock, created = PeriodLock.objects.get_or_create(
             period=start, defaults={"locked_by": actor, "locked_by_label": actor.get_username()})
         if not created:

@@ -23,7 +23,7 @@ from performance.models import ComputedPeriod, PeriodLock
 from performance.selectors import (LEVELS, METRICS, computed_periods, monthly_trend, period_facts, ranking,
                                    report_rows, top_staff, totals, trend_window)
 from performance.services import month_start, next_month, parse_period, period_lock
-from permissions.scoping import scope_for
+from permissions.authority import is_hq_office
 
 PAGE_SIZE = 50
 EXPORT_MAX_ROWS = 100_000
@@ -55,7 +55,6 @@ def report(request):
     if q.kind == "month":
         lock = PeriodLock.objects.filter(period=month).first()
         computed = computed_months.get(month)
-    scope = scope_for(request.user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "performance/report.html", {
@@ -71,7 +70,7 @@ def report(request):
                              description=_("The %(n)d staff with the highest %(figure)s in %(period)s.")
                              % {"n": len(top), "figure": str(metric_label).lower(), "period": q.label}),
         "top": top, "lock": lock, "computed": computed,
-        "can_lock": (scope.everything and q.kind == "month" and lock is None
+        "can_lock": (is_hq_office(request.user) and q.kind == "month" and lock is None
                      and next_month(month) <= timezone.localdate()),
         "query": query.urlencode(), "staff_only": form.staff_only,
     })

@@ -2,7 +2,7 @@
 
 A branch permission admin sees only his own branch: every list is the model's scoping function
 (`permissions.scoping.visible_<model>s`), every write is allowed only for branches he administers
-(a django-guardian object permission on the branch row, `permissions.services.administered_branch_ids`),
+(a django-guardian object permission on the branch row, `permissions.authority.administered_branch_ids`),
 and every change goes through a service that writes the permission register. Django's model
 permissions are not used for these models: the scope is the permission.
 """
@@ -21,8 +21,8 @@ from django.utils.translation import gettext_lazy
 from permissions import exports, scoping
 from permissions.models import (ApplicationStatus, PermissionApplication, PermissionRegisterEntry, Role,
                                 RoleKind)
-from permissions.services import (administered_branch_ids, application_apply, application_approve,
-                                  branch_admin_assign, branch_admin_remove, is_hq_office)
+from permissions.authority import administered_branch_ids, is_hq_office
+from permissions.services import application_apply, application_approve, branch_admin_assign, branch_admin_remove
 from relationships.models import Organisation, OrgKind
 
 User = get_user_model()

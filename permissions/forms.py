@@ -7,8 +7,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from permissions.models import ApplicationAction, Role
-from permissions.services import APPLICABLE_KINDS, SIGNOFF_STATEMENT, administered_branch_ids, user_branch_ids, \
-    users_of_branches
+from permissions.authority import administered_branch_ids, user_branch_ids, users_of_branches
+from permissions.services import APPLICABLE_KINDS, SIGNOFF_STATEMENT
 from relationships.models import Organisation, OrgKind
 
 

@@ -10,8 +10,8 @@ from functools import wraps
 
 from django.db import transaction
 
+from common.actors import actor_label
 from permissions.models import Role, RoleKind
-from relationships.audit import actor_label
 from relationships.models import PiiAccess
 from relationships.pii import decrypt
 

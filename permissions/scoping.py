@@ -21,6 +21,7 @@ HQ_ROLES = {RoleKind.HQ, RoleKind.HQ_REVIEWER}
 @dataclass
 class Scope:
     everything: bool = False
+    hq_office: bool = False  # holds HQ's authority (`permissions.authority.is_hq_office`), not only its view
     branch_ids: set[int] = field(default_factory=set)
     outlet_ids: set[int] = field(default_factory=set)
     staff_ids: set[int] = field(default_factory=set)
@@ -39,9 +40,11 @@ def scope_for(user) -> Scope:
         return cached
     scope = Scope()
     if user.is_superuser:
-        scope.everything = True
+        scope.everything = scope.hq_office = True
     for kind, org_id, org_kind in Role.objects.filter(user=user).values_list(
             "kind", "organisation_id", "organisation__kind"):
+        if kind == RoleKind.HQ:
+            scope.hq_office = True
         if kind in HQ_ROLES:
             scope.everything = True
         elif kind in BRANCH_ROLES:

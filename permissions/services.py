@@ -15,21 +15,22 @@ import datetime as dt
 import hashlib
 import json
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
+from common.actors import actor_label, actor_user
+from permissions.authority import (administered_branch_ids, is_hq_office, may_administer, may_apply, may_decide,
+                                   user_branch_ids)
 from permissions.models import (ApplicationAction, ApplicationStatus, PermissionApplication,
                                 PermissionRegisterEntry, RegisterEvent, Role, RoleKind)
-from relationships.audit import actor_label, audit
+from relationships.audit import audit
 from relationships.models import Organisation, OrgKind, Qualification, QualificationKind, Staff
 
 # The guardian object permission that makes a branch "his" for a branch permission admin.
 BRANCH_ADMIN_PERMS = ("relationships.view_organisation", "relationships.change_organisation")
-ADMINISTER_BRANCH = "relationships.change_organisation"
 
 # Roles that can be asked for through an application, and the organisation kind each is held at.
 APPLICABLE_KINDS = {
@@ -41,67 +42,6 @@ APPLICABLE_KINDS = {
 
 SIGNOFF_STATEMENT = ("I, %(user)s, apply for this change of permissions, confirm that it is needed for my "
                      "duties and acknowledge that it is recorded in the permission register.")
-
-
-# --------------------------------------------------------------------------------------------------
-# Who may do what
-# --------------------------------------------------------------------------------------------------
-
-def is_hq_office(user) -> bool:
-    """HQ's office (R-PERM-1): superusers and holders of the head-office role."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return user.is_superuser or Role.objects.filter(user=user, kind=RoleKind.HQ).exists()
-
-
-def administered_branch_ids(user) -> set[int] | None:
-    """Branches `user` administers in the admin site; None means every branch (HQ's office).
-
-    Decided by django-guardian object permissions on the branch rows (R-PERM-1), not by model permissions.
-    """
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return set()
-    cached = getattr(user, "_crm_admin_branches", False)
-    if cached is not False:
-        return cached
-    if is_hq_office(user):
-        result = None
-    else:
-        result = set(get_objects_for_user(user, ADMINISTER_BRANCH, Organisation.objects.filter(kind=OrgKind.BRANCH),
-                                          accept_global_perms=False, with_superuser=False)
-                     .values_list("id", flat=True))
-    user._crm_admin_branches = result
-    return result
-
-
-def may_administer(user, branch_id: int | None) -> bool:
-    branches = administered_branch_ids(user)
-    return branches is None or (branch_id is not None and branch_id in branches)
-
-
-def is_branch_head(user, branch_id: int) -> bool:
-    return Role.objects.filter(user=user, kind=RoleKind.BRANCH_HEAD, organisation_id=branch_id).exists()
-
-
-def may_decide(user, application: PermissionApplication) -> bool:
-    """The branch head of the application's branch (or HQ's office), never the applicant or the user concerned."""
-    if user.pk in (application.applicant_id, application.subject_id):
-        return False
-    return is_branch_head(user, application.branch_id) or is_hq_office(user)
-
-
-def may_apply(user, application: PermissionApplication) -> bool:
-    if user.pk == application.subject_id:
-        return False
-    return may_administer(user, application.branch_id)
-
-
-def user_branch_ids(user) -> set[int]:
-    """The branches a user belongs to: his staff record's outlet and the organisations of his roles."""
-    ids = set(Role.objects.filter(user=user).exclude(organisation__branch_id=None)
-              .values_list("organisation__branch_id", flat=True))
-    ids |= set(Staff.objects.filter(user=user).values_list("outlet__branch_id", flat=True))
-    return ids
 
 
 def _label(user) -> str:
@@ -125,8 +65,8 @@ def _register(*, event: str, actor, branch=None, application: PermissionApplicat
         subject_label = _label(subject_user)
     branch_id = branch if branch is None or isinstance(branch, int) else branch.pk
     return PermissionRegisterEntry.objects.create(
-        event=event, branch_id=branch_id, application=app, actor=actor if actor is not None and not isinstance(actor, str)
-        else None, actor_label=_label(actor) if actor is not None and not isinstance(actor, str) else actor_label(actor),
+        event=event, branch_id=branch_id, application=app, actor=actor_user(actor),
+        actor_label=_label(actor) if actor_user(actor) is not None else actor_label(actor),
         applicant_label=_label(app.applicant) if app else "",
         approver_label=_label(app.decided_by) if app and app.decided_by_id and app.status != ApplicationStatus.REJECTED
         else "",
@@ -493,15 +433,3 @@ def qualification_set_validity(*, actor, qualification: Qualification, valid_to:
                   reason=reason, detail={"before": before, "after": _qual_dict(q)})
         audit(actor=actor, action="staff.qualification_validity", target=q, before=before, after=_qual_dict(q))
     return q
-
-
-def users_of_branches(branch_ids):
-    """Users belonging to the branches (staff at their outlets, or holding a role there)."""
-    from django.db.models import Exists, OuterRef
-
-    User = get_user_model()
-    qs = User.objects.all()
-    if branch_ids is None:
-        return qs
-    return qs.filter(Exists(Staff.objects.filter(user=OuterRef("pk"), outlet__branch_id__in=branch_ids))
-                     | Exists(Role.objects.filter(user=OuterRef("pk"), organisation__branch_id__in=branch_ids)))

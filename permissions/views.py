@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.tables import filtered_rows, table_page
-from permissions import exports, scoping, services
+from permissions import authority, exports, scoping, services
 from permissions.filters import RegisterFilter
 from permissions.forms import ApplicationForm, DecisionForm, StatusFilterForm
 from permissions.models import ApplicationAction, ApplicationStatus
@@ -82,8 +82,8 @@ def application_detail(request, pk: int):
     return render(request, "permissions/application.html", {
         "app": app, "entries": entries, "decision_form": DecisionForm(),
         "is_revoke": app.action == ApplicationAction.REVOKE,
-        "can_decide": app.status == ApplicationStatus.PENDING and services.may_decide(user, app),
-        "can_apply": app.status == ApplicationStatus.APPROVED and services.may_apply(user, app),
+        "can_decide": app.status == ApplicationStatus.PENDING and authority.may_decide(user, app),
+        "can_apply": app.status == ApplicationStatus.APPROVED and authority.may_apply(user, app),
         "can_withdraw": app.status == ApplicationStatus.PENDING and app.applicant_id == user.pk,
     })
 

@@ -1,22 +1,16 @@
 """The append-only audit trail, written in the same transaction as the change it records."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from common.actors import actor_label, actor_user
 from relationships.models import AuditEntry
-
-
-def actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    return actor.get_username()
 
 
 def audit(*, actor, action: str, target, before: dict | None = None, after: dict | None = None) -> AuditEntry:
     return AuditEntry.objects.create(
-        actor=None if actor is None or isinstance(actor, str) else actor,
+        actor=actor_user(actor),
         actor_label=actor_label(actor),
         action=action,
         target_model=target._meta.label_lower if hasattr(target, "_meta") else str(target[0]),

@@ -1,11 +1,11 @@
 """Callbacks (回访, R-CB-1): every new relationship gets one for its outlet; the result is recorded;
 a disputed relationship goes back to the branch, which keeps or ends it.
 
-The nightly stage `create_callbacks` inserts, in one statement, a callback for every relationship that
+The nightly stage `callbacks_create_for_date` inserts, in one statement, a callback for every relationship that
 has none yet — so relationships from the matching, the secondary matching and the approval path are
-all covered, and a re-run inserts nothing (the one-to-one key). Who may record or decide is checked
-by the pages (scoped through `permissions.scoping.visible_callbacks`); the rules about the callback
-itself are here.
+all covered, and a re-run inserts nothing (the one-to-one key). The pages find the callback through
+`permissions.scoping.visible_callbacks`; who may record or decide, and the rules about the callback
+itself, are here.
 """
 from __future__ import annotations
 
@@ -16,16 +16,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.actors import BATCH
+from permissions.authority import may_act_for_branch
 from relationships.audit import audit, audit_many
 from relationships.models import Callback, CallbackStatus, DisputeResolution, RelationshipShare
 from relationships.versions import relationship_end
 from relationships.workdays import nth_workday_after
 
-ACTOR = "nightly-batch"
 CALLBACK_DUE_WORKDAYS = 5
 
 
-def create_callbacks(*, business_date: dt.date) -> int:
+def callbacks_create_for_date(*, business_date: dt.date) -> int:
     """The nightly stage: one callback per relationship without one, due 5 working days after the run."""
     due = nth_workday_after(business_date, CALLBACK_DUE_WORKDAYS)
     with transaction.atomic(), connection.cursor() as cur:
@@ -40,7 +41,7 @@ def create_callbacks(*, business_date: dt.date) -> int:
             ON CONFLICT (relationship_id) DO NOTHING
             RETURNING id, relationship_id""", [business_date, due, business_date])
         rows = cur.fetchall()
-        audit_many(actor=ACTOR, action="callback.create", model_label="relationships.callback",
+        audit_many(actor=BATCH, action="callback.create", model_label="relationships.callback",
                    rows=[(pk, None, {"relationship": rel_id, "due_on": due.isoformat()}) for pk, rel_id in rows])
     return len(rows)
 
@@ -69,8 +70,14 @@ def callback_record(*, actor, callback_id: int, confirmed: bool, reason: str = "
     return cb
 
 
-def dispute_resolve(*, actor, callback_id: int, decision: str, note: str = "", end_on: dt.date | None = None
-                    ) -> Callback:
+def may_resolve_dispute(user, callback: Callback) -> bool:
+    """A disputed relationship goes back to the branch of the callback's outlet (or to HQ's office)."""
+    return (callback.status == CallbackStatus.DISPUTED and not callback.resolution and callback.outlet is not None
+            and may_act_for_branch(user, callback.outlet.branch_id))
+
+
+def callback_dispute_resolve(*, actor, callback_id: int, decision: str, note: str = "",
+                             end_on: dt.date | None = None) -> Callback:
     """The branch decides a disputed relationship: keep it, or end it (the version keeps its dates)."""
     note = (note or "").strip()
     if decision not in DisputeResolution.values:
@@ -78,9 +85,12 @@ def dispute_resolve(*, actor, callback_id: int, decision: str, note: str = "", e
     if not note:
         raise ValidationError({"note": [_("A note is required.")]})
     with transaction.atomic():
-        cb = Callback.objects.select_for_update().select_related("relationship").get(pk=callback_id)
+        cb = Callback.objects.select_for_update(of=("self",)).select_related("relationship", "outlet").get(
+            pk=callback_id)
         if cb.status != CallbackStatus.DISPUTED or cb.resolution:
             raise ValidationError(_("This callback is not waiting for the branch."), code="not_disputed")
+        if not may_resolve_dispute(actor, cb):
+            raise PermissionDenied(_("Only the branch decides a disputed relationship."))
         if decision == DisputeResolution.ENDED:
             relationship_end(actor=actor, relationship_id=cb.relationship_id, on=end_on or timezone.localdate(),
                              reason=_("Disputed at the callback: %(note)s") % {"note": note},

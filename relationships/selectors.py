@@ -4,7 +4,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from relationships.models import Staff
 
@@ -12,6 +14,14 @@ from relationships.models import Staff
 def current_staff(user) -> Staff | None:
     """The signed-in user's staff record, or None (a reverse one-to-one raises AttributeError when absent)."""
     return getattr(user, "staff", None) if getattr(user, "is_authenticated", False) else None
+
+
+def require_staff(user) -> Staff:
+    """The signed-in user's staff record; the pages only marketing staff use refuse everyone else."""
+    staff = current_staff(user)
+    if staff is None:
+        raise PermissionDenied(_("Only marketing staff can do this."))
+    return staff
 
 
 def customer_branch_ids(customer_ids: Sequence[int]) -> dict[int, set[int]]:

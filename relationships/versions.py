@@ -35,17 +35,3 @@ def relationship_end(*, actor, relationship_id: int, on: dt.date, reason: str, a
         audit(actor=actor, action=action, target=rel, before={"effective_to": None},
               after={"effective_to": on.isoformat(), "reason": reason, "shares": share_ids})
     return rel, share_ids
-
-
-def relationship_reopen(*, actor, relationship_id: int, share_ids: list[int], reason: str) -> Relationship:
-    """Undo a scheduled end (a replacement that was rejected or withdrawn): the version is open again."""
-    with transaction.atomic():
-        rel = Relationship.objects.select_for_update().get(pk=relationship_id)
-        before = rel.effective_to
-        RelationshipShare.objects.filter(pk__in=share_ids, relationship=rel).update(effective_to=None)
-        rel.effective_to = None
-        rel.save(update_fields=["effective_to"])
-        audit(actor=actor, action="relationship.reopen", target=rel,
-              before={"effective_to": before.isoformat() if before else None},
-              after={"effective_to": None, "reason": reason, "shares": share_ids})
-    return rel

@@ -1,16 +1,28 @@
-"""Relationship pages: scoped reads only (R-PERM-4). Customers are shown with the masked ID (R-PII-1)."""
+"""Relationship pages: scoped reads (R-PERM-4), customers with the masked ID (R-PII-1), and the outlet's
+callbacks (R-CB-1). Thin: parse with a form, call the service, render."""
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Prefetch
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
+from common.forms import add_service_errors
+from common.pagination import CappedPaginator
 from common.tables import table_page
-from permissions.scoping import (visible_customer_classes, visible_history_customers, visible_relationships,
-                                 visible_reservations)
+from permissions.scoping import (visible_callbacks, visible_customer_classes, visible_history_customers,
+                                 visible_relationships, visible_reservations)
+from relationships.callbacks import callback_dispute_resolve, callback_record, may_resolve_dispute
 from relationships.filters import CustomerFilter, RelationshipFilter
-from relationships.models import RelationshipShare
+from relationships.forms import CallbackResultForm, ResolveForm
+from relationships.models import CallbackStatus, RelationshipShare
 from relationships.tables import CustomerTable, RelationshipTable
+
+PAGE_SIZE = 50
 
 
 def _relationships(user):
@@ -59,3 +71,55 @@ def customer_list(request):
     return table_page(request, queryset=_customers(request.user), table_class=CustomerTable,
                       filterset_class=CustomerFilter, basename="customers",
                       template="relationships/customers.html")
+
+
+# --- §11 callbacks ---------------------------------------------------------------------------------------
+
+@login_required
+def callback_list(request):
+    """R-CB-1: the outlet's callbacks to make, and the disputed relationships waiting for the branch."""
+    qs = visible_callbacks(request.user).select_related("relationship__customer", "relationship__type", "outlet")
+    pending = qs.filter(status=CallbackStatus.PENDING).order_by("due_on", "id")
+    disputed = qs.filter(status=CallbackStatus.DISPUTED, resolution="").order_by("recorded_at", "id")
+    page = CappedPaginator(pending, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "callbacks/list.html", {
+        "page_obj": page, "disputed": disputed[:200], "today": timezone.localdate(),
+        "recent": qs.exclude(status=CallbackStatus.PENDING).order_by("-recorded_at", "-id")[:20]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def callback_detail(request, pk: int):
+    cb = get_object_or_404(visible_callbacks(request.user).select_related(
+        "relationship__customer", "relationship__type", "outlet", "recorded_by", "resolved_by"), pk=pk)
+    form = CallbackResultForm()
+    resolve_form = ResolveForm()
+    if request.method == "POST":
+        if request.POST.get("action") == "resolve":
+            resolve_form = ResolveForm(request.POST)
+            if resolve_form.is_valid():
+                try:
+                    callback_dispute_resolve(actor=request.user, callback_id=cb.pk,
+                                    decision=resolve_form.cleaned_data["decision"],
+                                    note=resolve_form.cleaned_data["note"], end_on=resolve_form.cleaned_data["end_on"])
+                except (ValidationError, PermissionDenied) as exc:
+                    add_service_errors(resolve_form, exc, fields={"note", "decision"})
+                else:
+                    messages.success(request, _("The branch's decision has been recorded."))
+                    return redirect("work:callbacks")
+        else:
+            form = CallbackResultForm(request.POST)
+            if form.is_valid():
+                try:
+                    callback_record(actor=request.user, callback_id=cb.pk,
+                                    confirmed=form.cleaned_data["result"] == "confirmed",
+                                    reason=form.cleaned_data["reason"])
+                except (ValidationError, PermissionDenied) as exc:
+                    add_service_errors(form, exc, fields={"reason"})
+                else:
+                    messages.success(request, _("The callback result has been recorded."))
+                    return redirect("work:callbacks")
+    shares = cb.relationship.shares.select_related("staff__outlet").order_by("-ratio", "id")
+    return render(request, "callbacks/detail.html", {
+        "cb": cb, "form": form, "resolve_form": resolve_form, "shares": shares,
+        "can_resolve": may_resolve_dispute(request.user, cb)})

@@ -9,7 +9,7 @@ class ReservationsConfig(AppConfig):
     def ready(self):
         # approvals never imports reservations; it calls back through this registry (ARCHITECTURE).
         from approvals.hooks import register_case_decided
-        from reservations.branch_created import branch_cases_decided
+        from reservations.branch.follow import branch_cases_decided
         from reservations.case_hooks import reservations_follow_case
 
         register_case_decided(reservations_follow_case)

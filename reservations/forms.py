@@ -4,6 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from common.forms import add_service_errors
 from relationships.models import RelationshipType, Staff
 
 CO_DEVELOPER_EXTRA = 3
@@ -20,18 +21,25 @@ class RelationshipTypeChoiceField(forms.ModelChoiceField):
         return type_label(obj)
 
 
-class ReservationForm(forms.Form):
+class ClaimForm(forms.Form):
+    """What every claim on a customer asks of the staff member (reservation, secondary, special new)."""
+
+    phone = forms.CharField(label=_("Phone"), max_length=32,
+                            widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}))
+    own_ratio = forms.CharField(label=_("Your split ratio"), max_length=20, initial="1",
+                                help_text=_("Up to 4 decimal places; all ratios together may not exceed 1."),
+                                widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+
+
+class ReservationForm(ClaimForm):
     relationship_type = RelationshipTypeChoiceField(
         label=_("Relationship type"), queryset=RelationshipType.objects.filter(reservable=True),
         empty_label=None)
     customer_name = forms.CharField(label=_("Customer name"), max_length=100)
     id_number = forms.CharField(label=_("ID card number"), max_length=32,
                                 widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}))
-    phone = forms.CharField(label=_("Phone"), max_length=32,
-                            widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}))
-    own_ratio = forms.CharField(label=_("Your split ratio"), max_length=20, initial="1",
-                                help_text=_("Up to 4 decimal places; all ratios together may not exceed 1."),
-                                widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+
+    field_order = ["relationship_type", "customer_name", "id_number", "phone", "own_ratio"]
 
 
 class CoDeveloperForm(forms.Form):
@@ -70,6 +78,15 @@ def co_developers(formset) -> list[tuple[Staff, str]]:
     """The filled rows of a valid formset as (staff, ratio text) pairs."""
     return [(f.cleaned_data["staff"], f.cleaned_data["ratio"]) for f in formset.forms
             if f.cleaned_data.get("staff") is not None]
+
+
+def place_reservation_errors(exc, form, formset) -> None:
+    """The service's errors next to their fields (R-RES-3); the participants' go above the co-developer rows,
+    or next to the staff member's own ratio when he claims alone."""
+    if co_developers(formset):
+        add_service_errors(form, exc, formset=formset, formset_keys=("participants",))
+    else:
+        add_service_errors(form, exc, aliases={"participants": "own_ratio"})
 
 
 class CorrectNameForm(forms.Form):

@@ -21,14 +21,16 @@ from django.utils.translation import gettext as _
 
 from approvals.models import ApprovalCase, CaseReason
 from approvals.services import cases_open_bulk
+from common.actors import BATCH
 from relationships.audit import audit_many
 from relationships.identity import normalise_name
-from relationships.models import Relationship, RelationshipShare, RelationshipType
+from relationships.models import RelationshipType
+from relationships.services import NewRelationship, relationships_create_bulk
 from relationships.workdays import late_registration_deadline
+from reservations.batch import ReservationOutcome, attach_problem, participants_of, reservation_outcomes_apply
 from reservations.models import ReservationStatus
 
 log = logging.getLogger(__name__)
-ACTOR = "nightly-batch"
 
 _CANDIDATES_SQL = """
 SELECT e.id, e.event_time, e.business_date, e.customer_name, e.outlet_id, ob.branch_id,
@@ -51,18 +53,6 @@ LEFT JOIN reservations_reservation r
 WHERE e.id = ANY(%s)
 ORDER BY e.business_date, e.id, rt.code, r.registered_at, r.id
 """
-
-_PARTICIPANTS_SQL = """
-SELECT p.reservation_id, p.staff_id, p.ratio, s.attach_open, s.kind, o.branch_id,
-       ARRAY(SELECT q.kind FROM relationships_qualification q
-             WHERE q.staff_id = s.id AND q.valid_from <= %s AND (q.valid_to IS NULL OR q.valid_to >= %s))
-FROM reservations_reservationparticipant p
-JOIN relationships_staff s ON s.id = p.staff_id
-JOIN relationships_organisation o ON o.id = s.outlet_id
-WHERE p.reservation_id = ANY(%s)
-ORDER BY p.reservation_id, p.id
-"""
-
 
 @dataclass
 class Candidate:
@@ -166,7 +156,7 @@ def _match_each(event_ids: list[int], business_date: dt.date, types: dict[str, R
                     "UPDATE relationships_accountevent SET match_state = 'failed', match_outcome = 'set_aside', "
                     "match_error = %s, matched_on = %s WHERE id = %s",
                     [error, business_date, event_id])
-            audit_many(actor=ACTOR, action="account_event.set_aside", model_label="relationships.accountevent",
+            audit_many(actor=BATCH, action="account_event.set_aside", model_label="relationships.accountevent",
                        rows=[(event_id, None, {"match_state": "failed", "error": error,
                                                "business_date": business_date.isoformat()})])
             counts["events_read"] += 1
@@ -189,16 +179,10 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             if rid is not None:
                 candidates[key].append(Candidate(rid, staff_id, reg_at, valid_until, rname, rstatus))
 
-    reservation_ids = [c.reservation_id for cs in candidates.values() for c in cs]
-    participants: dict[int, list[tuple]] = defaultdict(list)
-    if reservation_ids:
-        with connection.cursor() as cur:
-            cur.execute(_PARTICIPANTS_SQL, [business_date, business_date, reservation_ids])
-            for rid, staff_id, ratio, attach_open, kind, branch_id, quals in cur.fetchall():
-                participants[rid].append((staff_id, ratio, attach_open, kind, branch_id, set(quals or [])))
+    participants = participants_of([c.reservation_id for cs in candidates.values() for c in cs], business_date)
 
     deadlines: dict[dt.date, dt.date] = {}
-    res_updates: list[tuple] = []      # (reservation_id, status, note, event_id, relationship_id, case_key)
+    res_updates: list[ReservationOutcome] = []
     new_rels: list[tuple[Opening, Candidate]] = []
     new_cases: list[tuple[Opening, str, list[Candidate], str]] = []
     outcome_of_event: dict[int, str] = {}
@@ -215,7 +199,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
         if (op.customer_id, op.type_code) in held:
             decided.update(c.reservation_id for c in cands)
             for c in cands:
-                res_updates.append((c.reservation_id, ReservationStatus.REFUSED,
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED,
                                     _("The customer already holds this relationship type."), op.event_id, None, None))
             counts["refused"] += len(cands)
             outcome_of_event[op.event_id] = "already_held"
@@ -235,34 +219,34 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 continue  # not this opening's: it stays a candidate for a later one
             decided.add(c.reservation_id)  # refused, flagged, matched or sent to approval below
             if late and timezone.localtime(c.registered_at).date() > deadline:
-                res_updates.append((c.reservation_id, ReservationStatus.REFUSED, _(
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, _(
                     "Registered after the late-registration deadline %(deadline)s. [R-MATCH-4]")
                     % {"deadline": deadline}, op.event_id, None, None))
                 counts["refused"] += 1
                 continue
             if c.name_normalised != op.name_normalised:
-                res_updates.append((c.reservation_id, ReservationStatus.FLAGGED, _(
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.FLAGGED, _(
                     "The customer name differs from the name on the account opened on %(date)s. [R-MATCH-2]")
                     % {"date": op.business_date}, op.event_id, None, None))
                 counts["flagged"] += 1
                 continue
-            refusal = _attach_problem(participants[c.reservation_id], rt, types)
+            refusal = attach_problem(participants[c.reservation_id], rt)
             if refusal:
-                res_updates.append((c.reservation_id, ReservationStatus.FLAGGED, refusal, op.event_id, None, None))
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.FLAGGED, refusal, op.event_id, None, None))
                 counts["flagged"] += 1
                 continue
             valid.append(c)
             if late:
                 late_ids.add(c.reservation_id)
         if not valid:
-            any_decided = any(u[3] == op.event_id for u in res_updates)
+            any_decided = any(u.event_id == op.event_id for u in res_updates)
             outcome_of_event.setdefault(op.event_id, "flagged" if any_decided else "no_reservation")
             continue
         # R-MATCH-3 counts staff, not rows: an expired and a newer reservation of one staff are one claim.
         by_staff: dict[int, Candidate] = {}
         for c in valid:
             if c.staff_id in by_staff:
-                res_updates.append((c.reservation_id, ReservationStatus.REFUSED, _(
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, _(
                     "Superseded by the same staff member's earlier reservation."), op.event_id, None, None))
                 counts["refused"] += 1
             else:
@@ -280,7 +264,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
         elif rt.chain_always:
             reason, why = CaseReason.BROKER, _(
                 "Broker development always needs the 3-level approval and the signed documents. [R-APR-5]")
-        elif rt.cross_region_check and any(p[4] != op.branch_id for p in participants[valid[0].reservation_id]):
+        elif rt.cross_region_check and any(p.branch_id != op.branch_id for p in participants[valid[0].reservation_id]):
             reason, why = CaseReason.CROSS_REGION, _(
                 "A developer's branch differs from the branch of the opening outlet. [R-MATCH-5]")
         else:
@@ -293,22 +277,14 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
 
     # --- writes: relationships and shares ---
     if new_rels:
-        rels = Relationship.objects.bulk_create([
-            Relationship(customer_id=op.customer_id, type_id=op.type_code, effective_from=op.business_date,
-                         source="reservation", origin_event_id=op.event_id, outlet_id=op.outlet_id)
-            for op, _c in new_rels])
-        shares = []
-        for rel, (op, c) in zip(rels, new_rels):
-            for staff_id, ratio, *_rest in participants[c.reservation_id]:
-                shares.append(RelationshipShare(relationship=rel, staff_id=staff_id, ratio=ratio,
-                                                effective_from=op.business_date))
-            res_updates.append((c.reservation_id, ReservationStatus.MATCHED, "", op.event_id, rel.pk, None))
-        RelationshipShare.objects.bulk_create(shares, batch_size=5000)
-        audit_many(actor=ACTOR, action="relationship.create", model_label="relationships.relationship", rows=[
-            (rel.pk, None, {"type": rel.type_id, "effective_from": rel.effective_from.isoformat(),
-                            "source": "reservation", "reservation": c.reservation_id,
-                            "shares": [{"staff_id": p[0], "ratio": str(p[1])} for p in participants[c.reservation_id]]})
-            for rel, (_op, c) in zip(rels, new_rels)])
+        rels = relationships_create_bulk(actor=BATCH, rows=[NewRelationship(
+            customer_id=op.customer_id, type_code=op.type_code, effective_from=op.business_date, source="reservation",
+            outlet_id=op.outlet_id, origin_event_id=op.event_id,
+            shares=[(p.staff_id, p.ratio) for p in participants[c.reservation_id]],
+            because={"reservation": c.reservation_id}) for op, c in new_rels])
+        for rel, (op, c) in zip(rels, new_rels, strict=True):
+            res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.MATCHED, "", op.event_id,
+                                                  rel.pk, None))
         counts["matched"] += len(rels)
 
     # --- writes: approval cases ---
@@ -318,18 +294,19 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             first = valid[0]
             cases.append(ApprovalCase(
                 reason=reason, type=types[op.type_code], customer_id=op.customer_id,
-                proposed_shares=[{"staff_id": p[0], "ratio": str(p[1])} for p in participants[first.reservation_id]],
+                proposed_shares=[{"staff_id": p.staff_id, "ratio": str(p.ratio)}
+                                 for p in participants[first.reservation_id]],
                 opening_event_id=op.event_id, opening_date=op.business_date, opening_outlet_id=op.outlet_id,
                 branch_id=op.branch_id, applicant_id=first.staff_id, explanation=why,
                 dedupe_key=f"{reason}:event:{op.event_id}:{op.type_code}"))
-        created = cases_open_bulk(actor=ACTOR, cases=cases)
-        for case, (op, _reason, valid, _why) in zip(created, new_cases):
+        created = cases_open_bulk(actor=BATCH, cases=cases)
+        for case, (op, _reason, valid, _why) in zip(created, new_cases, strict=True):
             for c in valid:
-                res_updates.append((c.reservation_id, ReservationStatus.PENDING_APPROVAL, "", op.event_id, None,
-                                    case.pk))
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.PENDING_APPROVAL, "",
+                                                      op.event_id, None, case.pk))
         counts["sent_to_approval"] += len(created)
 
-    _apply_reservation_updates(res_updates)
+    reservation_outcomes_apply(actor=BATCH, outcomes=res_updates)
     with connection.cursor() as cur:
         ids = list(outcome_of_event)
         cur.execute(
@@ -343,44 +320,12 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     return counts
 
 
-def _attach_problem(parts: list[tuple], rt: RelationshipType, types) -> str | None:
-    """R-ATT-1 re-checked at match time, set-based data already fetched."""
-    for staff_id, _ratio, attach_open, kind, _branch, quals in parts:
-        if not attach_open:
-            return _("A participant's attach permission is closed. [R-ATT-1]")
-        if kind not in rt.holder_kinds or rt.qualification not in quals:
-            return _("A participant lacks the qualification this type needs. [R-ATT-1]")
-    return None
-
-
-def _apply_reservation_updates(rows: list[tuple]) -> None:
-    """One statement updates the unit's reservations and writes their audit rows (before/after) from the same set."""
-    if not rows:
-        return
-    with connection.cursor() as cur:
-        cur.execute(
-            "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], "
-            "                                %s::bigint[]) AS v(id, status, note, event_id, rel_id, case_id)), "
-            "old AS (SELECT r.id, r.status FROM reservations_reservation r JOIN v ON v.id = r.id), "
-            "upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = v.note, "
-            "        matched_event_id = v.event_id, relationship_id = v.rel_id, approval_case_id = v.case_id, "
-            "        updated_at = now() FROM v WHERE r.id = v.id RETURNING r.id) "
-            "INSERT INTO relationships_auditentry (at, actor_label, action, target_model, target_id, before, after) "
-            "SELECT now(), %s, 'reservation.match_outcome', 'reservations.reservation', v.id::text, "
-            "       jsonb_build_object('status', old.status), "
-            "       jsonb_build_object('status', v.status, 'note', v.note, 'event', v.event_id, "
-            "                          'relationship', v.rel_id, 'case', v.case_id) "
-            "FROM v JOIN old ON old.id = v.id JOIN upd ON upd.id = v.id",
-            [[r[0] for r in rows], [str(r[1]) for r in rows], [r[2] for r in rows], [r[3] for r in rows],
-             [r[4] for r in rows], [r[5] for r in rows], ACTOR])
-
-
 def expire_reservations(*, business_date: dt.date) -> int:
     """R-MATCH-8: reservations past validity without a match."""
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("UPDATE reservations_reservation SET status = 'expired', updated_at = now() "
                     "WHERE status = 'active' AND valid_until < %s RETURNING id", [business_date])
         ids = [row[0] for row in cur.fetchall()]
-        audit_many(actor=ACTOR, action="reservation.expire", model_label="reservations.reservation",
+        audit_many(actor=BATCH, action="reservation.expire", model_label="reservations.reservation",
                    rows=[(i, {"status": "active"}, {"status": "expired"}) for i in ids])
     return len(ids)

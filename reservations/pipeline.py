@@ -18,12 +18,17 @@ import traceback
 from collections import Counter
 from typing import Callable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.locks import LockSpace, session_try_lock
+from performance.classification import customers_classify
+from performance.services import compute_through
+from relationships.callbacks import callbacks_create_for_date
 from reservations.matching import expire_reservations, match_pending_events
 from reservations.models import BatchRun, RunStatus
+from reservations.secondary.matching import secondary_match_pending
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +47,7 @@ def _stage_expire(business_date: dt.date, progress=None) -> dict:
 
 def _stage_classify(business_date: dt.date, progress=None) -> dict:
     """R-SEC-6: lost / dormant / silent customers, from the account events and month-end snapshots."""
-    from relationships.classification import classify_customers
-    return dict(classify_customers(business_date=business_date))
+    return dict(customers_classify(business_date=business_date))
 
 
 def _stage_secondary(business_date: dt.date, progress=None) -> dict:
@@ -51,19 +55,16 @@ def _stage_secondary(business_date: dt.date, progress=None) -> dict:
 
     Runs after expiry: validity is judged at the reactivation, and lapsed pre-assignments see expired reservations.
     """
-    from reservations.secondary import match_secondary
-    return dict(match_secondary(business_date=business_date))
+    return dict(secondary_match_pending(business_date=business_date))
 
 
 def _stage_callbacks(business_date: dt.date, progress=None) -> dict:
     """R-CB-1: a callback for every relationship without one (matching, secondary and approval paths alike)."""
-    from relationships.callbacks import create_callbacks
-    return {"callbacks": create_callbacks(business_date=business_date)}
+    return {"callbacks": callbacks_create_for_date(business_date=business_date)}
 
 
 def _stage_performance(business_date: dt.date, progress=None) -> dict:
     """R-PERF-1..3: recompute every open (unlocked) month up to the business date's; locked ones are skipped."""
-    from performance.services import compute_through
     return compute_through(business_date=business_date)
 
 
@@ -77,10 +78,6 @@ STAGES: list[tuple[str, Callable[..., dict]]] = [
 ]
 
 
-def _lock_key(business_date: dt.date) -> int:
-    return 7_300_000_000 + business_date.toordinal()
-
-
 STAGE_NAMES = [name for name, _fn in STAGES]
 
 
@@ -90,11 +87,9 @@ def run_nightly(*, business_date: dt.date) -> list[BatchRun]:
 
 def run_stage(*, business_date: dt.date, stage: str) -> BatchRun:
     fn = dict(STAGES)[stage]
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(business_date)])
-        if not cur.fetchone()[0]:
+    with session_try_lock(LockSpace.NIGHTLY_DATE, business_date) as acquired:
+        if not acquired:
             raise PipelineBusy(_("The nightly run for %(date)s is already in progress.") % {"date": business_date})
-    try:
         earlier = STAGE_NAMES[:STAGE_NAMES.index(stage)]
         done = set(BatchRun.objects.filter(business_date=business_date, stage__in=earlier,
                                            status=RunStatus.SUCCEEDED).values_list("stage", flat=True))
@@ -103,9 +98,6 @@ def run_stage(*, business_date: dt.date, stage: str) -> BatchRun:
             raise PipelineBusy(_("Stage %(stage)s of %(date)s waits for %(missing)s.") % {
                 "stage": stage, "date": business_date, "missing": ", ".join(missing)})
         return _run_stage(business_date, stage, fn)
-    finally:
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(business_date)])
 
 
 def _run_stage(business_date: dt.date, stage: str, fn) -> BatchRun:

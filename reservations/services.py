@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from approvals.models import ApprovalCase, CaseReason, CaseStatus
+from approvals.models import ApprovalCase, CaseReason
 from approvals.services import case_open
+from common.actors import actor_user
 from relationships.audit import audit
 from relationships.identity import clean_customer_name, normalise_id_number, normalise_name, normalise_phone
 from relationships.models import (AccountEvent, MatchState, PreAssignment, PreAssignmentStatus, RelationshipType,
@@ -124,8 +125,7 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
             "type": rt.name, "outlet": holder_outlet.name}]})
-    if ApprovalCase.objects.filter(customer__id_hash=id_hash, type=rt,
-                                   status__in=[CaseStatus.PENDING, CaseStatus.RETURNED]).exists():
+    if ApprovalCase.objects.in_progress().filter(customer__id_hash=id_hash, type=rt).exists():
         raise ValidationError({"id_number": [_(
             "An approval case for this customer's %(type)s relationship is already in progress.") % {"type": rt.name}]})
 
@@ -151,7 +151,7 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             id_encrypted=encrypt(clean.id_number), id_masked=mask_id(clean.id_number),
             phone_encrypted=encrypt(clean.phone), phone_masked=mask_phone(clean.phone),
             registered_at=clean.registered_at, valid_until=validity_end(clean.registered_at),
-            source=data.source, created_by=None if actor is None or isinstance(actor, str) else actor)
+            source=data.source, created_by=actor_user(actor))
         try:
             with transaction.atomic():
                 reservation.save()

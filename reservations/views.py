@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,14 +19,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.tables import csv_stream_response, table_page
-from relationships.selectors import current_staff
+from relationships.selectors import current_staff, require_staff
 from common.pagination import CappedPaginator
 from permissions.scoping import visible_batch_runs, visible_reservations
 from relationships.services import RATIO_PLACES, parse_ratio
 from reservations import selectors
 from reservations.filters import ReservationFilter
 from reservations.forms import (CO_DEVELOPER_MAX, CoDeveloperFormSet, CorrectNameForm, ReservationForm,
-                                co_developers)
+                                co_developers, place_reservation_errors)
 from reservations.models import ReservationStatus
 from reservations.services import (ReservationInput, reservation_correct_name, reservation_register,
                                    reservation_withdraw)
@@ -62,36 +62,12 @@ STAGE_LABELS = {
 }
 
 
-def _require_staff(request):
-    staff = current_staff(request.user)
-    if staff is None:
-        raise PermissionDenied(_("Only marketing staff can do this."))
-    return staff
-
-
-def place_reservation_errors(exc: ValidationError, form, formset) -> None:
-    """Put the service's errors next to the fields they concern (R-RES-3: a clear message on the field)."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, msgs in exc.message_dict.items():
-        if key in form.fields:
-            form.add_error(key, msgs)
-        elif key == "participants":
-            if co_developers(formset):
-                formset.non_form_errors().extend(msgs)
-            else:
-                form.add_error("own_ratio", msgs)
-        else:
-            form.add_error(None, msgs)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def reservation_create(request):
     """Without JavaScript, "Recalculate" posts the form back: the totals are shown and blank rows added,
     nothing is registered; with it, htmx shows the totals live and a button adds rows."""
-    staff = _require_staff(request)
+    staff = require_staff(request.user)
     if request.method == "POST" and "_recalculate" in request.POST:
         rows = [{"staff_no": request.POST.get(f"co-{i}-staff_no", ""), "ratio": request.POST.get(f"co-{i}-ratio", "")}
                 for i in range(CO_DEVELOPER_MAX)]
@@ -194,7 +170,7 @@ def reservation_detail(request, pk: int):
 def reservation_withdraw_view(request, pk: int):
     """R-RES-6: the service decides who may withdraw and when; the page only reports the outcome."""
     reservation = _visible_reservation(request, pk)
-    staff = _require_staff(request)
+    staff = require_staff(request.user)
     try:
         reservation_withdraw(actor=request.user, reservation_id=reservation.pk, staff=staff)
     except ValidationError as exc:
@@ -209,7 +185,7 @@ def reservation_withdraw_view(request, pk: int):
 def reservation_correct_view(request, pk: int):
     """R-MATCH-2: correct a flagged reservation's customer name."""
     reservation = _visible_reservation(request, pk)
-    staff = _require_staff(request)
+    staff = require_staff(request.user)
     form = CorrectNameForm(request.POST)
     if form.is_valid():
         try:

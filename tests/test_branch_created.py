@@ -12,7 +12,7 @@ from django.urls import reverse
 from approvals.models import ApprovalCase
 from approvals.services import case_act, case_resubmit, case_withdraw
 from relationships.models import AuditEntry, BranchRequest, Relationship
-from reservations.branch_created import (BranchRequestInput, branch_relationship_end, branch_request_create,
+from reservations.branch.requests import (BranchRequestInput, branch_relationship_end, branch_request_create,
                                          branch_request_replace)
 from reservations.exchange.registry import load_feed
 from tests.factories import OutletFactory, StaffFactory

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from approvals.services import case_act
-from relationships.callbacks import callback_record, create_callbacks, dispute_resolve
+from relationships.callbacks import callback_dispute_resolve, callback_record, callbacks_create_for_date
 from relationships.models import AuditEntry, Callback, Relationship
 from reservations.models import BatchRun
 from tests.factories import OutletFactory, RoleFactory, make_id_number
@@ -44,7 +44,7 @@ def test_every_new_relationship_gets_one_callback_for_its_outlet(staff, outlet):
 
 def test_the_callback_stage_is_idempotent(staff, outlet):
     matched_relationship(staff, outlet)
-    assert create_callbacks(business_date=D(2026, 3, 3)) == 0
+    assert callbacks_create_for_date(business_date=D(2026, 3, 3)) == 0
     assert Callback.objects.count() == 1
 
 
@@ -77,20 +77,20 @@ def test_a_dispute_needs_a_reason_and_goes_back_to_the_branch(staff, outlet):
         callback_record(actor=clerk, callback_id=rel.callback.pk, confirmed=False, reason=" ")
     callback_record(actor=clerk, callback_id=rel.callback.pk, confirmed=False, reason="客户称不认识该客户经理")
     boss = branch_user(outlet.branch)
-    cb = dispute_resolve(actor=boss, callback_id=rel.callback.pk, decision="ended", note="核实属实",
+    cb = callback_dispute_resolve(actor=boss, callback_id=rel.callback.pk, decision="ended", note="核实属实",
                          end_on=D(2026, 3, 20))
     rel.refresh_from_db()
     assert (cb.resolution, rel.effective_to) == ("ended", D(2026, 3, 20))
     assert list(rel.shares.values_list("effective_to", flat=True)) == [D(2026, 3, 20)]  # the version keeps its dates
     with pytest.raises(ValidationError):
-        dispute_resolve(actor=boss, callback_id=cb.pk, decision="kept", note="again")
+        callback_dispute_resolve(actor=boss, callback_id=cb.pk, decision="kept", note="again")
 
 
 def test_the_branch_may_keep_a_disputed_relationship(staff, outlet):
     rel = matched_relationship(staff, outlet)
     clerk = RoleFactory(kind="outlet_ops", organisation=outlet).user
     callback_record(actor=clerk, callback_id=rel.callback.pk, confirmed=False, reason="记不清")
-    dispute_resolve(actor=branch_user(outlet.branch), callback_id=rel.callback.pk, decision="kept", note="已再次确认")
+    callback_dispute_resolve(actor=branch_user(outlet.branch), callback_id=rel.callback.pk, decision="kept", note="已再次确认")
     rel.refresh_from_db()
     assert rel.effective_to is None
 

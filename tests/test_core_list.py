@@ -13,7 +13,8 @@ from approvals.models import ApprovalCase
 from approvals.services import case_act
 from relationships.models import CoreListLine, Relationship, RelationshipType
 from relationships.services import Share, relationship_create
-from reservations.branch_created import CoreLineInput, core_list_remove, core_list_submit, parse_core_csv
+from reservations.branch.core_lists import CoreLineInput, core_list_remove, core_list_submit
+from reservations.branch.feed import parse_core_csv
 from reservations.exchange.registry import load_feed
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import at, csv_bytes

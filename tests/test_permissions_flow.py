@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import get_perms
 
-from permissions import services
+from permissions import authority, services
 from permissions.models import (ApplicationStatus, PermissionApplication, PermissionRegisterEntry, RegisterEvent,
                                 Role, RoleKind)
 from relationships.models import AuditEntry, Qualification, RelationshipType
@@ -60,7 +60,7 @@ def test_r_perm_1_hq_assigns_the_branch_admin_with_a_guardian_permission_on_his_
     assert admin1.is_staff
     assert "change_organisation" in get_perms(admin1, org["b1"])
     assert get_perms(admin1, org["b2"]) == []
-    assert services.administered_branch_ids(admin1) == {org["b1"].pk}
+    assert authority.administered_branch_ids(admin1) == {org["b1"].pk}
     entry = PermissionRegisterEntry.objects.filter(event=RegisterEvent.BRANCH_ADMIN_ASSIGNED,
                                                    subject_user=admin1).get()
     assert entry.branch == org["b1"] and entry.reason == "new branch admin" and "hq-office" in entry.actor_label
@@ -77,7 +77,7 @@ def test_r_perm_1_removing_the_branch_admin_removes_his_branch(org):
     role = Role.objects.get(user=org["admin1"], kind=RoleKind.BRANCH_PERMISSION_ADMIN)
     services.branch_admin_remove(actor=org["hq_user"], role=role, reason="moved on")
     admin1 = type(org["admin1"]).objects.get(pk=org["admin1"].pk)
-    assert not admin1.is_staff and services.administered_branch_ids(admin1) == set()
+    assert not admin1.is_staff and authority.administered_branch_ids(admin1) == set()
     assert get_perms(admin1, org["b1"]) == []
     assert PermissionRegisterEntry.objects.filter(event=RegisterEvent.BRANCH_ADMIN_REMOVED).count() == 1
 
@@ -384,7 +384,7 @@ def test_r_perm_1_hq_assigns_a_branch_admin_in_the_admin_site(org):
         "user": user.pk, "organisation": org["b1"].pk, "reason": "second admin"})
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Role.objects.filter(user=user, kind=RoleKind.BRANCH_PERMISSION_ADMIN, organisation=org["b1"]).exists()
-    assert services.administered_branch_ids(type(user).objects.get(pk=user.pk)) == {org["b1"].pk}
+    assert authority.administered_branch_ids(type(user).objects.get(pk=user.pk)) == {org["b1"].pk}
 
 
 def test_r_perm_1_admin_applies_approved_applications_by_action(org):

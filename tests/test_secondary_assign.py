@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from relationships.models import AuditEntry, PreAssignment
 from reservations.exchange.registry import load_feed
-from reservations.secondary import preassign, preassignment_end, unreserved_assignments
+from reservations.secondary.services import preassignment_create, preassignment_end, unreserved_assignments
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import at, csv_bytes, nightly
 from tests.test_secondary_support import (assign, assign_and_reserve, branch_user, customer_of, event,
@@ -78,7 +78,7 @@ def test_two_branches_pre_assigning_at_the_same_moment_exactly_one_wins():
         try:
             with transaction.atomic():
                 barrier.wait(timeout=10)
-                results.append(preassign(actor=user, customer_ids=[cid], staff=staff))
+                results.append(preassignment_create(actor=user, customer_ids=[cid], staff=staff))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -220,5 +220,5 @@ def test_pre_assignment_keeps_the_assignment_time_given():
     idn = lost_customer(a)
     nightly("2026-01-15")
     staff = StaffFactory(outlet=a)
-    result = preassign(actor="feed", customer_ids=[customer_of(idn).pk], staff=staff, assigned_at=at("2026-01-21 08:00"))
+    result = preassignment_create(actor="feed", customer_ids=[customer_of(idn).pk], staff=staff, assigned_at=at("2026-01-21 08:00"))
     assert PreAssignment.objects.get(pk=result.assigned[0]).assigned_at == at("2026-01-21 08:00")

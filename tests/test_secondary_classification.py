@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from relationships.classification import classify_customers, silent_window
+from performance.classification import customers_classify as classify_customers, silent_window
 from relationships.models import CustomerClass
 from reservations.models import BatchRun
 from tests.factories import OutletFactory

@@ -125,7 +125,7 @@ def test_reactivation_before_the_reservation_does_not_count(outlet, staff, boss)
     idn = lost_customer(outlet, lost_at="2026-01-15 10:00")
     nightly("2026-01-15")
     from tests.test_secondary_support import assign
-    from reservations.secondary import secondary_reserve
+    from reservations.secondary.services import secondary_reserve
     a = assign(boss, idn, staff, when="2026-01-20 09:00").assigned[0]
     event(far, idn, "transfer_in_branch", "2026-02-01 10:00")
     secondary_reserve(actor=staff.user, assignment_id=a, staff=staff, phone="13812345678",
@@ -154,7 +154,7 @@ def test_co_developers_of_the_assignees_reservation_share_the_relationship(outle
     idn = lost_customer(outlet, lost_at="2026-01-15 10:00")
     nightly("2026-01-15")
     from tests.test_secondary_support import assign
-    from reservations.secondary import secondary_reserve
+    from reservations.secondary.services import secondary_reserve
     a = assign(boss, idn, staff).assigned[0]
     secondary_reserve(actor=staff.user, assignment_id=a, staff=staff, phone="13812345678",
                       participants=[(staff, "0.7"), (colleague, "0.3")], registered_at=at("2026-01-20 10:00"))
@@ -280,7 +280,7 @@ def test_name_differing_from_the_reactivation_flags_the_reservation(outlet, staf
 
 def test_a_secondary_run_killed_between_units_resumes_to_the_same_result(outlet, staff, boss, monkeypatch, settings):
     """R-MATCH-6 for the secondary stage: units commit one by one; the re-run finishes the rest."""
-    from reservations import secondary as secondary_module
+    from reservations.secondary import matching as secondary_module
 
     settings.MATCH_CHUNK_SIZE = 1
     ids = [lost_customer(outlet, lost_at="2026-01-15 10:00") for _ in range(3)]

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from approvals.models import ApprovalCase
 from approvals.services import case_act, case_record_documents
 from relationships.models import Relationship
-from reservations.secondary import SpecialNewInput, special_new_apply
+from reservations.secondary.special_new import SpecialNewInput, special_new_apply
 from tests.factories import StaffFactory
 from tests.helpers import at, nightly
 from tests.test_approvals_support import hq_admin, holder, make_branch

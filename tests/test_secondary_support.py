@@ -7,7 +7,7 @@ from decimal import Decimal
 from relationships.models import Customer, CustomerClass
 from relationships.pii import pii_hash
 from reservations.exchange.registry import load_feed
-from reservations.secondary import preassign, secondary_reserve
+from reservations.secondary.services import preassignment_create, secondary_reserve
 from tests.factories import RoleFactory, make_id_number
 from tests.helpers import at, csv_bytes, event_row, load_events
 
@@ -78,7 +78,7 @@ def branch_user(branch, kind: str = "branch"):
 
 
 def assign(actor, id_number: str, staff, when: str = "2026-01-20 09:00", **kw):
-    result = preassign(actor=actor, customer_ids=[customer_of(id_number).pk], staff=staff, assigned_at=at(when), **kw)
+    result = preassignment_create(actor=actor, customer_ids=[customer_of(id_number).pk], staff=staff, assigned_at=at(when), **kw)
     return result
 
 

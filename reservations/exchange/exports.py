@@ -8,6 +8,7 @@ from typing import Iterable, TextIO
 from django.utils import timezone
 
 from approvals.models import ApprovalCase
+from common.actors import actor_label, actor_user
 from performance.exports import section12_export
 from performance.models import StaffPerformance
 from relationships.models import PiiAccess, Relationship, RelationshipShare
@@ -87,7 +88,6 @@ def export_csv(*, actor, kind: str, out: TextIO, period: str | None = None, user
     for row in rows:
         writer.writerow(row)
         count += 1
-    PiiAccess.objects.create(actor=None if isinstance(actor, str) or actor is None else actor,
-                             actor_label=actor if isinstance(actor, str) else actor.get_username(),
+    PiiAccess.objects.create(actor=actor_user(actor), actor_label=actor_label(actor),
                              purpose=f"export {kind}", detail=period or "", rows=count)
     return count

@@ -20,8 +20,8 @@ from common.feedlines import FeedResult
 from performance import feeds as performance_feeds
 from relationships import feeds as relationship_feeds
 from reservations import feed as reservation_feed
-from reservations import secondary
-from reservations import branch_created
+from reservations.branch import feed as branch_feed
+from reservations.secondary import feed as secondary_feed
 from reservations.models import FeedFile
 
 # kind → (required columns, loader(actor, rows, result))
@@ -32,8 +32,8 @@ LOADERS: dict[str, tuple[list[str], Callable]] = {
     "account_events": (relationship_feeds.ACCOUNT_EVENT_COLUMNS, relationship_feeds.load_account_events),
     "metrics": (performance_feeds.COLUMNS, performance_feeds.load_metrics),  # COPY + set-based upsert
     # Same rules as the forms: each line through the pre-assignment / branch-request / core-list services.
-    "assignments": (secondary.ASSIGNMENT_COLUMNS, secondary.load_assignments),            # R-SEC-4
-    "relationships": (branch_created.RELATIONSHIP_COLUMNS, branch_created.load_relationships),  # R-BR-1, R-CORE-2
+    "assignments": (secondary_feed.ASSIGNMENT_COLUMNS, secondary_feed.load_assignments),         # R-SEC-4
+    "relationships": (branch_feed.RELATIONSHIP_COLUMNS, branch_feed.load_relationships),  # R-BR-1, R-CORE-2
 }
 FEED_KINDS = tuple(LOADERS)
 COLUMNS = {kind: columns for kind, (columns, _loader) in LOADERS.items()}

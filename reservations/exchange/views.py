@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from permissions.scoping import scope_for
+from permissions.authority import is_hq_office
 from reservations.exchange.forms import FeedUploadForm, NightlyForm
 from reservations.exchange.loading import upload_progress
 from reservations.exchange.uploads import feed_upload_submit
@@ -27,8 +27,8 @@ from reservations.tasks import run_nightly_task
 
 
 def _require_operations(user) -> None:
-    """Feeds and runs concern the whole firm: only head-office roles operate them."""
-    if not scope_for(user).everything:
+    """Feeds and runs concern the whole firm: HQ's office operates them."""
+    if not is_hq_office(user):
         raise PermissionDenied
 
 

@@ -2,6 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from common.actors import SystemActor
 from reservations.exchange.exports import EXPORT_KINDS, export_csv
 
 
@@ -16,10 +17,10 @@ class Command(BaseCommand):
     def handle(self, *args, kind, file, period=None, **options):
         try:
             if file == "-":
-                n = export_csv(actor="export", kind=kind, out=sys.stdout, period=period)
+                n = export_csv(actor=SystemActor("export"), kind=kind, out=sys.stdout, period=period)
             else:
                 with open(file, "w", encoding="utf-8", newline="") as out:
-                    n = export_csv(actor="export", kind=kind, out=out, period=period)
+                    n = export_csv(actor=SystemActor("export"), kind=kind, out=out, period=period)
         except ValueError as exc:
             raise CommandError(str(exc))
         if file != "-":

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from common.actors import SystemActor
 from reservations.exchange.registry import FEED_KINDS, load_feed
 
 
@@ -12,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, kind, file, **options):
         try:
-            result = load_feed(actor="load_feed", kind=kind, path=file)
+            result = load_feed(actor=SystemActor("load_feed"), kind=kind, path=file)
         except (ValueError, FileNotFoundError) as exc:
             raise CommandError(str(exc))
         for line, reason in result.errors:

@@ -19,9 +19,9 @@ dates), a new one is inserted. Running it twice for the same date changes nothin
 
 A customer in several states is classified once, in the order lost, dormant, silent.
 
-The metrics live in the performance app's table. This module reads it through the app registry
-(no import), so `relationships` still depends on nothing above it; without metrics for the latest
-month-end the silent part is left as it was (a late metrics feed never clears a silent class).
+The classes are rows of `relationships.CustomerClass`; they are derived here, beside the metrics they read.
+Without metrics for the latest month-end the silent part is left as it was (a late metrics feed never
+clears a silent class).
 """
 from __future__ import annotations
 
@@ -32,23 +32,15 @@ import time
 from collections import Counter
 from decimal import Decimal
 
-from django.apps import apps
 from django.db import connection, transaction
+
+from performance.models import DailyMetric, MetricDate
 
 log = logging.getLogger(__name__)
 SILENT_THRESHOLD = Decimal("1000")
 SILENT_MONTHS = 12
 LOSS_KINDS_SQL = "((e.kind = 'close' AND e.account_type = 'securities') OR e.kind = 'cancel_designation')"
 BACK_KINDS_SQL = "((e.kind = 'open' AND e.account_type = 'securities') OR e.kind IN ('designate', 'transfer_in_branch'))"
-
-
-def metrics_tables() -> tuple[str, str] | None:
-    """(daily metrics table, reported-days table) of the performance app, or None when it has none yet."""
-    try:
-        return (apps.get_model("performance", "DailyMetric")._meta.db_table,
-                apps.get_model("performance", "MetricDate")._meta.db_table)
-    except LookupError:
-        return None
 
 
 def silent_window(business_date: dt.date) -> tuple[dt.date, dt.date]:
@@ -171,11 +163,11 @@ RETURNING kind
 """
 
 
-def classify_customers(*, business_date: dt.date) -> Counter:
+def customers_classify(*, business_date: dt.date) -> Counter:
     """The nightly stage (R-SEC-6): bring the open classes in line with the state as of `business_date`."""
     counts: Counter = Counter()
     params = {"d": business_date}
-    tables = metrics_tables()
+    metrics, dates = DailyMetric._meta.db_table, MetricDate._meta.db_table
     with transaction.atomic(), connection.cursor() as raw:
         cur = _Timed(raw)
         cur.execute("SET LOCAL work_mem = '256MB'")
@@ -184,22 +176,19 @@ def classify_customers(*, business_date: dt.date) -> Counter:
         cur.execute(_NOW_SQL)
         cur.execute(_LOST_SQL, params)
         cur.execute(_DORMANT_SQL, params)
-        judge_silent = False
-        if tables is not None:
-            metrics, dates = tables
-            w0, w1 = silent_window(business_date)
-            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {dates} WHERE date BETWEEN %s AND %s)",
-                        [w1.replace(day=1), w1])
-            judge_silent = cur.fetchone()[0]
-            if judge_silent:
-                # A month-end is the last day of the month the metrics feed reported.
-                cur.execute(f"SELECT max(date) FROM {dates} WHERE date BETWEEN %s AND %s "
-                            "GROUP BY date_trunc('month', date) ORDER BY 1", [w0, w1])
-                ends = [row[0] for row in cur.fetchall()]
-                if len(ends) == SILENT_MONTHS:  # fewer reported months: nobody can be silent yet
-                    cur.execute(_SILENT_SQL.format(metrics=metrics),
-                                {"w0": w0, "w1": w1, "ends": ends, "months": SILENT_MONTHS,
-                                 "threshold": SILENT_THRESHOLD})
+        w0, w1 = silent_window(business_date)
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {dates} WHERE date BETWEEN %s AND %s)",
+                    [w1.replace(day=1), w1])
+        judge_silent = cur.fetchone()[0]
+        if judge_silent:
+            # A month-end is the last day of the month the metrics feed reported.
+            cur.execute(f"SELECT max(date) FROM {dates} WHERE date BETWEEN %s AND %s "
+                        "GROUP BY date_trunc('month', date) ORDER BY 1", [w0, w1])
+            ends = [row[0] for row in cur.fetchall()]
+            if len(ends) == SILENT_MONTHS:  # fewer reported months: nobody can be silent yet
+                cur.execute(_SILENT_SQL.format(metrics=metrics),
+                            {"w0": w0, "w1": w1, "ends": ends, "months": SILENT_MONTHS,
+                             "threshold": SILENT_THRESHOLD})
         cur.execute("CREATE TEMP TABLE cls_best ON COMMIT DROP AS "
                     "SELECT DISTINCT ON (customer_id) * FROM cls_now ORDER BY customer_id, prio")
         cur.execute("CREATE INDEX ON cls_best (customer_id)")

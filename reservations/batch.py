@@ -1,0 +1,93 @@
+"""What the nightly matchings share (R-MATCH-1, R-SEC-4): the unit's participants read in one statement,
+R-ATT-1 judged on them, and the unit's reservation outcomes written with their audit rows in one statement."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from common.actors import actor_label
+from relationships.models import RelationshipType
+
+PARTICIPANTS_SQL = """
+SELECT p.reservation_id, p.staff_id, p.ratio, s.attach_open, s.kind, o.branch_id,
+       ARRAY(SELECT q.kind FROM relationships_qualification q
+             WHERE q.staff_id = s.id AND q.valid_from <= %s AND (q.valid_to IS NULL OR q.valid_to >= %s))
+FROM reservations_reservationparticipant p
+JOIN relationships_staff s ON s.id = p.staff_id
+JOIN relationships_organisation o ON o.id = s.outlet_id
+WHERE p.reservation_id = ANY(%s)
+ORDER BY p.reservation_id, p.id
+"""
+
+
+class Participant(NamedTuple):
+    staff_id: int
+    ratio: Decimal
+    attach_open: bool
+    kind: str
+    branch_id: int
+    qualifications: set[str]
+
+
+class ReservationOutcome(NamedTuple):
+    """What the batch decided for one reservation: its new status and note, and what it matched or joined."""
+
+    reservation_id: int
+    status: str
+    note: str
+    event_id: int | None
+    relationship_id: int | None = None
+    case_id: int | None = None
+
+
+def participants_of(reservation_ids: Sequence[int], on: dt.date) -> dict[int, list[Participant]]:
+    """Every participant of these reservations with his attach permission and the qualifications valid on `on`."""
+    found: dict[int, list[Participant]] = defaultdict(list)
+    if not reservation_ids:
+        return found
+    with connection.cursor() as cur:
+        cur.execute(PARTICIPANTS_SQL, [on, on, list(reservation_ids)])
+        for rid, staff_id, ratio, attach_open, kind, branch_id, quals in cur.fetchall():
+            found[rid].append(Participant(staff_id, ratio, attach_open, kind, branch_id, set(quals or [])))
+    return found
+
+
+def attach_problem(parts: Sequence[Participant], rel_type: RelationshipType) -> str | None:
+    """R-ATT-1 re-checked at match time, on the data already fetched for the unit."""
+    for p in parts:
+        if not p.attach_open:
+            return _("A participant's attach permission is closed. [R-ATT-1]")
+        if p.kind not in rel_type.holder_kinds:
+            return _("A participant may not hold this relationship type. [R-ATT-1]")
+        if rel_type.qualification not in p.qualifications:
+            return _("A participant lacks the qualification this type needs. [R-ATT-1]")
+    return None
+
+
+def reservation_outcomes_apply(*, actor, outcomes: Sequence[ReservationOutcome]) -> None:
+    """One statement updates the unit's reservations and writes their audit rows (before/after) from the same set."""
+    if not outcomes:
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], "
+            "                                %s::bigint[]) AS v(id, status, note, event_id, rel_id, case_id)), "
+            "old AS (SELECT r.id, r.status FROM reservations_reservation r JOIN v ON v.id = r.id), "
+            "upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = v.note, "
+            "        matched_event_id = v.event_id, relationship_id = v.rel_id, approval_case_id = v.case_id, "
+            "        updated_at = now() FROM v WHERE r.id = v.id RETURNING r.id) "
+            "INSERT INTO relationships_auditentry (at, actor_label, action, target_model, target_id, before, after) "
+            "SELECT now(), %s, 'reservation.match_outcome', 'reservations.reservation', v.id::text, "
+            "       jsonb_build_object('status', old.status), "
+            "       jsonb_build_object('status', v.status, 'note', v.note, 'event', v.event_id, "
+            "                          'relationship', v.rel_id, 'case', v.case_id) "
+            "FROM v JOIN old ON old.id = v.id JOIN upd ON upd.id = v.id",
+            [[o.reservation_id for o in outcomes], [str(o.status) for o in outcomes], [o.note for o in outcomes],
+             [o.event_id for o in outcomes], [o.relationship_id for o in outcomes], [o.case_id for o in outcomes],
+             actor_label(actor)])

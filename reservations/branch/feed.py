@@ -1,0 +1,141 @@
+"""The `relationships` feed (§12): `id_number,relationship_type,participants,effective_from` — branch-created
+lines enter the 1-level chain like the form; `CORE_SERVICE` lines form one core list per advisor's branch."""
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+
+from common.feedlines import REFUSALS, FeedResult, LineError, Row, for_each_line, refusal_text
+from relationships.models import Organisation, RelationshipType, Staff
+from reservations.branch.core_lists import CORE, CoreLineInput, core_list_submit
+from reservations.branch.requests import BranchRequestInput, branch_request_create
+
+
+def parse_participants(text: str, staff_by_no: dict[str, Staff]) -> list[tuple[Staff, str]]:
+    """§12 participants: `;`-separated `staff_no:ratio` (a bare staff number means ratio 1)."""
+    parts = []
+    for part in (text or "").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        no, sep, ratio = part.partition(":")
+        staff = staff_by_no.get(no.strip())
+        if staff is None:
+            raise ValidationError(_("participant “%(p)s” must be staff_no:ratio of a known staff member.")
+                                  % {"p": part})
+        parts.append((staff, ratio.strip() if sep else "1"))
+    if not parts:
+        raise ValidationError(_("participants are required."))
+    return parts
+
+
+def parse_core_csv(content: bytes) -> list[CoreLineInput]:
+    """A core list file in the §12 `relationships` format (relationship_type `CORE_SERVICE`); errors per line."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError(_("The file is not UTF-8 text."))
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("id_number", "participants") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValidationError(_("Missing columns: %(cols)s.") % {"cols": ", ".join(missing)})
+    lines = []
+    for row in reader:
+        row = {k: (v or "").strip() for k, v in row.items() if k}
+        lines.append(core_line_from_row(reader.line_num, row))
+    return lines
+
+
+def core_line_from_row(line_no: int, row: dict) -> CoreLineInput:
+    ln = CoreLineInput(line_no=line_no, id_number=row.get("id_number", ""), staff_no="")
+    rtype = row.get("relationship_type", CORE) or CORE
+    if rtype != CORE:
+        ln.error = _("relationship_type must be %(code)s on a core list.") % {"code": CORE}
+        return ln
+    parts = [p.strip() for p in row.get("participants", "").split(";") if p.strip()]
+    if len(parts) != 1:
+        ln.error = _("A core customer has exactly one advisor (participants: one staff_no, ratio 1). [R-CORE-1]")
+        return ln
+    no, sep, ratio = parts[0].partition(":")
+    ln.staff_no = no.strip()
+    if sep and ratio.strip() and _decimal_or_none(ratio) != 1:
+        ln.error = _("A core customer's advisor holds ratio 1. [R-CORE-1]")
+    if row.get("effective_from"):
+        day = parse_date(row["effective_from"]) if _looks_like_date(row["effective_from"]) else None
+        if day is None:
+            ln.error = _("effective_from “%(v)s” is not a YYYY-MM-DD date.") % {"v": row["effective_from"]}
+        ln.effective_from = day
+    return ln
+
+
+def _decimal_or_none(text: str):
+    try:
+        return Decimal(text.strip())
+    except ArithmeticError:
+        return None
+
+
+def _looks_like_date(text: str) -> bool:
+    try:
+        return parse_date(text) is not None
+    except ValueError:
+        return False
+
+
+RELATIONSHIP_COLUMNS = ["id_number", "relationship_type", "participants", "effective_from"]
+
+
+def load_relationships(actor, rows, result: FeedResult) -> None:
+    """`manage.py load_feed relationships FILE`: branch-created lines enter the 1-level chain like the form;
+    `CORE_SERVICE` lines form one core list per advisor's branch (R-CORE-1/3 checked per line)."""
+    staff_by_no = {s.staff_no: s for s in Staff.objects.select_related("outlet__branch")}
+    kinds = dict(RelationshipType.objects.values_list("code", "creation"))
+    core_by_branch: dict[int, list[CoreLineInput]] = {}
+    branches: dict[int, Organisation] = {}
+
+    def request(line: int, row: Row) -> None:
+        code = row.get("relationship_type", "")
+        if code not in kinds:
+            raise LineError(_("relationship_type “%(code)s” is not known.") % {"code": code})
+        if kinds[code] == "core_list":
+            ln = core_line_from_row(line, row)
+            advisor = staff_by_no.get(ln.staff_no)
+            if ln.error:
+                raise LineError(ln.error)
+            if advisor is None:
+                raise LineError(_("There is no staff member with number %(no)s.") % {"no": ln.staff_no})
+            branches[advisor.outlet.branch_id] = advisor.outlet.branch
+            core_by_branch.setdefault(advisor.outlet.branch_id, []).append(ln)
+            return
+        if kinds[code] != "branch":
+            raise LineError(_("%(code)s relationships are not created from this file.") % {"code": code})
+        try:
+            participants = parse_participants(row.get("participants", ""), staff_by_no)
+        except ValidationError as exc:
+            raise LineError(" ".join(exc.messages)) from None
+        day = parse_date(row.get("effective_from", "")) if _looks_like_date(row.get("effective_from", "")) else None
+        if day is None:
+            raise LineError(_("effective_from “%(v)s” is not a YYYY-MM-DD date.") % {"v": row.get("effective_from")})
+        branch_request_create(actor=actor, branch=participants[0][0].outlet.branch, data=BranchRequestInput(
+            id_number=row.get("id_number", ""), type_code=code, participants=participants, effective_from=day,
+            source="feed"))
+        result.rows_loaded += 1
+
+    for_each_line(rows, result, request)
+    for branch_id, lines in core_by_branch.items():
+        try:
+            with transaction.atomic():
+                outcome = core_list_submit(actor=actor, branch=branches[branch_id], lines=lines, source="feed",
+                                           filename=result.filename)
+        except REFUSALS as exc:  # R-CORE-3: the whole list is refused outside January and July
+            result.errors.extend((ln.line_no, refusal_text(exc)) for ln in lines)
+            continue
+        result.rows_loaded += outcome.accepted
+        result.errors.extend(outcome.refused)
+    result.errors.sort()
