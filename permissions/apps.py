@@ -12,8 +12,3 @@ class PermissionsConfig(AppConfig):
         from permissions.middleware import stamp_login
 
         user_logged_in.connect(stamp_login, dispatch_uid="permissions.stamp_login")
-        # Post designations live in approvals/; their admin is scoped here unless approvals registers its own
-        # (the admin app's ready(), which autodiscovers every admin module, has run before this one).
-        from permissions.admin import register_post_assignment_admin
-
-        register_post_assignment_admin()

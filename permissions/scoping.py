@@ -1,6 +1,7 @@
 """R-PERM-4 / R-ORG-3: one scoping function per model; every page, export and admin list uses it.
 
-Scoping is by indexed foreign keys (staff, outlet, branch), never by per-row grants.
+Scoping is by indexed foreign keys (staff, outlet, branch), never by per-row grants. This module is the read
+policy over the models of every app, so it imports them all (at the top: no models module imports it).
 """
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from permissions.models import Role, RoleKind
-from relationships.models import (AccountEvent, Customer, Organisation, Qualification, Relationship,
+from approvals.models import PostAssignment
+from performance.models import StaffPerformance
+from permissions.models import PermissionApplication, PermissionRegisterEntry, Role, RoleKind
+from relationships.models import (Account, AccountEvent, BranchRequest, Callback, CoreListLine, Customer,
+                                  CustomerClass, Organisation, PreAssignment, Qualification, Relationship,
                                   RelationshipShare, Staff)
+from reservations.models import BatchRun, Reservation
 
 OUTLET_ROLES = {RoleKind.OUTLET_HEAD, RoleKind.OUTLET_STAFF}
 BRANCH_ROLES = {RoleKind.BRANCH, RoleKind.BRANCH_HEAD, RoleKind.BRANCH_PERMISSION_ADMIN}
@@ -92,8 +97,6 @@ def _filter(qs: QuerySet, scope: Scope, *, staff: str, outlet: str, branch: str 
 
 
 def visible_reservations(user) -> QuerySet:
-    from reservations.models import Reservation
-
     return _filter(Reservation.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id")
 
 
@@ -127,15 +130,11 @@ def _relationships_held_or_at(user, shares: QuerySet) -> QuerySet:
 
 def visible_staff_performance(user) -> QuerySet:
     """R-PERF-4 / R-PERM-4: own figures (with the broker tree), outlet, branch, or everything for HQ."""
-    from performance.models import StaffPerformance
-
     return _filter(StaffPerformance.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id")
 
 
 def visible_batch_runs(user) -> QuerySet:
     """The run ledger is operations data: branch and HQ roles see it."""
-    from reservations.models import BatchRun
-
     scope = scope_for(user)
     return BatchRun.objects.all() if (scope.everything or scope.branch_ids) else BatchRun.objects.none()
 
@@ -219,24 +218,18 @@ def visible_roles(user) -> QuerySet:
 
 def visible_post_assignments(user) -> QuerySet:
     """Post designations (R-APR-1): his own and those at organisations of his branches."""
-    from approvals.models import PostAssignment
-
     return _his_or_his_branches(PostAssignment.objects.all(), user, own=Q(user=user),
                                 branch="organisation__branch_id")
 
 
 def visible_permission_applications(user) -> QuerySet:
     """R-PERM-2: his own applications (as applicant or user concerned), his branches', or all for HQ."""
-    from permissions.models import PermissionApplication
-
     return _his_or_his_branches(PermissionApplication.objects.all(), user,
                                 own=Q(applicant=user) | Q(subject=user), branch="branch_id")
 
 
 def visible_register_entries(user) -> QuerySet:
     """R-PERM-3: the register of his branches (branch roles), or all for HQ; others only entries about them."""
-    from permissions.models import PermissionRegisterEntry
-
     return _his_or_his_branches(PermissionRegisterEntry.objects.all(), user, own=Q(subject_user=user),
                                 branch="branch_id")
 
@@ -246,8 +239,6 @@ def visible_register_entries(user) -> QuerySet:
 def visible_customer_classes(user) -> QuerySet:
     """Lost / dormant / silent classes: of the outlets and branches in scope (the class's outlet or any of the
     customer's accounts there), or of customers pre-assigned to the staff member."""
-    from relationships.models import Account, CustomerClass, PreAssignment
-
     scope = scope_for(user)
     qs = CustomerClass.objects.all()
     if scope.everything:
@@ -269,16 +260,12 @@ def visible_customer_classes(user) -> QuerySet:
 
 def visible_preassignments(user) -> QuerySet:
     """R-SEC-4: the assignee his own; the outlet its staff's; the branch its own; HQ all."""
-    from relationships.models import PreAssignment
-
     return _filter(PreAssignment.objects.all(), scope_for(user), staff="staff_id", outlet="staff__outlet_id",
                    branch="branch_id")
 
 
 def visible_callbacks(user) -> QuerySet:
     """R-CB-1: callbacks are the outlet's work (and its branch's); holders never see their own callbacks."""
-    from relationships.models import Callback
-
     scope = scope_for(user)
     qs = Callback.objects.all()
     if scope.everything:
@@ -290,8 +277,6 @@ def visible_callbacks(user) -> QuerySet:
 
 def visible_branch_requests(user) -> QuerySet:
     """R-BR-1: the branch's own requests; HQ all."""
-    from relationships.models import BranchRequest
-
     scope = scope_for(user)
     if scope.everything:
         return BranchRequest.objects.all()
@@ -300,8 +285,6 @@ def visible_branch_requests(user) -> QuerySet:
 
 def visible_core_lines(user) -> QuerySet:
     """R-CORE-2: the branch's core-list lines; the advisor his own; HQ all."""
-    from relationships.models import CoreListLine
-
     return _filter(CoreListLine.objects.all(), scope_for(user), staff="advisor_id", outlet="advisor__outlet_id",
                    branch="submission__branch_id")
 
