@@ -5,7 +5,7 @@ transaction that decided the case, so they commit or roll back with it.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 # handler(case, *, relationship, actor): relationship is the created Relationship when approved, else None
 # (also None for an approved `end` case: read `case.status` and `case.outcome` to tell them apart).

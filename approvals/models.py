@@ -60,6 +60,9 @@ class ChainStep(models.Model):
         verbose_name_plural = _("chain steps")
         ordering = ["chain", "order", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.chain} · {self.order} · {self.get_post_display()}"
+
 
 class CaseReason(models.TextChoices):
     LATE = "late", _("late reservation")
@@ -142,6 +145,9 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
                 name="approval_case_outcome_target"),
         ]
 
+    def __str__(self) -> str:
+        return _("Approval case #%(id)s") % {"id": self.pk}
+
     @transition(field=status, source=[CaseStatus.PENDING], target=CaseStatus.APPROVED)
     def approve(self):
         pass
@@ -182,6 +188,9 @@ class CaseAction(models.Model):
         verbose_name = _("case action")
         verbose_name_plural = _("case actions")
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return _("Action on case #%(case)s, step %(step)s") % {"case": self.case_id, "step": self.step_order}
 
 
 class PostAssignment(models.Model):
@@ -255,6 +264,10 @@ class CaseStep(models.Model):
                          condition=Q(state="pending")),
         ]
 
+    def __str__(self) -> str:
+        return _("Case #%(case)s, step %(order)s: %(post)s") % {
+            "case": self.case_id, "order": self.order, "post": self.get_post_display()}
+
 
 class CaseDocuments(models.Model):
     """R-APR-5: the broker case's signed forms, recorded as received and reviewed."""
@@ -273,6 +286,9 @@ class CaseDocuments(models.Model):
     class Meta:
         verbose_name = _("case documents")
         verbose_name_plural = _("case documents")
+
+    def __str__(self) -> str:
+        return _("Documents of case #%(case)s") % {"case": self.case_id}
 
     @property
     def complete(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -19,9 +19,20 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from approvals.chains import active_chains, chain_code_for
 from approvals.hooks import fire_case_decided
-from approvals.models import (OPEN_CASE_STATUSES, ApprovalCase, CaseAction, CaseDocuments, CaseOutcome, CaseReason,
-                              CaseStatus, CaseStep,
-                              ChainStep, Post, PostAssignment, StepState)
+from approvals.models import (
+    OPEN_CASE_STATUSES,
+    ApprovalCase,
+    CaseAction,
+    CaseDocuments,
+    CaseOutcome,
+    CaseReason,
+    CaseStatus,
+    CaseStep,
+    ChainStep,
+    Post,
+    PostAssignment,
+    StepState,
+)
 from common.actors import actor_user
 from permissions.authority import is_hq_office
 from permissions.models import Role, RoleKind
@@ -229,7 +240,7 @@ def _lock(case_id: int) -> tuple[ApprovalCase, list[CaseStep]]:
         case = (ApprovalCase.objects.select_for_update(of=("self",))
                 .select_related("type", "chain", "applicant", "target_relationship").get(pk=case_id))
     except ApprovalCase.DoesNotExist:
-        raise ValidationError(_("This approval case does not exist."), code="not_found")
+        raise ValidationError(_("This approval case does not exist."), code="not_found") from None
     steps = list(CaseStep.objects.select_for_update().filter(case=case).order_by("order", "id"))
     return case, steps
 
@@ -251,12 +262,12 @@ def _shares_from_rows(rows: Sequence[dict]) -> list[Share]:
         try:
             ids.append(_staff_id(row))
         except (KeyError, TypeError, ValueError):
-            raise ValidationError(_("Each holder needs a staff member and a ratio."), code="holder_format")
+            raise ValidationError(_("Each holder needs a staff member and a ratio."), code="holder_format") from None
     staff = Staff.objects.in_bulk(ids)
     missing = [i for i in ids if i not in staff]
     if missing:
         raise ValidationError(_("Unknown staff member(s): %(ids)s.") % {"ids": ", ".join(map(str, missing))})
-    return [Share(staff=staff[i], ratio=parse_ratio(row.get("ratio"))) for i, row in zip(ids, rows)]
+    return [Share(staff=staff[i], ratio=parse_ratio(row.get("ratio"))) for i, row in zip(ids, rows, strict=False)]
 
 
 def _clean_shares(case: ApprovalCase, rows: Sequence[dict]) -> list[dict]:
@@ -293,14 +304,14 @@ def _save(case: ApprovalCase, fields: list[str]) -> None:
     try:
         case.save(update_fields=fields + ["updated_at"])
     except ConcurrentTransition:
-        raise _moved_on()
+        raise _moved_on() from None
 
 
 def _transition(case: ApprovalCase, name: str) -> None:
     try:
         getattr(case, name)()
     except TransitionNotAllowed:
-        raise _moved_on()
+        raise _moved_on() from None
 
 
 def _end_target(*, actor, case: ApprovalCase) -> None:
@@ -334,7 +345,7 @@ def _complete(*, actor, case: ApprovalCase) -> Relationship | None:
             outlet=case.opening_outlet, origin_event=case.opening_event)
     except IntegrityError:
         raise ValidationError(_("The customer already holds an active %(type)s relationship.")
-                              % {"type": case.type.name}, code="already_held")
+                              % {"type": case.type.name}, code="already_held") from None
 
 
 def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: list[dict] | None = None,

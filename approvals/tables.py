@@ -6,9 +6,9 @@ Every column reads the case's own row or a `select_related` join, so a page cost
 """
 from __future__ import annotations
 
+import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-import django_tables2 as tables
 
 from approvals.models import ApprovalCase, CaseStep
 

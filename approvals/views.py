@@ -14,8 +14,15 @@ from approvals import selectors
 from approvals.filters import CaseFilter
 from approvals.forms import DecisionForm, DocumentsForm, ResubmitForm
 from approvals.models import OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseStatus
-from approvals.services import (case_act, case_record_documents, case_resubmit, case_withdraw, is_case_applicant,
-                                may_record_documents, needs_documents)
+from approvals.services import (
+    case_act,
+    case_record_documents,
+    case_resubmit,
+    case_withdraw,
+    is_case_applicant,
+    may_record_documents,
+    needs_documents,
+)
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
 from common.tables import configure, table_page
 
@@ -48,7 +55,7 @@ def _case_or_404(user, pk: int) -> ApprovalCase:
     try:
         return selectors.case_detail(user, pk)
     except ApprovalCase.DoesNotExist:
-        raise Http404(_("No such approval case."))
+        raise Http404(_("No such approval case.")) from None
 
 
 def _render_case(request, case, *, decision_form=None, documents_form=None, resubmit_form=None, status=None):

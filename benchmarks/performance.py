@@ -342,7 +342,8 @@ def main() -> None:
     results = [compute_period(period=month) for month in months]
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    log("computed: " + ", ".join(f"{m:%Y-%m} {r['rows']} rows over {r['days']} days" for m, r in zip(months, results)))
+    log("computed: " + ", ".join(f"{m:%Y-%m} {r['rows']} rows over {r['days']} days"
+                                 for m, r in zip(months, results, strict=True)))
 
     # Cross-check: the product's day and month rows equal the floor's figures (one month at a time).
     with connection.cursor() as cur:

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import tempfile
 
+import django_tables2 as tables
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -18,8 +19,8 @@ from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
-import django_tables2 as tables
 from django_tables2.rows import BoundRow
+from openpyxl import Workbook
 
 from common.pagination import CappedPaginator
 
@@ -113,8 +114,6 @@ def export_response(table, export_format: str, basename: str, exclude_columns=()
 
 def xlsx_response(rows, *, filename: str, sheet: str) -> FileResponse:
     """Rows (header first) as a workbook written row by row to a temporary file, never held in memory."""
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(sheet[:31])
     for n, row in enumerate(rows, start=1):

@@ -22,7 +22,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
 )
 if not SECRET_KEY:
     raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
+                 if h]
 
 # R-PII-1: one key for the authenticated cipher and the keyed hash of ID numbers and phones.
 PII_KEY = os.environ.get("PII_KEY") or ("dev-only-pii-key-0123456789abcdef" if DEBUG else None)

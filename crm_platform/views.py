@@ -11,9 +11,17 @@ from django.utils import timezone
 from approvals.selectors import inbox_for
 from common.pagination import capped_count
 from permissions.authority import is_hq_office
-from permissions.scoping import (scope_for, visible_branch_requests, visible_callbacks, visible_customer_classes,
-                                 visible_history_customers, visible_preassignments, visible_relationship_history,
-                                 visible_relationships, visible_reservations)
+from permissions.scoping import (
+    scope_for,
+    visible_branch_requests,
+    visible_callbacks,
+    visible_customer_classes,
+    visible_history_customers,
+    visible_preassignments,
+    visible_relationship_history,
+    visible_relationships,
+    visible_reservations,
+)
 from relationships.models import CallbackStatus, RelationshipShare
 from relationships.selectors import current_staff
 from reservations.branch.requests import may_change_branch_relationship

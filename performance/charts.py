@@ -5,8 +5,8 @@ also carries a `<title>` (the browser's tooltip); the page shows the same figure
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Sequence
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe

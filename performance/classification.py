@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 SILENT_THRESHOLD = Decimal("1000")
 SILENT_MONTHS = 12
 LOSS_KINDS_SQL = "((e.kind = 'close' AND e.account_type = 'securities') OR e.kind = 'cancel_designation')"
-BACK_KINDS_SQL = "((e.kind = 'open' AND e.account_type = 'securities') OR e.kind IN ('designate', 'transfer_in_branch'))"
+BACK_KINDS_SQL = ("((e.kind = 'open' AND e.account_type = 'securities') "
+                  "OR e.kind IN ('designate', 'transfer_in_branch'))")
 
 
 def silent_window(business_date: dt.date) -> tuple[dt.date, dt.date]:

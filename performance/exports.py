@@ -6,6 +6,8 @@ import io
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from performance.selectors import LEVELS, SECTION12_HEADER, section12_rows
 from performance.services import parse_period
@@ -18,7 +20,7 @@ def section12_export(qs, period: str | None):
         try:
             month = parse_period(period)
         except ValidationError as exc:
-            raise ValueError(" ".join(exc.messages))
+            raise ValueError(" ".join(exc.messages)) from exc
     return SECTION12_HEADER, section12_rows(qs, month)
 
 
@@ -50,8 +52,6 @@ def table_csv(rows: list[dict], level: str, period_label: str) -> bytes:
 
 
 def table_xlsx(rows: list[dict], level: str, period_label: str) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active

@@ -106,7 +106,7 @@ def load_metrics(actor, rows, result) -> None:
         bad = cur.fetchall()
         cur.execute(f"DROP TABLE {STAGING}")
     for line, code, id_error, date_raw, *amounts, trade_raw, transfer_raw, first_line in bad:
-        raw = dict(zip(("assets", "net_commission", "turnover"), amounts), trade_count=trade_raw,
+        raw = dict(zip(("assets", "net_commission", "turnover"), amounts, strict=False), trade_count=trade_raw,
                    transfer_in=transfer_raw)
         result.errors.append((line, _reason(code, id_error=id_error, date_raw=date_raw, raw=raw,
                                             first_line=first_line)))

@@ -28,7 +28,7 @@ def parse_report_period(text: str) -> tuple[str, dt.date]:
             return "month", dt.date(int(year), int(month), 1)
         return "year", dt.date(int(year), 1, 1)
     except ValueError:
-        raise forms.ValidationError(_("Enter a year (2026), a month (2026-03) or a day (2026-03-05)."))
+        raise forms.ValidationError(_("Enter a year (2026), a month (2026-03) or a day (2026-03-05).")) from None
 
 
 class TypeChoiceField(forms.ModelChoiceField):

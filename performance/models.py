@@ -40,6 +40,9 @@ class DailyMetric(models.Model):
         # lets a month's computation read only that month's blocks.
         indexes = [BrinIndex(fields=["date"], name="daily_metric_date_brin")]
 
+    def __str__(self) -> str:
+        return f"{self.customer_id} · {self.date:%Y-%m-%d}"
+
 
 class MetricDate(models.Model):
     """A day for which the metrics feed delivered data: the reported days that average daily assets divide by."""
@@ -50,6 +53,9 @@ class MetricDate(models.Model):
     class Meta:
         verbose_name = _("reported day")
         verbose_name_plural = _("reported days")
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
 
 
 class Grain(models.TextChoices):
@@ -103,6 +109,9 @@ class StaffPerformance(models.Model):
         # scope from there; a staff member's own figures over time use the second index.
         indexes = [models.Index(fields=["staff", "grain", "period"], name="staff_perf_by_staff")]
 
+    def __str__(self) -> str:
+        return f"{self.staff_id} · {self.period:%Y-%m-%d} · {self.grain}"
+
 
 class ComputedPeriod(models.Model):
     """A computed month: when, over how many reported days, up to which day (frozen with a locked period)."""
@@ -117,6 +126,9 @@ class ComputedPeriod(models.Model):
         verbose_name = _("computed period")
         verbose_name_plural = _("computed periods")
 
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m}"
+
 
 class PeriodLock(models.Model):
     """R-PERF-3: HQ closes a month; its figures are never recomputed afterwards."""
@@ -130,3 +142,6 @@ class PeriodLock(models.Model):
     class Meta:
         verbose_name = _("period lock")
         verbose_name_plural = _("period locks")
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m}"

@@ -35,8 +35,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from performance.models import ComputedPeriod, MetricDate, PeriodLock
 from common.locks import LockSpace, xact_lock
+from performance.models import ComputedPeriod, MetricDate, PeriodLock
 from permissions.authority import is_hq_office
 from relationships.audit import audit
 

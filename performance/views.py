@@ -20,8 +20,18 @@ from performance.charts import bar_chart, line_chart
 from performance.exports import table_csv, table_xlsx
 from performance.forms import LockForm, ReportFilterForm
 from performance.models import ComputedPeriod, PeriodLock
-from performance.selectors import (LEVELS, METRICS, computed_periods, monthly_trend, period_facts, ranking,
-                                   report_rows, top_staff, totals, trend_window)
+from performance.selectors import (
+    LEVELS,
+    METRICS,
+    computed_periods,
+    monthly_trend,
+    period_facts,
+    ranking,
+    report_rows,
+    top_staff,
+    totals,
+    trend_window,
+)
 from performance.services import month_start, next_month, parse_period, period_lock
 from permissions.authority import is_hq_office
 

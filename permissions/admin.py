@@ -19,9 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from permissions import exports, scoping
-from permissions.models import (ApplicationStatus, PermissionApplication, PermissionRegisterEntry, Role,
-                                RoleKind)
 from permissions.authority import administered_branch_ids, is_hq_office
+from permissions.models import ApplicationStatus, PermissionApplication, PermissionRegisterEntry, Role, RoleKind
 from permissions.services import application_apply, application_approve, branch_admin_assign, branch_admin_remove
 from relationships.models import Organisation, OrgKind
 

@@ -6,8 +6,8 @@ user can see (R-PERM-4); the rows themselves are scoped before they reach the fi
 """
 from __future__ import annotations
 
-from django import forms
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from permissions.models import PermissionRegisterEntry, RegisterEvent

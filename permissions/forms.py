@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from permissions.models import ApplicationAction, Role
 from permissions.authority import administered_branch_ids, user_branch_ids, users_of_branches
+from permissions.models import ApplicationAction, ApplicationStatus, Role
 from permissions.services import APPLICABLE_KINDS, SIGNOFF_STATEMENT
 from relationships.models import Organisation, OrgKind
 
@@ -66,7 +66,5 @@ class StatusFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False)
 
     def __init__(self, *args, **kwargs):
-        from permissions.models import ApplicationStatus
-
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", _("all"))] + list(ApplicationStatus.choices)

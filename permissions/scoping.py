@@ -13,9 +13,21 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from approvals.models import PostAssignment
 from performance.models import StaffPerformance
 from permissions.models import PermissionApplication, PermissionRegisterEntry, Role, RoleKind
-from relationships.models import (Account, AccountEvent, BranchRequest, Callback, CoreListLine, Customer,
-                                  CustomerClass, Organisation, PreAssignment, Qualification, Relationship,
-                                  RelationshipShare, Staff)
+from relationships.models import (
+    Account,
+    AccountEvent,
+    BranchRequest,
+    Callback,
+    CoreListLine,
+    Customer,
+    CustomerClass,
+    Organisation,
+    PreAssignment,
+    Qualification,
+    Relationship,
+    RelationshipShare,
+    Staff,
+)
 from reservations.models import BatchRun, Reservation
 
 OUTLET_ROLES = {RoleKind.OUTLET_HEAD, RoleKind.OUTLET_STAFF}
@@ -46,7 +58,7 @@ def scope_for(user) -> Scope:
     scope = Scope()
     if user.is_superuser:
         scope.everything = scope.hq_office = True
-    for kind, org_id, org_kind in Role.objects.filter(user=user).values_list(
+    for kind, org_id, _org_kind in Role.objects.filter(user=user).values_list(
             "kind", "organisation_id", "organisation__kind"):
         if kind == RoleKind.HQ:
             scope.hq_office = True

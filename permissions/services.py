@@ -22,10 +22,23 @@ from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from common.actors import actor_label, actor_user
-from permissions.authority import (administered_branch_ids, is_hq_office, may_administer, may_apply, may_decide,
-                                   user_branch_ids)
-from permissions.models import (ApplicationAction, ApplicationStatus, PermissionApplication,
-                                PermissionRegisterEntry, RegisterEvent, Role, RoleKind)
+from permissions.authority import (
+    administered_branch_ids,
+    is_hq_office,
+    may_administer,
+    may_apply,
+    may_decide,
+    user_branch_ids,
+)
+from permissions.models import (
+    ApplicationAction,
+    ApplicationStatus,
+    PermissionApplication,
+    PermissionRegisterEntry,
+    RegisterEvent,
+    Role,
+    RoleKind,
+)
 from relationships.audit import audit
 from relationships.models import Organisation, OrgKind, Qualification, QualificationKind, Staff
 
@@ -251,7 +264,7 @@ def application_apply(*, actor, application_id: int) -> PermissionApplication:
                 with transaction.atomic():
                     role = Role.objects.create(user=app.subject, kind=app.role_kind, organisation=app.organisation)
             except IntegrityError:
-                raise ValidationError(_("The user already holds this role."))
+                raise ValidationError(_("The user already holds this role.")) from None
             app.role = role
             after = _snapshot(role)
             event = RegisterEvent.GRANTED
@@ -269,7 +282,7 @@ def application_apply(*, actor, application_id: int) -> PermissionApplication:
                     with transaction.atomic():
                         role.save(update_fields=["kind", "organisation"])
                 except IntegrityError:
-                    raise ValidationError(_("The user already holds the role asked for."))
+                    raise ValidationError(_("The user already holds the role asked for.")) from None
                 after = _snapshot(role)
                 event = RegisterEvent.ADJUSTED
         app.status, app.applied_by, app.applied_at = ApplicationStatus.APPLIED, actor, timezone.now()
@@ -401,7 +414,7 @@ def qualification_record(*, actor, staff: Staff, kind: str, number: str, valid_f
                 q = Qualification.objects.create(staff=staff, kind=kind, number=number.strip(),
                                                  valid_from=valid_from, valid_to=valid_to)
         except IntegrityError:
-            raise ValidationError(_("This qualification is already recorded from that date."))
+            raise ValidationError(_("This qualification is already recorded from that date.")) from None
         _register(event=RegisterEvent.QUALIFICATION_RECORDED, actor=actor, branch=branch_id,
                   subject_user=staff.user, subject_staff=staff,
                   what=_("%(qualification)s %(number)s, valid %(from)s – %(to)s") % {

@@ -9,8 +9,8 @@ Only time and event sort: the other columns are free text, and sorting them woul
 """
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
 import django_tables2 as tables
+from django.utils.translation import gettext_lazy as _
 
 from permissions.models import PermissionRegisterEntry
 

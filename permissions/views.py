@@ -9,16 +9,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.pagination import CappedPaginator
 from common.tables import filtered_rows, table_page
 from permissions import authority, exports, scoping, services
 from permissions.filters import RegisterFilter
 from permissions.forms import ApplicationForm, DecisionForm, StatusFilterForm
 from permissions.models import ApplicationAction, ApplicationStatus
-from common.pagination import CappedPaginator
 from permissions.pii import needs_full_pii, reveals_pii, unmask
 from permissions.tables import RegisterTable
 
@@ -182,8 +183,6 @@ def unmask_reservation(request, pk: int):
     reservation = get_object_or_404(scoping.visible_reservations(request.user), pk=pk)
     values = unmask(actor=request.user, purpose="show full ID (reservation)", detail=f"reservation {reservation.pk}",
                     id_encrypted=reservation.id_encrypted, phone_encrypted=reservation.phone_encrypted)
-    from django.urls import reverse
-
     return _render_unmasked(request, title=_("Reservation #%(id)s") % {"id": reservation.pk},
                             name=reservation.customer_name,
                             back_url=reverse("reservations:detail", args=[reservation.pk]), values=values)

@@ -19,9 +19,20 @@ from django.utils.translation import gettext as _
 from common.feedlines import FeedResult, LineError, parse_time
 from relationships.audit import audit_many
 from relationships.identity import clean_customer_name, normalise_id_number
-from relationships.models import (MATCHABLE_EVENT_KINDS, AccountEvent, AccountType, Customer, EventKind,
-                                  MatchState, Organisation, Qualification, QualificationKind, Region, Staff,
-                                  StaffKind)
+from relationships.models import (
+    MATCHABLE_EVENT_KINDS,
+    AccountEvent,
+    AccountType,
+    Customer,
+    EventKind,
+    MatchState,
+    Organisation,
+    Qualification,
+    QualificationKind,
+    Region,
+    Staff,
+    StaffKind,
+)
 from relationships.pii import encrypt, mask_id, pii_hash
 
 ORG_COLUMNS = ["code", "name", "kind", "parent_code", "region"]
@@ -119,7 +130,7 @@ def load_staff(actor, rows, result: FeedResult) -> None:
         else:
             good.append(p)
     audits = []
-    for line, staff_no, name, outlet, kind, _parent, quals, attach in good:
+    for _line, staff_no, name, outlet, kind, _parent, quals, attach in good:
         staff = staff_by_no.get(staff_no)
         before = ({"outlet": staff.outlet_id, "kind": staff.kind, "attach_open": staff.attach_open}
                   if staff else None)
@@ -186,7 +197,7 @@ def load_account_events(actor, rows, result: FeedResult) -> None:
                 id_number = normalise_id_number(row.get("id_number", ""))
                 name = clean_customer_name(row.get("customer_name", ""))
             except ValidationError as exc:
-                raise LineError(" ".join(exc.messages))
+                raise LineError(" ".join(exc.messages)) from exc
             if not row.get("account_no"):
                 raise LineError(_("account_no is required."))
             outlet_id = outlets.get(row.get("outlet_code", ""))
@@ -214,7 +225,8 @@ def load_account_events(actor, rows, result: FeedResult) -> None:
     customer_ids = dict(Customer.objects.filter(id_hash__in=list(by_hash)).values_list("id_hash", "id"))
     office = ZoneInfo(settings.TIME_ZONE)
     events = AccountEvent.objects.bulk_create([
-        AccountEvent(event_id=eid, event_time=t, business_date=t.astimezone(office).date(), kind=kind, account_type=atype,
+        AccountEvent(event_id=eid, event_time=t, business_date=t.astimezone(office).date(), kind=kind,
+                     account_type=atype,
                      account_no=acct, customer_id=customer_ids[pii_hash(idn)], customer_name=name,
                      outlet_id=outlet_id,
                      match_state=MatchState.PENDING if kind in MATCHABLE_EVENT_KINDS else None)

@@ -17,7 +17,7 @@ _CHECK = "10X98765432"
 
 
 def id_check_digit(first17: str) -> str:
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=False)) % 11]
 
 
 def normalise_id_number(raw: str) -> str:
@@ -33,7 +33,8 @@ def normalise_id_number(raw: str) -> str:
     try:
         born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise ValidationError(_("The date of birth in the ID card number is not a real date."), code="birth_date")
+        raise ValidationError(_("The date of birth in the ID card number is not a real date."),
+                              code="birth_date") from None
     if born < dt.date(1900, 1, 1) or born > timezone.localdate():
         raise ValidationError(_("The date of birth in the ID card number is out of range."), code="birth_date")
     if id_check_digit(value[:17]) != value[17]:

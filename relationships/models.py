@@ -120,6 +120,9 @@ class Qualification(models.Model):
                                    name="qualification_dates_ordered"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.staff} · {self.get_kind_display()}"
+
 
 class Customer(models.Model):
     """R-PII-1: the ID number is only stored encrypted, beside a keyed hash for matching."""
@@ -164,6 +167,9 @@ class Account(models.Model):
         ]
         indexes = [models.Index(fields=["customer", "opened_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.get_account_type_display()} {self.account_no}"
+
 
 class EventKind(models.TextChoices):
     OPEN = "open", _("open")
@@ -202,9 +208,10 @@ class AccountEvent(models.Model):
     existing_customer = models.BooleanField(default=False)
     # First agreed-repurchase business of the customer (R-MATCH-1, REPURCHASE_DEV).
     first_of_kind = models.BooleanField(default=True)
-    match_state = models.CharField(max_length=10, choices=MatchState.choices, null=True, blank=True)
+    # NULL: not an opening (nothing to match); "" would read as a state.
+    match_state = models.CharField(max_length=10, choices=MatchState.choices, null=True, blank=True)  # noqa: DJ001
     match_outcome = models.CharField(max_length=30, blank=True)
-    match_error = models.TextField(_("matching error"), blank=True)
+    match_error = models.TextField(_("matching error"), blank=True, db_default="")  # raw batch INSERTs omit it
     matched_on = models.DateField(null=True, blank=True)
     loaded_at = models.DateTimeField(auto_now_add=True)
 
@@ -222,6 +229,9 @@ class AccountEvent(models.Model):
                          condition=Q(match_state="failed")),
             models.Index(fields=["customer", "event_time"]),
         ]
+
+    def __str__(self) -> str:
+        return self.event_id
 
 
 class RelationshipType(models.Model):
@@ -290,9 +300,13 @@ class Relationship(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "type"], condition=Q(effective_to__isnull=True),
                                     name="relationship_one_active_per_type"),
-            models.CheckConstraint(condition=Q(effective_to__isnull=True) | Q(effective_to__gte=models.F("effective_from")),
+            models.CheckConstraint(condition=(Q(effective_to__isnull=True)
+                                              | Q(effective_to__gte=models.F("effective_from"))),
                                    name="relationship_dates_ordered"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.type} · {self.customer}"
 
     @property
     def status(self) -> str:
@@ -319,6 +333,9 @@ class RelationshipShare(models.Model):
         ]
         indexes = [models.Index(fields=["staff", "effective_from"])]
 
+    def __str__(self) -> str:
+        return f"{self.staff} · {self.ratio}"
+
 
 class AuditEntry(models.Model):
     """Append-only trail (who, what, when, which row, before/after). A trigger refuses UPDATE/DELETE."""
@@ -338,6 +355,9 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("audit entries")
         indexes = [models.Index(fields=["target_model", "target_id"])]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
 
 class PiiAccess(models.Model):
     """R-PII-1: every unmasked view or export of an ID number or phone."""
@@ -354,6 +374,9 @@ class PiiAccess(models.Model):
         verbose_name = _("personal information access")
         verbose_name_plural = _("personal information accesses")
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.purpose}"
+
 
 class CalendarDay(models.Model):
     """Overrides of the mainland working-day calendar, for years `chinesecalendar` does not know yet."""
@@ -365,6 +388,9 @@ class CalendarDay(models.Model):
     class Meta:
         verbose_name = _("calendar day")
         verbose_name_plural = _("calendar days")
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -410,6 +436,9 @@ class CustomerClass(models.Model):
             models.Index(fields=["kind", "outlet"], name="customer_class_open_by_kind",
                          condition=Q(ended_on__isnull=True)),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} · {self.get_kind_display()}"
 
     @property
     def active(self) -> bool:
@@ -457,6 +486,9 @@ class PreAssignment(models.Model):
             models.Index(fields=["staff", "status"], name="preassignment_by_staff"),
             models.Index(fields=["branch", "status"], name="preassignment_by_branch"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} → {self.staff}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -506,6 +538,9 @@ class Callback(models.Model):
             models.Index(fields=["outlet"], name="callback_disputed_open",
                          condition=Q(status="disputed", resolution="")),
         ]
+
+    def __str__(self) -> str:
+        return _("Callback of %(relationship)s") % {"relationship": self.relationship}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -560,6 +595,9 @@ class BranchRequest(models.Model):
         verbose_name_plural = _("branch relationship requests")
         indexes = [models.Index(fields=["branch", "-requested_at"], name="branch_request_by_branch")]
 
+    def __str__(self) -> str:
+        return _("Branch request #%(id)s") % {"id": self.pk}
+
     @property
     def dedupe_key(self) -> str:
         return f"branch_request:{self.pk}"
@@ -579,6 +617,9 @@ class CoreListSubmission(models.Model):
     class Meta:
         verbose_name = _("core list submission")
         verbose_name_plural = _("core list submissions")
+
+    def __str__(self) -> str:
+        return _("Core list #%(id)s") % {"id": self.pk}
 
 
 class CoreLineStatus(models.TextChoices):
@@ -619,6 +660,9 @@ class CoreListLine(models.Model):
                                     name="core_line_one_pending_per_customer"),
         ]
         indexes = [models.Index(fields=["advisor", "status"], name="core_line_by_advisor")]
+
+    def __str__(self) -> str:
+        return _("Core list #%(list)s, line %(line)s") % {"list": self.submission_id, "line": self.line_no}
 
     @property
     def dedupe_key(self) -> str:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,8 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from relationships.audit import audit, audit_many
-from relationships.models import (Customer, Qualification, Relationship, RelationshipShare, RelationshipType,
-                                  Staff)
+from relationships.models import Customer, Qualification, Relationship, RelationshipShare, RelationshipType, Staff
 from relationships.pii import encrypt, mask_id, pii_hash
 
 RATIO_PLACES = Decimal("0.0001")
@@ -24,7 +23,7 @@ def parse_ratio(raw) -> Decimal:
     try:
         value = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):
-        raise ValidationError(_("“%(value)s” is not a number.") % {"value": raw}, code="ratio_format")
+        raise ValidationError(_("“%(value)s” is not a number.") % {"value": raw}, code="ratio_format") from None
     if not value.is_finite():
         raise ValidationError(_("“%(value)s” is not a number.") % {"value": raw}, code="ratio_format")
     if value <= 0:

@@ -4,12 +4,12 @@ Only the masked ID number (`customer.id_masked`) is ever a column: the export sh
 """
 from __future__ import annotations
 
+import django_tables2 as tables
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-import django_tables2 as tables
 
 from relationships.models import Customer, Relationship
 

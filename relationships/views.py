@@ -14,8 +14,13 @@ from django.views.decorators.http import require_http_methods
 from common.forms import add_service_errors
 from common.pagination import CappedPaginator
 from common.tables import table_page
-from permissions.scoping import (visible_callbacks, visible_customer_classes, visible_history_customers,
-                                 visible_relationships, visible_reservations)
+from permissions.scoping import (
+    visible_callbacks,
+    visible_customer_classes,
+    visible_history_customers,
+    visible_relationships,
+    visible_reservations,
+)
 from relationships.callbacks import callback_dispute_resolve, callback_record, may_resolve_dispute
 from relationships.filters import CustomerFilter, RelationshipFilter
 from relationships.forms import CallbackResultForm, ResolveForm
@@ -26,7 +31,8 @@ PAGE_SIZE = 50
 
 
 def _relationships(user):
-    shares = RelationshipShare.objects.select_related("staff").order_by(F("effective_to").desc(nulls_first=True), "-ratio", "id")
+    shares = (RelationshipShare.objects.select_related("staff")
+              .order_by(F("effective_to").desc(nulls_first=True), "-ratio", "id"))
     return (visible_relationships(user)
             .select_related("customer", "type", "outlet")
             .prefetch_related(Prefetch("shares", queryset=shares)))

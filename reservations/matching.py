@@ -232,7 +232,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 continue
             refusal = attach_problem(participants[c.reservation_id], rt)
             if refusal:
-                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.FLAGGED, refusal, op.event_id, None, None))
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.FLAGGED, refusal,
+                                                      op.event_id))
                 counts["flagged"] += 1
                 continue
             valid.append(c)

@@ -74,6 +74,9 @@ class Reservation(models.Model):
             models.Index(fields=["status", "-registered_at"], name="reservation_by_status"),
         ]
 
+    def __str__(self) -> str:
+        return _("Reservation #%(id)s") % {"id": self.pk}
+
 
 class ReservationParticipant(models.Model):
     """R-RES-4: a co-developer and his split ratio (the registering staff is a participant too)."""
@@ -90,6 +93,9 @@ class ReservationParticipant(models.Model):
             models.CheckConstraint(condition=Q(ratio__gt=Decimal("0")) & Q(ratio__lte=Decimal("1")),
                                    name="participant_ratio_in_range"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} · {self.ratio}"
 
 
 class FeedFile(models.Model):
@@ -110,6 +116,9 @@ class FeedFile(models.Model):
         verbose_name = _("feed file")
         verbose_name_plural = _("feed files")
         constraints = [models.UniqueConstraint(fields=["kind", "sha256"], name="feed_file_once")]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class UploadStatus(models.TextChoices):
@@ -151,6 +160,9 @@ class FeedUpload(models.Model):
             models.CheckConstraint(condition=~Q(status="failed") | ~Q(error=""), name="feed_upload_failed_says_why"),
         ]
 
+    def __str__(self) -> str:
+        return self.filename
+
 
 class RunStatus(models.TextChoices):
     RUNNING = "running", _("running")
@@ -175,3 +187,6 @@ class BatchRun(models.Model):
         verbose_name_plural = _("batch runs")
         ordering = ["-business_date", "id"]
         constraints = [models.UniqueConstraint(fields=["business_date", "stage"], name="batch_run_once_per_stage")]
+
+    def __str__(self) -> str:
+        return f"{self.business_date:%Y-%m-%d} {self.stage}"

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import traceback
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -20,11 +20,16 @@ from approvals.services import case_open
 from common.actors import actor_user
 from relationships.audit import audit
 from relationships.identity import clean_customer_name, normalise_id_number, normalise_name, normalise_phone
-from relationships.models import (AccountEvent, MatchState, PreAssignment, PreAssignmentStatus, RelationshipType,
-                                  Staff)
+from relationships.models import AccountEvent, MatchState, PreAssignment, PreAssignmentStatus, RelationshipType, Staff
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
-from relationships.services import (Share, active_holder_outlet, attach_refusal, customer_get_or_create,
-                                    parse_ratio, validate_shares)
+from relationships.services import (
+    Share,
+    active_holder_outlet,
+    attach_refusal,
+    customer_get_or_create,
+    parse_ratio,
+    validate_shares,
+)
 from relationships.workdays import late_registration_deadline
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 
@@ -157,7 +162,7 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
                 reservation.save()
         except IntegrityError:
             raise ValidationError({"id_number": [_(
-                "You already have an open reservation of this type for this customer.")]})
+                "You already have an open reservation of this type for this customer.")]}) from None
         ReservationParticipant.objects.bulk_create(
             ReservationParticipant(reservation=reservation, staff=s.staff, ratio=s.ratio) for s in clean.shares)
         audit(actor=actor, action="reservation.register", target=reservation, after={

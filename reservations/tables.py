@@ -4,8 +4,8 @@ Only the masked ID number (`id_masked`) is a column: the CSV/Excel export shows 
 """
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
 import django_tables2 as tables
+from django.utils.translation import gettext_lazy as _
 
 from reservations.models import Reservation
 

@@ -18,18 +18,23 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from common.tables import csv_stream_response, table_page
-from relationships.selectors import current_staff, require_staff
 from common.pagination import CappedPaginator
+from common.tables import csv_stream_response, table_page
 from permissions.scoping import visible_batch_runs, visible_reservations
+from relationships.selectors import current_staff, require_staff
 from relationships.services import RATIO_PLACES, parse_ratio
 from reservations import selectors
 from reservations.filters import ReservationFilter
-from reservations.forms import (CO_DEVELOPER_MAX, CoDeveloperFormSet, CorrectNameForm, ReservationForm,
-                                co_developers, place_reservation_errors)
+from reservations.forms import (
+    CO_DEVELOPER_MAX,
+    CoDeveloperFormSet,
+    CorrectNameForm,
+    ReservationForm,
+    co_developers,
+    place_reservation_errors,
+)
 from reservations.models import ReservationStatus
-from reservations.services import (ReservationInput, reservation_correct_name, reservation_register,
-                                   reservation_withdraw)
+from reservations.services import ReservationInput, reservation_correct_name, reservation_register, reservation_withdraw
 from reservations.tables import ReservationTable
 
 PAGE_SIZE = 50
@@ -224,7 +229,7 @@ def _night_or_404(request, day: str):
     try:
         business_date = dt.date.fromisoformat(day)
     except ValueError:
-        raise Http404
+        raise Http404 from None
     runs = selectors.night_runs(request.user, business_date)
     if not runs:  # staff, or a date without a run: nothing to report
         raise Http404

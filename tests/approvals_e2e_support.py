@@ -4,7 +4,7 @@ from __future__ import annotations
 from approvals.models import ApprovalCase, Post
 from tests.factories import BranchFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
 from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import hq_admin, holder
+from tests.test_approvals_support import holder, hq_admin
 
 
 def late_case_with_three_holders():

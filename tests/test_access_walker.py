@@ -33,12 +33,18 @@ from django.urls.exceptions import NoReverseMatch, Resolver404
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils import timezone
 
-from permissions.models import (ApplicationAction, PermissionApplication, PermissionRegisterEntry, RegisterEvent,
-                                Role, RoleKind)
+from permissions.models import (
+    ApplicationAction,
+    PermissionApplication,
+    PermissionRegisterEntry,
+    RegisterEvent,
+    Role,
+    RoleKind,
+)
 from permissions.pii import needs_full_pii
 from permissions.services import branch_admin_assign
 from relationships.identity import id_check_digit
-from relationships.models import (Customer, Organisation, Qualification, Relationship, RelationshipShare, Staff)
+from relationships.models import Customer, Organisation, Qualification, Relationship, RelationshipShare, Staff
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
 from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
 
@@ -194,7 +200,7 @@ def _route_value(kind: str, value):
     if kind == "int":
         return str(value) if isinstance(value, int) else None
     if kind == "uuid":
-        return "00000000-0000-0000-0000-%012d" % (value if isinstance(value, int) else 0)
+        return f"00000000-0000-0000-0000-{value if isinstance(value, int) else 0:012d}"
     return str(value)
 
 
@@ -219,11 +225,11 @@ def build_url(ep: Endpoint, value) -> str | None:
         return None  # an unnamed regular expression (the admin's catch-all): nothing to fill
     names = [n for n, _ in ep.params]
     pools = []
-    for n in names:
+    for _n in names:
         pools.append([str(value)] + _regex_words())
     for combo in product(*pools):
         try:
-            return reverse(ep.name, kwargs=dict(zip(names, combo)))
+            return reverse(ep.name, kwargs=dict(zip(names, combo, strict=False)))
         except NoReverseMatch:
             continue
     return None

@@ -17,7 +17,7 @@ from relationships.models import AuditEntry, Relationship
 from reservations.models import Reservation
 from tests.factories import BranchFactory, OutletFactory, StaffFactory, UserFactory, make_id_number
 from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import branch_created_case, hq_admin, holder, make_branch, today
+from tests.test_approvals_support import branch_created_case, holder, hq_admin, make_branch, today
 
 pytestmark = pytest.mark.django_db
 

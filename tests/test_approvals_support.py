@@ -10,8 +10,15 @@ from approvals.models import CaseReason
 from approvals.services import case_open, post_assign
 from relationships.models import Organisation, RelationshipType
 from relationships.services import customer_get_or_create
-from tests.factories import BranchFactory, HQFactory, OutletFactory, RoleFactory, StaffFactory, UserFactory, \
-    make_id_number
+from tests.factories import (
+    BranchFactory,
+    HQFactory,
+    OutletFactory,
+    RoleFactory,
+    StaffFactory,
+    UserFactory,
+    make_id_number,
+)
 
 
 def today() -> dt.date:

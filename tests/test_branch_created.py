@@ -5,15 +5,19 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from django.utils import translation
 
 from approvals.models import ApprovalCase
 from approvals.services import case_act, case_resubmit, case_withdraw
 from relationships.models import AuditEntry, BranchRequest, Relationship
-from reservations.branch.requests import (BranchRequestInput, branch_relationship_end, branch_request_create,
-                                         branch_request_replace)
+from reservations.branch.requests import (
+    BranchRequestInput,
+    branch_relationship_end,
+    branch_request_create,
+    branch_request_replace,
+)
 from reservations.exchange.registry import load_feed
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import csv_bytes

@@ -90,7 +90,8 @@ def test_the_branch_may_keep_a_disputed_relationship(staff, outlet):
     rel = matched_relationship(staff, outlet)
     clerk = RoleFactory(kind="outlet_ops", organisation=outlet).user
     callback_record(actor=clerk, callback_id=rel.callback.pk, confirmed=False, reason="记不清")
-    callback_dispute_resolve(actor=branch_user(outlet.branch), callback_id=rel.callback.pk, decision="kept", note="已再次确认")
+    callback_dispute_resolve(actor=branch_user(outlet.branch), callback_id=rel.callback.pk, decision="kept",
+                             note="已再次确认")
     rel.refresh_from_db()
     assert rel.effective_to is None
 

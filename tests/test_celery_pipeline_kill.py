@@ -18,9 +18,9 @@ from relationships.models import AccountEvent
 from reservations.models import BatchRun
 from reservations.pipeline import STAGE_NAMES
 from tests.factories import OutletFactory, StaffFactory
+from tests.helpers import nightly
 from tests.test_celery_worker import QUEUE, REDIS_URL, ROOT, _redis_up, _test_database_url
 from tests.test_matching import _outcome, _scenario
-from tests.helpers import nightly
 
 VISIBILITY = 4
 N = 120

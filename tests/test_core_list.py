@@ -5,9 +5,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from django.utils import translation
 
 from approvals.models import ApprovalCase
 from approvals.services import case_act
@@ -18,7 +18,7 @@ from reservations.branch.feed import parse_core_csv
 from reservations.exchange.registry import load_feed
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import at, csv_bytes
-from tests.test_approvals_support import hq_admin, holder, make_branch
+from tests.test_approvals_support import holder, hq_admin, make_branch
 from tests.test_secondary_support import branch_user, customer_of, open_account
 
 pytestmark = pytest.mark.django_db

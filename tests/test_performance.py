@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from performance.models import ComputedPeriod, Grain, PeriodLock, StaffPerformance
-from performance.selectors import PeriodFacts, Query, month_end_assets, money, period_facts, ranking, report_rows
+from performance.selectors import PeriodFacts, Query, money, month_end_assets, period_facts, ranking, report_rows
 from performance.services import PeriodLocked, compute_period, period_lock
 from relationships.models import AuditEntry, RelationshipShare, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
@@ -81,7 +81,8 @@ def test_three_holders_share_each_day_by_ratio_and_a_single_holder_leaves_the_re
     assert (month_row(x).net_commission, month_row(y).net_commission, month_row(z).net_commission) == (
         D("5"), D("3"), D("2"))
     assert (month_row(x).turnover, month_row(y).turnover, month_row(z).turnover) == (D("2500"), D("1500"), D("1000"))
-    assert (month_row(x).trade_count, month_row(y).trade_count, month_row(z).trade_count) == (D("2"), D("1.2"), D("0.8"))
+    assert (month_row(x).trade_count, month_row(y).trade_count, month_row(z).trade_count) == (
+        D("2"), D("1.2"), D("0.8"))
     single = month_row(x, "MAINTENANCE")
     assert single.assets == D("420") and single.net_commission == D("1.8") and single.trade_count == D("0.6")
     # Nothing else was credited: the 0.4 of customer 乙 stays with no one.

@@ -13,8 +13,14 @@ from django.urls import reverse
 from guardian.shortcuts import get_perms
 
 from permissions import authority, services
-from permissions.models import (ApplicationStatus, PermissionApplication, PermissionRegisterEntry, RegisterEvent,
-                                Role, RoleKind)
+from permissions.models import (
+    ApplicationStatus,
+    PermissionApplication,
+    PermissionRegisterEntry,
+    RegisterEvent,
+    Role,
+    RoleKind,
+)
 from relationships.models import AuditEntry, Qualification, RelationshipType
 from relationships.services import attach_refusal
 from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory, make_id_number

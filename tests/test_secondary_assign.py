@@ -13,8 +13,15 @@ from reservations.exchange.registry import load_feed
 from reservations.secondary.services import preassignment_create, preassignment_end, unreserved_assignments
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import at, csv_bytes, nightly
-from tests.test_secondary_support import (assign, assign_and_reserve, branch_user, customer_of, event,
-                                          lost_customer, open_account)
+from tests.test_secondary_support import (
+    assign,
+    assign_and_reserve,
+    branch_user,
+    customer_of,
+    event,
+    lost_customer,
+    open_account,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -220,5 +227,6 @@ def test_pre_assignment_keeps_the_assignment_time_given():
     idn = lost_customer(a)
     nightly("2026-01-15")
     staff = StaffFactory(outlet=a)
-    result = preassignment_create(actor="feed", customer_ids=[customer_of(idn).pk], staff=staff, assigned_at=at("2026-01-21 08:00"))
+    result = preassignment_create(actor="feed", customer_ids=[customer_of(idn).pk], staff=staff,
+                                  assigned_at=at("2026-01-21 08:00"))
     assert PreAssignment.objects.get(pk=result.assigned[0]).assigned_at == at("2026-01-21 08:00")

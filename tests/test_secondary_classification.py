@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from performance.classification import customers_classify as classify_customers, silent_window
+from performance.classification import customers_classify as classify_customers
+from performance.classification import silent_window
 from relationships.models import CustomerClass
 from reservations.models import BatchRun
 from tests.factories import OutletFactory
 from tests.helpers import nightly
-from tests.test_secondary_support import (customer_of, event, lost_customer, open_account, open_class,
-                                          silent_history)
+from tests.test_secondary_support import customer_of, event, lost_customer, open_account, open_class, silent_history
 
 pytestmark = pytest.mark.django_db
 
@@ -161,5 +161,6 @@ def test_classification_twice_for_the_same_date_changes_nothing(outlet):
     counts = classify("2026-01-31")
     assert list(CustomerClass.objects.order_by("id").values_list(
         "id", "customer_id", "kind", "since", "ended_on")) == before
-    assert (counts["new_lost"], counts["ended_lost"], counts["lost"], counts["dormant"], counts["silent"]) == (0, 0, 1, 1, 1)
+    assert (counts["new_lost"], counts["ended_lost"], counts["lost"], counts["dormant"],
+            counts["silent"]) == (0, 0, 1, 1, 1)
     assert open_class(lost).kind == "lost"

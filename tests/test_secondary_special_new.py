@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import translation
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from approvals.models import ApprovalCase
 from approvals.services import case_act, case_record_documents
@@ -13,7 +13,7 @@ from relationships.models import Relationship
 from reservations.secondary.special_new import SpecialNewInput, special_new_apply
 from tests.factories import StaffFactory
 from tests.helpers import at, nightly
-from tests.test_approvals_support import hq_admin, holder, make_branch
+from tests.test_approvals_support import holder, hq_admin, make_branch
 from tests.test_secondary_support import assign, branch_user, event, lost_customer, open_account
 
 pytestmark = pytest.mark.django_db

@@ -78,7 +78,8 @@ def branch_user(branch, kind: str = "branch"):
 
 
 def assign(actor, id_number: str, staff, when: str = "2026-01-20 09:00", **kw):
-    result = preassignment_create(actor=actor, customer_ids=[customer_of(id_number).pk], staff=staff, assigned_at=at(when), **kw)
+    result = preassignment_create(actor=actor, customer_ids=[customer_of(id_number).pk], staff=staff,
+                                  assigned_at=at(when), **kw)
     return result
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from relationships.models import PreAssignment
 from tests.factories import OutletFactory, StaffFactory
 from tests.helpers import nightly
-from tests.test_secondary_support import (branch_user, customer_of, event, lost_customer, open_account)
+from tests.test_secondary_support import branch_user, customer_of, event, lost_customer, open_account
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("work:classified")

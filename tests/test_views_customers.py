@@ -233,7 +233,7 @@ def test_sort_orders_and_default_newest_first(branch_client, staff):
         _relationship(c, staff)
     base = timezone.now() - dt.timedelta(days=10)
     # Alice and Bob were first seen at the same instant: the id decides between them
-    for c, days in zip(customers, (1, 2, 2, 3)):
+    for c, days in zip(customers, (1, 2, 2, 3), strict=False):
         Customer.objects.filter(pk=c.pk).update(created_at=base + dt.timedelta(days=days))
     carol, alice, bob, dave = (str(c.pk) for c in customers)
     tied = sorted([alice, bob], key=int)

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='accountevent',
             name='match_error',
-            field=models.TextField(blank=True, verbose_name='matching error'),
+            field=models.TextField(blank=True, db_default='', verbose_name='matching error'),
         ),
         migrations.AlterField(
             model_name='accountevent',

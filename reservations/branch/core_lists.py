@@ -21,8 +21,18 @@ from permissions.authority import acting_branch_ids
 from permissions.scoping import visible_relationships
 from relationships.audit import audit
 from relationships.identity import normalise_id_number
-from relationships.models import (Account, CoreLineStatus, CoreListLine, CoreListSubmission, Customer, Organisation,
-                                  Relationship, RelationshipShare, RelationshipType, Staff)
+from relationships.models import (
+    Account,
+    CoreLineStatus,
+    CoreListLine,
+    CoreListSubmission,
+    Customer,
+    Organisation,
+    Relationship,
+    RelationshipShare,
+    RelationshipType,
+    Staff,
+)
 from relationships.pii import mask_id, pii_hash
 from relationships.selectors import customer_branch_ids
 from relationships.services import attach_refusal

@@ -40,7 +40,7 @@ def parse_core_csv(content: bytes) -> list[CoreLineInput]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationError(_("The file is not UTF-8 text."))
+        raise ValidationError(_("The file is not UTF-8 text.")) from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in ("id_number", "participants") if c not in (reader.fieldnames or [])]
     if missing:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from approvals.models import CaseStatus
 from relationships.audit import audit
-from relationships.models import (BranchRequest, BranchRequestKind, BranchRequestStatus, CoreLineStatus,
-                                  CoreListLine, RelationshipShare)
+from relationships.models import (
+    BranchRequest,
+    BranchRequestKind,
+    BranchRequestStatus,
+    CoreLineStatus,
+    CoreListLine,
+    RelationshipShare,
+)
 
 BRANCH_REQUEST_KEY = "branch_request:"
 CORE_LINE_KEY = "core_line:"

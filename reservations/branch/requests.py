@@ -16,8 +16,16 @@ from common.actors import actor_user
 from permissions.authority import may_act_for_branch
 from relationships.audit import audit
 from relationships.identity import normalise_id_number
-from relationships.models import (BranchRequest, BranchRequestKind, BranchRequestStatus, Customer, Organisation,
-                                  Relationship, RelationshipType, Staff)
+from relationships.models import (
+    BranchRequest,
+    BranchRequestKind,
+    BranchRequestStatus,
+    Customer,
+    Organisation,
+    Relationship,
+    RelationshipType,
+    Staff,
+)
 from relationships.pii import pii_hash
 from relationships.selectors import customer_branch_ids
 from relationships.services import Share, check_can_attach, parse_ratio, validate_shares
@@ -56,7 +64,7 @@ def _clean_shares(rel_type: RelationshipType, branch_id: int, participants, on: 
         validate_shares(rel_type, shares)
         check_can_attach(shares, rel_type, on)
     except ValidationError as exc:
-        raise ValidationError({"participants": exc.messages})
+        raise ValidationError({"participants": exc.messages}) from exc
     outside = [s.staff for s in shares if s.staff.outlet.branch_id != branch_id]
     if outside:
         raise ValidationError({"participants": [_(
@@ -68,7 +76,7 @@ def _customer(id_number: str) -> Customer:
     try:
         normalised = normalise_id_number(id_number)
     except ValidationError as exc:
-        raise ValidationError({"id_number": exc.messages})
+        raise ValidationError({"id_number": exc.messages}) from exc
     customer = Customer.objects.filter(id_hash=pii_hash(normalised)).first()
     if customer is None:
         raise ValidationError({"id_number": [_("No customer with this ID card number is known to the platform.")]})

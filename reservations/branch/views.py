@@ -17,13 +17,27 @@ from common.pagination import CappedPaginator
 from permissions.authority import acting_branches
 from permissions.scoping import visible_branch_requests, visible_core_lines, visible_relationship_history
 from relationships.models import Organisation, Relationship, Staff
-from reservations.branch.core_lists import (branch_core_relationships, core_list_remove, core_list_submit,
-                                            core_month_refusal)
+from reservations.branch.core_lists import (
+    branch_core_relationships,
+    core_list_remove,
+    core_list_submit,
+    core_month_refusal,
+)
 from reservations.branch.feed import core_line_from_row, parse_core_csv, parse_participants
-from reservations.branch.forms import (BranchRequestForm, CoreLineFormSet, CoreRemoveForm, CoreUploadForm,
-                                       EndRelationshipForm, ReplaceForm)
-from reservations.branch.requests import (BranchRequestInput, branch_relationship_end, branch_request_create,
-                                          branch_request_replace)
+from reservations.branch.forms import (
+    BranchRequestForm,
+    CoreLineFormSet,
+    CoreRemoveForm,
+    CoreUploadForm,
+    EndRelationshipForm,
+    ReplaceForm,
+)
+from reservations.branch.requests import (
+    BranchRequestInput,
+    branch_relationship_end,
+    branch_request_create,
+    branch_request_replace,
+)
 
 PAGE_SIZE = 50
 

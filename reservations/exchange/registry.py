@@ -21,8 +21,8 @@ from performance import feeds as performance_feeds
 from relationships import feeds as relationship_feeds
 from reservations import feed as reservation_feed
 from reservations.branch import feed as branch_feed
-from reservations.secondary import feed as secondary_feed
 from reservations.models import FeedFile
+from reservations.secondary import feed as secondary_feed
 
 # kind → (required columns, loader(actor, rows, result))
 LOADERS: dict[str, tuple[list[str], Callable]] = {

@@ -11,7 +11,6 @@ from relationships.models import Customer, Staff
 from relationships.pii import pii_hash
 from reservations.secondary.services import preassignment_create
 
-
 ASSIGNMENT_COLUMNS = ["id_number", "staff_no", "assigned_at"]
 
 

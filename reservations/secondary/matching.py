@@ -27,7 +27,6 @@ from reservations.batch import ReservationOutcome, attach_problem, participants_
 from reservations.models import ReservationStatus
 from reservations.secondary.services import SECONDARY
 
-
 _UNIT_SQL = """
 SELECT pa.id FROM relationships_preassignment pa
 WHERE pa.status = 'active' AND pa.id > %s
@@ -137,7 +136,7 @@ def _candidates(ids: list[int], business_date: dt.date) -> list[Reactivation]:
     found: dict[int, Reactivation] = {}
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        for (aid, cid, staff_id, kind, class_outlet, cname, rid, rname, eid, etime, edate, eoutlet, ename,
+        for (aid, cid, staff_id, _kind, class_outlet, cname, rid, rname, eid, _etime, edate, eoutlet, ename,
              sdate, held) in cur.fetchall():
             if aid in found:
                 continue  # the earliest reservation that meets a reactivation wins
@@ -176,7 +175,7 @@ def _match_unit(ids: list[int], business_date: dt.date, rel_type: RelationshipTy
         else:
             refusal = attach_problem(participants[h.reservation_id], rel_type)
             if refusal:
-                res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.FLAGGED, refusal, h.event_id, None, None))
+                res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.FLAGGED, refusal, h.event_id))
                 counts["flagged"] += 1
             else:
                 new_rels.append(h)

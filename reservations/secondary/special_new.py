@@ -18,12 +18,19 @@ from approvals.services import case_open
 from common.actors import actor_user
 from relationships.audit import audit
 from relationships.identity import normalise_name
-from relationships.models import AccountEvent, Customer, CustomerClass, PreAssignment, PreAssignmentStatus, Staff, StaffKind
+from relationships.models import (
+    AccountEvent,
+    Customer,
+    CustomerClass,
+    PreAssignment,
+    PreAssignmentStatus,
+    Staff,
+    StaffKind,
+)
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
 from relationships.services import active_holder_outlet
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 from reservations.services import ReservationInput, reservation_validate, validity_end
-
 
 SPECIAL_NEW_TYPE_BY_KIND = {StaffKind.BROKER: "BROKER_DEV"}
 SPECIAL_NEW_DEFAULT_TYPE = "NEW_DEV"

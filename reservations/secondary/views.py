@@ -13,14 +13,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.forms import add_service_errors
 from common.pagination import CappedPaginator
-from permissions.scoping import visible_customer_classes, visible_organisations, visible_preassignments
 from permissions.authority import acting_branch_ids
+from permissions.scoping import visible_customer_classes, visible_organisations, visible_preassignments
 from relationships.models import FRONT_KINDS, CustomerClass, OrgKind, PreAssignment, PreAssignmentStatus, Staff
 from relationships.selectors import require_staff
 from reservations.forms import CoDeveloperFormSet, co_developers, place_reservation_errors
 from reservations.models import OPEN_STATUSES, Reservation
-from reservations.secondary.forms import (ClassFilterForm, EndAssignmentForm, PreassignForm, SecondaryReserveForm,
-                                          SpecialNewForm)
+from reservations.secondary.forms import (
+    ClassFilterForm,
+    EndAssignmentForm,
+    PreassignForm,
+    SecondaryReserveForm,
+    SpecialNewForm,
+)
 from reservations.secondary.services import SECONDARY, preassignment_create, preassignment_end, secondary_reserve
 from reservations.secondary.special_new import SpecialNewInput, special_new_apply, special_new_type
 

@@ -12,7 +12,7 @@ from reservations.models import Reservation
 from tests.approvals_e2e_support import late_case_with_three_holders
 from tests.e2e.conftest import assert_fields_labelled, assert_keyboard_reachable, login
 from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly
+from tests.helpers import event_row, load_events, nightly
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

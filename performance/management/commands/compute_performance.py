@@ -14,7 +14,7 @@ class Command(BaseCommand):
         try:
             result = compute_period(period=parse_period(period))
         except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages))
+            raise CommandError(" ".join(exc.messages)) from exc
         except PeriodLocked as exc:
-            raise CommandError(str(exc))
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"performance {period}: {result['rows']} rows over {result['days']} reported days")

@@ -22,6 +22,6 @@ class Command(BaseCommand):
                 with open(file, "w", encoding="utf-8", newline="") as out:
                     n = export_csv(actor=SystemActor("export"), kind=kind, out=out, period=period)
         except ValueError as exc:
-            raise CommandError(str(exc))
+            raise CommandError(str(exc)) from exc
         if file != "-":
             self.stdout.write(f"{kind}: {n} rows → {file}")

@@ -21,7 +21,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Count, Q
 
-from approvals.models import ApprovalCase
+from approvals.models import ApprovalCase, Post, PostAssignment
+from approvals.services import post_assign
+from common.actors import SystemActor
 from permissions.models import Role, RoleKind
 from relationships.models import Organisation, OrgKind, Relationship, Staff
 from reservations.exchange.registry import load_feed
@@ -31,7 +33,7 @@ from reservations.services import reservation_withdraw
 
 DEMO_DIR = Path(settings.BASE_DIR) / "fixtures" / "demo"
 FINAL_NIGHTLY = dt.date(2026, 11, 24)
-ACTOR = "load_demo"
+ACTOR = SystemActor("load_demo")
 ADMIN = ("admin", "admin12345")
 DEMO_PASSWORD = "demo12345"
 WITHDRAWALS = 6
@@ -124,8 +126,6 @@ class Command(BaseCommand):
 
         Three different people hold the three levels of a branch, because nobody approves two steps of one case.
         """
-        from approvals.models import Post, PostAssignment
-        from approvals.services import post_assign
 
         if PostAssignment.objects.exists():
             return
@@ -183,7 +183,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  branch_{first_branch.code}, head_{first_branch.code} / {DEMO_PASSWORD}  "
                               f"(branch user, branch head; branch_<code>, head_<code> for every branch)")
         if first_outlet:
-            self.stdout.write(f"  outlet_{first_outlet.code} / {DEMO_PASSWORD}  (outlet head; outlet_<code> for every outlet)")
+            self.stdout.write(f"  outlet_{first_outlet.code} / {DEMO_PASSWORD}  "
+                              "(outlet head; outlet_<code> for every outlet)")
         if some_staff:
             self.stdout.write(f"  {some_staff[0]} / {DEMO_PASSWORD}  (staff: username = staff number, "
                               f"{some_staff.count()} staff)")

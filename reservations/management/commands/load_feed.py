@@ -15,7 +15,7 @@ class Command(BaseCommand):
         try:
             result = load_feed(actor=SystemActor("load_feed"), kind=kind, path=file)
         except (ValueError, FileNotFoundError) as exc:
-            raise CommandError(str(exc))
+            raise CommandError(str(exc)) from exc
         for line, reason in result.errors:
             self.stderr.write(f"{file}:{line}: {reason}")
         self.stdout.write(result.summary())

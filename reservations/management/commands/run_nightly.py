@@ -15,11 +15,11 @@ class Command(BaseCommand):
         try:
             day = dt.date.fromisoformat(date)
         except ValueError:
-            raise CommandError(f"--date {date!r} is not YYYY-MM-DD")
+            raise CommandError(f"--date {date!r} is not YYYY-MM-DD") from None
         try:
             runs = run_nightly(business_date=day)
         except PipelineBusy as exc:
-            raise CommandError(str(exc))
+            raise CommandError(str(exc)) from exc
         for run in runs:
             counts = " ".join(f"{k}={v}" for k, v in sorted(run.counts.items()))
             self.stdout.write(f"{run.business_date} {run.stage} {run.status} {counts}")
