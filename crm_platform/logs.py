@@ -101,6 +101,8 @@ class RequestLogMiddleware:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         status = response.status_code
         level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        if status == 200 and request.path == "/healthz/":
+            level = logging.DEBUG  # the probes' every 15 s; gunicorn's access log still has them
         request_logger.log(level, "%s %s %s", request.method, request.path, status, extra={
             "method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms,
             "user": _username(request)})
