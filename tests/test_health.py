@@ -42,7 +42,7 @@ def test_r_cal_1_unknown_years_within_names_the_years_neither_the_package_nor_hq
     assert workdays.unknown_years_within(400, today=dt.date(LAST_KNOWN, 12, 1)) == [LAST_KNOWN + 2]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_healthz_answers_200_without_login_in_development_where_redis_and_the_worker_are_not_checked(client, today):
     today(dt.date(LAST_KNOWN, 3, 1))
     status, body = _health(client)
@@ -53,7 +53,7 @@ def test_healthz_answers_200_without_login_in_development_where_redis_and_the_wo
     assert "Redis" not in names and "CeleryWorker" not in names  # no broker: tasks run in-process
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_r_cal_1_healthz_fails_with_an_unknown_calendar_year_inside_60_days_until_hq_enters_it(client, today):
     today(dt.date(LAST_KNOWN, 12, 1))
     status, body = _health(client)
@@ -63,7 +63,7 @@ def test_r_cal_1_healthz_fails_with_an_unknown_calendar_year_inside_60_days_unti
     assert _health(client)[0] == 200
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_healthz_fails_when_the_broker_has_no_worker_for_this_installations_queue(client, today):
     today(dt.date(LAST_KNOWN, 3, 1))
     queue = f"crm-health-{uuid.uuid4().hex[:8]}"  # no worker consumes this queue
@@ -75,7 +75,7 @@ def test_healthz_fails_when_the_broker_has_no_worker_for_this_installations_queu
                                       f"Unavailable: No worker for Celery task queue {queue}"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_healthz_names_the_failed_check_without_leaking_settings(client, today, settings):
     today(dt.date(LAST_KNOWN, 12, 1))
     response = client.get("/healthz/", HTTP_ACCEPT="text/html")
