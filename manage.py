@@ -7,7 +7,12 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from crm_platform.env import ConfigurationRefused
+
+    try:
+        execute_from_command_line(sys.argv)
+    except ConfigurationRefused as refused:  # a missing or weak secret: one sentence, no traceback
+        sys.exit(f"Refusing to start: {refused}")
 
 
 if __name__ == "__main__":

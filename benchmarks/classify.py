@@ -152,6 +152,7 @@ def main() -> None:
     day = dt.date.fromisoformat(args.date)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
     bench_url, admin = bench_database()
     bench_url = bench_url.rsplit("/", 1)[0] + "/" + BENCH_DB
     os.environ["DATABASE_URL"] = bench_url

@@ -323,6 +323,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
     bench_url, admin = bench_database()
     os.environ["DATABASE_URL"] = bench_url
     recreate(admin)

@@ -31,6 +31,7 @@ import argparse
 import http.cookies
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -314,6 +315,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
     bench_url, admin = bench_database()
     os.environ["DATABASE_URL"] = bench_url
     recreate(admin)
@@ -346,7 +348,8 @@ def main() -> None:
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_DEBUG": "0", "DJANGO_SECURE_SSL_REDIRECT": "0",
-           "DJANGO_SECRET_KEY": "bench-" + "k" * 60, "PII_KEY": os.environ.get("PII_KEY", "bench-pii-key"),
+           "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+           "PII_KEY": os.environ.get("PII_KEY") or secrets.token_urlsafe(48),
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
     server = start_server(port, env)
     try:

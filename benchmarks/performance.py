@@ -299,6 +299,7 @@ def main() -> None:
     start = dt.date.fromisoformat(args.date)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
     bench_url, admin = match_bench.bench_database()
     os.environ["DATABASE_URL"] = bench_url
     match_bench.recreate(admin)

@@ -1,34 +1,51 @@
-"""Settings come from the environment with safe defaults (see README)."""
+"""Settings come from the environment and fail closed (see README, "Configuration").
+
+Debug is off unless DJANGO_DEBUG asks for it (`./dev` does; production never does). With debug off a missing,
+short or placeholder secret, a missing DATABASE_URL or DJANGO_ALLOWED_HOSTS stops the start with a sentence
+naming the variable (crm_platform/env.py).
+"""
 from __future__ import annotations
 
 import os
+import secrets
+import sys
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from crm_platform.env import DEV_PII_KEY, DEV_SECRET_KEY, ConfigurationRefused, env_bool, env_list, secret
 
+# Where templates/, locale/, static/ and fixtures/ are: the project's folder, or CRM_BASE_DIR (the image installs
+# the Python packages into its virtualenv and keeps those folders in /app).
+BASE_DIR = Path(os.environ.get("CRM_BASE_DIR") or Path(__file__).resolve().parent.parent)
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
+# The image's build step (`manage.py collectstatic` in the Dockerfile) has no secret, database or network.
+# DJANGO_BUILD_STEP=1 lets exactly that command import these settings: throw-away random keys, no database,
+# no allowed host. Anything else started with it (gunicorn, celery, runserver, migrate...) is refused here,
+# so the switch cannot be used to serve.
+BUILD_STEP = env_bool("DJANGO_BUILD_STEP", False)
+BUILD_STEP_COMMANDS = {"collectstatic", "compilemessages"}
+if BUILD_STEP and (DEBUG or Path(sys.argv[0]).name != "manage.py" or sys.argv[1:2] == []
+                   or sys.argv[1] not in BUILD_STEP_COMMANDS):
+    raise ConfigurationRefused("DJANGO_BUILD_STEP=1 is only for `manage.py collectstatic` while the image is "
+                               "built; unset it to run anything else")
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
-    "dev-only-insecure-key-change-me" if DEBUG else None
-)
-if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
-                 if h]
-
-# R-PII-1: one key for the authenticated cipher and the keyed hash of ID numbers and phones.
-PII_KEY = os.environ.get("PII_KEY") or ("dev-only-pii-key-0123456789abcdef" if DEBUG else None)
-if not PII_KEY:
-    raise RuntimeError("PII_KEY must be set when DJANGO_DEBUG is off")
+if BUILD_STEP:
+    SECRET_KEY = PII_KEY = secrets.token_urlsafe(64)
+    ALLOWED_HOSTS: list[str] = []
+else:
+    SECRET_KEY = secret("DJANGO_SECRET_KEY", debug=DEBUG, dev_default=DEV_SECRET_KEY, min_length=50,
+                        min_distinct=10)
+    # R-PII-1: one key for the authenticated cipher and the keyed hash of ID numbers and phones.
+    PII_KEY = secret("PII_KEY", debug=DEBUG, dev_default=DEV_PII_KEY, min_length=32, min_distinct=10)
+    ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or (
+        ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
+    if not ALLOWED_HOSTS:
+        raise ConfigurationRefused("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off: the host names "
+                                   "the site answers to, comma-separated (e.g. crm.example.com)")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,9 +64,13 @@ INSTALLED_APPS = [
     "performance",
     "django_tables2",
     "django_filters",
+    "health_check",
+    "django_guid",
 ]
 
 MIDDLEWARE = [
+    "django_guid.middleware.guid_middleware",  # the request id of every log line (crm_platform/logs.py)
+    "crm_platform.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "permissions.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -84,19 +105,27 @@ TEMPLATES = [
     },
 ]
 
-if os.environ.get("DATABASE_URL"):
+if BUILD_STEP:
+    DATABASES: dict = {}  # Django's dummy backend: any query at build time is an error
+elif os.environ.get("DATABASE_URL"):
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
-else:
+elif DEBUG:
+    # The embedded PostgreSQL (pgserver, a development dependency) only ever starts here: debug on and no
+    # DATABASE_URL.
     from crm_platform.embedded_pg import ensure_embedded_database
 
     DATABASES = {"default": ensure_embedded_database(BASE_DIR)}
-DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+else:
+    raise ConfigurationRefused("DATABASE_URL must be set when DJANGO_DEBUG is off (the embedded PostgreSQL is "
+                               "for development only)")
+if DATABASES:
+    DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 # PostgreSQL's JIT compiles any plan whose estimate passes jit_above_cost: the scoped lists' capped counts
 # (estimated over millions of rows, stopping after 10,001) spent seconds compiling and milliseconds running.
 # Off for this application's connections unless PG_JIT=on.
-if os.environ.get("PG_JIT", "off") != "on":
+if DATABASES and os.environ.get("PG_JIT", "off") != "on":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = (_options.get("options", "") + " -c jit=off").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -149,6 +178,8 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # The containers' probes call gunicorn directly over plain HTTP (the TLS proxy is in front of users only).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31536000))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -190,10 +221,51 @@ CELERY_BEAT_SCHEDULE = {
 MATCH_CHUNK_SIZE = int(os.environ.get("MATCH_CHUNK_SIZE", 5000))
 MATCH_UNIT_PAUSE_SECONDS = float(os.environ.get("MATCH_UNIT_PAUSE_SECONDS", 0))
 
+# --------------------------------------------------------------------------------------------------
+# Operations: logs, request ids, task time limits, error pages (README, "Operations")
+# --------------------------------------------------------------------------------------------------
+# JSON lines in production (python-json-logger; time in +08:00, level, logger, request_id, user, and per request
+# method, path, status, duration_ms; task_id inside Celery tasks); readable lines with the same fields under debug.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "crm_platform.logs.ContextFilter"}},
+    "formatters": {"json": {"()": "crm_platform.logs.JsonFormatter"},
+                   "text": {"()": "crm_platform.logs.TextFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler would print a second, unstructured copy: everything goes through root.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},  # crm.request has each request
+        "django_guid": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }
+# django-guid: the caller's X-Request-ID when it is a valid UUID, else a new one; returned in the response and
+# carried into the Celery tasks a request sends (whose worker then logs with settings.LOGGING as well).
+from django_guid.integrations import CeleryIntegration  # noqa: E402
+
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": False,
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True)],
+}
+# Celery time limits per kind of task (seconds): the soft limit raises SoftTimeLimitExceeded inside the task,
+# whose transaction then rolls back (a nightly stage resumes from its last committed unit, R-MATCH-6); the hard
+# limit kills the worker process. The stage's hard limit stays below the broker's visibility timeout (6 h).
+CELERY_TASK_SOFT_TIME_LIMIT = 10 * 60  # any task not named below
+CELERY_TASK_TIME_LIMIT = 15 * 60
+CELERY_TASK_ANNOTATIONS = {
+    "reservations.tasks.run_nightly_task": {"soft_time_limit": 60, "time_limit": 120},  # only sends the chain
+    "reservations.tasks.run_stage_task": {"soft_time_limit": 4 * 3600, "time_limit": 4 * 3600 + 600},
+    "reservations.tasks.load_feed_task": {"soft_time_limit": 60 * 60, "time_limit": 65 * 60},
+    "reservations.tasks.load_feed_upload_task": {"soft_time_limit": 30 * 60, "time_limit": 35 * 60},
+    "performance.tasks.compute_period_task": {"soft_time_limit": 2 * 3600, "time_limit": 2 * 3600 + 600},
+}
+# 403, 404 and 500 pages (templates/) in the page's language, never a trace; a refused form (CSRF) the same way.
+CSRF_FAILURE_VIEW = "crm_platform.errors.csrf_failure"

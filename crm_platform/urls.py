@@ -3,8 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from crm_platform import views
+from crm_platform.health import HealthView
 
 urlpatterns = [
+    path("healthz/", HealthView.as_view(), name="healthz"),  # container probes and operators (README)
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import chinese_calendar
+import chinese_calendar.constants
+from django.utils import timezone
 
 
 def _overrides(start: dt.date, end: dt.date) -> dict[dt.date, bool]:
@@ -47,3 +49,20 @@ LATE_WINDOW_WORKDAYS = 7
 def late_registration_deadline(opening_date: dt.date) -> dt.date:
     """R-MATCH-4: the last day (inclusive) a late reservation may be registered."""
     return nth_workday_after(opening_date, LATE_WINDOW_WORKDAYS)
+
+
+def unknown_years_within(days: int, today: dt.date | None = None) -> list[int]:
+    """R-CAL-1: the years touched by the next `days` days that neither `chinesecalendar` knows nor HQ's
+    `CalendarDay` table covers (a year counts as covered once it has any row). The health check fails on
+    them, so a year the late-registration window would silently treat as weekdays-only is seen in time."""
+    from relationships.models import CalendarDay
+
+    start = today or timezone.localdate()
+    years = range(start.year, (start + dt.timedelta(days=days)).year + 1)
+    holidays = chinese_calendar.constants.holidays
+    first, last = min(holidays).year, max(holidays).year
+    missing = [year for year in years if not first <= year <= last]
+    if not missing:
+        return []
+    covered = set(CalendarDay.objects.filter(date__year__in=missing).values_list("date__year", flat=True))
+    return [year for year in missing if year not in covered]

@@ -38,7 +38,8 @@ def test_r_sec_auth_1_manage_py_check_deploy_is_clean_with_production_settings()
 
 def test_r_sec_auth_1_production_settings_are_strict():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64), "PII_KEY": "k" * 32,
+    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+                "PII_KEY": secrets.token_urlsafe(32), "DJANGO_ALLOWED_HOSTS": "crm.example.com",
                 "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")})
     code = ("from django.conf import settings as s; import django; django.setup(); "
             "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.SECURE_SSL_REDIRECT, "
