@@ -373,3 +373,18 @@ def test_r_sec_auth_2_the_second_factor_cannot_be_turned_off_in_production():
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=settings.BASE_DIR, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "OTP_REQUIRED" in result.stderr
+
+
+def test_the_demo_code_command_prints_the_current_code_only_in_debug(org, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    secret = _enrolled(org["hq_user"])
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DJANGO_DEBUG"):
+        call_command("totp_code", "hq-office")
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("totp_code", "hq-office", stdout=out)
+    assert out.getvalue().strip() in {totp_code(secret), totp_code(secret, at_time=time.time() - 30)}
