@@ -53,3 +53,11 @@ def reset_second_factor(modeladmin, request, queryset):
 def register_signin_admin() -> None:
     if not admin.site.is_registered(LockedAccount):
         admin.site.register(LockedAccount, LockedAccountAdmin)
+    # django-otp's own device admins show a device's secret (its QR code) and edit devices outside the register:
+    # devices are enrolled by their user and reset through `otp_device_reset` only.
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for model in (TOTPDevice, StaticDevice):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)

@@ -388,3 +388,18 @@ def test_the_demo_code_command_prints_the_current_code_only_in_debug(org, settin
     out = StringIO()
     call_command("totp_code", "hq-office", stdout=out)
     assert out.getvalue().strip() in {totp_code(secret), totp_code(secret, at_time=time.time() - 30)}
+
+
+def test_the_admin_site_signs_in_through_the_one_sign_in_page(org):
+    client = Client()
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("login") + "?next=%2Fadmin%2F"
+    # Signed in, but not someone the admin serves: refused, not sent round in circles.
+    client.force_login(org["a"].user)
+    assert client.get(reverse("admin:login") + "?next=/admin/").status_code == 403
+
+
+def test_r_sec_auth_2_no_admin_page_shows_or_edits_a_second_factor_device(org):
+    from django.contrib import admin
+
+    assert not admin.site.is_registered(TOTPDevice) and not admin.site.is_registered(StaticDevice)
