@@ -110,7 +110,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # knows never falls back to a local password. Without it local passwords work as before (permissions/ldap_config.py).
 from permissions.ldap_config import directory_settings  # noqa: E402
 
-globals().update(directory_settings(os.environ, debug=DEBUG))
+_directory = directory_settings(os.environ, debug=DEBUG)
+globals().update(_directory)  # AUTH_LDAP_* for django-auth-ldap, DIRECTORY_*, LDAP_GROUP_ROLES
+DIRECTORY_ENABLED = _directory["DIRECTORY_ENABLED"]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # R-SEC-AUTH-1: refuses sign-in while locked out
     *(["permissions.ldap.DirectoryBackend"] if DIRECTORY_ENABLED else []),
