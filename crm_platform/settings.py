@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "relationships",
     "permissions",
     "approvals",
@@ -79,8 +82,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "permissions.middleware.SessionTimeoutMiddleware",
+    "permissions.otp.SecondFactorMiddleware",  # R-SEC-AUTH-2: unverified second-factor users reach only its pages
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -100,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm_platform.context_processors.navigation",
+                "permissions.otp.second_factor_context",
             ],
         },
     },
@@ -130,8 +136,16 @@ if DATABASES and os.environ.get("PG_JIT", "off") != "on":
     _options["options"] = (_options.get("options", "") + " -c jit=off").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# R-SEC-AUTH-2: with LDAP_SERVER_URI the directory (django-auth-ldap) signs staff in; an account the directory
+# knows never falls back to a local password. Without it local passwords work as before (permissions/ldap_config.py).
+from permissions.ldap_config import directory_settings  # noqa: E402
+
+_directory = directory_settings(os.environ, debug=DEBUG)
+globals().update(_directory)  # AUTH_LDAP_* for django-auth-ldap, DIRECTORY_*, LDAP_GROUP_ROLES
+DIRECTORY_ENABLED = _directory["DIRECTORY_ENABLED"]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # R-SEC-AUTH-1: refuses sign-in while locked out
+    *(["permissions.ldap.DirectoryBackend"] if DIRECTORY_ENABLED else []),
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -139,6 +153,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "login"
+# R-SEC-AUTH-2: HQ roles, the admin site and roles that reveal full ID numbers need a TOTP second factor
+# (django-otp). It can be turned off only for development (debug on): production fails closed.
+OTP_REQUIRED = env_bool("OTP_REQUIRED", True)
+if not OTP_REQUIRED and not DEBUG:
+    raise RuntimeError("OTP_REQUIRED=0 is only allowed with DJANGO_DEBUG on: the second factor protects production")
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "CRM")
+OTP_RECOVERY_CODES = 10
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -161,14 +182,27 @@ SESSION_IDLE_TIMEOUT = int(os.environ.get("SESSION_IDLE_TIMEOUT", 30 * 60))
 SESSION_ABSOLUTE_TIMEOUT = int(os.environ.get("SESSION_ABSOLUTE_TIMEOUT", SESSION_COOKIE_AGE))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# R-SEC-AUTH-1 (django-axes): sign-in locks for 30 minutes after 5 failures for one user name (guessing one
-# account from many places), or from one client (address and browser: spraying many user names). Not by
-# address alone, so one office behind one NAT address is not locked out by a colleague's typos.
+# R-SEC-AUTH-1 (django-axes): an account locks for 30 minutes after 5 failed sign-ins with its user name, from
+# anywhere. Only the account: never the address or the browser, so the colleagues behind one office NAT address
+# with the same browser build keep signing in. User names are compared case-insensitively (the directory does).
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", 0.5))
-AXES_LOCKOUT_PARAMETERS = ["username", ["ip_address", "user_agent"]]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "permissions.signin.axes_username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "permissions/locked.html"
+# Attempts during a lockout do not prolong it: the page's "locked until" stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "permissions.signin_views.lockout_response"
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    AXES_CLIENT_IP_CALLABLE = "permissions.signin.client_ip_behind_proxy"
+# Spraying (a few passwords against many accounts from one address) is slowed, never blocked: once an address
+# has this many failures within the cool-off, every sign-in from it waits SIGNIN_ADDRESS_DELAY seconds before the
+# password is checked, right or wrong alike (a faster success would tell the sprayer when to stop waiting).
+SIGNIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("SIGNIN_ADDRESS_FAILURE_LIMIT", 20))
+SIGNIN_ADDRESS_DELAY = float(os.environ.get("SIGNIN_ADDRESS_DELAY", 3))
+# axes.W006 asks for the address among the lockout parameters; locking by address is what R-SEC-AUTH-1 forbids
+# (one office, one NAT address). Rotating browsers or cookies gains nothing against a lock on the user name.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # Static files (the admin's among them) are served by WhiteNoise, also without collectstatic.
 WHITENOISE_USE_FINDERS = True
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
@@ -242,6 +276,7 @@ LOGGING = {
         "django_guid": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "django_auth_ldap": {"level": "WARNING"},
     },
 }
 # django-guid: the caller's X-Request-ID when it is a valid UUID, else a new one; returned in the response and

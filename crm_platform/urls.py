@@ -4,13 +4,15 @@ from django.urls import include, path
 
 from crm_platform import views
 from crm_platform.health import HealthView
+from permissions import signin_views
 
 urlpatterns = [
     path("healthz/", HealthView.as_view(), name="healthz"),  # container probes and operators (README)
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/login/", signin_views.admin_login),  # the one sign-in page, also for the admin site
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html",
-                                                         redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", signin_views.SignInView.as_view(), name="login"),
+    path("accounts/second-factor/", include("permissions.signin_urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("reservations/", include("reservations.urls")),

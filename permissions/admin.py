@@ -105,6 +105,7 @@ class ScopedUserAdmin(UserAdmin):
 
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
     list_filter = ("is_active", "is_staff")
+    actions = ["reset_second_factor"]
     limited_fieldsets = (
         (None, {"fields": ("username",)}),
         (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name", "email")}),
@@ -150,6 +151,13 @@ class ScopedUserAdmin(UserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def reset_second_factor(self, request, queryset):  # R-SEC-AUTH-2: permissions/signin_admin.py
+        from permissions.signin_admin import reset_second_factor
+
+        return reset_second_factor(self, request, queryset)
+
+    reset_second_factor.short_description = gettext_lazy("Reset the second-factor device of the selected users")
 
     def user_change_password(self, request, id, form_url=""):
         if not request.user.is_superuser:

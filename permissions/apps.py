@@ -12,3 +12,9 @@ class PermissionsConfig(AppConfig):
         from permissions.middleware import stamp_login
 
         user_logged_in.connect(stamp_login, dispatch_uid="permissions.stamp_login")
+        from permissions import signin_signals
+
+        signin_signals.connect()
+        from permissions.signin_admin import register_signin_admin
+
+        register_signin_admin()

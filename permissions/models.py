@@ -1,8 +1,10 @@
 """Roles and what they see (R-PERM-4). Administration of roles (R-PERM-1/2/3) builds on these rows."""
 from __future__ import annotations
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import models
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -19,13 +21,24 @@ class RoleKind(models.TextChoices):
     HQ_REVIEWER = "hq_reviewer", _("head office reviewer")
 
 
+class RoleSource(models.TextChoices):
+    APPLICATION = "application", _("application")
+    DIRECTORY = "directory", _("directory group")
+
+
 class Role(models.Model):
-    """A user's role at an organisation. Staff without a role see only their own rows."""
+    """A user's role at an organisation. Staff without a role see only their own rows.
+
+    `source`: granted through an application (R-PERM-2) or by a directory group (R-SEC-AUTH-2); the directory
+    reconciles only the roles it granted.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="roles")
     kind = models.CharField(_("role"), max_length=30, choices=RoleKind.choices)
     organisation = models.ForeignKey(Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT,
                                      related_name="roles")
+    source = models.CharField(_("granted by"), max_length=12, choices=RoleSource.choices,
+                              default=RoleSource.APPLICATION)
 
     class Meta:
         verbose_name = _("role")
@@ -112,6 +125,11 @@ class RegisterEvent(models.TextChoices):
     ATTACH_CLOSED = "attach_closed", _("attach permission closed")
     QUALIFICATION_RECORDED = "qualification_recorded", _("qualification recorded")
     QUALIFICATION_CHANGED = "qualification_changed", _("qualification validity changed")
+    # R-SEC-AUTH-1 / R-SEC-AUTH-2
+    LOCKOUT_LIFTED = "lockout_lifted", _("sign-in lockout lifted")
+    OTP_DEVICE_RESET = "otp_device_reset", _("second-factor device reset")
+    DIRECTORY_GRANTED = "directory_granted", _("role granted by the directory")
+    DIRECTORY_REVOKED = "directory_revoked", _("role withdrawn by the directory")
 
 
 class PermissionRegisterEntry(models.Model):
@@ -149,3 +167,36 @@ class PermissionRegisterEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_event_display()} {self.subject_label}"
+
+
+# --------------------------------------------------------------------------------------------------
+# R-SEC-AUTH-1: locked accounts, as the admin site lists them (django-axes' attempts, read-only)
+# --------------------------------------------------------------------------------------------------
+
+class LockedAccountManager(models.Manager):
+    """The attempts of accounts locked now: as django-axes decides, the failures for the user name within the
+    cool-off add up to the limit. One row per address and browser the failures came from."""
+
+    def get_queryset(self):
+        from axes.helpers import get_cool_off
+
+        recent = AccessAttempt.objects.all()
+        cool_off = get_cool_off()
+        if cool_off:
+            recent = recent.filter(attempt_time__gte=timezone.now() - cool_off)
+        locked = (recent.order_by().values("username").annotate(failures=Sum("failures_since_start"))
+                  .filter(failures__gte=settings.AXES_FAILURE_LIMIT).values("username"))
+        qs = super().get_queryset().filter(username__in=locked)
+        return qs.filter(attempt_time__gte=timezone.now() - cool_off) if cool_off else qs
+
+
+class LockedAccount(AccessAttempt):
+    objects = LockedAccountManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("locked account")
+        verbose_name_plural = _("locked accounts")
+
+    def __str__(self) -> str:
+        return self.username or "—"

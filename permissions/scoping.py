@@ -320,3 +320,18 @@ def visible_history_customers(user) -> QuerySet:
                      | Exists(visible_reservations(user).filter(id_hash=OuterRef("id_hash")))
                      | Exists(visible_customer_classes(user).filter(customer_id=OuterRef("pk")))
                      | Exists(visible_preassignments(user).filter(customer_id=OuterRef("pk"))))
+
+
+# --- R-SEC-AUTH-1: locked accounts ----------------------------------------------------------------------------
+
+def visible_locked_accounts(user) -> QuerySet:
+    """Locked accounts of the users he may see (user names compared as the lockout does, case-insensitively);
+    HQ sees every locked user name, also those without an account."""
+    from permissions.models import LockedAccount
+
+    qs = LockedAccount.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if scope_for(user).everything:
+        return qs
+    return qs.filter(Exists(visible_users(user).filter(username__iexact=OuterRef("username"))))

@@ -32,3 +32,10 @@ def staff(outlet):
 def staff_client(client, staff):
     client.force_login(staff.user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_only_where_tested(settings, request):
+    """R-SEC-AUTH-2's gate is on in production (OTP_REQUIRED cannot be turned off without debug). Tests of other
+    rules sign HQ, branch and admin users in without a device; the tests marked `second_factor` turn it on."""
+    settings.OTP_REQUIRED = request.node.get_closest_marker("second_factor") is not None

@@ -188,3 +188,9 @@ class Command(BaseCommand):
         if some_staff:
             self.stdout.write(f"  {some_staff[0]} / {DEMO_PASSWORD}  (staff: username = staff number, "
                               f"{some_staff.count()} staff)")
+        if getattr(settings, "OTP_REQUIRED", True):
+            # R-SEC-AUTH-2: the demo asks for the second factor as production does.
+            self.stdout.write(f"  {ADMIN[0]}, hq, branch_*, head_* also need a second factor: an authenticator app, "
+                              "set up at the first sign-in (QR code or key on the page). Without a phone, "
+                              "`.venv/bin/python manage.py totp_code USER` prints the current code (debug only), or "
+                              "start the demo with OTP_REQUIRED=0 (debug only).")
