@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from approvals.models import PostAssignment
 from approvals.services import post_assign
 from permissions import scoping
-from permissions.admin import ScopedAdmin, is_admin_user
+from permissions.admin_base import ScopedAdmin, is_admin_user
 from permissions.authority import is_hq_office
 from permissions.models import Role, RoleKind
 

@@ -11,11 +11,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from celery import Celery
 from django.conf import settings
 from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
 from health_check.base import HealthCheck
+from health_check.contrib.celery import Ping
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
+from redis.asyncio import Redis
+
+from relationships.workdays import unknown_years_within
 
 CALENDAR_DAYS_AHEAD = 60
 
@@ -36,8 +42,6 @@ class Migrations(_ClosesConnections, HealthCheck):
     """Every migration of the code is applied (a new image started before `migrate` ran is not healthy)."""
 
     def check(self):
-        from django.db.migrations.executor import MigrationExecutor
-
         executor = MigrationExecutor(connections["default"])
         plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         if plan:
@@ -51,8 +55,6 @@ class CalendarKnown(_ClosesConnections, HealthCheck):
     days: int = CALENDAR_DAYS_AHEAD
 
     def check(self):
-        from relationships.workdays import unknown_years_within
-
         missing = unknown_years_within(self.days)
         if missing:
             raise ServiceUnavailable("working-day calendar unknown for " + ", ".join(map(str, missing)))
@@ -66,9 +68,6 @@ class CeleryWorker(HealthCheck):
     timeout: dt.timedelta = dataclasses.field(default=dt.timedelta(seconds=4), repr=False)
 
     def run(self):
-        from celery import Celery
-        from health_check.contrib.celery import Ping
-
         app = Celery("crm-health", broker=settings.CELERY_BROKER_URL, set_as_current=False)
         app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
         try:
@@ -78,8 +77,6 @@ class CeleryWorker(HealthCheck):
 
 
 def _redis_client():
-    from redis.asyncio import Redis
-
     return Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
 
 

@@ -157,7 +157,8 @@ LOGIN_URL = "login"
 # (django-otp). It can be turned off only for development (debug on): production fails closed.
 OTP_REQUIRED = env_bool("OTP_REQUIRED", True)
 if not OTP_REQUIRED and not DEBUG:
-    raise RuntimeError("OTP_REQUIRED=0 is only allowed with DJANGO_DEBUG on: the second factor protects production")
+    raise ConfigurationRefused("OTP_REQUIRED=0 is only allowed with DJANGO_DEBUG on: the second factor protects "
+                               "production")
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "CRM")
 OTP_RECOVERY_CODES = 10
 LOGIN_REDIRECT_URL = "home"
@@ -298,7 +299,6 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_ANNOTATIONS = {
     "reservations.tasks.run_nightly_task": {"soft_time_limit": 60, "time_limit": 120},  # only sends the chain
     "reservations.tasks.run_stage_task": {"soft_time_limit": 4 * 3600, "time_limit": 4 * 3600 + 600},
-    "reservations.tasks.load_feed_task": {"soft_time_limit": 60 * 60, "time_limit": 65 * 60},
     "reservations.tasks.load_feed_upload_task": {"soft_time_limit": 30 * 60, "time_limit": 35 * 60},
     "performance.tasks.compute_period_task": {"soft_time_limit": 2 * 3600, "time_limit": 2 * 3600 + 600},
 }

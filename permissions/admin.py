@@ -14,86 +14,22 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from permissions import exports, scoping
+from permissions import (
+    exports,
+    scoping,
+    signin_admin,  # noqa: F401  (registers the locked accounts; unregisters django-otp's)
+)
+from permissions.admin_base import ScopedAdmin, is_admin_user, reason_action
 from permissions.authority import administered_branch_ids, is_hq_office
 from permissions.models import ApplicationStatus, PermissionApplication, PermissionRegisterEntry, Role, RoleKind
 from permissions.services import application_apply, application_approve, branch_admin_assign, branch_admin_remove
+from permissions.signin import otp_device_reset
 from relationships.models import Organisation, OrgKind
 
 User = get_user_model()
-
-
-def admin_branches(request):
-    return administered_branch_ids(request.user)
-
-
-def is_admin_user(request) -> bool:
-    """HQ's office or a branch permission admin with at least one branch."""
-    user = request.user
-    if not (user.is_active and user.is_staff):
-        return False
-    branches = admin_branches(request)
-    return branches is None or bool(branches)
-
-
-class ScopedAdmin(admin.ModelAdmin):
-    """Lists = the scoping function; reads need admin standing; writes are off unless a subclass allows them."""
-
-    scope = None  # a function user -> QuerySet
-
-    def get_queryset(self, request):
-        qs = type(self).scope(request.user)
-        if not is_admin_user(request):
-            qs = qs.none()  # outside the admin site nothing exists (no 403-versus-404 oracle)
-        ordering = self.get_ordering(request)
-        return qs.order_by(*ordering) if ordering else qs
-
-    def has_module_permission(self, request):
-        return is_admin_user(request)
-
-    def has_view_permission(self, request, obj=None):
-        if not is_admin_user(request):
-            return False
-        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def reason_action(modeladmin, request, queryset, *, title: str, run, action: str):
-    """An admin action that asks for a reason first (R-ATT-1, R-PERM-3: who, when and why)."""
-    if request.POST.get("confirm") == "yes":
-        reason = (request.POST.get("reason") or "").strip()
-        if not reason:
-            modeladmin.message_user(request, _("Give the reason for the change."), messages.ERROR)
-        else:
-            done = 0
-            for obj in queryset:
-                try:
-                    run(obj, reason)
-                    done += 1
-                except (ValidationError, PermissionDenied) as exc:
-                    text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                    modeladmin.message_user(request, f"{obj}: {text}", messages.ERROR)
-            if done:
-                modeladmin.message_user(request, _("%(n)d changed and recorded in the permission register.")
-                                        % {"n": done}, messages.SUCCESS)
-            return None
-    return TemplateResponse(request, "admin/permissions/reason_action.html", {
-        **modeladmin.admin_site.each_context(request),
-        "title": title, "objects": queryset, "action": action, "opts": modeladmin.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    })
 
 
 # --------------------------------------------------------------------------------------------------
@@ -152,12 +88,12 @@ class ScopedUserAdmin(UserAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
-    def reset_second_factor(self, request, queryset):  # R-SEC-AUTH-2: permissions/signin_admin.py
-        from permissions.signin_admin import reset_second_factor
-
-        return reset_second_factor(self, request, queryset)
-
-    reset_second_factor.short_description = gettext_lazy("Reset the second-factor device of the selected users")
+    @admin.action(description=gettext_lazy("Reset the second-factor device of the selected users"))
+    def reset_second_factor(self, request, queryset):
+        """R-SEC-AUTH-2: a lost phone; the user enrols again at his next sign-in (a register row)."""
+        return reason_action(self, request, queryset, title=_("Reset second-factor devices"),
+                             action="reset_second_factor",
+                             run=lambda user, reason: otp_device_reset(actor=request.user, user=user, reason=reason))
 
     def user_change_password(self, request, id, form_url=""):
         if not request.user.is_superuser:

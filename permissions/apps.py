@@ -15,6 +15,3 @@ class PermissionsConfig(AppConfig):
         from permissions import signin_signals
 
         signin_signals.connect()
-        from permissions.signin_admin import register_signin_admin
-
-        register_signin_admin()

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django_auth_ldap.backend import LDAPBackend
 
+from permissions.signin import directory_user_sync
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,8 +34,6 @@ class DirectoryBackend(LDAPBackend):
     def authenticate_ldap_user(self, ldap_user, password):
         user = super().authenticate_ldap_user(ldap_user, password)
         if user is not None:
-            from permissions.signin import directory_user_sync
-
             id_attr = settings.DIRECTORY_ID_ATTR
             staff_no = (ldap_user.attrs.get(id_attr) or [user.get_username()])[0]
             groups = set(ldap_user.group_dns) if getattr(settings, "AUTH_LDAP_GROUP_SEARCH", None) else set()

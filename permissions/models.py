@@ -1,6 +1,7 @@
 """Roles and what they see (R-PERM-4). Administration of roles (R-PERM-1/2/3) builds on these rows."""
 from __future__ import annotations
 
+from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import models
@@ -178,8 +179,6 @@ class LockedAccountManager(models.Manager):
     cool-off add up to the limit. One row per address and browser the failures came from."""
 
     def get_queryset(self):
-        from axes.helpers import get_cool_off
-
         recent = AccessAttempt.objects.all()
         cool_off = get_cool_off()
         if cool_off:

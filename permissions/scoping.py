@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from approvals.models import PostAssignment
 from performance.models import StaffPerformance
-from permissions.models import PermissionApplication, PermissionRegisterEntry, Role, RoleKind
+from permissions.models import LockedAccount, PermissionApplication, PermissionRegisterEntry, Role, RoleKind
 from relationships.models import (
     Account,
     AccountEvent,
@@ -327,8 +327,6 @@ def visible_history_customers(user) -> QuerySet:
 def visible_locked_accounts(user) -> QuerySet:
     """Locked accounts of the users he may see (user names compared as the lockout does, case-insensitively);
     HQ sees every locked user name, also those without an account."""
-    from permissions.models import LockedAccount
-
     qs = LockedAccount.objects.all()
     if not getattr(user, "is_authenticated", False):
         return qs.none()

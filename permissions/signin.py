@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from axes.helpers import get_cool_off
+from axes.helpers import get_client_ip_address, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,6 +27,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from permissions.models import RegisterEvent, Role, RoleKind, RoleSource
+from permissions.second_factor import has_second_factor, needs_second_factor
 from permissions.services import _register, _role_text, administered_branch_ids, is_hq_office, user_branch_ids
 from relationships.audit import audit
 from relationships.models import Organisation, OrgKind, Staff
@@ -66,8 +67,6 @@ def client_ip_behind_proxy(request) -> str | None:
 def _client_address(request) -> str | None:
     if request is None:
         return None
-    from axes.helpers import get_client_ip_address
-
     return getattr(request, "axes_ip_address", None) or get_client_ip_address(request)
 
 
@@ -181,8 +180,6 @@ def _event_detail(request) -> dict:
 
 
 def signin_record_success(*, user, request) -> None:
-    from permissions.otp import needs_second_factor
-
     with transaction.atomic():
         audit(actor=user, action="signin.success", target=user,
               after={**_event_detail(request), "backend": getattr(user, "backend", "") or "",
@@ -215,10 +212,6 @@ def signin_record_failure(*, username: str | None, request) -> None:
 
 def _lock_user(user):
     return User.objects.select_for_update().get(pk=user.pk)
-
-
-def has_second_factor(user) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def otp_enrolment_device(*, user) -> TOTPDevice:

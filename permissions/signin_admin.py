@@ -8,13 +8,16 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from permissions import scoping
-from permissions.admin import ScopedAdmin, reason_action
+from permissions.admin_base import ScopedAdmin, reason_action
 from permissions.models import LockedAccount
-from permissions.signin import lockout_lift, lockout_of, otp_device_reset
+from permissions.signin import lockout_lift, lockout_of
 
 
+@admin.register(LockedAccount)
 class LockedAccountAdmin(ScopedAdmin):
     scope = scoping.visible_locked_accounts
     list_display = ("username", "locked_until", "failures_since_start", "ip_address", "user_agent", "attempt_time")
@@ -43,21 +46,9 @@ class LockedAccountAdmin(ScopedAdmin):
                                                                       reason=reason))
 
 
-@admin.action(description=gettext_lazy("Reset the second-factor device of the selected users"))
-def reset_second_factor(modeladmin, request, queryset):
-    return reason_action(modeladmin, request, queryset, title=_("Reset second-factor devices"),
-                         action="reset_second_factor",
-                         run=lambda user, reason: otp_device_reset(actor=request.user, user=user, reason=reason))
-
-
-def register_signin_admin() -> None:
-    if not admin.site.is_registered(LockedAccount):
-        admin.site.register(LockedAccount, LockedAccountAdmin)
-    # django-otp's own device admins show a device's secret (its QR code) and edit devices outside the register:
-    # devices are enrolled by their user and reset through `otp_device_reset` only.
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    for model in (TOTPDevice, StaticDevice):
-        if admin.site.is_registered(model):
-            admin.site.unregister(model)
+# django-otp's own device admins show a device's secret (its QR code) and edit devices outside the register:
+# devices are enrolled by their user and reset through `permissions.signin.otp_device_reset` only. (django-otp's
+# admin modules are discovered before this one: its apps come first in INSTALLED_APPS.)
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

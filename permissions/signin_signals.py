@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 
+from permissions.signin import signin_record_failure, signin_record_success
+
 
 def _logged_in(sender, request, user, **kwargs):
-    from permissions.signin import signin_record_success
-
     signin_record_success(user=user, request=request)
 
 
 def _login_failed(sender, credentials, request=None, **kwargs):
-    from permissions.signin import signin_record_failure
-
     signin_record_failure(username=(credentials or {}).get("username"), request=request)
 
 

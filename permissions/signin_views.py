@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from permissions import signin
-from permissions.otp import needs_second_factor, second_factor_pending
+from permissions.second_factor import needs_second_factor, second_factor_pending
 
 
 class SignInView(auth_views.LoginView):

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from permissions import scoping
-from permissions.admin import ScopedAdmin, is_admin_user, reason_action
+from permissions.admin_base import ScopedAdmin, is_admin_user, reason_action
 from permissions.authority import is_hq_office, may_administer
 from permissions.services import attach_close, attach_open, qualification_record, qualification_set_validity
 from relationships.models import AuditEntry, Organisation, PiiAccess, Qualification, QualificationKind, Staff

@@ -87,7 +87,7 @@ def test_celery_tasks_have_soft_and_hard_time_limits_per_kind():
     app.loader.import_default_modules()
     limits = {name: (app.tasks[name].soft_time_limit, app.tasks[name].time_limit) for name in (
         "reservations.tasks.run_nightly_task", "reservations.tasks.run_stage_task",
-        "reservations.tasks.load_feed_task", "reservations.tasks.load_feed_upload_task",
+        "reservations.tasks.load_feed_upload_task",
         "performance.tasks.compute_period_task")}
     for name, (soft, hard) in limits.items():
         assert soft and hard and soft < hard, name

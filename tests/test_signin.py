@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from permissions import services, signin
 from permissions.models import PermissionRegisterEntry, RegisterEvent, Role, RoleKind
-from permissions.otp import needs_second_factor
+from permissions.second_factor import needs_second_factor
 from relationships.models import AuditEntry
 from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
 from tests.helpers import totp_code
@@ -286,14 +286,15 @@ def test_r_sec_auth_2_a_wrong_totp_is_refused_and_the_right_one_accepted(org):
     assert refused.status_code == 200 and "验证码不对" in refused.content.decode()
     assert client.get("/admin/").status_code == 302
     time.sleep(1.1)
-    accepted = client.post(reverse("signin:verify"), {"otp_token": totp_code(secret), "next": "/admin/"})
+    code = totp_code(secret)
+    accepted = client.post(reverse("signin:verify"), {"otp_token": code, "next": "/admin/"})
     assert accepted.status_code == 302 and accepted["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
-    # The same code is not taken twice (a second session replaying it is refused).
+    # The same code is not taken twice (a second session replaying it is refused), also across a 30 s step.
     other = Client()
     _sign_in(other, "hq-office")
     time.sleep(1.1)
-    assert other.post(reverse("signin:verify"), {"otp_token": totp_code(secret)}).status_code == 200
+    assert other.post(reverse("signin:verify"), {"otp_token": code}).status_code == 200
     assert list(AuditEntry.objects.filter(action__in=["signin.otp_success", "signin.otp_failure"])
                 .order_by("pk").values_list("action", flat=True)) == [
         "signin.otp_failure", "signin.otp_success", "signin.otp_failure"]
@@ -367,8 +368,9 @@ def test_r_sec_auth_2_nobody_enrols_a_new_device_with_the_password_alone_once_on
 
 def test_r_sec_auth_2_the_second_factor_cannot_be_turned_off_in_production():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64), "PII_KEY": "k" * 32,
-                "OTP_REQUIRED": "0", "DJANGO_SETTINGS_MODULE": "crm_platform.settings",
+    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+                "PII_KEY": secrets.token_urlsafe(48), "DJANGO_ALLOWED_HOSTS": "crm.example.com", "OTP_REQUIRED": "0",
+                "DJANGO_SETTINGS_MODULE": "crm_platform.settings",
                 "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")})
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=settings.BASE_DIR, env=env,
                             capture_output=True, text=True, timeout=60)
