@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from permissions.pagination import capped_count
 from permissions.scoping import scope_for, visible_relationships, visible_reservations
+from relationships.workdays import CALENDAR_WARNING_DAYS, unknown_years_within
 from reservations.models import ReservationStatus
 
 EXPIRY_WINDOW_DAYS = 7
@@ -54,6 +55,7 @@ def home(request):
                         .order_by("valid_until", "id")[:50])
         flagged = list(own.filter(status=ReservationStatus.FLAGGED).order_by("-registered_at", "-id")[:50])
     todo = _todo(request.user, staff)  # R-REM-1: what needs this user
+    calendar_unknown = _calendar_unknown_years(request.user)
     # Head office sees millions of rows: each tile counts up to a cap (an index range each, not a full scan).
     summary = [(label, capped_count(reservations.filter(status=value)), value)
                for value, label in ReservationStatus.choices]
@@ -61,7 +63,17 @@ def home(request):
     return render_page(request, "home.html", {
         "expiring": expiring, "flagged": flagged, "summary": summary,
         "active_relationships": active_relationships, "window_days": EXPIRY_WINDOW_DAYS, **todo,
+        "calendar_unknown_years": calendar_unknown, "calendar_warning_days": CALENDAR_WARNING_DAYS,
     })
+
+
+def _calendar_unknown_years(user) -> list[dict]:
+    """R-CAL-1: for HQ, the coming years (within 60 days) neither calendar knows, with the day counting changes."""
+    from permissions.services import is_hq_office
+
+    if not is_hq_office(user):
+        return []
+    return [{"year": year, "from": dt.date(year, 1, 1)} for year in unknown_years_within(CALENDAR_WARNING_DAYS)]
 
 
 TODO_LIMIT = 50

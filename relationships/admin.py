@@ -179,3 +179,6 @@ class PiiAccessAdmin(HQOnlyAdmin):
     search_fields = ("actor_label", "detail")
     ordering = ("-at", "-id")
     show_full_result_count = False
+
+
+from relationships import calendar_admin  # noqa: E402,F401  R-CAL-1: HQ's calendar days and years

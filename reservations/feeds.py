@@ -34,7 +34,8 @@ from reservations.models import FeedFile
 
 PROGRESS_EVERY = 100  # lines between two progress reports of a line-by-line loader
 
-FEED_KINDS = ("org", "staff", "reservations", "account_events", "metrics", "assignments", "relationships")
+FEED_KINDS = ("org", "staff", "reservations", "account_events", "metrics", "assignments", "relationships",
+              "calendar")
 
 COLUMNS = {
     "org": ["code", "name", "kind", "parent_code", "region"],
@@ -46,6 +47,7 @@ COLUMNS = {
     "metrics": ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"],
     "assignments": ["id_number", "staff_no", "assigned_at"],                              # R-SEC-4
     "relationships": ["id_number", "relationship_type", "participants", "effective_from"],  # R-BR-1, R-CORE-2
+    "calendar": ["date", "kind"],                                                          # R-CAL-1
 }
 
 
@@ -411,4 +413,5 @@ LOADERS = {
     # Same rules as the forms: each line through the pre-assignment / branch-request / core-list services.
     "assignments": lambda *args: import_module("reservations.secondary").load_assignments(*args),
     "relationships": lambda *args: import_module("reservations.branch_created").load_relationships(*args),
+    "calendar": lambda *args: import_module("relationships.calendar_feed").load_calendar(*args),  # R-CAL-1
 }

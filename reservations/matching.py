@@ -24,8 +24,8 @@ from approvals.services import cases_open_bulk
 from relationships.audit import audit_many
 from relationships.identity import normalise_name
 from relationships.models import Relationship, RelationshipShare, RelationshipType
-from relationships.workdays import late_registration_deadline
-from reservations.models import ReservationStatus
+from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
+from reservations.models import Reservation, ReservationStatus
 
 log = logging.getLogger(__name__)
 ACTOR = "nightly-batch"
@@ -197,7 +197,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             for rid, staff_id, ratio, attach_open, kind, branch_id, quals in cur.fetchall():
                 participants[rid].append((staff_id, ratio, attach_open, kind, branch_id, set(quals or [])))
 
-    deadlines: dict[dt.date, dt.date] = {}
+    deadlines: dict[dt.date, WorkdayCount] = {}
+    calendar_unknown: list[int] = []   # R-CAL-1: reservations decided on a late window counted Monday–Friday
     res_updates: list[tuple] = []      # (reservation_id, status, note, event_id, relationship_id, case_key)
     new_rels: list[tuple[Opening, Candidate]] = []
     new_cases: list[tuple[Opening, str, list[Candidate], str]] = []
@@ -224,8 +225,9 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             outcome_of_event.setdefault(op.event_id, "no_reservation")
             continue
         if op.business_date not in deadlines:
-            deadlines[op.business_date] = late_registration_deadline(op.business_date)
-        deadline = deadlines[op.business_date]
+            deadlines[op.business_date] = late_window(op.business_date)
+        window = deadlines[op.business_date]
+        deadline = window.day
         valid: list[Candidate] = []
         late_ids: set[int] = set()
         for c in cands:
@@ -234,6 +236,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             if not on_time and not late:
                 continue  # not this opening's: it stays a candidate for a later one
             decided.add(c.reservation_id)  # refused, flagged, matched or sent to approval below
+            if late and window.calendar_unknown:
+                calendar_unknown.append(c.reservation_id)
             if late and timezone.localtime(c.registered_at).date() > deadline:
                 res_updates.append((c.reservation_id, ReservationStatus.REFUSED, _(
                     "Registered after the late-registration deadline %(deadline)s. [R-MATCH-4]")
@@ -277,6 +281,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 "Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
                 "[R-MATCH-4]") % {"when": timezone.localtime(valid[0].registered_at).strftime("%Y-%m-%d %H:%M"),
                                   "opened": op.business_date, "deadline": deadline}
+            if window.calendar_unknown:
+                why += " " + calendar_unknown_note(window)
         elif rt.chain_always:
             reason, why = CaseReason.BROKER, _(
                 "Broker development always needs the 3-level approval and the signed documents. [R-APR-5]")
@@ -330,6 +336,9 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
         counts["sent_to_approval"] += len(created)
 
     _apply_reservation_updates(res_updates)
+    if calendar_unknown:
+        Reservation.objects.filter(pk__in=calendar_unknown).update(calendar_unknown_on=business_date)
+        counts["calendar_unknown"] += len(calendar_unknown)
     with connection.cursor() as cur:
         ids = list(outcome_of_event)
         cur.execute(

@@ -57,8 +57,13 @@ def _stage_secondary(business_date: dt.date, progress=None) -> dict:
 
 def _stage_callbacks(business_date: dt.date, progress=None) -> dict:
     """R-CB-1: a callback for every relationship without one (matching, secondary and approval paths alike)."""
-    from relationships.callbacks import create_callbacks
-    return {"callbacks": create_callbacks(business_date=business_date)}
+    from relationships.callbacks import CALLBACK_DUE_WORKDAYS, create_callbacks
+    from relationships.workdays import count_workdays_after
+
+    counts = {"callbacks": create_callbacks(business_date=business_date)}
+    if counts["callbacks"] and count_workdays_after(business_date, CALLBACK_DUE_WORKDAYS).calendar_unknown:
+        counts["callbacks_calendar_unknown"] = counts["callbacks"]  # R-CAL-1: their due dates are provisional
+    return counts
 
 
 def _stage_performance(business_date: dt.date, progress=None) -> dict:

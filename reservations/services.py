@@ -24,7 +24,7 @@ from relationships.models import (AccountEvent, MatchState, PreAssignment, PreAs
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
 from relationships.services import (Share, active_holder_outlet, attach_refusal, customer_get_or_create,
                                     parse_ratio, validate_shares)
-from relationships.workdays import late_registration_deadline
+from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 
 
@@ -136,13 +136,15 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             "application instead. [R-SEC-4, R-SEC-5]") % {"type": rt.name}]})
 
     opening = _opening_for(clean, id_hash)
-    late_deadline = None
+    window = None
     if opening is not None:
-        late_deadline = late_registration_deadline(opening.business_date)
-        if timezone.localtime(clean.registered_at).date() > late_deadline:
-            raise ValidationError({"id_number": [_(
-                "The account was opened on %(opened)s; a late reservation had to be registered by the end of "
-                "%(deadline)s (7 working days).") % {"opened": opening.business_date, "deadline": late_deadline}]})
+        window = late_window(opening.business_date)
+        if timezone.localtime(clean.registered_at).date() > window.day:
+            message = _("The account was opened on %(opened)s; a late reservation had to be registered by the end "
+                        "of %(deadline)s (7 working days).") % {"opened": opening.business_date, "deadline": window.day}
+            if window.calendar_unknown:  # R-CAL-1: say the count is provisional
+                message += " " + calendar_unknown_note(window)
+            raise ValidationError({"id_number": [message]})
 
     with transaction.atomic():
         reservation = Reservation(
@@ -151,7 +153,9 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             id_encrypted=encrypt(clean.id_number), id_masked=mask_id(clean.id_number),
             phone_encrypted=encrypt(clean.phone), phone_masked=mask_phone(clean.phone),
             registered_at=clean.registered_at, valid_until=validity_end(clean.registered_at),
-            source=data.source, created_by=None if actor is None or isinstance(actor, str) else actor)
+            source=data.source, created_by=None if actor is None or isinstance(actor, str) else actor,
+            calendar_unknown_on=(timezone.localtime(clean.registered_at).date()
+                                 if window is not None and window.calendar_unknown else None))
         try:
             with transaction.atomic():
                 reservation.save()
@@ -165,22 +169,23 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             "registered_at": clean.registered_at.isoformat(), "valid_until": reservation.valid_until.isoformat(),
             "participants": [{"staff_no": s.staff.staff_no, "ratio": str(s.ratio)} for s in clean.shares]})
         if opening is not None:
-            _open_late_case(actor=actor, reservation=reservation, clean=clean, opening=opening,
-                            deadline=late_deadline)
+            _open_late_case(actor=actor, reservation=reservation, clean=clean, opening=opening, window=window)
     return reservation
 
 
 def _open_late_case(*, actor, reservation: Reservation, clean: CleanReservation, opening: AccountEvent,
-                    deadline: dt.date) -> None:
+                    window: WorkdayCount) -> None:
     customer = customer_get_or_create(id_number=clean.id_number, name=clean.customer_name, phone=clean.phone)
+    explanation = _("Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
+                    "[R-MATCH-4]") % {"when": timezone.localtime(clean.registered_at).strftime("%Y-%m-%d %H:%M"),
+                                      "opened": opening.business_date, "deadline": window.day}
+    if window.calendar_unknown:
+        explanation += " " + calendar_unknown_note(window)
     case = case_open(
         actor=actor, reason=CaseReason.LATE, rel_type=clean.rel_type,
         customer=customer, proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares],
         dedupe_key=f"late:reservation:{reservation.pk}", branch=opening.outlet.branch, applicant=clean.staff,
-        opening_event=opening,
-        explanation=_("Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
-                      "[R-MATCH-4]") % {"when": timezone.localtime(clean.registered_at).strftime("%Y-%m-%d %H:%M"),
-                                        "opened": opening.business_date, "deadline": deadline})
+        opening_event=opening, explanation=explanation)
     reservation.status = ReservationStatus.PENDING_APPROVAL
     reservation.approval_case = case
     reservation.matched_event = opening
