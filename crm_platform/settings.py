@@ -24,10 +24,13 @@ if not SECRET_KEY:
     raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
 
-# R-PII-1: one key for the authenticated cipher and the keyed hash of ID numbers and phones.
-PII_KEY = os.environ.get("PII_KEY") or ("dev-only-pii-key-0123456789abcdef" if DEBUG else None)
-if not PII_KEY:
-    raise RuntimeError("PII_KEY must be set when DJANGO_DEBUG is off")
+# R-PII-1: versioned master secrets for the authenticated cipher and the keyed hash of ID numbers and phones
+# (subkeys by HKDF, see relationships/pii.py). PII_KEYS="2:<new>,1:<old>" during and after a rotation; PII_KEY
+# alone is version 1. The highest version encrypts and hashes; every listed version still reads.
+PII_KEYS = os.environ.get("PII_KEYS", "")
+PII_KEY = os.environ.get("PII_KEY") or ("dev-only-pii-key-0123456789abcdef" if DEBUG and not PII_KEYS else None)
+if not PII_KEY and not PII_KEYS:
+    raise RuntimeError("PII_KEY (or PII_KEYS) must be set when DJANGO_DEBUG is off")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

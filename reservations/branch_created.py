@@ -53,7 +53,7 @@ from relationships.identity import normalise_id_number
 from relationships.models import (Account, BranchRequest, BranchRequestKind, BranchRequestStatus, CoreLineStatus,
                                   CoreListLine, CoreListSubmission, Customer, Organisation, Relationship,
                                   RelationshipShare, RelationshipType, Staff)
-from relationships.pii import mask_id, pii_hash
+from relationships.pii import mask_id, pii_hashes
 from relationships.services import Share, attach_refusal, check_can_attach, parse_ratio, validate_shares
 from relationships.versions import relationship_reopen
 from reservations.secondary import customer_branch_ids
@@ -144,7 +144,7 @@ def _customer(id_number: str) -> Customer:
         normalised = normalise_id_number(id_number)
     except ValidationError as exc:
         raise ValidationError({"id_number": exc.messages})
-    customer = Customer.objects.filter(id_hash=pii_hash(normalised)).first()
+    customer = Customer.objects.filter(id_hash__in=pii_hashes(normalised)).first()
     if customer is None:
         raise ValidationError({"id_number": [_("No customer with this ID card number is known to the platform.")]})
     return customer
@@ -420,7 +420,7 @@ def _core_line_problem(ln: CoreLineInput, branch, rel_type, staff_by_no, held: C
     except ValidationError as exc:
         return " ".join(exc.messages), None, None, ""
     masked = mask_id(id_number)
-    customer = Customer.objects.filter(id_hash=pii_hash(id_number)).first()
+    customer = Customer.objects.filter(id_hash__in=pii_hashes(id_number)).first()
     advisor = staff_by_no.get(ln.staff_no)
     if customer is None:
         return _("No customer with this ID card number is known to the platform."), None, advisor, masked

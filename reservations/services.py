@@ -21,7 +21,8 @@ from relationships.audit import audit
 from relationships.identity import clean_customer_name, normalise_id_number, normalise_name, normalise_phone
 from relationships.models import (AccountEvent, MatchState, PreAssignment, PreAssignmentStatus, RelationshipType,
                                   Staff)
-from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
+from relationships.pii import encrypt, mask_id, mask_phone, pii_hashes
+from relationships.pii_store import identity_hash
 from relationships.services import (Share, active_holder_outlet, attach_refusal, customer_get_or_create,
                                     parse_ratio, validate_shares)
 from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
@@ -97,13 +98,13 @@ def reservation_validate(data: ReservationInput) -> CleanReservation:
                             phone=phone, shares=shares, registered_at=registered_at)
 
 
-def _opening_for(clean: CleanReservation, id_hash: str) -> AccountEvent | None:
+def _opening_for(clean: CleanReservation, id_hashes: list[str]) -> AccountEvent | None:
     """The already matched opening this reservation would have been for (R-MATCH-4 at registration)."""
     rt = clean.rel_type
     if not rt.match_event_kind:
         return None
     qs = AccountEvent.objects.filter(
-        customer__id_hash=id_hash, kind=rt.match_event_kind, account_type=rt.match_account_type,
+        customer__id_hash__in=id_hashes, kind=rt.match_event_kind, account_type=rt.match_account_type,
         match_state=MatchState.DONE, event_time__lt=clean.registered_at)
     if rt.match_customer == "new":
         qs = qs.filter(existing_customer=False)
@@ -116,26 +117,26 @@ def _opening_for(clean: CleanReservation, id_hash: str) -> AccountEvent | None:
 
 def reservation_register(*, actor, data: ReservationInput) -> Reservation:
     clean = reservation_validate(data)
-    id_hash = pii_hash(clean.id_number)
+    id_hashes = pii_hashes(clean.id_number)  # R-PII-1: lookups try every live key version
     rt = clean.rel_type
 
-    holder_outlet = active_holder_outlet(id_hash=id_hash, rel_type=rt)
+    holder_outlet = active_holder_outlet(id_hashes=id_hashes, rel_type=rt)
     if holder_outlet is not None:  # R-RES-5: name the outlet, never the holder
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
             "type": rt.name, "outlet": holder_outlet.name}]})
-    if ApprovalCase.objects.filter(customer__id_hash=id_hash, type=rt,
+    if ApprovalCase.objects.filter(customer__id_hash__in=id_hashes, type=rt,
                                    status__in=[CaseStatus.PENDING, CaseStatus.RETURNED]).exists():
         raise ValidationError({"id_number": [_(
             "An approval case for this customer's %(type)s relationship is already in progress.") % {"type": rt.name}]})
 
     if rt.creation == "secondary" and not PreAssignment.objects.filter(
-            customer__id_hash=id_hash, staff=clean.staff, status=PreAssignmentStatus.ACTIVE).exists():
+            customer__id_hash__in=id_hashes, staff=clean.staff, status=PreAssignmentStatus.ACTIVE).exists():
         raise ValidationError({"relationship_type": [_(
             "%(type)s needs the branch's pre-assignment of this customer to you; without one, file a special-new "
             "application instead. [R-SEC-4, R-SEC-5]") % {"type": rt.name}]})
 
-    opening = _opening_for(clean, id_hash)
+    opening = _opening_for(clean, id_hashes)
     window = None
     if opening is not None:
         window = late_window(opening.business_date)
@@ -149,7 +150,8 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
     with transaction.atomic():
         reservation = Reservation(
             staff=clean.staff, outlet=clean.staff.outlet, type=rt, customer_name=clean.customer_name,
-            name_normalised=normalise_name(clean.customer_name), id_hash=id_hash,
+            # The version this ID number's rows carry, under its lock: matching joins on it (R-PII-1).
+            name_normalised=normalise_name(clean.customer_name), id_hash=identity_hash(clean.id_number),
             id_encrypted=encrypt(clean.id_number), id_masked=mask_id(clean.id_number),
             phone_encrypted=encrypt(clean.phone), phone_masked=mask_phone(clean.phone),
             registered_at=clean.registered_at, valid_until=validity_end(clean.registered_at),
