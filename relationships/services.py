@@ -83,7 +83,7 @@ def check_can_attach(shares: Iterable[Share], rel_type: RelationshipType, on: dt
 
 def customer_get_or_create(*, id_number: str, name: str, phone: str = "") -> Customer:
     """Customers are keyed by the keyed hash of the normalised ID number (R-PII-1), in whichever key version
-    the ID number's rows carry (`identity_hash`, under the ID number's lock): one customer per ID number."""
+    the ID number's rows carry (`identity_hash`, under the shared PII lock): one customer per ID number."""
     with transaction.atomic():
         customer, _created = Customer.objects.get_or_create(
             id_hash=identity_hash(id_number),

@@ -168,8 +168,8 @@ def test_r_cal_1_load_feed_calendar_exits_0_1_2_as_section_12_says(tmp_path, cap
     assert f"{bad}:3:" in capsys.readouterr().err
     assert CalendarDay.objects.filter(date=dt.date(2028, 1, 1)).exists()  # the good line is kept
 
-    for unreadable in (tmp_path / "missing.csv", tmp_path / "gbk.csv", tmp_path / "columns.csv"):
-        if unreadable.name == "gbk.csv":
+    for unreadable in (tmp_path / "missing.csv", tmp_path / "utf16.csv", tmp_path / "columns.csv"):
+        if unreadable.name == "utf16.csv":
             unreadable.write_bytes("date,kind\n2029-01-01,假日\n".encode("utf-16"))
         elif unreadable.name == "columns.csv":
             unreadable.write_bytes(b"day,type\n2029-01-01,holiday\n")
