@@ -65,3 +65,21 @@ def secret(name: str, *, debug: bool, dev_default: str, min_length: int, min_dis
     if reason:
         raise ConfigurationRefused(f"{name} is refused when DJANGO_DEBUG is off: {reason} ({how})")
     return value
+
+
+def pii_keys(name: str, *, debug: bool, min_length: int, min_distinct: int) -> str:
+    """`PII_KEYS` ("2:<secret>,1:<secret>"): with debug off each version's secret must be fit for production.
+    The format itself is checked where the keys are read (relationships.pii.parse_keys, a system check)."""
+    value = os.environ.get(name, "")
+    if debug or not value:
+        return value
+    for part in (p.strip() for p in value.split(",")):
+        version, _sep, key = part.partition(":")
+        if key == DEV_PII_KEY:
+            raise ConfigurationRefused(f"{name}: version {version.strip()} is the development key from the "
+                                       "repository; it is refused when DJANGO_DEBUG is off")
+        reason = weakness(key.strip(), min_length=min_length, min_distinct=min_distinct)
+        if reason:
+            raise ConfigurationRefused(f"{name}: the secret of version {version.strip()} is refused when "
+                                       f"DJANGO_DEBUG is off: {reason}")
+    return value

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from crm_platform.env import DEV_PII_KEY, DEV_SECRET_KEY, ConfigurationRefused, env_bool, env_list, secret
+from crm_platform.env import DEV_PII_KEY, DEV_SECRET_KEY, ConfigurationRefused, env_bool, env_list, pii_keys, secret
 
 # Where templates/, locale/, static/ and fixtures/ are: the project's folder, or CRM_BASE_DIR (the image installs
 # the Python packages into its virtualenv and keeps those folders in /app).
@@ -34,12 +34,18 @@ if BUILD_STEP and (DEBUG or Path(sys.argv[0]).name != "manage.py" or sys.argv[1:
 
 if BUILD_STEP:
     SECRET_KEY = PII_KEY = secrets.token_urlsafe(64)
+    PII_KEYS = ""
     ALLOWED_HOSTS: list[str] = []
 else:
     SECRET_KEY = secret("DJANGO_SECRET_KEY", debug=DEBUG, dev_default=DEV_SECRET_KEY, min_length=50,
                         min_distinct=10)
-    # R-PII-1: one key for the authenticated cipher and the keyed hash of ID numbers and phones.
-    PII_KEY = secret("PII_KEY", debug=DEBUG, dev_default=DEV_PII_KEY, min_length=32, min_distinct=10)
+    # R-PII-1: versioned master secrets for the authenticated cipher and the keyed hash of ID numbers and phones
+    # (subkeys by HKDF, relationships/pii.py). PII_KEYS="2:<new>,1:<old>" during and after a rotation; PII_KEY
+    # alone is version 1. The highest version encrypts and hashes; every listed version still reads. With debug
+    # off every one of them must be a real secret.
+    PII_KEYS = pii_keys("PII_KEYS", debug=DEBUG, min_length=32, min_distinct=10)
+    PII_KEY = "" if PII_KEYS and not os.environ.get("PII_KEY") else secret(
+        "PII_KEY", debug=DEBUG, dev_default=DEV_PII_KEY, min_length=32, min_distinct=10)
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or (
         ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
     if not ALLOWED_HOSTS:

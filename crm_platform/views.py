@@ -24,6 +24,7 @@ from permissions.scoping import (
 )
 from relationships.models import CallbackStatus, RelationshipShare
 from relationships.selectors import current_staff
+from relationships.workdays import CALENDAR_WARNING_DAYS, unknown_years_within
 from reservations.branch.requests import may_change_branch_relationship
 from reservations.models import ReservationStatus
 from reservations.secondary.services import unreserved_assignments
@@ -61,6 +62,7 @@ def home(request):
                         .order_by("valid_until", "id")[:50])
         flagged = list(own.filter(status=ReservationStatus.FLAGGED).order_by("-registered_at", "-id")[:50])
     todo = _todo(request.user, staff)  # R-REM-1: what needs this user
+    calendar_unknown = _calendar_unknown_years(request.user)
     # Head office sees millions of rows: each tile counts up to a cap (an index range each, not a full scan).
     summary = [(label, capped_count(reservations.filter(status=value)), value)
                for value, label in ReservationStatus.choices]
@@ -68,7 +70,15 @@ def home(request):
     return render(request, "home.html", {
         "expiring": expiring, "flagged": flagged, "summary": summary,
         "active_relationships": active_relationships, "window_days": EXPIRY_WINDOW_DAYS, **todo,
+        "calendar_unknown_years": calendar_unknown, "calendar_warning_days": CALENDAR_WARNING_DAYS,
     })
+
+
+def _calendar_unknown_years(user) -> list[dict]:
+    """R-CAL-1: for HQ, the coming years (within 60 days) neither calendar knows, with the day counting changes."""
+    if not is_hq_office(user):
+        return []
+    return [{"year": year, "from": dt.date(year, 1, 1)} for year in unknown_years_within(CALENDAR_WARNING_DAYS)]
 
 
 TODO_LIMIT = 50

@@ -21,7 +21,8 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from relationships.identity import normalise_id_number
-from relationships.pii import pii_hash
+from relationships.pii import pii_hashes
+from relationships.pii_store import hold_hash_versions
 
 COLUMNS = ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"]
 STAGING = "perf_metric_staging"
@@ -39,22 +40,23 @@ def load_metrics(actor, rows, result) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {STAGING}")
         cur.execute(f"""
             CREATE TEMP TABLE {STAGING} (
-                line integer PRIMARY KEY, id_hash text, id_error text, date_raw text, assets_raw text,
-                net_commission_raw text, turnover_raw text, trade_count_raw text, transfer_in_raw text,
+                line integer PRIMARY KEY, id_hash text, id_hash_other text[], id_error text, date_raw text,
+                assets_raw text, net_commission_raw text, turnover_raw text, trade_count_raw text, transfer_in_raw text,
                 customer_id bigint, day date, error text, first_line integer
             ) ON COMMIT DROP""")
-        with cur.copy(f"COPY {STAGING} (line, id_hash, id_error, date_raw, assets_raw, net_commission_raw, "
-                      f"turnover_raw, trade_count_raw, transfer_in_raw) FROM STDIN") as copy:
+        hold_hash_versions()  # R-PII-1: no key-rotation chunk between the two customer lookups below
+        with cur.copy(f"COPY {STAGING} (line, id_hash, id_hash_other, id_error, date_raw, assets_raw, "
+                      f"net_commission_raw, turnover_raw, trade_count_raw, transfer_in_raw) FROM STDIN") as copy:
             for line, row in rows:
-                id_hash = id_error = None
+                id_hash = other = id_error = None
                 try:
-                    id_hash = pii_hash(normalise_id_number(row.get("id_number", "")))
+                    id_hash, *other = pii_hashes(normalise_id_number(row.get("id_number", "")))
                 except ValidationError as exc:
                     id_error = " ".join(exc.messages)
                 values = {c: row.get(c, "") for c in ("date", "assets", *OPTIONAL_COLUMNS)}
                 for c in OPTIONAL_COLUMNS:
                     values[c] = values[c] or "0"
-                copy.write_row((line, id_hash, id_error, values["date"], values["assets"],
+                copy.write_row((line, id_hash, other, id_error, values["date"], values["assets"],
                                 values["net_commission"], values["turnover"], values["trade_count"],
                                 values["transfer_in"]))
         # 1. Shape of every field: the first failing check names the line's error.
@@ -77,6 +79,11 @@ def load_metrics(actor, rows, result) -> None:
             UPDATE {STAGING} s SET customer_id = c.id, day = s.date_raw::date
             FROM relationships_customer c
             WHERE s.error IS NULL AND c.id_hash = s.id_hash""")
+        # R-PII-1: a customer whose rows are still on an older key version (a rotation not finished yet).
+        cur.execute(f"""
+            UPDATE {STAGING} s SET customer_id = c.id, day = s.date_raw::date
+            FROM relationships_customer c
+            WHERE s.error IS NULL AND s.customer_id IS NULL AND c.id_hash = ANY(s.id_hash_other)""")
         cur.execute(f"UPDATE {STAGING} SET error = 'id_unknown' WHERE error IS NULL AND customer_id IS NULL")
         cur.execute(f"""
             UPDATE {STAGING} s SET error = 'duplicate', first_line = f.first_line

@@ -67,7 +67,7 @@ def _label(user) -> str:
     return f"{full} ({user.get_username()})" if full else user.get_username()
 
 
-def _register(*, event: str, actor, branch=None, application: PermissionApplication | None = None,
+def register_append(*, event: str, actor, branch=None, application: PermissionApplication | None = None,
               subject_user=None, subject_staff: Staff | None = None, what: str, reason: str = "",
               signoff: str = "", detail: dict | None = None) -> PermissionRegisterEntry:
     app = application
@@ -88,12 +88,12 @@ def _register(*, event: str, actor, branch=None, application: PermissionApplicat
         what=what[:300], reason=reason, signoff=signoff or (app.signoff if app else ""), detail=detail)
 
 
-def _role_text(kind: str, organisation: Organisation) -> str:
+def role_text(kind: str, organisation: Organisation) -> str:
     return f"{RoleKind(kind).label} @ {organisation.name} ({organisation.code})"
 
 
 def _what(app: PermissionApplication) -> str:
-    new = _role_text(app.role_kind, app.organisation)
+    new = role_text(app.role_kind, app.organisation)
     if app.action == ApplicationAction.GRANT:
         return _("grant %(role)s") % {"role": new}
     before = app.role_before or {}
@@ -186,8 +186,9 @@ def application_file(*, actor, subject, action: str, reason: str, signed_off: bo
                                        "organisation": organisation.pk, "role": role.pk if role else None,
                                        "reason": reason}, now)
         app.save()
-        _register(event=RegisterEvent.FILED, actor=actor, branch=app.branch, application=app, subject_user=subject,
-                  what=_what(app), reason=reason, detail={"application": app.pk, "action": action.value})
+        register_append(event=RegisterEvent.FILED, actor=actor, branch=app.branch, application=app,
+                        subject_user=subject, what=_what(app), reason=reason,
+                        detail={"application": app.pk, "action": action.value})
         audit(actor=actor, action="permission.application_file", target=app,
               after={"action": action.value, "subject": subject.get_username(), "role_kind": role_kind.value,
                      "organisation": organisation.code})
@@ -209,7 +210,7 @@ def application_approve(*, actor, application_id: int, note: str = "") -> Permis
         app.status, app.decided_by, app.decided_at, app.decision_note = (
             ApplicationStatus.APPROVED, actor, timezone.now(), note.strip())
         app.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-        _register(event=RegisterEvent.APPROVED, actor=actor, branch=app.branch, application=app,
+        register_append(event=RegisterEvent.APPROVED, actor=actor, branch=app.branch, application=app,
                   subject_user=app.subject, what=_what(app), reason=app.decision_note)
         audit(actor=actor, action="permission.application_approve", target=app, after={"status": app.status})
     return app
@@ -228,7 +229,7 @@ def application_reject(*, actor, application_id: int, reason: str) -> Permission
         app.status, app.decided_by, app.decided_at, app.decision_note = (
             ApplicationStatus.REJECTED, actor, timezone.now(), reason)
         app.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-        _register(event=RegisterEvent.REJECTED, actor=actor, branch=app.branch, application=app,
+        register_append(event=RegisterEvent.REJECTED, actor=actor, branch=app.branch, application=app,
                   subject_user=app.subject, what=_what(app), reason=reason)
         audit(actor=actor, action="permission.application_reject", target=app, after={"status": app.status})
     return app
@@ -243,7 +244,7 @@ def application_withdraw(*, actor, application_id: int) -> PermissionApplication
             raise ValidationError(_("Only a pending application can be withdrawn."))
         app.status = ApplicationStatus.WITHDRAWN
         app.save(update_fields=["status"])
-        _register(event=RegisterEvent.WITHDRAWN, actor=actor, branch=app.branch, application=app,
+        register_append(event=RegisterEvent.WITHDRAWN, actor=actor, branch=app.branch, application=app,
                   subject_user=app.subject, what=_what(app))
         audit(actor=actor, action="permission.application_withdraw", target=app, after={"status": app.status})
     return app
@@ -287,7 +288,7 @@ def application_apply(*, actor, application_id: int) -> PermissionApplication:
                 event = RegisterEvent.ADJUSTED
         app.status, app.applied_by, app.applied_at = ApplicationStatus.APPLIED, actor, timezone.now()
         app.save(update_fields=["status", "applied_by", "applied_at", "role"])
-        _register(event=event, actor=actor, branch=app.branch, application=app, subject_user=app.subject,
+        register_append(event=event, actor=actor, branch=app.branch, application=app, subject_user=app.subject,
                   what=_what(app), reason=app.reason, detail={"before": before, "after": after})
         audit(actor=actor, action=f"permission.{event}", target=app, before=before, after=after)
     return app
@@ -319,8 +320,8 @@ def branch_admin_assign(*, actor, user, branch: Organisation, reason: str) -> Ro
         if not user.is_staff:
             user.is_staff = True  # the admin site is where he works
             user.save(update_fields=["is_staff"])
-        _register(event=RegisterEvent.BRANCH_ADMIN_ASSIGNED, actor=actor, branch=branch, subject_user=user,
-                  what=_("assign %(role)s") % {"role": _role_text(role.kind, branch)}, reason=reason,
+        register_append(event=RegisterEvent.BRANCH_ADMIN_ASSIGNED, actor=actor, branch=branch, subject_user=user,
+                  what=_("assign %(role)s") % {"role": role_text(role.kind, branch)}, reason=reason,
                   detail={"after": _snapshot(role)})
         audit(actor=actor, action="permission.branch_admin_assign", target=role, after=_snapshot(role))
     return role
@@ -343,8 +344,8 @@ def branch_admin_remove(*, actor, role: Role, reason: str) -> None:
         if user.is_staff and not still_admin and not user.is_superuser:
             user.is_staff = False
             user.save(update_fields=["is_staff"])
-        _register(event=RegisterEvent.BRANCH_ADMIN_REMOVED, actor=actor, branch=branch, subject_user=user,
-                  what=_("remove %(role)s") % {"role": _role_text(before["kind"], branch)}, reason=reason,
+        register_append(event=RegisterEvent.BRANCH_ADMIN_REMOVED, actor=actor, branch=branch, subject_user=user,
+                  what=_("remove %(role)s") % {"role": role_text(before["kind"], branch)}, reason=reason,
                   detail={"before": before})
         audit(actor=actor, action="permission.branch_admin_remove", target=("permissions.role", before["role_id"]),
               before=before)
@@ -375,7 +376,7 @@ def _set_attach(*, actor, staff: Staff, reason: str, open_: bool) -> Staff:
         staff.attach_open = open_
         staff.save(update_fields=["attach_open"])
         event = RegisterEvent.ATTACH_OPENED if open_ else RegisterEvent.ATTACH_CLOSED
-        _register(event=event, actor=actor, branch=branch_id, subject_user=staff.user,
+        register_append(event=event, actor=actor, branch=branch_id, subject_user=staff.user,
             subject_staff=staff, what=RegisterEvent(event).label, reason=reason,
             detail={"before": {"attach_open": not open_}, "after": {"attach_open": open_}})
         audit(actor=actor, action="staff.attach_open" if open_ else "staff.attach_close", target=staff,
@@ -415,7 +416,7 @@ def qualification_record(*, actor, staff: Staff, kind: str, number: str, valid_f
                                                  valid_from=valid_from, valid_to=valid_to)
         except IntegrityError:
             raise ValidationError(_("This qualification is already recorded from that date.")) from None
-        _register(event=RegisterEvent.QUALIFICATION_RECORDED, actor=actor, branch=branch_id,
+        register_append(event=RegisterEvent.QUALIFICATION_RECORDED, actor=actor, branch=branch_id,
                   subject_user=staff.user, subject_staff=staff,
                   what=_("%(qualification)s %(number)s, valid %(from)s – %(to)s") % {
                       "qualification": kind.label, "number": q.number, "from": valid_from,
@@ -439,7 +440,7 @@ def qualification_set_validity(*, actor, qualification: Qualification, valid_to:
         before = _qual_dict(q)
         q.valid_to = valid_to
         q.save(update_fields=["valid_to"])
-        _register(event=RegisterEvent.QUALIFICATION_CHANGED, actor=actor, branch=branch_id,
+        register_append(event=RegisterEvent.QUALIFICATION_CHANGED, actor=actor, branch=branch_id,
                   subject_user=q.staff.user, subject_staff=q.staff,
                   what=_("%(qualification)s %(number)s valid until %(to)s") % {
                       "qualification": q.get_kind_display(), "number": q.number, "to": valid_to or "—"},

@@ -26,9 +26,10 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from permissions.authority import administered_branch_ids, is_hq_office, user_branch_ids
 from permissions.models import RegisterEvent, Role, RoleKind, RoleSource
 from permissions.second_factor import has_second_factor, needs_second_factor
-from permissions.services import _register, _role_text, administered_branch_ids, is_hq_office, user_branch_ids
+from permissions.services import register_append, role_text
 from relationships.audit import audit
 from relationships.models import Organisation, OrgKind, Staff
 
@@ -160,7 +161,7 @@ def lockout_lift(*, actor, username: str, reason: str) -> int:
         detail = {"username": key, "failures": lock.failures,
                   "locked_until": lock.until.isoformat() if lock.until else None,
                   "addresses": sorted({a.ip_address for a in attempts if a.ip_address})}
-        _register(event=RegisterEvent.LOCKOUT_LIFTED, actor=actor, branch=branch_id, subject_user=subject,
+        register_append(event=RegisterEvent.LOCKOUT_LIFTED, actor=actor, branch=branch_id, subject_user=subject,
                   what=_("lift the sign-in lockout of %(user)s") % {"user": username}, reason=reason,
                   detail=detail)
         audit(actor=actor, action="signin.unlock", target=("auth.user", subject.pk if subject else key[:40]),
@@ -310,7 +311,7 @@ def otp_device_reset(*, actor, user, reason: str) -> int:
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         detail = {"authenticators": len(totp), "confirmed": sum(1 for _, c in totp if c), "recovery_devices": static}
-        _register(event=RegisterEvent.OTP_DEVICE_RESET, actor=actor, branch=branch_id, subject_user=user,
+        register_append(event=RegisterEvent.OTP_DEVICE_RESET, actor=actor, branch=branch_id, subject_user=user,
                   what=RegisterEvent.OTP_DEVICE_RESET.label, reason=reason, detail=detail)
         audit(actor=actor, action="signin.otp_device_reset", target=user, before=detail, after={"reason": reason})
     return len(totp) + static
@@ -376,8 +377,8 @@ def directory_user_sync(*, user, staff_no: str, group_dns: set[str]) -> None:
             if (kind, org_id) in held:
                 continue  # held already (by application or directory)
             role = Role.objects.create(user=user, kind=kind, organisation=org, source=RoleSource.DIRECTORY)
-            _register(event=RegisterEvent.DIRECTORY_GRANTED, actor=DIRECTORY_ACTOR, branch=org.branch_id,
-                      subject_user=user, what=_("grant %(role)s") % {"role": _role_text(kind, org)},
+            register_append(event=RegisterEvent.DIRECTORY_GRANTED, actor=DIRECTORY_ACTOR, branch=org.branch_id,
+                      subject_user=user, what=_("grant %(role)s") % {"role": role_text(kind, org)},
                       detail={"source": "directory", "group": dn, "after": {"role_id": role.pk, "kind": kind,
                                                                             "organisation_code": org.code}})
             audit(actor=DIRECTORY_ACTOR, action="permission.directory_grant", target=role,
@@ -387,8 +388,8 @@ def directory_user_sync(*, user, staff_no: str, group_dns: set[str]) -> None:
                 org = role.organisation
                 before = {"role_id": role.pk, "kind": kind, "organisation_code": org.code}
                 role.delete()
-                _register(event=RegisterEvent.DIRECTORY_REVOKED, actor=DIRECTORY_ACTOR, branch=org.branch_id,
-                          subject_user=user, what=_("revoke %(role)s") % {"role": _role_text(kind, org)},
+                register_append(event=RegisterEvent.DIRECTORY_REVOKED, actor=DIRECTORY_ACTOR, branch=org.branch_id,
+                          subject_user=user, what=_("revoke %(role)s") % {"role": role_text(kind, org)},
                           detail={"source": "directory", "before": before})
                 audit(actor=DIRECTORY_ACTOR, action="permission.directory_revoke",
                       target=("permissions.role", before["role_id"]), before=before)

@@ -16,6 +16,7 @@ from permissions import scoping
 from permissions.admin_base import ScopedAdmin, is_admin_user, reason_action
 from permissions.authority import is_hq_office, may_administer
 from permissions.services import attach_close, attach_open, qualification_record, qualification_set_validity
+from relationships import calendar_admin  # noqa: F401  (R-CAL-1: HQ's calendar days and years)
 from relationships.models import AuditEntry, Organisation, PiiAccess, Qualification, QualificationKind, Staff
 
 
@@ -179,3 +180,5 @@ class PiiAccessAdmin(HQOnlyAdmin):
     search_fields = ("actor_label", "detail")
     ordering = ("-at", "-id")
     show_full_result_count = False
+
+

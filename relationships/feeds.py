@@ -33,7 +33,8 @@ from relationships.models import (
     Staff,
     StaffKind,
 )
-from relationships.pii import encrypt, mask_id, pii_hash
+from relationships.pii import encrypt, mask_id
+from relationships.pii_store import identity_hashes
 
 ORG_COLUMNS = ["code", "name", "kind", "parent_code", "region"]
 STAFF_COLUMNS = ["staff_no", "name", "outlet_code", "kind", "parent_staff_no", "qualifications", "attach_open"]
@@ -215,10 +216,12 @@ def load_account_events(actor, rows, result: FeedResult) -> None:
     result.rows_skipped += len(parsed) - len(fresh)
     if not fresh:
         return
-    # Customers: one INSERT for the new ones, one SELECT for all ids (R-PII-1: hash + ciphertext only).
+    # Customers: one INSERT for the new ones, one SELECT for all ids (R-PII-1: hash + ciphertext only), each ID
+    # number in the key version its rows already carry (under its lock, so a key rotation cannot split it).
+    hashes = identity_hashes(p[4] for p in fresh)
     by_hash: dict[str, tuple[str, str]] = {}
     for p in fresh:
-        by_hash.setdefault(pii_hash(p[4]), (p[4], p[5]))
+        by_hash.setdefault(hashes[p[4]], (p[4], p[5]))
     Customer.objects.bulk_create(
         [Customer(id_hash=h, id_encrypted=encrypt(n), id_masked=mask_id(n), name=name)
          for h, (n, name) in by_hash.items()], ignore_conflicts=True, batch_size=5000)
@@ -227,7 +230,7 @@ def load_account_events(actor, rows, result: FeedResult) -> None:
     events = AccountEvent.objects.bulk_create([
         AccountEvent(event_id=eid, event_time=t, business_date=t.astimezone(office).date(), kind=kind,
                      account_type=atype,
-                     account_no=acct, customer_id=customer_ids[pii_hash(idn)], customer_name=name,
+                     account_no=acct, customer_id=customer_ids[hashes[idn]], customer_name=name,
                      outlet_id=outlet_id,
                      match_state=MatchState.PENDING if kind in MATCHABLE_EVENT_KINDS else None)
         for _line, eid, t, kind, idn, name, acct, atype, outlet_id in fresh], batch_size=5000)

@@ -10,7 +10,7 @@ from common.widgets import LabelledDateRangeWidget
 from permissions.scoping import visible_customer_classes, visible_relationships
 from relationships.identity import normalise_id_number
 from relationships.models import Customer, CustomerClassKind, Relationship, RelationshipType
-from relationships.pii import pii_hash
+from relationships.pii import pii_hashes
 
 ACTIVE, ENDED = "active", "ended"
 
@@ -50,7 +50,7 @@ class IdNumberFilter(django_filters.CharFilter):
     field_class = IdNumberField
 
     def filter(self, qs, value):
-        return qs.filter(id_hash=pii_hash(value)) if value else qs
+        return qs.filter(id_hash__in=pii_hashes(value)) if value else qs  # every live key version
 
 
 class CustomerFilter(django_filters.FilterSet):

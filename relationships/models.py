@@ -127,7 +127,9 @@ class Qualification(models.Model):
 class Customer(models.Model):
     """R-PII-1: the ID number is only stored encrypted, beside a keyed hash for matching."""
 
-    id_hash = models.CharField(_("ID number hash"), max_length=64, unique=True)
+    # R-PII-1: "v<key version>:<hex>" (a bare hex digest is the format before key versions); unique per
+    # version here, across versions by `relationships.pii_store`, which adopts the version an ID already has.
+    id_hash = models.CharField(_("ID number hash"), max_length=80, unique=True)
     id_encrypted = models.TextField(_("ID number (encrypted)"))
     id_masked = models.CharField(_("ID number (masked)"), max_length=18)
     name = models.CharField(_("customer name"), max_length=100)
@@ -379,7 +381,7 @@ class PiiAccess(models.Model):
 
 
 class CalendarDay(models.Model):
-    """Overrides of the mainland working-day calendar, for years `chinesecalendar` does not know yet."""
+    """HQ's calendar (R-CAL-1): a day that differs from Monday–Friday working; wins over `chinesecalendar`."""
 
     date = models.DateField(_("date"), unique=True)
     is_workday = models.BooleanField(_("working day"))
@@ -388,9 +390,32 @@ class CalendarDay(models.Model):
     class Meta:
         verbose_name = _("calendar day")
         verbose_name_plural = _("calendar days")
+        ordering = ["date"]
 
     def __str__(self) -> str:
-        return f"{self.date:%Y-%m-%d}"
+        return self.date.isoformat()
+
+
+class CalendarYear(models.Model):
+    """R-CAL-1: HQ has loaded this year's calendar, so its days no longer count as an unknown year.
+
+    Explicit, because a year is not known merely because one of its holidays was entered.
+    """
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    loaded_at = models.DateTimeField(_("loaded at"), auto_now=True)
+    loaded_by = models.CharField(_("loaded by"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar year")
+        verbose_name_plural = _("calendar years")
+        ordering = ["-year"]
+        constraints = [models.CheckConstraint(condition=Q(year__gte=2000) & Q(year__lte=2999),
+                                              name="calendar_year_in_range")]
+
+    def __str__(self) -> str:
+        return str(self.year)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 
 from relationships.audit import audit, audit_many
 from relationships.models import Customer, Qualification, Relationship, RelationshipShare, RelationshipType, Staff
-from relationships.pii import encrypt, mask_id, pii_hash
+from relationships.pii import encrypt, mask_id
+from relationships.pii_store import identity_hash
 
 RATIO_PLACES = Decimal("0.0001")
 
@@ -80,24 +81,29 @@ def check_can_attach(shares: Iterable[Share], rel_type: RelationshipType, on: dt
 
 
 def customer_get_or_create(*, id_number: str, name: str, phone: str = "") -> Customer:
-    """Customers are keyed by the keyed hash of the normalised ID number (R-PII-1)."""
-    customer, _created = Customer.objects.get_or_create(
-        id_hash=pii_hash(id_number),
-        defaults={"id_encrypted": encrypt(id_number), "id_masked": mask_id(id_number), "name": name,
-                  "phone_encrypted": encrypt(phone)},
-    )
+    """Customers are keyed by the keyed hash of the normalised ID number (R-PII-1), in whichever key version
+    the ID number's rows carry (`identity_hash`, under the shared PII lock): one customer per ID number."""
+    with transaction.atomic():
+        customer, _created = Customer.objects.get_or_create(
+            id_hash=identity_hash(id_number),
+            defaults={"id_encrypted": encrypt(id_number), "id_masked": mask_id(id_number), "name": name,
+                      "phone_encrypted": encrypt(phone)},
+        )
     return customer
 
 
-def active_holder_outlet(*, id_hash: str, rel_type: RelationshipType):
-    """R-RES-5: the outlet of the customer's existing holder of this type, or None."""
+def active_holder_outlet(*, id_hashes: Sequence[str], rel_type: RelationshipType):
+    """R-RES-5: the outlet of the customer's existing holder of this type, or None.
+
+    `id_hashes`: the ID number's hash under every live key version (`pii_hashes`)."""
     share = (RelationshipShare.objects
-             .filter(relationship__customer__id_hash=id_hash, relationship__type=rel_type,
+             .filter(relationship__customer__id_hash__in=id_hashes, relationship__type=rel_type,
                      relationship__effective_to__isnull=True, effective_to__isnull=True)
              .select_related("staff__outlet").order_by("-ratio", "id").first())
     if share is not None:
         return share.staff.outlet
-    rel = Relationship.objects.filter(customer__id_hash=id_hash, type=rel_type, effective_to__isnull=True).first()
+    rel = Relationship.objects.filter(customer__id_hash__in=id_hashes, type=rel_type,
+                                      effective_to__isnull=True).first()
     return rel.outlet if rel else None
 
 

@@ -14,3 +14,8 @@ class ReservationsConfig(AppConfig):
 
         register_case_decided(reservations_follow_case)
         register_case_decided(branch_cases_decided)
+
+        from relationships.pii_store import register_hashed_table
+        from reservations.models import Reservation
+
+        register_hashed_table(Reservation)  # R-PII-1: rotated with the customer of the same ID number

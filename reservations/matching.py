@@ -26,7 +26,7 @@ from relationships.audit import audit_many
 from relationships.identity import normalise_name
 from relationships.models import RelationshipType
 from relationships.services import NewRelationship, relationships_create_bulk
-from relationships.workdays import late_registration_deadline
+from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
 from reservations.batch import ReservationOutcome, attach_problem, participants_of, reservation_outcomes_apply
 from reservations.models import ReservationStatus
 
@@ -181,7 +181,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
 
     participants = participants_of([c.reservation_id for cs in candidates.values() for c in cs], business_date)
 
-    deadlines: dict[dt.date, dt.date] = {}
+    deadlines: dict[dt.date, WorkdayCount] = {}
+    calendar_unknown: set[int] = set()  # R-CAL-1: reservations decided on a late window counted Monday–Friday
     res_updates: list[ReservationOutcome] = []
     new_rels: list[tuple[Opening, Candidate]] = []
     new_cases: list[tuple[Opening, str, list[Candidate], str]] = []
@@ -208,8 +209,9 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             outcome_of_event.setdefault(op.event_id, "no_reservation")
             continue
         if op.business_date not in deadlines:
-            deadlines[op.business_date] = late_registration_deadline(op.business_date)
-        deadline = deadlines[op.business_date]
+            deadlines[op.business_date] = late_window(op.business_date)
+        window = deadlines[op.business_date]
+        deadline = window.day
         valid: list[Candidate] = []
         late_ids: set[int] = set()
         for c in cands:
@@ -218,6 +220,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             if not on_time and not late:
                 continue  # not this opening's: it stays a candidate for a later one
             decided.add(c.reservation_id)  # refused, flagged, matched or sent to approval below
+            if late and window.calendar_unknown:
+                calendar_unknown.add(c.reservation_id)
             if late and timezone.localtime(c.registered_at).date() > deadline:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, _(
                     "Registered after the late-registration deadline %(deadline)s. [R-MATCH-4]")
@@ -262,6 +266,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 "Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
                 "[R-MATCH-4]") % {"when": timezone.localtime(valid[0].registered_at).strftime("%Y-%m-%d %H:%M"),
                                   "opened": op.business_date, "deadline": deadline}
+            if window.calendar_unknown:
+                why += " " + calendar_unknown_note(window)
         elif rt.chain_always:
             reason, why = CaseReason.BROKER, _(
                 "Broker development always needs the 3-level approval and the signed documents. [R-APR-5]")
@@ -307,7 +313,10 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                                                       op.event_id, None, case.pk))
         counts["sent_to_approval"] += len(created)
 
-    reservation_outcomes_apply(actor=BATCH, outcomes=res_updates)
+    reservation_outcomes_apply(actor=BATCH, outcomes=res_updates, calendar_unknown=calendar_unknown,
+                               business_date=business_date)
+    if calendar_unknown:
+        counts["calendar_unknown"] += len(calendar_unknown)
     with connection.cursor() as cur:
         ids = list(outcome_of_event)
         cur.execute(

@@ -33,7 +33,7 @@ class Reservation(models.Model):
     type = models.ForeignKey(RelationshipType, verbose_name=_("relationship type"), on_delete=models.PROTECT)
     customer_name = models.CharField(_("customer name"), max_length=100)
     name_normalised = models.CharField(max_length=100)
-    id_hash = models.CharField(max_length=64)
+    id_hash = models.CharField(max_length=80)  # R-PII-1: versioned like Customer.id_hash
     id_encrypted = models.TextField()
     id_masked = models.CharField(_("ID card number"), max_length=18)
     phone_encrypted = models.TextField(blank=True)
@@ -50,6 +50,8 @@ class Reservation(models.Model):
     approval_case = models.ForeignKey(ApprovalCase, null=True, blank=True, on_delete=models.PROTECT,
                                       related_name="reservations")
     source = models.CharField(_("source"), max_length=10, default="form")
+    # R-CAL-1: the business date of a decision (late window) counted through a year nobody's calendar knew.
+    calendar_unknown_on = models.DateField(_("decided without the year's calendar on"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
@@ -72,6 +74,9 @@ class Reservation(models.Model):
             models.Index(fields=["outlet", "-registered_at"]),
             # The home page's per-status tiles and the list filtered by status, newest first.
             models.Index(fields=["status", "-registered_at"], name="reservation_by_status"),
+            # R-CAL-1: the night report lists the decisions counted through an unknown calendar year.
+            models.Index(fields=["calendar_unknown_on"], name="reservation_calendar_unknown",
+                         condition=Q(calendar_unknown_on__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -25,7 +25,8 @@ from django.utils.translation import gettext as _
 from common.locks import LockSpace, session_try_lock
 from performance.classification import customers_classify
 from performance.services import compute_through
-from relationships.callbacks import callbacks_create_for_date
+from relationships.callbacks import CALLBACK_DUE_WORKDAYS, callbacks_create_for_date
+from relationships.workdays import count_workdays_after
 from reservations.matching import expire_reservations, match_pending_events
 from reservations.models import BatchRun, RunStatus
 from reservations.secondary.matching import secondary_match_pending
@@ -60,7 +61,10 @@ def _stage_secondary(business_date: dt.date, progress=None) -> dict:
 
 def _stage_callbacks(business_date: dt.date, progress=None) -> dict:
     """R-CB-1: a callback for every relationship without one (matching, secondary and approval paths alike)."""
-    return {"callbacks": callbacks_create_for_date(business_date=business_date)}
+    counts = {"callbacks": callbacks_create_for_date(business_date=business_date)}
+    if counts["callbacks"] and count_workdays_after(business_date, CALLBACK_DUE_WORKDAYS).calendar_unknown:
+        counts["callbacks_calendar_unknown"] = counts["callbacks"]  # R-CAL-1: their due dates are provisional
+    return counts
 
 
 def _stage_performance(business_date: dt.date, progress=None) -> dict:

@@ -62,3 +62,10 @@ def night_problems(user, business_date: dt.date) -> QuerySet:
     return (visible_reservations(user)
             .filter(matched_event__matched_on=business_date, status__in=PROBLEM_STATUSES)
             .select_related("staff", "type", "outlet").order_by("id"))
+
+
+def night_calendar_unknown(user, business_date: dt.date) -> QuerySet:
+    """R-CAL-1: reservations decided that day on a late window counted through a year neither calendar knew
+    (Monday–Friday): to be reviewed once HQ has loaded the year."""
+    return (visible_reservations(user).filter(calendar_unknown_on=business_date)
+            .select_related("staff", "type", "outlet", "matched_event", "approval_case").order_by("id"))

@@ -21,7 +21,8 @@ from common.actors import actor_user
 from relationships.audit import audit
 from relationships.identity import clean_customer_name, normalise_id_number, normalise_name, normalise_phone
 from relationships.models import AccountEvent, MatchState, PreAssignment, PreAssignmentStatus, RelationshipType, Staff
-from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
+from relationships.pii import encrypt, mask_id, mask_phone, pii_hashes
+from relationships.pii_store import identity_hash
 from relationships.services import (
     Share,
     active_holder_outlet,
@@ -30,7 +31,7 @@ from relationships.services import (
     parse_ratio,
     validate_shares,
 )
-from relationships.workdays import late_registration_deadline
+from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 
 
@@ -103,13 +104,13 @@ def reservation_validate(data: ReservationInput) -> CleanReservation:
                             phone=phone, shares=shares, registered_at=registered_at)
 
 
-def _opening_for(clean: CleanReservation, id_hash: str) -> AccountEvent | None:
+def _opening_for(clean: CleanReservation, id_hashes: list[str]) -> AccountEvent | None:
     """The already matched opening this reservation would have been for (R-MATCH-4 at registration)."""
     rt = clean.rel_type
     if not rt.match_event_kind:
         return None
     qs = AccountEvent.objects.filter(
-        customer__id_hash=id_hash, kind=rt.match_event_kind, account_type=rt.match_account_type,
+        customer__id_hash__in=id_hashes, kind=rt.match_event_kind, account_type=rt.match_account_type,
         match_state=MatchState.DONE, event_time__lt=clean.registered_at)
     if rt.match_customer == "new":
         qs = qs.filter(existing_customer=False)
@@ -122,41 +123,46 @@ def _opening_for(clean: CleanReservation, id_hash: str) -> AccountEvent | None:
 
 def reservation_register(*, actor, data: ReservationInput) -> Reservation:
     clean = reservation_validate(data)
-    id_hash = pii_hash(clean.id_number)
+    id_hashes = pii_hashes(clean.id_number)  # R-PII-1: lookups try every live key version
     rt = clean.rel_type
 
-    holder_outlet = active_holder_outlet(id_hash=id_hash, rel_type=rt)
+    holder_outlet = active_holder_outlet(id_hashes=id_hashes, rel_type=rt)
     if holder_outlet is not None:  # R-RES-5: name the outlet, never the holder
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
             "type": rt.name, "outlet": holder_outlet.name}]})
-    if ApprovalCase.objects.in_progress().filter(customer__id_hash=id_hash, type=rt).exists():
+    if ApprovalCase.objects.in_progress().filter(customer__id_hash__in=id_hashes, type=rt).exists():
         raise ValidationError({"id_number": [_(
             "An approval case for this customer's %(type)s relationship is already in progress.") % {"type": rt.name}]})
 
     if rt.creation == "secondary" and not PreAssignment.objects.filter(
-            customer__id_hash=id_hash, staff=clean.staff, status=PreAssignmentStatus.ACTIVE).exists():
+            customer__id_hash__in=id_hashes, staff=clean.staff, status=PreAssignmentStatus.ACTIVE).exists():
         raise ValidationError({"relationship_type": [_(
             "%(type)s needs the branch's pre-assignment of this customer to you; without one, file a special-new "
             "application instead. [R-SEC-4, R-SEC-5]") % {"type": rt.name}]})
 
-    opening = _opening_for(clean, id_hash)
-    late_deadline = None
+    opening = _opening_for(clean, id_hashes)
+    window = None
     if opening is not None:
-        late_deadline = late_registration_deadline(opening.business_date)
-        if timezone.localtime(clean.registered_at).date() > late_deadline:
-            raise ValidationError({"id_number": [_(
-                "The account was opened on %(opened)s; a late reservation had to be registered by the end of "
-                "%(deadline)s (7 working days).") % {"opened": opening.business_date, "deadline": late_deadline}]})
+        window = late_window(opening.business_date)
+        if timezone.localtime(clean.registered_at).date() > window.day:
+            message = _("The account was opened on %(opened)s; a late reservation had to be registered by the end "
+                        "of %(deadline)s (7 working days).") % {"opened": opening.business_date, "deadline": window.day}
+            if window.calendar_unknown:  # R-CAL-1: say the count is provisional
+                message += " " + calendar_unknown_note(window)
+            raise ValidationError({"id_number": [message]})
 
     with transaction.atomic():
         reservation = Reservation(
             staff=clean.staff, outlet=clean.staff.outlet, type=rt, customer_name=clean.customer_name,
-            name_normalised=normalise_name(clean.customer_name), id_hash=id_hash,
+            # The version this ID number's rows carry, under its lock: matching joins on it (R-PII-1).
+            name_normalised=normalise_name(clean.customer_name), id_hash=identity_hash(clean.id_number),
             id_encrypted=encrypt(clean.id_number), id_masked=mask_id(clean.id_number),
             phone_encrypted=encrypt(clean.phone), phone_masked=mask_phone(clean.phone),
             registered_at=clean.registered_at, valid_until=validity_end(clean.registered_at),
-            source=data.source, created_by=actor_user(actor))
+            source=data.source, created_by=actor_user(actor),
+            calendar_unknown_on=(timezone.localtime(clean.registered_at).date()
+                                 if window is not None and window.calendar_unknown else None))
         try:
             with transaction.atomic():
                 reservation.save()
@@ -170,22 +176,23 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             "registered_at": clean.registered_at.isoformat(), "valid_until": reservation.valid_until.isoformat(),
             "participants": [{"staff_no": s.staff.staff_no, "ratio": str(s.ratio)} for s in clean.shares]})
         if opening is not None:
-            _open_late_case(actor=actor, reservation=reservation, clean=clean, opening=opening,
-                            deadline=late_deadline)
+            _open_late_case(actor=actor, reservation=reservation, clean=clean, opening=opening, window=window)
     return reservation
 
 
 def _open_late_case(*, actor, reservation: Reservation, clean: CleanReservation, opening: AccountEvent,
-                    deadline: dt.date) -> None:
+                    window: WorkdayCount) -> None:
     customer = customer_get_or_create(id_number=clean.id_number, name=clean.customer_name, phone=clean.phone)
+    explanation = _("Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
+                    "[R-MATCH-4]") % {"when": timezone.localtime(clean.registered_at).strftime("%Y-%m-%d %H:%M"),
+                                      "opened": opening.business_date, "deadline": window.day}
+    if window.calendar_unknown:
+        explanation += " " + calendar_unknown_note(window)
     case = case_open(
         actor=actor, reason=CaseReason.LATE, rel_type=clean.rel_type,
         customer=customer, proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares],
         dedupe_key=f"late:reservation:{reservation.pk}", branch=opening.outlet.branch, applicant=clean.staff,
-        opening_event=opening,
-        explanation=_("Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
-                      "[R-MATCH-4]") % {"when": timezone.localtime(clean.registered_at).strftime("%Y-%m-%d %H:%M"),
-                                        "opened": opening.business_date, "deadline": deadline})
+        opening_event=opening, explanation=explanation)
     reservation.status = ReservationStatus.PENDING_APPROVAL
     reservation.approval_case = case
     reservation.matched_event = opening

@@ -52,7 +52,9 @@ COUNT_LABELS = {
     "dormant": gettext_lazy("dormant customers"),
     "silent": gettext_lazy("silent customers"),
     "assignments_read": gettext_lazy("pre-assignments read"),
+    "calendar_unknown": gettext_lazy("decided with an unknown calendar year"),  # R-CAL-1
     "callbacks": gettext_lazy("callbacks created"),
+    "callbacks_calendar_unknown": gettext_lazy("callbacks due dates counted Monday to Friday"),  # R-CAL-1
     "periods_computed": gettext_lazy("periods computed"),
     "periods_locked_skipped": gettext_lazy("locked periods skipped"),
     "performance_rows": gettext_lazy("performance rows"),
@@ -242,12 +244,15 @@ def night_report(request, day: str):
     reservations with the reason the batch wrote; the whole of it downloadable line by line."""
     business_date, runs = _night_or_404(request, day)
     problems = list(selectors.night_problems(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN + 1])
+    unknown = list(selectors.night_calendar_unknown(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN + 1])
     return render(request, "reservations/night.html", {
         "business_date": business_date, "rows": _ledger_rows(runs),
         "running": any(r.status == "running" for r in runs),
         "outcomes": selectors.night_outcome_counts(request.user, business_date),
         "problems": problems[:NIGHT_PROBLEMS_SHOWN], "more_problems": len(problems) > NIGHT_PROBLEMS_SHOWN,
         "set_aside": list(selectors.night_set_aside(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN]),
+        "calendar_unknown": unknown[:NIGHT_PROBLEMS_SHOWN],
+        "more_calendar_unknown": len(unknown) > NIGHT_PROBLEMS_SHOWN,
     })
 
 
@@ -256,7 +261,9 @@ def night_report_csv(request, day: str):
     """One line per opening decided that night and reservation it decided (openings without one: one line)."""
     business_date, _runs = _night_or_404(request, day)
     header = [_("event id"), _("opened at"), _("outlet"), _("customer"), _("name on the account"), _("outcome"),
-              _("reservation"), _("staff number"), _("reservation status"), _("reason")]
+              _("reservation"), _("staff number"), _("reservation status"),
+              _("calendar year not loaded (counted Monday to Friday)"), _("reason")]
+    unknown = _("yes")
 
     def lines():
         for event in selectors.night_openings(request.user, business_date).iterator(chunk_size=2000):
@@ -265,8 +272,9 @@ def night_report_csv(request, day: str):
                      selectors.outcome_label(event.match_outcome)]
             reservations = list(event.reservations.all())
             if not reservations:
-                yield first + ["", "", "", ""]
+                yield first + ["", "", "", "", ""]
             for r in reservations:
-                yield first + [r.pk, r.staff.staff_no, r.get_status_display(), r.status_note]
+                yield first + [r.pk, r.staff.staff_no, r.get_status_display(),
+                               unknown if r.calendar_unknown_on else "", r.status_note]
 
     return csv_stream_response([header], lines(), filename=f"night-{business_date.isoformat()}.csv")

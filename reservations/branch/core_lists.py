@@ -33,7 +33,7 @@ from relationships.models import (
     RelationshipType,
     Staff,
 )
-from relationships.pii import mask_id, pii_hash
+from relationships.pii import mask_id, pii_hashes
 from relationships.selectors import customer_branch_ids
 from relationships.services import attach_refusal
 from reservations.branch.requests import require_branch
@@ -187,7 +187,7 @@ def _core_line_problem(ln: CoreLineInput, branch, rel_type, staff_by_no, held: C
     except ValidationError as exc:
         return " ".join(exc.messages), None, None, ""
     masked = mask_id(id_number)
-    customer = Customer.objects.filter(id_hash=pii_hash(id_number)).first()
+    customer = Customer.objects.filter(id_hash__in=pii_hashes(id_number)).first()
     advisor = staff_by_no.get(ln.staff_no)
     if customer is None:
         return _("No customer with this ID card number is known to the platform."), None, advisor, masked

@@ -26,7 +26,7 @@ from relationships.models import (
     RelationshipType,
     Staff,
 )
-from relationships.pii import pii_hash
+from relationships.pii import pii_hashes
 from relationships.selectors import customer_branch_ids
 from relationships.services import Share, check_can_attach, parse_ratio, validate_shares
 
@@ -77,7 +77,7 @@ def _customer(id_number: str) -> Customer:
         normalised = normalise_id_number(id_number)
     except ValidationError as exc:
         raise ValidationError({"id_number": exc.messages}) from exc
-    customer = Customer.objects.filter(id_hash=pii_hash(normalised)).first()
+    customer = Customer.objects.filter(id_hash__in=pii_hashes(normalised)).first()
     if customer is None:
         raise ValidationError({"id_number": [_("No customer with this ID card number is known to the platform.")]})
     return customer

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from common.actors import actor_label
 from common.feedlines import FeedResult
 from performance import feeds as performance_feeds
+from relationships import calendar_feed
 from relationships import feeds as relationship_feeds
 from reservations import feed as reservation_feed
 from reservations.branch import feed as branch_feed
@@ -34,6 +35,7 @@ LOADERS: dict[str, tuple[list[str], Callable]] = {
     # Same rules as the forms: each line through the pre-assignment / branch-request / core-list services.
     "assignments": (secondary_feed.ASSIGNMENT_COLUMNS, secondary_feed.load_assignments),         # R-SEC-4
     "relationships": (branch_feed.RELATIONSHIP_COLUMNS, branch_feed.load_relationships),  # R-BR-1, R-CORE-2
+    "calendar": (calendar_feed.COLUMNS, calendar_feed.load_calendar),                     # R-CAL-1
 }
 FEED_KINDS = tuple(LOADERS)
 COLUMNS = {kind: columns for kind, (columns, _loader) in LOADERS.items()}

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from common.feedlines import REFUSALS, FeedResult, LineError, parse_time, refusal_text
 from relationships.identity import normalise_id_number
 from relationships.models import Customer, Staff
-from relationships.pii import pii_hash
+from relationships.pii import pii_hashes
 from reservations.secondary.services import preassignment_create
 
 ASSIGNMENT_COLUMNS = ["id_number", "staff_no", "assigned_at"]
@@ -19,25 +19,27 @@ def load_assignments(actor, rows, result: FeedResult) -> None:
     one call per assignee and time (a customer listed twice goes to a later call, which refuses it as the form
     would); a refused line keeps its reason."""
     staff_by_no = {s.staff_no: s for s in Staff.objects.select_related("outlet")}
-    parsed: list[tuple[int, str, Staff, object]] = []
+    parsed: list[tuple[int, list[str], Staff, object]] = []
     for line, row in rows:
         try:
             try:
-                id_hash = pii_hash(normalise_id_number(row.get("id_number", "")))
+                id_hashes = pii_hashes(normalise_id_number(row.get("id_number", "")))
             except ValidationError as exc:
                 raise LineError(" ".join(exc.messages)) from None
             staff = staff_by_no.get(row.get("staff_no", ""))
             if staff is None:
                 raise LineError(_("staff_no “%(no)s” is not a known staff member.") % {"no": row.get("staff_no")})
-            parsed.append((line, id_hash, staff, parse_time(row.get("assigned_at", ""), "assigned_at")))
+            parsed.append((line, id_hashes, staff, parse_time(row.get("assigned_at", ""), "assigned_at")))
         except LineError as exc:
             result.errors.append((line, str(exc)))
-    customers = dict(Customer.objects.filter(id_hash__in={p[1] for p in parsed}).values_list("id_hash", "id"))
+    # R-PII-1: an ID number is looked up under every live key version (a rotation may be under way).
+    customers = dict(Customer.objects.filter(id_hash__in={h for p in parsed for h in p[1]})
+                     .values_list("id_hash", "id"))
     # Consecutive lines of one assignee and time form one call, as long as no customer repeats in it: the
     # file's order is kept, so the outcome is the one a line-by-line load would give.
     calls: list[tuple[Staff, object, dict[int, int]]] = []
-    for line, id_hash, staff, assigned_at in parsed:
-        customer_id = customers.get(id_hash)
+    for line, id_hashes, staff, assigned_at in parsed:
+        customer_id = next((customers[h] for h in id_hashes if h in customers), None)
         if customer_id is None:
             result.errors.append((line, _("No customer with this ID card number is known to the platform.")))
             continue

@@ -27,7 +27,8 @@ from relationships.models import (
     Staff,
     StaffKind,
 )
-from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
+from relationships.pii import encrypt, mask_id, mask_phone, pii_hashes
+from relationships.pii_store import identity_hash
 from relationships.services import active_holder_outlet
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 from reservations.services import ReservationInput, reservation_validate, validity_end
@@ -63,9 +64,9 @@ def special_new_apply(*, actor, data: SpecialNewInput) -> Reservation:
     clean = reservation_validate(ReservationInput(
         staff=data.staff, type_code=type_code, customer_name=data.customer_name, id_number=data.id_number,
         phone=data.phone, participants=data.participants, registered_at=data.registered_at, source="special"))
-    id_hash = pii_hash(clean.id_number)
+    id_hashes = pii_hashes(clean.id_number)  # R-PII-1: every live key version
     rt = clean.rel_type
-    customer = Customer.objects.filter(id_hash=id_hash).first()
+    customer = Customer.objects.filter(id_hash__in=id_hashes).first()
     today = timezone.localtime(clean.registered_at).date()
     cls = None
     if customer is not None:
@@ -85,7 +86,7 @@ def special_new_apply(*, actor, data: SpecialNewInput) -> Reservation:
             msg = _("This customer is pre-assigned, with %(outlet)s. [R-SEC-4]") % {
                 "outlet": assignment.staff.outlet.name}
         raise ValidationError({"id_number": [msg]})
-    holder_outlet = active_holder_outlet(id_hash=id_hash, rel_type=rt)
+    holder_outlet = active_holder_outlet(id_hashes=id_hashes, rel_type=rt)
     if holder_outlet is not None:  # R-RES-5
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
@@ -105,7 +106,8 @@ def special_new_apply(*, actor, data: SpecialNewInput) -> Reservation:
     with transaction.atomic():
         reservation = Reservation.objects.create(
             staff=data.staff, outlet=data.staff.outlet, type=rt, customer_name=clean.customer_name,
-            name_normalised=normalise_name(clean.customer_name), id_hash=id_hash, id_encrypted=encrypt(clean.id_number),
+            name_normalised=normalise_name(clean.customer_name), id_hash=identity_hash(clean.id_number),
+            id_encrypted=encrypt(clean.id_number),
             id_masked=mask_id(clean.id_number), phone_encrypted=encrypt(clean.phone),
             phone_masked=mask_phone(clean.phone), registered_at=clean.registered_at,
             valid_until=validity_end(clean.registered_at), status=ReservationStatus.PENDING_APPROVAL,

@@ -1,3 +1,5 @@
+"""`manage.py load_feed KIND FILE` (§12): exit status 0 when every line loaded or was skipped as already loaded,
+1 when any line was refused (the good lines are kept either way), 2 when the file as a whole could not be read."""
 from django.core.management.base import BaseCommand, CommandError
 
 from common.actors import SystemActor
@@ -14,8 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args, kind, file, **options):
         try:
             result = load_feed(actor=SystemActor("load_feed"), kind=kind, path=file)
-        except (ValueError, FileNotFoundError) as exc:
-            raise CommandError(str(exc)) from exc
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc), returncode=2) from exc
         for line, reason in result.errors:
             self.stderr.write(f"{file}:{line}: {reason}")
         self.stdout.write(result.summary())
+        if result.errors:
+            raise SystemExit(1)

@@ -1,0 +1,106 @@
+"""The `calendar` feed (§12, R-CAL-1): `date,kind` with kind `workday` or `holiday`.
+
+The days that differ from Monday–Friday working, for a year the calendar library does not know yet
+(an optional `note` column is kept with the day, e.g. 春节). Called by `reservations.exchange.registry.load_feed`,
+which owns the file-level rules (content-hash dedupe, one transaction per file, the FeedFile record).
+
+A line is refused, with its number, for a date that is not a real `YYYY-MM-DD` day of 2000–2999, a kind
+other than `workday`/`holiday`, or a date an earlier line gave with the other kind. A line equal to what
+is loaded already (or to an earlier line) is skipped; one that changes a loaded day replaces it.
+
+Every year the file's lines touch becomes known (`CalendarYear`) — unless one of its lines was refused:
+a half-loaded year must keep warning, so it stays unknown until a corrected file loads every line of it.
+The good lines of that year are kept (HQ's entries win either way).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.utils.translation import gettext as _
+
+from common.actors import actor_label
+from relationships.audit import audit_many
+from relationships.calendar_services import FIRST_YEAR, LAST_YEAR
+from relationships.models import CalendarDay, CalendarYear
+
+COLUMNS = ["date", "kind"]
+KINDS = {"workday": True, "holiday": False}
+_DATE = re.compile(r"^(\d{4})-\d{2}-\d{2}$")
+
+
+class _Refused(Exception):
+    pass
+
+
+def _parse(row: dict) -> tuple[dt.date, bool, str]:
+    raw = row.get("date", "")
+    if not _DATE.match(raw):
+        raise _Refused(_("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": raw}) from None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise _Refused(_("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": raw}) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise _Refused(_("The year must be between %(first)d and %(last)d.") % {"first": FIRST_YEAR,
+                                                                               "last": LAST_YEAR})
+    kind = row.get("kind", "").lower()
+    if kind not in KINDS:
+        raise _Refused(_("kind “%(kind)s” must be workday or holiday.") % {"kind": row.get("kind", "")})
+    return day, KINDS[kind], row.get("note", "")[:100]
+
+
+def load_calendar(actor, rows, result) -> None:
+    """`rows` are (line number, {column: stripped text}); fills `result` (a `common.feedlines.FeedResult`)."""
+    wanted: dict[dt.date, tuple[int, bool, str]] = {}
+    good_years: set[int] = set()
+    refused: list[tuple[int, str, int | None]] = []  # (line, reason, year when readable)
+    for line, row in rows:
+        match = _DATE.match(row.get("date", ""))
+        year = int(match.group(1)) if match else None
+        try:
+            day, is_workday, note = _parse(row)
+            earlier = wanted.get(day)
+            if earlier is not None:
+                if earlier[1] != is_workday:
+                    raise _Refused(_("%(date)s is given as %(kind)s on line %(line)d already.") % {
+                        "date": day.isoformat(), "kind": "workday" if earlier[1] else "holiday", "line": earlier[0]})
+                result.rows_skipped += 1
+            else:
+                wanted[day] = (line, is_workday, note)
+            good_years.add(day.year)
+        except _Refused as exc:
+            refused.append((line, str(exc), year))
+    bad_years = {year for _line, _reason, year in refused if year is not None}
+    for line, reason, year in refused:
+        if year is not None and year in good_years:
+            reason += " " + _("The year %(year)d stays unknown until a file loads every line of it.") % {"year": year}
+        result.errors.append((line, reason))
+
+    existing = {d.date: d for d in CalendarDay.objects.select_for_update().filter(date__in=list(wanted))}
+    new, changed = [], []
+    for day, (_line, is_workday, note) in sorted(wanted.items()):
+        current = existing.get(day)
+        if current is None:
+            new.append(CalendarDay(date=day, is_workday=is_workday, note=note))
+        elif current.is_workday == is_workday and (current.note == note or not note):
+            result.rows_skipped += 1
+        else:
+            before = {"kind": "workday" if current.is_workday else "holiday", "note": current.note}
+            current.is_workday, current.note = is_workday, note or current.note
+            changed.append((current, before))
+    CalendarDay.objects.bulk_create(new, batch_size=2000)
+    CalendarDay.objects.bulk_update([d for d, _b in changed], ["is_workday", "note"], batch_size=2000)
+    result.rows_loaded += len(new) + len(changed)
+    kind = lambda d: "workday" if d.is_workday else "holiday"  # noqa: E731
+    audits = [(d.pk, None, {"date": d.date.isoformat(), "kind": kind(d), "note": d.note}) for d in new]
+    audits += [(d.pk, before, {"date": d.date.isoformat(), "kind": kind(d), "note": d.note}) for d, before in changed]
+    audit_many(actor=actor, action="calendar_day.load", model_label="relationships.calendarday", rows=audits)
+
+    years = sorted(good_years - bad_years)
+    known = {y.year: y for y in CalendarYear.objects.select_for_update().filter(year__in=years)}
+    label = actor_label(actor)
+    fresh = [CalendarYear(year=y, loaded_by=label, note=result.filename[:200]) for y in years if y not in known]
+    CalendarYear.objects.bulk_create(fresh)
+    audit_many(actor=actor, action="calendar_year.load", model_label="relationships.calendaryear",
+               rows=[(y.pk, None, {"year": y.year, "file": result.filename}) for y in fresh])
