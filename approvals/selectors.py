@@ -69,7 +69,7 @@ def visible_cases(user) -> QuerySet:
         cond |= Q(opening_outlet_id__in=scope.outlet_ids)
     org_ids = {a.organisation_id for a in current_assignments(user)}
     if org_ids:
-        cond |= Exists(CaseStep.objects.filter(case=OuterRef("pk"), organisation_id__in=org_ids))
+        cond |= Q(Exists(CaseStep.objects.filter(case=OuterRef("pk"), organisation_id__in=org_ids)))
     return qs.filter(cond)
 
 

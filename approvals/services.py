@@ -71,7 +71,7 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
             raise ValidationError(_("No head-office organisation is set up, so an HQ step cannot be assigned."))
     staff_ids = {_staff_id(s) for c in cases for s in c.proposed_shares} | {c.applicant_id for c in cases
                                                                           if c.applicant_id}
-    staff_rows = {sid: (outlet_id, branch_id) for sid, outlet_id, branch_id in
+    staff_rows: dict[int, tuple[int | None, int | None]] = {sid: (outlet_id, branch_id) for sid, outlet_id, branch_id in
                   Staff.objects.filter(pk__in=staff_ids).values_list("id", "outlet_id", "outlet__branch_id")}
     outlet_ids = {c.opening_outlet_id for c in cases if c.opening_outlet_id}
     outlet_branch = dict(Organisation.objects.filter(pk__in=outlet_ids).values_list("id", "branch_id")) \
@@ -79,24 +79,25 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
 
     steps: list[CaseStep] = []
     for case in cases:
-        applicant_outlet, applicant_branch = staff_rows.get(case.applicant_id, (None, None))
-        opening_branch = outlet_branch.get(case.opening_outlet_id) or case.branch_id or applicant_branch
+        applicant_outlet, applicant_branch = staff_rows.get(case.applicant_id or 0, (None, None))
+        opening_branch = outlet_branch.get(case.opening_outlet_id or 0) or case.branch_id or applicant_branch
         by_scope = {
             "branch": case.branch_id or opening_branch,
             "outlet": case.opening_outlet_id or applicant_outlet,
             "opening_branch": opening_branch,
             "hq": hq_id,
         }
+        assert case.chain_id is not None, "a case enters its chain when it opens"
         for cs in chain_steps[case.chain_id]:
             if cs.scope == "participant_branches":
-                orgs = sorted({staff_rows[_staff_id(s)][1] for s in case.proposed_shares
-                               if _staff_id(s) in staff_rows} - {opening_branch, None})
+                orgs = sorted({b for s in case.proposed_shares if _staff_id(s) in staff_rows
+                               for b in [staff_rows[_staff_id(s)][1]] if b is not None and b != opening_branch})
             else:
                 org = by_scope[cs.scope]
                 if org is None:
                     raise ValidationError(_("The case has no %(scope)s to act on step %(order)d.") % {
                         "scope": cs.get_scope_display(), "order": cs.order})
-                orgs = [org]
+                orgs = [int(org)]
             steps.extend(CaseStep(case=case, order=cs.order, post=cs.post, organisation_id=org) for org in orgs)
     return steps
 
@@ -179,7 +180,7 @@ def post_assign(*, actor, post: str, organisation: Organisation, user, valid_fro
         if post == Post.HQ:
             raise ValidationError(_("The HQ review post can only be assigned at the head office."))
         is_branch_head = Role.objects.filter(user=actor, kind=RoleKind.BRANCH_HEAD,
-                                             organisation_id=organisation.branch_id).exists()
+                                             organisation_id=organisation.branch_id or 0).exists()
         if not (is_branch_head or is_hq_office(actor)):
             raise PermissionDenied(_("Only the head of this branch or the head office may designate post holders "
                                      "at %(org)s.") % {"org": organisation.name})
@@ -227,7 +228,7 @@ def _authority(assignments: Sequence[PostAssignment], step: CaseStep) -> tuple[b
         if a.post == step.post and a.organisation_id == step.organisation_id:
             if a.delegate_for_id is None:
                 return True, None
-            delegated = delegated or a.delegate_for.user_id
+            delegated = delegated or (a.delegate_for.user_id if a.delegate_for is not None else None)
     return (True, delegated) if delegated else (False, None)
 
 
@@ -317,7 +318,7 @@ def _transition(case: ApprovalCase, name: str) -> None:
 def _end_target(*, actor, case: ApprovalCase) -> None:
     """End the case's target version on the case's date (exclusive), with its shares, audited (R-BR-1)."""
     on = case.opening_date or timezone.localdate()
-    target = Relationship.objects.select_for_update().get(pk=case.target_relationship_id)
+    target = Relationship.objects.select_for_update().get(pk=case.target_relationship_id or 0)
     if target.effective_to is not None:
         raise ValidationError(_("The relationship this case ends already ended on %(date)s.")
                               % {"date": target.effective_to}, code="already_ended")

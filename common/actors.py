@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,10 @@ class SystemActor:
 BATCH = SystemActor("nightly-batch")
 SYSTEM = SystemActor("system")
 
-Actor = Union["AbstractBaseUser", SystemActor]
+Actor = Union["User", SystemActor]
 
 
-def actor_user(actor: Actor | str | None) -> AbstractBaseUser | None:
+def actor_user(actor: Actor | str | None) -> User | None:
     """The user behind `actor`, or None for the system (and for an operator named by a string)."""
     if actor is None or isinstance(actor, (SystemActor, str)):
         return None

@@ -21,7 +21,7 @@ class CappedPaginator(Paginator):
         if isinstance(self.object_list, list):
             return min(len(self.object_list), self.cap + 1)
         # values("pk") drops select_related joins: the count reads only the scope's index.
-        return self.object_list.order_by().values("pk")[: self.cap + 1].count()
+        return self.object_list.order_by().values("pk")[: self.cap + 1].count()  # type: ignore[attr-defined]
 
     @cached_property
     def capped(self) -> bool:

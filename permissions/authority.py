@@ -59,9 +59,8 @@ def administered_branch_ids(user) -> set[int] | None:
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return set()
-    cached = getattr(user, "_crm_admin_branches", False)
-    if cached is not False:
-        return cached
+    if hasattr(user, "_crm_admin_branches"):
+        return user._crm_admin_branches
     if is_hq_office(user):
         result = None
     else:
@@ -99,7 +98,7 @@ def user_branch_ids(user) -> set[int]:
     ids = set(Role.objects.filter(user=user).exclude(organisation__branch_id=None)
               .values_list("organisation__branch_id", flat=True))
     ids |= set(Staff.objects.filter(user=user).values_list("outlet__branch_id", flat=True))
-    return ids
+    return {i for i in ids if i is not None}
 
 
 def users_of_branches(branch_ids):

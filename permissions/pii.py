@@ -34,7 +34,7 @@ def reveals_pii(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         return view(*args, **kwargs)
-    wrapper.reveals_pii = True
+    wrapper.reveals_pii = True  # type: ignore[attr-defined]
     return wrapper
 
 

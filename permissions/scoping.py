@@ -78,7 +78,8 @@ def scope_for(user) -> Scope:
 
 
 def _broker_descendants(root_id: int) -> set[int]:
-    found, frontier = set(), {root_id}
+    found: set[int] = set()
+    frontier = {root_id}
     while frontier:
         frontier = set(Staff.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
         found |= frontier
@@ -204,12 +205,12 @@ def visible_users(user) -> QuerySet:
     orgs = Q()
     if scope.branch_ids:
         orgs |= Q(organisation__branch_id__in=scope.branch_ids)
-        cond |= Exists(Staff.objects.filter(user=OuterRef("pk"), outlet_id__in=_branch_outlets(scope.branch_ids)))
+        cond |= Q(Exists(Staff.objects.filter(user=OuterRef("pk"), outlet_id__in=_branch_outlets(scope.branch_ids))))
     if scope.outlet_ids:
         orgs |= Q(organisation_id__in=scope.outlet_ids)
-        cond |= Exists(Staff.objects.filter(user=OuterRef("pk"), outlet_id__in=scope.outlet_ids))
+        cond |= Q(Exists(Staff.objects.filter(user=OuterRef("pk"), outlet_id__in=scope.outlet_ids)))
     if orgs:
-        cond |= Exists(Role.objects.filter(orgs, user=OuterRef("pk")))
+        cond |= Q(Exists(Role.objects.filter(orgs, user=OuterRef("pk"))))
     return qs.filter(cond)
 
 
@@ -259,14 +260,15 @@ def visible_customer_classes(user) -> QuerySet:
         return qs.none()
     cond = Q(pk__in=[])
     if scope.outlet_ids:
-        cond |= Q(outlet_id__in=scope.outlet_ids) | Exists(Account.objects.filter(
-            customer_id=OuterRef("customer_id"), outlet_id__in=scope.outlet_ids))
+        cond |= Q(outlet_id__in=scope.outlet_ids) | Q(Exists(Account.objects.filter(
+            customer_id=OuterRef("customer_id"), outlet_id__in=scope.outlet_ids)))
     if scope.branch_ids:
         outlets = _branch_outlets(scope.branch_ids)
-        cond |= Q(outlet_id__in=outlets) | Exists(Account.objects.filter(
-            customer_id=OuterRef("customer_id"), outlet_id__in=outlets))
+        cond |= Q(outlet_id__in=outlets) | Q(Exists(Account.objects.filter(
+            customer_id=OuterRef("customer_id"), outlet_id__in=outlets)))
     if scope.staff_ids:
-        cond |= Exists(PreAssignment.objects.filter(customer_id=OuterRef("customer_id"), staff_id__in=scope.staff_ids))
+        cond |= Q(Exists(PreAssignment.objects.filter(customer_id=OuterRef("customer_id"),
+                                                      staff_id__in=scope.staff_ids)))
     return qs.filter(cond)
 
 

@@ -140,7 +140,7 @@ def application_file(*, actor, subject, action: str, reason: str, signed_off: bo
             raise ValidationError({"role": _("That role belongs to someone else.")})
         if role.kind not in APPLICABLE_KINDS:
             raise ValidationError({"role": _("This role is administered by the head office, not by application.")})
-    if action == ApplicationAction.REVOKE:
+    if action == ApplicationAction.REVOKE and role is not None:
         role_kind, organisation = role.kind, role.organisation
     if not role_kind or organisation is None:
         raise ValidationError(_("Choose the role and the organisation."))
@@ -167,7 +167,8 @@ def application_file(*, actor, subject, action: str, reason: str, signed_off: bo
     if action == ApplicationAction.GRANT and Role.objects.filter(user=subject, kind=role_kind,
                                                                  organisation=organisation).exists():
         raise ValidationError(_("The user already holds this role."))
-    if action == ApplicationAction.ADJUST and role.kind == role_kind and role.organisation_id == organisation.pk:
+    if action == ApplicationAction.ADJUST and role is not None and role.kind == role_kind \
+            and role.organisation_id == organisation.pk:
         raise ValidationError(_("The adjustment changes nothing."))
     open_same = PermissionApplication.objects.filter(
         subject=subject, status__in=(ApplicationStatus.PENDING, ApplicationStatus.APPROVED))
@@ -270,21 +271,22 @@ def application_apply(*, actor, application_id: int) -> PermissionApplication:
             after = _snapshot(role)
             event = RegisterEvent.GRANTED
         else:
-            role = Role.objects.select_for_update().filter(pk=app.role_id).select_related("organisation").first()
-            if role is None:
+            current = (Role.objects.select_for_update().filter(pk=app.role_id or 0).select_related("organisation")
+                       .first())
+            if current is None:
                 raise ValidationError(_("The role no longer exists; file a new application."))
             if app.action == ApplicationAction.REVOKE:
-                role.delete()
+                current.delete()
                 app.role = None  # the snapshot in role_before keeps what was revoked
                 event = RegisterEvent.REVOKED
             else:
-                role.kind, role.organisation = app.role_kind, app.organisation
+                current.kind, current.organisation = app.role_kind, app.organisation
                 try:
                     with transaction.atomic():
-                        role.save(update_fields=["kind", "organisation"])
+                        current.save(update_fields=["kind", "organisation"])
                 except IntegrityError:
                     raise ValidationError(_("The user already holds the role asked for.")) from None
-                after = _snapshot(role)
+                after = _snapshot(current)
                 event = RegisterEvent.ADJUSTED
         app.status, app.applied_by, app.applied_at = ApplicationStatus.APPLIED, actor, timezone.now()
         app.save(update_fields=["status", "applied_by", "applied_at", "role"])
@@ -357,7 +359,7 @@ def branch_admin_remove(*, actor, role: Role, reason: str) -> None:
 
 def _require_branch_admin_of_staff(actor, staff: Staff) -> int:
     branch_id = staff.outlet.branch_id
-    if not may_administer(actor, branch_id):
+    if branch_id is None or not may_administer(actor, branch_id):
         raise PermissionDenied(_("Only the permission admin of %(staff)s's branch or the head office may do this.")
                                % {"staff": staff})
     return branch_id
@@ -377,7 +379,7 @@ def _set_attach(*, actor, staff: Staff, reason: str, open_: bool) -> Staff:
         staff.save(update_fields=["attach_open"])
         event = RegisterEvent.ATTACH_OPENED if open_ else RegisterEvent.ATTACH_CLOSED
         register_append(event=event, actor=actor, branch=branch_id, subject_user=staff.user,
-            subject_staff=staff, what=RegisterEvent(event).label, reason=reason,
+            subject_staff=staff, what=str(RegisterEvent(event).label), reason=reason,
             detail={"before": {"attach_open": not open_}, "after": {"attach_open": open_}})
         audit(actor=actor, action="staff.attach_open" if open_ else "staff.attach_close", target=staff,
               before={"attach_open": not open_}, after={"attach_open": open_, "reason": reason})

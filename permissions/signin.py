@@ -164,7 +164,7 @@ def lockout_lift(*, actor, username: str, reason: str) -> int:
         register_append(event=RegisterEvent.LOCKOUT_LIFTED, actor=actor, branch=branch_id, subject_user=subject,
                   what=_("lift the sign-in lockout of %(user)s") % {"user": username}, reason=reason,
                   detail=detail)
-        audit(actor=actor, action="signin.unlock", target=("auth.user", subject.pk if subject else key[:40]),
+        audit(actor=actor, action="signin.unlock", target=("auth.user", subject.pk if subject else (key or "")[:40]),
               before={"locked_until": detail["locked_until"], "failures": lock.failures},
               after={"reason": reason})
     return len(attempts)
@@ -312,7 +312,7 @@ def otp_device_reset(*, actor, user, reason: str) -> int:
         StaticDevice.objects.filter(user=user).delete()
         detail = {"authenticators": len(totp), "confirmed": sum(1 for _, c in totp if c), "recovery_devices": static}
         register_append(event=RegisterEvent.OTP_DEVICE_RESET, actor=actor, branch=branch_id, subject_user=user,
-                  what=RegisterEvent.OTP_DEVICE_RESET.label, reason=reason, detail=detail)
+                  what=str(RegisterEvent.OTP_DEVICE_RESET.label), reason=reason, detail=detail)
         audit(actor=actor, action="signin.otp_device_reset", target=user, before=detail, after={"reason": reason})
     return len(totp) + static
 

@@ -71,7 +71,7 @@ def load_org(actor, rows, result: FeedResult) -> None:
                 if region is None:
                     region = Region.objects.create(code=region_code, name=region_code)
                     regions[region_code] = region
-            elif kind == "outlet":
+            elif kind == "outlet" and parent is not None:
                 region = parent.region
             elif kind == "branch":
                 raise LineError(_("a branch needs its region."))

@@ -185,7 +185,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     calendar_unknown: set[int] = set()  # R-CAL-1: reservations decided on a late window counted Monday–Friday
     res_updates: list[ReservationOutcome] = []
     new_rels: list[tuple[Opening, Candidate]] = []
-    new_cases: list[tuple[Opening, str, list[Candidate], str]] = []
+    new_cases: list[tuple[Opening, CaseReason, list[Candidate], str]] = []
     outcome_of_event: dict[int, str] = {}
 
     # The unit must decide exactly as one-by-one processing would (R-MATCH-6, whatever MATCH_CHUNK_SIZE is):

@@ -62,7 +62,7 @@ class CleanReservation:
     id_number: str
     phone: str
     shares: list[Share] = field(default_factory=list)
-    registered_at: dt.datetime = None
+    registered_at: dt.datetime = field(default_factory=timezone.now)
 
 
 def reservation_validate(data: ReservationInput) -> CleanReservation:
@@ -98,7 +98,7 @@ def reservation_validate(data: ReservationInput) -> CleanReservation:
                                     for s in shares) if r]
             if refusals:
                 errors["participants"] = refusals
-    if errors:
+    if errors or rel_type is None:
         raise ValidationError(errors)
     return CleanReservation(staff=data.staff, rel_type=rel_type, customer_name=name, id_number=id_number,
                             phone=phone, shares=shares, registered_at=registered_at)
@@ -175,7 +175,7 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             "staff_no": clean.staff.staff_no, "type": rt.code, "id": reservation.id_masked,
             "registered_at": clean.registered_at.isoformat(), "valid_until": reservation.valid_until.isoformat(),
             "participants": [{"staff_no": s.staff.staff_no, "ratio": str(s.ratio)} for s in clean.shares]})
-        if opening is not None:
+        if opening is not None and window is not None:
             _open_late_case(actor=actor, reservation=reservation, clean=clean, opening=opening, window=window)
     return reservation
 

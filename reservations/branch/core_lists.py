@@ -94,7 +94,8 @@ def core_list_remove(*, actor, relationship_id: int, reason: str, today: dt.date
             target_relationship=rel,
             explanation=_("Remove from the core list of %(branch)s: %(advisor)s, requested by the branch on "
                           "%(date)s. [R-CORE-3]") % {
-                "branch": rel.outlet.branch.name if rel.outlet else "—", "advisor": advisors or "—", "date": today}
+                "branch": rel.outlet.branch.name if rel.outlet and rel.outlet.branch else "—",
+                "advisor": advisors or "—", "date": today}
                         + f"\n{reason}")
         audit(actor=actor, action="core_list.remove", target=rel, after={
             "relationship": rel.pk, "case": case.pk, "on": today.isoformat(), "reason": reason})

@@ -110,8 +110,11 @@ def load_relationships(actor, rows, result: FeedResult) -> None:
                 raise LineError(ln.error)
             if advisor is None:
                 raise LineError(_("There is no staff member with number %(no)s.") % {"no": ln.staff_no})
-            branches[advisor.outlet.branch_id] = advisor.outlet.branch
-            core_by_branch.setdefault(advisor.outlet.branch_id, []).append(ln)
+            branch = advisor.outlet.branch
+            if branch is None:
+                raise LineError(_("%(staff)s's outlet belongs to no branch.") % {"staff": advisor})
+            branches[branch.pk] = branch
+            core_by_branch.setdefault(branch.pk, []).append(ln)
             return
         if kinds[code] != "branch":
             raise LineError(_("%(code)s relationships are not created from this file.") % {"code": code})
@@ -122,7 +125,10 @@ def load_relationships(actor, rows, result: FeedResult) -> None:
         day = parse_date(row.get("effective_from", "")) if _looks_like_date(row.get("effective_from", "")) else None
         if day is None:
             raise LineError(_("effective_from “%(v)s” is not a YYYY-MM-DD date.") % {"v": row.get("effective_from")})
-        branch_request_create(actor=actor, branch=participants[0][0].outlet.branch, data=BranchRequestInput(
+        branch = participants[0][0].outlet.branch
+        if branch is None:
+            raise LineError(_("%(staff)s's outlet belongs to no branch.") % {"staff": participants[0][0]})
+        branch_request_create(actor=actor, branch=branch, data=BranchRequestInput(
             id_number=row.get("id_number", ""), type_code=code, participants=participants, effective_from=day,
             source="feed"))
         result.rows_loaded += 1

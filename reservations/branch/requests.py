@@ -94,9 +94,9 @@ def _no_case_in_progress(customer: Customer, rel_type: RelationshipType) -> None
 
 def _open_case(*, actor, req: BranchRequest, shares: list[Share], outlet) -> ApprovalCase:
     verb = {BranchRequestKind.CREATE: _("Create"), BranchRequestKind.REPLACE: _("Replace"),
-            BranchRequestKind.END: _("End")}[req.kind]
+            BranchRequestKind.END: _("End")}[BranchRequestKind(req.kind)]
     outcome = {BranchRequestKind.CREATE: CaseOutcome.CREATE, BranchRequestKind.REPLACE: CaseOutcome.REPLACE,
-               BranchRequestKind.END: CaseOutcome.END}[req.kind]
+               BranchRequestKind.END: CaseOutcome.END}[BranchRequestKind(req.kind)]
     case = case_open(
         actor=actor, reason=CaseReason.BRANCH_CREATED, rel_type=req.type, customer=req.customer,
         proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in shares],
@@ -153,13 +153,20 @@ def _branch_relationship(relationship_id: int) -> Relationship:
     return rel
 
 
+def _branch_of(rel: Relationship) -> int:
+    """The branch of a branch-created relationship: its outlet's (every such relationship has one)."""
+    if rel.outlet is None or rel.outlet.branch_id is None:
+        raise ValidationError(_("This relationship has no outlet, so no branch can change it."))
+    return rel.outlet.branch_id
+
+
 def branch_request_replace(*, actor, relationship_id: int, participants, effective_from: dt.date,
                            reason: str = "", source: str = "form") -> BranchRequest:
     """R-BR-1: a new version (holders, ratios) from `effective_from`, through the 1-level chain; the current
     version stays active until the case is approved, then ends that day (in the approving transaction)."""
     with transaction.atomic():
         rel = _branch_relationship(relationship_id)
-        branch_id = rel.outlet.branch_id
+        branch_id = _branch_of(rel)
         require_branch(actor, branch_id)
         if effective_from < rel.effective_from:
             raise ValidationError({"effective_from": [_(
@@ -186,7 +193,8 @@ def branch_relationship_end(*, actor, relationship_id: int, on: dt.date, reason:
         raise ValidationError({"reason": [_("Give the reason for ending the relationship.")]})
     with transaction.atomic():
         rel = _branch_relationship(relationship_id)
-        require_branch(actor, rel.outlet.branch_id)
+        branch_id = _branch_of(rel)
+        require_branch(actor, branch_id)
         if on < rel.effective_from:
             raise ValidationError({"on": [_("A relationship cannot end before it started (%(date)s).")
                                           % {"date": rel.effective_from}]})
@@ -195,7 +203,7 @@ def branch_relationship_end(*, actor, relationship_id: int, on: dt.date, reason:
                 or ApprovalCase.objects.in_progress().filter(customer=rel.customer, type=rel.type).exists()):
             raise ValidationError(_("A request for this relationship is waiting for approval."))
         req = BranchRequest.objects.create(
-            kind=BranchRequestKind.END, customer=rel.customer, type=rel.type, branch_id=rel.outlet.branch_id,
+            kind=BranchRequestKind.END, customer=rel.customer, type=rel.type, branch_id=branch_id,
             shares=[], effective_from=on, old_relationship=rel, reason=reason, requested_by=actor_user(actor),
             source=source)
         _open_case(actor=actor, req=req, shares=[], outlet=rel.outlet)

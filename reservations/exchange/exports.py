@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from django.utils import timezone
@@ -74,8 +74,10 @@ def _performance(user_scope, period=None):
     return section12_export(user_scope("performance"), period)
 
 
-EXPORTERS = {"relationships": _relationships, "reservations": _reservations, "approval_cases": _approval_cases,
-             "performance": _performance}
+EXPORTERS: dict[str, Callable[..., tuple[list[str], Iterable[list]]]] = {
+    "relationships": _relationships, "reservations": _reservations, "approval_cases": _approval_cases,
+    "performance": _performance,
+}
 
 
 def export_csv(*, actor, kind: str, out: TextIO, period: str | None = None, user_scope=None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -52,7 +53,7 @@ def feed_upload_process(*, upload_id: int) -> FeedUpload:
             cache.set(progress_key(upload_id), {"done": done, "total": total}, PROGRESS_TTL)
 
     digest = hashlib.sha256(content).hexdigest()
-    fields = {"content": b"", "finished_at": None}
+    fields: dict[str, Any] = {"content": b"", "finished_at": None}
     try:
         result = load_feed(actor=upload.uploaded_by, kind=upload.kind, content=content, filename=upload.filename,
                            on_progress=report)

@@ -48,6 +48,8 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
                          % {"kind": kind, "kinds": ", ".join(LOADERS)})
     columns, loader = LOADERS[kind]
     if content is None:
+        if path is None:
+            raise ValueError(_("Give the file to load."))
         content = Path(path).read_bytes()
     filename = filename or (Path(path).name if path else "upload.csv")
     digest = hashlib.sha256(content).hexdigest()

@@ -1,6 +1,8 @@
 """The `assignments` feed (§12, bulk R-SEC-4): `id_number,staff_no,assigned_at`, the same rules as the form."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -19,7 +21,7 @@ def load_assignments(actor, rows, result: FeedResult) -> None:
     one call per assignee and time (a customer listed twice goes to a later call, which refuses it as the form
     would); a refused line keeps its reason."""
     staff_by_no = {s.staff_no: s for s in Staff.objects.select_related("outlet")}
-    parsed: list[tuple[int, list[str], Staff, object]] = []
+    parsed: list[tuple[int, list[str], Staff, dt.datetime]] = []
     for line, row in rows:
         try:
             try:
@@ -37,7 +39,7 @@ def load_assignments(actor, rows, result: FeedResult) -> None:
                      .values_list("id_hash", "id"))
     # Consecutive lines of one assignee and time form one call, as long as no customer repeats in it: the
     # file's order is kept, so the outcome is the one a line-by-line load would give.
-    calls: list[tuple[Staff, object, dict[int, int]]] = []
+    calls: list[tuple[Staff, dt.datetime, dict[int, int]]] = []
     for line, id_hashes, staff, assigned_at in parsed:
         customer_id = next((customers[h] for h in id_hashes if h in customers), None)
         if customer_id is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -129,7 +130,7 @@ def secondary_match_pending(*, business_date: dt.date, chunk_size: int | None = 
 
 
 def _candidates(ids: list[int], business_date: dt.date) -> list[Reactivation]:
-    params = {"ids": ids, "d": business_date, "tz": settings.TIME_ZONE, "threshold": SILENT_THRESHOLD}
+    params: dict[str, Any] = {"ids": ids, "d": business_date, "tz": settings.TIME_ZONE, "threshold": SILENT_THRESHOLD}
     sql = _CANDIDATES_SQL.format(
         silent_date="sil.date", event_join=_EVENT_REACTIVATION,
         metric_join=_METRIC_REACTIVATION.format(metrics=DailyMetric._meta.db_table))

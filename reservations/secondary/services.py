@@ -66,7 +66,7 @@ def preassignment_create(*, actor, customer_ids: Sequence[int], staff: Staff, as
                 result.refused[cid] = _("The customer is not currently lost, dormant or silent. [R-SEC-4]")
             elif branch_id not in branches.get(cid, set()):
                 result.refused[cid] = _("The customer is not a customer of %(branch)s. [R-SEC-4]") % {
-                    "branch": staff.outlet.branch.name if staff.outlet.branch_id else staff.outlet.name}
+                    "branch": staff.outlet.branch.name if staff.outlet.branch else staff.outlet.name}
             elif cid in current:
                 existing = current[cid]
                 if existing.staff_id == staff.pk:

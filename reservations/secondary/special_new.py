@@ -33,7 +33,7 @@ from relationships.services import active_holder_outlet
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 from reservations.services import ReservationInput, reservation_validate, validity_end
 
-SPECIAL_NEW_TYPE_BY_KIND = {StaffKind.BROKER: "BROKER_DEV"}
+SPECIAL_NEW_TYPE_BY_KIND: dict[str, str] = {StaffKind.BROKER: "BROKER_DEV"}
 SPECIAL_NEW_DEFAULT_TYPE = "NEW_DEV"
 SPECIAL_NEW_CLASS_GRACE_DAYS = 31
 COMEBACK_KINDS = ("open", "designate", "activate", "transfer_in_branch")
