@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from common.constraints import valid_choice
 from relationships.models import AccountEvent, Customer, Organisation, RelationshipType, Staff
 
 
@@ -127,6 +128,12 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
     # Who filed the case (a branch user files branch-created and core-list cases, which have no staff applicant).
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("filed by"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="+")
+    # What a branch-created case (R-BR-1) or a core-list case (R-CORE-2) decides: the request or the list line,
+    # which follow the decision (reservations.branch.follow).
+    branch_request = models.ForeignKey("relationships.BranchRequest", verbose_name=_("branch request"), null=True,
+                                       blank=True, on_delete=models.PROTECT, related_name="cases")
+    core_line = models.ForeignKey("relationships.CoreListLine", verbose_name=_("core list line"), null=True,
+                                  blank=True, on_delete=models.PROTECT, related_name="cases")
     # The batch's idempotency key: re-running a night never opens the same case twice (R-MATCH-6).
     dedupe_key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -139,6 +146,9 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
         verbose_name_plural = _("approval cases")
         indexes = [models.Index(fields=["status", "created_at"])]
         constraints = [
+            valid_choice("status", CaseStatus, name="case_status_valid"),
+            valid_choice("reason", CaseReason, name="case_reason_valid"),
+
             models.CheckConstraint(
                 condition=(Q(outcome="create", target_relationship__isnull=True)
                            | Q(outcome__in=["end", "replace"], target_relationship__isnull=False)),
@@ -257,6 +267,9 @@ class CaseStep(models.Model):
         verbose_name_plural = _("case steps")
         ordering = ["case", "order", "id"]
         constraints = [
+            valid_choice("state", StepState, name="case_step_state_valid"),
+            valid_choice("post", Post, name="case_step_post_valid"),
+
             models.UniqueConstraint(fields=["case", "order", "post", "organisation"], name="case_step_once"),
         ]
         indexes = [

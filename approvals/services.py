@@ -105,7 +105,7 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
 def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequence[dict], dedupe_key: str,
               branch=None, applicant=None, opening_event=None, opening_date: dt.date | None = None,
               opening_outlet=None, explanation: str = "", outcome: str = CaseOutcome.CREATE,
-              target_relationship=None) -> ApprovalCase:
+              target_relationship=None, branch_request=None, core_line=None) -> ApprovalCase:
     """Open a case on the reason's active chain. `outcome` says what final approval does: create the
     relationship (default), or end `target_relationship` on the case's date (`end`), or end it and create its
     successor (`replace`). The case's date and outlet are its opening event's, unless given (a branch request
@@ -125,7 +125,8 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
             opening_outlet=opening_outlet or (opening_event.outlet if opening_event else None),
             branch=branch, applicant=applicant,
             explanation=explanation, dedupe_key=dedupe_key, outcome=outcome,
-            target_relationship=target_relationship, filed_by=actor_user(actor))
+            target_relationship=target_relationship, filed_by=actor_user(actor), branch_request=branch_request,
+            core_line=core_line)
         steps = CaseStep.objects.bulk_create(_build_steps([case]))
         _sync_current_step([case], steps)
         audit(actor=actor, action="approval_case.open", target=case,

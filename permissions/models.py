@@ -5,10 +5,11 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import models
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.constraints import valid_choice
 from relationships.models import Organisation
 
 
@@ -44,7 +45,9 @@ class Role(models.Model):
     class Meta:
         verbose_name = _("role")
         verbose_name_plural = _("roles")
-        constraints = [models.UniqueConstraint(fields=["user", "kind", "organisation"], name="role_once")]
+        constraints = [
+            valid_choice("kind", RoleKind, name="role_kind_valid"),
+models.UniqueConstraint(fields=["user", "kind", "organisation"], name="role_once")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.organisation}"
@@ -106,6 +109,15 @@ class PermissionApplication(models.Model):
     class Meta:
         verbose_name = _("permission application")
         verbose_name_plural = _("permission applications")
+        constraints = [
+            valid_choice("status", ApplicationStatus, name="permapp_status_valid"),
+            valid_choice("action", ApplicationAction, name="permapp_action_valid"),
+            # R-PERM-2: one open application (filed or approved, not yet applied) per role, and per grant asked.
+            models.UniqueConstraint(fields=["subject", "role"], name="permapp_one_open_per_role",
+                                    condition=Q(status__in=["pending", "approved"], role__isnull=False)),
+            models.UniqueConstraint(fields=["subject", "role_kind", "organisation"], name="permapp_one_open_grant",
+                                    condition=Q(status__in=["pending", "approved"], action="grant")),
+        ]
         indexes = [models.Index(fields=["branch", "status", "-filed_at"], name="permapp_branch_status")]
 
     def __str__(self) -> str:

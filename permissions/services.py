@@ -14,6 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -39,7 +42,7 @@ from permissions.models import (
     Role,
     RoleKind,
 )
-from relationships.audit import audit
+from relationships.audit import audit, audit_many
 from relationships.models import Organisation, OrgKind, Qualification, QualificationKind, Staff
 
 # The guardian object permission that makes a branch "his" for a branch permission admin.
@@ -57,34 +60,45 @@ SIGNOFF_STATEMENT = ("I, %(user)s, apply for this change of permissions, confirm
                      "duties and acknowledge that it is recorded in the permission register.")
 
 
+def _labels(*users) -> list[str]:
+    """How the register names each user: "name (staff number)" for staff, else full name or user name; the staff
+    records of all of them in one query."""
+    ids = {u.pk for u in users if u is not None}
+    staff = {s.user_id: s for s in Staff.objects.filter(user_id__in=ids).only("staff_no", "name", "user_id")}
+    labels = []
+    for user in users:
+        if user is None:
+            labels.append("")
+        elif user.pk in staff:
+            labels.append(f"{staff[user.pk].name} ({staff[user.pk].staff_no})")
+        else:
+            full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+            labels.append(f"{full} ({user.get_username()})" if full else user.get_username())
+    return labels
+
+
 def _label(user) -> str:
-    if user is None:
-        return ""
-    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    staff = Staff.objects.filter(user=user).only("staff_no", "name").first()
-    if staff is not None:
-        return f"{staff.name} ({staff.staff_no})"
-    return f"{full} ({user.get_username()})" if full else user.get_username()
+    return _labels(user)[0]
 
 
 def register_append(*, event: str, actor, branch=None, application: PermissionApplication | None = None,
-              subject_user=None, subject_staff: Staff | None = None, what: str, reason: str = "",
-              signoff: str = "", detail: dict | None = None) -> PermissionRegisterEntry:
+                    subject_user=None, subject_staff: Staff | None = None, what: str, reason: str = "",
+                    signoff: str = "", detail: dict | None = None) -> PermissionRegisterEntry:
     app = application
-    subject_label = ""
+    user = actor_user(actor)
+    actor_text, applicant, approver, applier, subject = _labels(
+        user, app.applicant if app else None,
+        app.decided_by if app and app.decided_by_id and app.status != ApplicationStatus.REJECTED else None,
+        app.applied_by if app and app.applied_by_id else None,
+        subject_user if subject_staff is None else None)
     if subject_staff is not None:
-        subject_label = f"{subject_staff.name} ({subject_staff.staff_no})"
-    elif subject_user is not None:
-        subject_label = _label(subject_user)
+        subject = f"{subject_staff.name} ({subject_staff.staff_no})"
     branch_id = branch if branch is None or isinstance(branch, int) else branch.pk
     return PermissionRegisterEntry.objects.create(
-        event=event, branch_id=branch_id, application=app, actor=actor_user(actor),
-        actor_label=_label(actor) if actor_user(actor) is not None else actor_label(actor),
-        applicant_label=_label(app.applicant) if app else "",
-        approver_label=_label(app.decided_by) if app and app.decided_by_id and app.status != ApplicationStatus.REJECTED
-        else "",
-        applier_label=_label(app.applied_by) if app and app.applied_by_id else "",
-        subject_user=subject_user, subject_staff=subject_staff, subject_label=subject_label or "—",
+        event=event, branch_id=branch_id, application=app, actor=user,
+        actor_label=actor_text if user is not None else actor_label(actor),
+        applicant_label=applicant, approver_label=approver, applier_label=applier,
+        subject_user=subject_user, subject_staff=subject_staff, subject_label=subject or "—",
         what=what[:300], reason=reason, signoff=signoff or (app.signoff if app else ""), detail=detail)
 
 
@@ -399,6 +413,91 @@ def attach_close(*, actor, staff: Staff, reason: str) -> Staff:
 def _qual_dict(q: Qualification) -> dict:
     return {"kind": q.kind, "number": q.number, "valid_from": q.valid_from.isoformat(),
             "valid_to": q.valid_to.isoformat() if q.valid_to else None}
+
+
+@dataclass
+class StaffPermissions:
+    """What a staff feed line says of one staff member's attach permission and qualifications (R-ATT-1, R-ORG-4)."""
+
+    staff: Staff
+    attach_open: bool
+    qualifications: Sequence[str]
+
+
+def staff_permissions_sync(*, actor, lines: Sequence[StaffPermissions], reason: str,
+                           today: dt.date | None = None) -> int:
+    """The staff feed's attach permissions and qualifications, brought in line with its lines in bulk: attach
+    permission opened or closed, a listed qualification recorded, one no longer listed ended today. Every change
+    is a register row and an audit row, as when the permission admin makes it (R-PERM-3); the feed's operator
+    is the actor. Returns the number of changes."""
+    today = today or timezone.localdate()
+    staff_ids = [line.staff.pk for line in lines]
+    held: dict[int, dict[str, Qualification]] = defaultdict(dict)
+    for q in Qualification.objects.filter(staff_id__in=staff_ids, valid_to__isnull=True):
+        held[q.staff_id][q.kind] = q
+    attach_changed: list[Staff] = []
+    added: list[Qualification] = []
+    ended: list[tuple[Qualification, dict]] = []
+    for line in lines:
+        staff = line.staff
+        if staff.attach_open != line.attach_open:
+            staff.attach_open = line.attach_open
+            attach_changed.append(staff)
+        mine = held.get(staff.pk, {})
+        added += [Qualification(staff=staff, kind=k, valid_from=dt.date(2000, 1, 1))
+                  for k in dict.fromkeys(line.qualifications) if k not in mine]
+        for kind, q in mine.items():
+            if kind not in line.qualifications:
+                before = _qual_dict(q)
+                q.valid_to = today
+                ended.append((q, before))
+    Staff.objects.bulk_update(attach_changed, ["attach_open"], batch_size=2000)
+    added = Qualification.objects.bulk_create(added, batch_size=2000)
+    Qualification.objects.bulk_update([q for q, _before in ended], ["valid_to"], batch_size=2000)
+    by_pk = {line.staff.pk: line.staff for line in lines}
+    user = actor_user(actor)
+    actor_text = _label(user) if user is not None else actor_label(actor)
+    entries: list[PermissionRegisterEntry] = []
+    audits: list[tuple[str, str, int, dict | None, dict]] = []
+    for staff in attach_changed:
+        event = RegisterEvent.ATTACH_OPENED if staff.attach_open else RegisterEvent.ATTACH_CLOSED
+        entries.append(_register_row(
+            event=event, actor=actor, actor_text=actor_text, staff=staff, what=str(RegisterEvent(event).label),
+            reason=reason, detail={"before": {"attach_open": not staff.attach_open},
+                                   "after": {"attach_open": staff.attach_open}}))
+        audits.append(("staff.attach_open" if staff.attach_open else "staff.attach_close", "relationships.staff",
+                       staff.pk, {"attach_open": not staff.attach_open},
+                       {"attach_open": staff.attach_open, "reason": reason}))
+    for q in added:
+        entries.append(_register_row(
+            event=RegisterEvent.QUALIFICATION_RECORDED, actor=actor, actor_text=actor_text, staff=by_pk[q.staff_id],
+            reason=reason,
+            what=_("%(qualification)s %(number)s, valid %(from)s – %(to)s") % {
+                "qualification": q.get_kind_display(), "number": q.number or "—", "from": q.valid_from, "to": "—"},
+            detail={"after": _qual_dict(q)}))
+        audits.append(("staff.qualification_record", "relationships.qualification", q.pk, None, _qual_dict(q)))
+    for q, before in ended:
+        entries.append(_register_row(
+            event=RegisterEvent.QUALIFICATION_CHANGED, actor=actor, actor_text=actor_text, staff=by_pk[q.staff_id],
+            reason=reason,
+            what=_("%(qualification)s %(number)s valid until %(to)s") % {
+                "qualification": q.get_kind_display(), "number": q.number or "—", "to": q.valid_to},
+            detail={"before": before, "after": _qual_dict(q)}))
+        audits.append(("staff.qualification_validity", "relationships.qualification", q.pk, before, _qual_dict(q)))
+    PermissionRegisterEntry.objects.bulk_create(entries, batch_size=2000)
+    for action in {a[0] for a in audits}:
+        audit_many(actor=actor, action=action, model_label=next(a[1] for a in audits if a[0] == action),
+                   rows=[(pk, before, after) for act, _label, pk, before, after in audits if act == action])
+    return len(entries)
+
+
+def _register_row(*, event: str, actor, actor_text: str, staff: Staff, what: str, reason: str,
+                  detail: dict) -> PermissionRegisterEntry:
+    """One register row about a staff member, unsaved (the bulk writers save many at once)."""
+    return PermissionRegisterEntry(
+        event=event, branch_id=staff.outlet.branch_id, actor=actor_user(actor), actor_label=actor_text,
+        subject_user_id=staff.user_id, subject_staff=staff, subject_label=f"{staff.name} ({staff.staff_no})",
+        what=what[:300], reason=reason, detail=detail)
 
 
 def qualification_record(*, actor, staff: Staff, kind: str, number: str, valid_from: dt.date,

@@ -6,17 +6,15 @@ rules (content-hash dedupe, one transaction per file, the FeedFile record) and c
 """
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.feedlines import FeedResult, LineError, parse_time
+from permissions.services import StaffPermissions, staff_permissions_sync
 from relationships.audit import audit_many
 from relationships.identity import clean_customer_name, normalise_id_number
 from relationships.models import (
@@ -27,7 +25,6 @@ from relationships.models import (
     EventKind,
     MatchState,
     Organisation,
-    Qualification,
     QualificationKind,
     Region,
     Staff,
@@ -135,40 +132,28 @@ def load_staff(actor, rows, result: FeedResult) -> None:
         staff = staff_by_no.get(staff_no)
         before = ({"outlet": staff.outlet_id, "kind": staff.kind, "attach_open": staff.attach_open}
                   if staff else None)
-        if staff is None:
-            staff = Staff(staff_no=staff_no)
-        staff.name, staff.outlet, staff.kind, staff.attach_open = name, outlet, kind, attach
+        if staff is None:  # a new staff member: his attach permission is opened below, with its register row
+            staff = Staff(staff_no=staff_no, attach_open=False)
+        staff.name, staff.outlet, staff.kind = name, outlet, kind
         staff_by_no[staff_no] = staff
         audits.append((staff, before, {"outlet": outlet.code, "kind": kind, "attach_open": attach,
                                        "qualifications": quals}))
     new = [s for s, *_x in audits if s.pk is None]
     old = [s for s, *_x in audits if s.pk is not None]
     Staff.objects.bulk_create(new, batch_size=2000)
-    Staff.objects.bulk_update(old, ["name", "outlet", "kind", "attach_open"], batch_size=2000)
+    Staff.objects.bulk_update(old, ["name", "outlet", "kind"], batch_size=2000)
     parents = []
     for p in good:
         staff = staff_by_no[p[1]]
         staff.parent = staff_by_no.get(p[5]) if p[5] else None
         parents.append(staff)
     Staff.objects.bulk_update(parents, ["parent"], batch_size=2000)
-    # Qualifications: add those listed and missing; a listed-then-dropped one ends today (R-ORG-4).
-    today = timezone.localdate()
-    held: dict[int, dict[str, Qualification]] = defaultdict(dict)
-    for q in Qualification.objects.filter(staff__in=[staff_by_no[p[1]] for p in good], valid_to__isnull=True):
-        held[q.staff_id][q.kind] = q
-    to_add, to_end = [], []
-    for p in good:
-        staff = staff_by_no[p[1]]
-        mine = held.get(staff.pk, {})
-        to_add += [Qualification(staff=staff, kind=q, valid_from=dt.date(2000, 1, 1)) for q in p[6] if q not in mine]
-        for kind, q in mine.items():
-            if kind not in p[6]:
-                q.valid_to = today
-                to_end.append(q)
-    Qualification.objects.bulk_create(to_add, ignore_conflicts=True)
-    Qualification.objects.bulk_update(to_end, ["valid_to"])
     audit_many(actor=actor, action="staff.load", model_label="relationships.staff",
                rows=[(s.pk, before, after) for s, before, after in audits])
+    # Attach permission and qualifications change only through the permission register (R-ATT-1, R-ORG-4,
+    # R-PERM-3): a listed qualification is recorded, one no longer listed ends today.
+    staff_permissions_sync(actor=actor, reason=_("staff feed %(file)s") % {"file": result.filename}, lines=[
+        StaffPermissions(staff=staff_by_no[p[1]], attach_open=p[7], qualifications=p[6]) for p in good])
     result.rows_loaded += len(good)
 
 

@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from common.constraints import valid_choice
+
 
 class Region(models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)
@@ -89,6 +91,9 @@ class Staff(models.Model):
     class Meta:
         verbose_name = _("marketing staff")
         verbose_name_plural = _("marketing staff")
+        constraints = [
+            valid_choice("kind", StaffKind, name="staff_kind_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.staff_no}）"
@@ -115,6 +120,8 @@ class Qualification(models.Model):
         verbose_name = _("qualification")
         verbose_name_plural = _("qualifications")
         constraints = [
+            valid_choice("kind", QualificationKind, name="qualification_kind_valid"),
+
             models.UniqueConstraint(fields=["staff", "kind", "valid_from"], name="qualification_unique_start"),
             models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
                                    name="qualification_dates_ordered"),
@@ -221,6 +228,9 @@ class AccountEvent(models.Model):
         verbose_name = _("account event")
         verbose_name_plural = _("account events")
         constraints = [
+            valid_choice("kind", EventKind, name="accountevent_kind_valid"),
+            valid_choice("account_type", AccountType, name="accountevent_account_type_valid"),
+
             models.CheckConstraint(condition=Q(match_state__isnull=True) | Q(match_state__in=MatchState.values),
                                    name="accountevent_match_state_valid"),
         ]
@@ -503,6 +513,8 @@ class PreAssignment(models.Model):
         verbose_name = _("pre-assignment")
         verbose_name_plural = _("pre-assignments")
         constraints = [
+            valid_choice("status", PreAssignmentStatus, name="preassignment_status_valid"),
+
             # R-SEC-4: at most one active pre-assignment per customer, whoever (whichever branch) assigns.
             models.UniqueConstraint(fields=["customer"], condition=Q(status="active"),
                                     name="preassignment_one_active_per_customer"),
@@ -557,6 +569,10 @@ class Callback(models.Model):
     class Meta:
         verbose_name = _("callback")
         verbose_name_plural = _("callbacks")
+        constraints = [
+            valid_choice("status", CallbackStatus, name="callback_status_valid"),
+            valid_choice("resolution", DisputeResolution, name="callback_resolution_valid", blank=True),
+        ]
         indexes = [
             models.Index(fields=["outlet", "due_on"], name="callback_pending_by_outlet",
                          condition=Q(status="pending")),
@@ -618,6 +634,13 @@ class BranchRequest(models.Model):
     class Meta:
         verbose_name = _("branch relationship request")
         verbose_name_plural = _("branch relationship requests")
+        constraints = [
+            valid_choice("status", BranchRequestStatus, name="branch_request_status_valid"),
+            valid_choice("kind", BranchRequestKind, name="branch_request_kind_valid"),
+            # R-BR-1: one request waiting per customer and type, whoever files it at the same moment.
+            models.UniqueConstraint(fields=["customer", "type"], condition=Q(status="pending"),
+                                    name="branch_request_one_pending_per_type"),
+        ]
         indexes = [models.Index(fields=["branch", "-requested_at"], name="branch_request_by_branch")]
 
     def __str__(self) -> str:
@@ -680,6 +703,8 @@ class CoreListLine(models.Model):
         verbose_name_plural = _("core list lines")
         ordering = ["submission", "line_no"]
         constraints = [
+            valid_choice("status", CoreLineStatus, name="core_line_status_valid"),
+
             # R-CORE-1: one advisor per core customer — one line under review per customer at a time.
             models.UniqueConstraint(fields=["customer"], condition=Q(status="pending"),
                                     name="core_line_one_pending_per_customer"),

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase
+from common.constraints import valid_choice
 from relationships.models import AccountEvent, Organisation, Relationship, RelationshipType, Staff
 
 
@@ -60,6 +61,8 @@ class Reservation(models.Model):
         verbose_name = _("reservation")
         verbose_name_plural = _("reservations")
         constraints = [
+            valid_choice("status", ReservationStatus, name="reservation_status_valid"),
+
             # One open reservation per staff, customer and type: a double submit cannot create two.
             models.UniqueConstraint(fields=["staff", "type", "id_hash"],
                                     condition=Q(status__in=["active", "flagged", "pending_approval"]),
@@ -191,7 +194,9 @@ class BatchRun(models.Model):
         verbose_name = _("batch run")
         verbose_name_plural = _("batch runs")
         ordering = ["-business_date", "id"]
-        constraints = [models.UniqueConstraint(fields=["business_date", "stage"], name="batch_run_once_per_stage")]
+        constraints = [
+            valid_choice("status", RunStatus, name="batch_run_status_valid"),
+models.UniqueConstraint(fields=["business_date", "stage"], name="batch_run_once_per_stage")]
 
     def __str__(self) -> str:
         return f"{self.business_date:%Y-%m-%d} {self.stage}"

@@ -231,8 +231,13 @@ def reservation_correct_name(*, actor, reservation_id: int, staff: Staff, custom
         reservation.status = ReservationStatus.ACTIVE
         reservation.status_note = ""
         reservation.save(update_fields=["customer_name", "name_normalised", "status", "status_note", "updated_at"])
-        if reservation.matched_event_id:
-            AccountEvent.objects.filter(pk=reservation.matched_event_id).update(match_state=MatchState.PENDING)
         audit(actor=actor, action="reservation.correct", target=reservation, before=before,
               after={"status": reservation.status, "customer_name": name})
+        if reservation.matched_event_id:  # the opening is matched again by the next night (R-MATCH-2)
+            event = AccountEvent.objects.select_for_update().get(pk=reservation.matched_event_id)
+            previous = {"match_state": event.match_state, "match_outcome": event.match_outcome}
+            event.match_state = MatchState.PENDING
+            event.save(update_fields=["match_state"])
+            audit(actor=actor, action="account_event.rematch", target=event, before=previous,
+                  after={"match_state": event.match_state, "reservation": reservation.pk})
     return reservation

@@ -18,7 +18,7 @@ from relationships.workdays import (
     package_years,
     unknown_years_within,
 )
-from reservations.feeds import load_feed
+from reservations.exchange.registry import load_feed
 from reservations.models import Reservation
 from tests.factories import HQFactory, RoleFactory, UserFactory, make_id_number
 from tests.helpers import at, csv_bytes, event_row, load_events, nightly, reserve

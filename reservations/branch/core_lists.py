@@ -85,11 +85,13 @@ def core_list_remove(*, actor, relationship_id: int, reason: str, today: dt.date
         if (ApprovalCase.objects.in_progress().filter(customer=rel.customer, type=rel.type).exists()
                 or CoreListLine.objects.filter(customer=rel.customer, status=CoreLineStatus.PENDING).exists()):
             raise ValidationError(_("A request for this relationship is waiting for approval."))
+        removals = ApprovalCase.objects.filter(target_relationship=rel, reason=CaseReason.CORE_LIST).count()
         advisors = ", ".join(str(s.staff) for s in rel.shares.filter(effective_to__isnull=True)
                              .select_related("staff"))
         case = case_open(
             actor=actor, reason=CaseReason.CORE_LIST, rel_type=rel.type, customer=rel.customer,
-            proposed_shares=[], dedupe_key=f"{CORE_REMOVE_KEY}{rel.pk}:{timezone.now().strftime('%Y%m%d%H%M%S%f')}",
+            # The n-th removal asked for this version: a double submit finds its key taken and opens nothing.
+            proposed_shares=[], dedupe_key=f"{CORE_REMOVE_KEY}{rel.pk}:{removals + 1}",
             branch=rel.outlet.branch if rel.outlet else None, applicant=None, outcome=CaseOutcome.END,
             target_relationship=rel,
             explanation=_("Remove from the core list of %(branch)s: %(advisor)s, requested by the branch on "
@@ -165,6 +167,7 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
                     case_open(
                         actor=actor, reason=CaseReason.CORE_LIST, rel_type=rel_type, customer=customer,
                         proposed_shares=[{"staff_id": advisor.pk, "ratio": "1.0000"}], dedupe_key=line.dedupe_key,
+                        core_line=line,
                         branch=branch, applicant=None, opening_date=ln.effective_from, opening_outlet=advisor.outlet,
                         explanation=_("Core list of %(branch)s, line %(line)d: %(advisor)s. [R-CORE-2]") % {
                             "branch": branch.name, "line": ln.line_no, "advisor": advisor})

@@ -13,15 +13,11 @@ from relationships.models import (
     RelationshipShare,
 )
 
-BRANCH_REQUEST_KEY = "branch_request:"
-CORE_LINE_KEY = "core_line:"
-
 
 def branch_cases_decided(case, *, relationship, actor) -> None:
     """Requests and core lines follow their case (runs inside the deciding transaction)."""
-    key = case.dedupe_key or ""
-    if key.startswith(BRANCH_REQUEST_KEY):
-        req = BranchRequest.objects.select_for_update().filter(pk=int(key[len(BRANCH_REQUEST_KEY):])).first()
+    if case.branch_request_id is not None:
+        req = BranchRequest.objects.select_for_update().filter(pk=case.branch_request_id).first()
         if req is None or req.status != BranchRequestStatus.PENDING:
             return
         if case.status == CaseStatus.APPROVED:
@@ -38,8 +34,8 @@ def branch_cases_decided(case, *, relationship, actor) -> None:
         req.save(update_fields=["status", "new_relationship", "ended_share_ids"])
         audit(actor=actor, action="branch_request.decided", target=req, after={
             "status": req.status, "case": case.pk, "relationship": relationship.pk if relationship else None})
-    elif key.startswith(CORE_LINE_KEY):
-        line = CoreListLine.objects.select_for_update().filter(pk=int(key[len(CORE_LINE_KEY):])).first()
+    elif case.core_line_id is not None:
+        line = CoreListLine.objects.select_for_update().filter(pk=case.core_line_id).first()
         if line is None or line.status != CoreLineStatus.PENDING:
             return
         if case.status == CaseStatus.APPROVED:

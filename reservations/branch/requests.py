@@ -100,7 +100,7 @@ def _open_case(*, actor, req: BranchRequest, shares: list[Share], outlet) -> App
     case = case_open(
         actor=actor, reason=CaseReason.BRANCH_CREATED, rel_type=req.type, customer=req.customer,
         proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in shares],
-        dedupe_key=req.dedupe_key, branch=req.branch, applicant=None, outcome=outcome,
+        dedupe_key=req.dedupe_key, branch=req.branch, applicant=None, outcome=outcome, branch_request=req,
         target_relationship=req.old_relationship if outcome != CaseOutcome.CREATE else None,
         # The engine creates the relationship from the case's date and outlet.
         opening_date=req.effective_from, opening_outlet=outlet,

@@ -55,10 +55,10 @@ def branch_requests(request):
           .select_related("customer", "type", "branch", "requested_by", "old_relationship", "new_relationship")
           .order_by("-requested_at", "-id"))
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    keys = [f"branch_request:{r.pk}" for r in page.object_list]
-    cases = dict(ApprovalCase.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "pk"))
+    cases = dict(ApprovalCase.objects.filter(branch_request__in=list(page.object_list))
+                 .values_list("branch_request_id", "pk"))
     for r in page.object_list:
-        r.case_id = cases.get(f"branch_request:{r.pk}")
+        r.case_id = cases.get(r.pk)
     return render(request, "branch/requests.html", {
         "page_obj": page, "can_create": bool(acting_branches(request.user))})
 
@@ -198,10 +198,9 @@ def core_list(request):
           .select_related("submission__branch", "advisor", "customer", "relationship")
           .order_by("-submission__submitted_at", "-submission_id", "line_no"))
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    keys = [f"core_line:{ln.pk}" for ln in page.object_list]
-    cases = dict(ApprovalCase.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "pk"))
+    cases = dict(ApprovalCase.objects.filter(core_line__in=list(page.object_list)).values_list("core_line_id", "pk"))
     for ln in page.object_list:
-        ln.case_id = cases.get(f"core_line:{ln.pk}")
+        ln.case_id = cases.get(ln.pk)
     core_customers = list(branch_core_relationships(request.user)[:500]) if branches else []
     return render(request, "core/list.html", {
         "page_obj": page, "formset": formset, "upload": upload, "branches": branches, "branch": branch,
