@@ -40,10 +40,12 @@ ACCOUNT_EVENT_COLUMNS = ["event_id", "event_time", "kind", "id_number", "custome
 
 
 def load_org(actor, rows, result: FeedResult) -> None:
+    """The lines are judged in file order (a parent may be defined earlier in the file); the rows are then
+    written level by level — head office, branches, outlets — so every parent has its id before its children."""
     existing = {o.code: o for o in Organisation.objects.all()}
     regions = {r.code: r for r in Region.objects.all()}
     kinds = {"hq", "branch", "outlet"}
-    changed = []
+    changed: dict[str, tuple[Organisation, dict | None, dict]] = {}
     for line, row in rows:
         try:
             code, name, kind = row.get("code", ""), row.get("name", ""), row.get("kind", "").lower()
@@ -73,17 +75,25 @@ def load_org(actor, rows, result: FeedResult) -> None:
             elif kind == "branch":
                 raise LineError(_("a branch needs its region."))
             org = existing.get(code) or Organisation(code=code)
-            before = {"name": org.name, "kind": org.kind, "parent": org.parent_id} if org.pk else None
+            before = changed[code][1] if code in changed else (
+                {"name": org.name, "kind": org.kind, "parent": org.parent_id} if org.pk else None)
             org.name, org.kind, org.parent, org.region = name, kind, parent, region
-            org.save()
-            org.branch = org if kind == "branch" else (parent if kind == "outlet" else None)
-            org.save(update_fields=["branch"])
             existing[code] = org
-            changed.append((org.pk, before, {"code": code, "name": name, "kind": kind}))
+            changed[code] = (org, before, {"code": code, "name": name, "kind": kind})
             result.rows_loaded += 1
         except LineError as exc:
             result.errors.append((line, str(exc)))
-    audit_many(actor=actor, action="organisation.load", model_label="relationships.organisation", rows=changed)
+    orgs = [org for org, _before, _after in changed.values()]
+    for kind in ("hq", "branch", "outlet"):
+        new = [o for o in orgs if o.kind == kind and o.pk is None]
+        old = [o for o in orgs if o.kind == kind and o.pk is not None]
+        Organisation.objects.bulk_create(new, batch_size=2000)
+        Organisation.objects.bulk_update(old, ["name", "kind", "parent", "region"], batch_size=2000)
+    for o in orgs:
+        o.branch = o if o.kind == "branch" else (o.parent if o.kind == "outlet" else None)
+    Organisation.objects.bulk_update(orgs, ["branch"], batch_size=2000)
+    audit_many(actor=actor, action="organisation.load", model_label="relationships.organisation",
+               rows=[(org.pk, before, after) for org, before, after in changed.values()])
 
 
 # --- staff -----------------------------------------------------------------------------------------------

@@ -61,17 +61,27 @@ def validate_shares(rel_type: RelationshipType, shares: Sequence[Share]) -> None
 
 def attach_refusal(staff: Staff, rel_type: RelationshipType, on: dt.date) -> str | None:
     """R-ATT-1 / R-ORG-4: why `staff` may not hold `rel_type` on day `on`, or None if he may."""
-    if not staff.attach_open:
-        return _("%(staff)s has no open attach permission.") % {"staff": staff}
-    if staff.kind not in rel_type.holder_kinds:
-        return _("%(staff)s (%(kind)s) may not hold %(type)s.") % {
-            "staff": staff, "kind": staff.get_kind_display(), "type": rel_type.name}
-    holds = Qualification.objects.filter(staff=staff, kind=rel_type.qualification, valid_from__lte=on).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gte=on)).exists()
-    if not holds:
-        return _("%(staff)s lacks a valid %(qualification)s qualification.") % {
-            "staff": staff, "qualification": rel_type.get_qualification_display()}
-    return None
+    return attach_refusals([staff], rel_type, on)[staff.pk]
+
+
+def attach_refusals(staff: Sequence[Staff], rel_type: RelationshipType, on: dt.date) -> dict[int, str | None]:
+    """`attach_refusal` for many staff members at once (one query for their qualifications)."""
+    qualified = set(Qualification.objects.filter(
+        staff__in=[s.pk for s in staff], kind=rel_type.qualification, valid_from__lte=on).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=on)).values_list("staff_id", flat=True))
+    refusals: dict[int, str | None] = {}
+    for s in staff:
+        if not s.attach_open:
+            refusals[s.pk] = _("%(staff)s has no open attach permission.") % {"staff": s}
+        elif s.kind not in rel_type.holder_kinds:
+            refusals[s.pk] = _("%(staff)s (%(kind)s) may not hold %(type)s.") % {
+                "staff": s, "kind": s.get_kind_display(), "type": rel_type.name}
+        elif s.pk not in qualified:
+            refusals[s.pk] = _("%(staff)s lacks a valid %(qualification)s qualification.") % {
+                "staff": s, "qualification": rel_type.get_qualification_display()}
+        else:
+            refusals[s.pk] = None
+    return refusals
 
 
 def check_can_attach(shares: Iterable[Share], rel_type: RelationshipType, on: dt.date) -> None:

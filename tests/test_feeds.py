@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 
 from relationships.models import AccountEvent, Organisation, PiiAccess, Qualification, Staff
 from reservations.models import FeedFile, Reservation
@@ -41,14 +46,19 @@ def write(tmp_path, name: str, content: bytes) -> str:
     return str(path)
 
 
-def load(tmp_path, kind, name, content, capsys=None):
-    call_command("load_feed", kind, write(tmp_path, name, content))
+def load(tmp_path, kind, name, content, capsys=None) -> int:
+    """§12: load_feed's exit status — 0 every line loaded or skipped, 1 a line refused, 2 the file unreadable."""
+    try:
+        call_command("load_feed", kind, write(tmp_path, name, content))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
 
 
 @pytest.fixture
 def org_and_staff(tmp_path):
-    load(tmp_path, "org", "org.csv", ORG)
-    load(tmp_path, "staff", "staff.csv", STAFF)
+    assert load(tmp_path, "org", "org.csv", ORG) == 1  # XX01 and BAD are refused, the rest loaded
+    assert load(tmp_path, "staff", "staff.csv", STAFF) == 1
 
 
 def test_org_feed_builds_the_tree_and_reports_bad_lines_by_number(tmp_path, capsys):
@@ -155,3 +165,23 @@ def test_nightly_command_and_exports_produce_the_contract_formats(org_and_staff,
     assert cases[0] == ["case_id", "reason", "relationship_type", "id_number", "status", "current_step"]
     assert cases[1][1:] == ["duplicate", "NEW_DEV", dup, "pending", "1"]
     assert PiiAccess.objects.filter(purpose__startswith="export").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)  # the command commits from its own process: flushed afterwards
+def test_load_feed_exits_0_when_every_line_loaded_1_when_a_line_was_refused_and_2_when_unreadable(tmp_path):
+    """§12: the exit status tells another system what happened, without reading the output."""
+    s = connection.settings_dict
+    env = {**os.environ, "DJANGO_DEBUG": "1",
+           "DATABASE_URL": f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/"
+                           f"{s['NAME']}"}
+    good = write(tmp_path, "good.csv", csv_bytes(["code", "name", "kind", "parent_code", "region"],
+                                                 [["HQX", "总部", "hq", "", ""]]))
+    bad_line = write(tmp_path, "bad-line.csv", csv_bytes(["code", "name", "kind", "parent_code", "region"],
+                                                         [["HQY", "总部", "planet", "", ""]]))
+    unreadable = write(tmp_path, "unreadable.csv", b"code,name\nHQ,x\n")
+
+    def status(path):
+        return subprocess.run([sys.executable, "manage.py", "load_feed", "org", path], cwd=settings.BASE_DIR,
+                              env=env, capture_output=True, text=True, timeout=120).returncode
+
+    assert (status(good), status(bad_line), status(unreadable)) == (0, 1, 2)

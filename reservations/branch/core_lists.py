@@ -35,7 +35,7 @@ from relationships.models import (
 )
 from relationships.pii import mask_id, pii_hashes
 from relationships.selectors import customer_branch_ids
-from relationships.services import attach_refusal
+from relationships.services import attach_refusals
 from reservations.branch.requests import require_branch
 
 CORE = "CORE_SERVICE"
@@ -148,9 +148,9 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
             relationship__effective_to__isnull=True).values_list("staff_id").annotate(n=Count("id"))))
         held.update(dict(CoreListLine.objects.filter(advisor_id__in=advisor_ids, status=CoreLineStatus.PENDING)
                          .values_list("advisor_id").annotate(n=Count("id"))))
+        facts = _core_facts(lines, list(staff_by_no.values()), rel_type, cutoff, today)
         for ln in lines:
-            problem, customer, advisor, masked = _core_line_problem(ln, branch, rel_type, staff_by_no, held, cutoff,
-                                                                    today)
+            problem, customer, advisor, masked = _core_line_problem(ln, branch, facts, staff_by_no, held, cutoff)
             line = CoreListLine(submission=submission, line_no=ln.line_no, customer=customer, id_masked=masked,
                                 advisor=advisor, advisor_no=ln.staff_no[:32], effective_from=ln.effective_from)
             if problem is None:
@@ -164,6 +164,7 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
                     line.pk = None
                 else:
                     held[advisor.pk] += 1
+                    facts.pending.add(customer.pk)
                     case_open(
                         actor=actor, reason=CaseReason.CORE_LIST, rel_type=rel_type, customer=customer,
                         proposed_shares=[{"staff_id": advisor.pk, "ratio": "1.0000"}], dedupe_key=line.dedupe_key,
@@ -181,8 +182,47 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
     return result
 
 
-def _core_line_problem(ln: CoreLineInput, branch, rel_type, staff_by_no, held: Counter, cutoff: dt.date,
-                       today: dt.date):
+@dataclass
+class _CoreFacts:
+    """What the lines of one submission are judged on (R-CORE-1), read with a handful of queries for all of them."""
+
+    customers: dict[str, Customer]            # by every live hash version of the ID number
+    branches: dict[int, set[int]]             # customer → branches he is a customer of
+    long_open: set[int]                       # customers with an account open for 12 months
+    development: dict[int, str]               # customer → the development type he holds
+    core_outlet: dict[int, str]               # customer → the outlet of his core relationship
+    pending: set[int]                         # customers on a list under review
+    refusals: dict[int, str | None]           # advisor → why he may not hold CORE_SERVICE
+
+
+def _core_facts(lines: Sequence[CoreLineInput], advisors: Sequence[Staff], rel_type: RelationshipType,
+                cutoff: dt.date, today: dt.date) -> _CoreFacts:
+    hashes: set[str] = set()
+    for ln in lines:
+        try:
+            hashes.update(pii_hashes(normalise_id_number(ln.id_number)))
+        except ValidationError:
+            continue
+    customers = {c.id_hash: c for c in Customer.objects.filter(id_hash__in=hashes)}
+    ids = list({c.pk for c in customers.values()})
+    development: dict[int, str] = {}
+    for cid, name in (Relationship.objects.filter(customer_id__in=ids, type_id__in=DEVELOPMENT_TYPES,
+                                                  effective_to__isnull=True)
+                      .order_by("customer_id", "id").values_list("customer_id", "type__name")):
+        development.setdefault(cid, name)
+    core_outlet = {cid: name or "—" for cid, name in Relationship.objects.filter(
+        customer_id__in=ids, type_id=CORE, effective_to__isnull=True).values_list("customer_id", "outlet__name")}
+    return _CoreFacts(
+        customers=customers, branches=customer_branch_ids(ids),
+        long_open=set(Account.objects.filter(customer_id__in=ids, closed_at__isnull=True,
+                                             opened_at__date__lte=cutoff).values_list("customer_id", flat=True)),
+        development=development, core_outlet=core_outlet,
+        pending=set(CoreListLine.objects.filter(customer_id__in=ids, status=CoreLineStatus.PENDING)
+                    .values_list("customer_id", flat=True)),
+        refusals=attach_refusals(list(advisors), rel_type, today))
+
+
+def _core_line_problem(ln: CoreLineInput, branch, facts: _CoreFacts, staff_by_no, held: Counter, cutoff: dt.date):
     """(problem or None, customer, advisor, masked id) of one line (R-CORE-1)."""
     if ln.error:
         return ln.error, None, None, ""
@@ -191,7 +231,7 @@ def _core_line_problem(ln: CoreLineInput, branch, rel_type, staff_by_no, held: C
     except ValidationError as exc:
         return " ".join(exc.messages), None, None, ""
     masked = mask_id(id_number)
-    customer = Customer.objects.filter(id_hash__in=pii_hashes(id_number)).first()
+    customer = next((facts.customers[h] for h in pii_hashes(id_number) if h in facts.customers), None)
     advisor = staff_by_no.get(ln.staff_no)
     if customer is None:
         return _("No customer with this ID card number is known to the platform."), None, advisor, masked
@@ -199,27 +239,22 @@ def _core_line_problem(ln: CoreLineInput, branch, rel_type, staff_by_no, held: C
         return _("There is no staff member with number %(no)s.") % {"no": ln.staff_no}, customer, None, masked
     if advisor.outlet.branch_id != branch.pk:
         return _("%(staff)s is not staff of this branch.") % {"staff": advisor}, customer, advisor, masked
-    refusal = attach_refusal(advisor, rel_type, today)
+    refusal = facts.refusals[advisor.pk]
     if refusal:  # investment advisor, investment-consulting qualification, open attach permission (R-CORE-1)
         return refusal + " [R-CORE-1]", customer, advisor, masked
-    if branch.pk not in customer_branch_ids([customer.pk]).get(customer.pk, set()):
+    if branch.pk not in facts.branches.get(customer.pk, set()):
         return _("The customer has no account at an outlet of %(branch)s.") % {"branch": branch.name}, \
             customer, advisor, masked
-    if not Account.objects.filter(customer=customer, closed_at__isnull=True,
-                                  opened_at__date__lte=cutoff).exists():
+    if customer.pk not in facts.long_open:
         return _("The customer's account has not been open for 12 months (opened after %(date)s). [R-CORE-1]") % {
             "date": cutoff}, customer, advisor, masked
-    dev = (Relationship.objects.filter(customer=customer, type_id__in=DEVELOPMENT_TYPES, effective_to__isnull=True)
-           .select_related("type").first())
-    if dev is not None:
+    if customer.pk in facts.development:
         return _("The customer holds a %(type)s relationship, so he is not a natural new customer. [R-CORE-1]") % {
-            "type": dev.type.name}, customer, advisor, masked
-    core = Relationship.objects.filter(customer=customer, type_id=CORE, effective_to__isnull=True) \
-        .select_related("outlet").first()
-    if core is not None:
+            "type": facts.development[customer.pk]}, customer, advisor, masked
+    if customer.pk in facts.core_outlet:
         return _("The customer is already a core customer, with %(outlet)s (one advisor per core customer). "
-                 "[R-CORE-1]") % {"outlet": core.outlet.name if core.outlet else "—"}, customer, advisor, masked
-    if CoreListLine.objects.filter(customer=customer, status=CoreLineStatus.PENDING).exists():
+                 "[R-CORE-1]") % {"outlet": facts.core_outlet[customer.pk]}, customer, advisor, masked
+    if customer.pk in facts.pending:
         return _("The customer is already on a core list under review (one advisor per core customer). "
                  "[R-CORE-1]"), customer, advisor, masked
     if held[advisor.pk] >= CORE_MAX_PER_ADVISOR:
