@@ -167,7 +167,7 @@ def test_nightly_command_and_exports_produce_the_contract_formats(org_and_staff,
     assert PiiAccess.objects.filter(purpose__startswith="export").count() == 3
 
 
-@pytest.mark.django_db(transaction=True)  # the command commits from its own process: flushed afterwards
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the command commits in its own process
 def test_load_feed_exits_0_when_every_line_loaded_1_when_a_line_was_refused_and_2_when_unreadable(tmp_path):
     """§12: the exit status tells another system what happened, without reading the output."""
     s = connection.settings_dict

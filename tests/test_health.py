@@ -13,7 +13,7 @@ import pytest
 from django.test import override_settings
 
 from relationships import workdays
-from relationships.models import CalendarDay
+from relationships.models import CalendarDay, CalendarYear
 
 REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
 LAST_KNOWN = max(__import__("chinese_calendar").constants.holidays).year  # the package's last year
@@ -38,6 +38,9 @@ def test_r_cal_1_unknown_years_within_names_the_years_neither_the_package_nor_hq
     assert workdays.unknown_years_within(60, today=dt.date(LAST_KNOWN, 12, 1)) == [LAST_KNOWN + 1]
     assert workdays.unknown_years_within(400, today=dt.date(LAST_KNOWN, 12, 1)) == [LAST_KNOWN + 1, LAST_KNOWN + 2]
     CalendarDay.objects.create(date=dt.date(LAST_KNOWN + 1, 1, 1), is_workday=False, note="元旦")
+    # One holiday does not make the year known (R-CAL-1): HQ records the year once its calendar is loaded.
+    assert workdays.unknown_years_within(60, today=dt.date(LAST_KNOWN, 12, 1)) == [LAST_KNOWN + 1]
+    CalendarYear.objects.create(year=LAST_KNOWN + 1)
     assert workdays.unknown_years_within(60, today=dt.date(LAST_KNOWN, 12, 1)) == []
     assert workdays.unknown_years_within(400, today=dt.date(LAST_KNOWN, 12, 1)) == [LAST_KNOWN + 2]
 
@@ -60,6 +63,8 @@ def test_r_cal_1_healthz_fails_with_an_unknown_calendar_year_inside_60_days_unti
     assert status == 500
     assert body["CalendarKnown(days=60)"].endswith(f"working-day calendar unknown for {LAST_KNOWN + 1}")
     CalendarDay.objects.create(date=dt.date(LAST_KNOWN + 1, 1, 1), is_workday=False)
+    assert _health(client)[0] == 500  # one holiday is not the year's calendar
+    CalendarYear.objects.create(year=LAST_KNOWN + 1)
     assert _health(client)[0] == 200
 
 

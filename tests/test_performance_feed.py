@@ -48,7 +48,9 @@ def test_metrics_feed_loads_good_lines_and_reports_bad_ones_by_line_number(tmp_p
     ])
     path = tmp_path / "metrics.csv"
     path.write_bytes(content)
-    call_command("load_feed", "metrics", str(path))
+    with pytest.raises(SystemExit) as refused:  # §12: exit status 1, some lines refused, the good ones kept
+        call_command("load_feed", "metrics", str(path))
+    assert refused.value.code == 1
     err = capsys.readouterr()
     lines = {int(line.split(":")[1]) for line in err.err.splitlines()}
     assert lines == {3, 4, 5, 6, 7, 8, 9, 10, 12}

@@ -205,7 +205,9 @@ def test_load_feed_command_reports_refused_lines(two_branches, tmp_path, capsys)
     path = tmp_path / "assignments.csv"
     path.write_bytes(csv_bytes(["id_number", "staff_no", "assigned_at"], [
         [idn, staff.staff_no, "2026-01-20T09:00:00+08:00"], [idn, "NOBODY", "2026-01-20T09:00:00+08:00"]]))
-    call_command("load_feed", "assignments", str(path))
+    with pytest.raises(SystemExit) as refused:  # §12: exit status 1, a line refused
+        call_command("load_feed", "assignments", str(path))
+    assert refused.value.code == 1
     err = capsys.readouterr().err
     assert f"{path}:3:" in err
     assert PreAssignment.objects.filter(status="active").count() == 1
