@@ -152,15 +152,18 @@ def visible_batch_runs(user) -> QuerySet:
     return BatchRun.objects.all() if (scope.everything or scope.branch_ids) else BatchRun.objects.none()
 
 
-def visible_account_events(user) -> QuerySet:
-    """Account events (the core system's openings) are seen by the branch or outlet where they happened."""
-    scope = scope_for(user)
-    qs = AccountEvent.objects.all()
+def _at_outlets(qs: QuerySet, scope: Scope) -> QuerySet:
+    """Rows that belong to an outlet (`outlet_id`): the outlet's and its branch's work, whoever else they name."""
     if scope.everything:
         return qs
     if not (scope.branch_ids or scope.outlet_ids):
         return qs.none()
-    return qs.filter(Q(outlet_id__in=_branch_outlets(scope.branch_ids)) | Q(outlet_id__in=scope.outlet_ids))
+    return qs.filter(Q(outlet_id__in=scope.outlet_ids) | Q(outlet_id__in=_branch_outlets(scope.branch_ids)))
+
+
+def visible_account_events(user) -> QuerySet:
+    """Account events (the core system's openings) are seen by the branch or outlet where they happened."""
+    return _at_outlets(AccountEvent.objects.all(), scope_for(user))
 
 
 def visible_organisations(user) -> QuerySet:
@@ -280,13 +283,7 @@ def visible_preassignments(user) -> QuerySet:
 
 def visible_callbacks(user) -> QuerySet:
     """R-CB-1: callbacks are the outlet's work (and its branch's); holders never see their own callbacks."""
-    scope = scope_for(user)
-    qs = Callback.objects.all()
-    if scope.everything:
-        return qs
-    if not (scope.outlet_ids or scope.branch_ids):
-        return qs.none()
-    return qs.filter(Q(outlet_id__in=scope.outlet_ids) | Q(outlet_id__in=_branch_outlets(scope.branch_ids)))
+    return _at_outlets(Callback.objects.all(), scope_for(user))
 
 
 def visible_branch_requests(user) -> QuerySet:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.forms import add_service_errors
 from common.pagination import CappedPaginator
 from common.tables import filtered_rows, table_page
 from permissions import authority, exports, scoping, services
@@ -55,14 +56,8 @@ def application_new(request):
                 actor=request.user, subject=d["subject"], action=d["action"], reason=d["reason"],
                 signed_off=d["signed_off"], role_kind=d.get("role_kind") or None,
                 organisation=d.get("organisation"), role=d.get("role"))
-        except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, msgs in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, msgs)
-            else:
-                form.add_error(None, exc.messages)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Application #%(id)s filed; it waits for the branch head's approval.")
                              % {"id": app.pk})
@@ -100,20 +95,21 @@ def _act(request, pk, fn, done: str, **kwargs):
     return redirect("permissions:application", pk=app.pk)
 
 
+def _note(request) -> str:
+    form = DecisionForm(request.POST)
+    return form.cleaned_data["note"] if form.is_valid() else ""
+
+
 @login_required
 @require_POST
 def application_approve_view(request, pk: int):
-    form = DecisionForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    return _act(request, pk, services.application_approve, _("Application approved."), note=note)
+    return _act(request, pk, services.application_approve, _("Application approved."), note=_note(request))
 
 
 @login_required
 @require_POST
 def application_reject_view(request, pk: int):
-    form = DecisionForm(request.POST)
-    reason = form.cleaned_data["note"] if form.is_valid() else ""
-    return _act(request, pk, services.application_reject, _("Application rejected."), reason=reason)
+    return _act(request, pk, services.application_reject, _("Application rejected."), reason=_note(request))
 
 
 @login_required
