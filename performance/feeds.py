@@ -8,18 +8,28 @@ number: normalised (GB 11643) and hashed with the platform's keyed hash (R-PII-1
 customers are found; the number itself never reaches the database.
 
 A line is refused, with its number, for an invalid ID number, an ID number of no known customer, a
-date that is not a real `YYYY-MM-DD` day, an amount that is not a plain decimal with at most two
-decimals (yuan), a trade count that is not a whole number, or a customer and date that an earlier
-line of the same file already gave. An empty `net_commission`, `turnover`, `trade_count` or
-`transfer_in` means 0; `assets` is required. A later file for an already loaded customer and day
-replaces its figures (a correction); a locked period keeps its computed figures (R-PERF-3).
+date that is not a real `YYYY-MM-DD` day within the feeds' horizon (`common.feedlines`, 1990–2100), an
+amount that is not a plain decimal with at most two decimals (yuan), a negative amount where none can be,
+a trade count that is not a whole number, or a customer and date that an earlier line of the same file
+already gave. An empty `net_commission`, `turnover`, `trade_count` or `transfer_in` means 0; `assets` is
+required. A later file for an already loaded customer and day replaces its figures (a correction); a
+locked period keeps its computed figures (R-PERF-3).
+
+Signs: end-of-day assets, turnover, the trade count and the assets transferred in are never negative (a
+transfer out is not a negative transfer in). Net commission may be: it is the commission less the fees passed
+on and the rebates paid, and a day with a rebate or a correction of an earlier day and no trade nets below 0.
+
+A line with a NUL or another control character never reaches COPY: `load_feed` refuses it first.
 """
 from __future__ import annotations
+
+import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from common.feedlines import EARLIEST_YEAR, LATEST_YEAR, FieldRules, LineError, check_horizon, refusal_text
 from relationships.identity import normalise_id_number
 from relationships.pii import pii_hashes
 from relationships.pii_store import hold_hash_versions
@@ -27,6 +37,8 @@ from relationships.pii_store import hold_hash_versions
 COLUMNS = ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"]
 STAGING = "perf_metric_staging"
 AMOUNT_COLUMNS = ("assets", "net_commission", "turnover", "transfer_in")
+SIGNED_COLUMNS = ("net_commission",)  # the only amount that may be negative (see above)
+RULES = FieldRules(codes=frozenset(COLUMNS))
 OPTIONAL_COLUMNS = ("net_commission", "turnover", "trade_count", "transfer_in")
 AMOUNT_RE = r"^[+-]?[0-9]{1,16}(\.[0-9]{1,2})?$"
 COUNT_RE = r"^[0-9]{1,9}$"
@@ -61,19 +73,22 @@ def load_metrics(actor, rows, result) -> None:
                                 values["transfer_in"]))
         # 1. Shape of every field: the first failing check names the line's error.
         amount_checks = "\n".join(
-            f"WHEN {c}_raw !~ %(amount)s THEN '{c}'" for c in AMOUNT_COLUMNS)
+            f"WHEN {c}_raw !~ %(amount)s THEN '{c}'" + ("" if c in SIGNED_COLUMNS else
+                                                         f"\nWHEN {c}_raw::numeric < 0 THEN 'negative:{c}'")
+            for c in AMOUNT_COLUMNS)
         cur.execute(f"""
             UPDATE {STAGING} SET error = CASE
                 WHEN id_error IS NOT NULL THEN 'id_invalid'
                 WHEN date_raw !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN 'date'
-                WHEN substr(date_raw, 1, 4)::int NOT BETWEEN 1900 AND 2999 THEN 'date'
+                WHEN substr(date_raw, 1, 4)::int = 0 THEN 'date'
                 WHEN substr(date_raw, 6, 2)::int NOT BETWEEN 1 AND 12 THEN 'date'
                 WHEN substr(date_raw, 9, 2)::int NOT BETWEEN 1 AND extract(day FROM
                      make_date(substr(date_raw, 1, 4)::int, substr(date_raw, 6, 2)::int, 1)
                      + interval '1 month' - interval '1 day')::int THEN 'date'
+                WHEN substr(date_raw, 1, 4)::int NOT BETWEEN %(first)s AND %(last)s THEN 'date_horizon'
                 {amount_checks}
                 WHEN trade_count_raw !~ %(count)s THEN 'trade_count'
-            END""", {"amount": AMOUNT_RE, "count": COUNT_RE})
+            END""", {"amount": AMOUNT_RE, "count": COUNT_RE, "first": EARLIEST_YEAR, "last": LATEST_YEAR})
         # 2. The customer, through the keyed hash; then repeated (customer, day) within the file.
         cur.execute(f"""
             UPDATE {STAGING} s SET customer_id = c.id, day = s.date_raw::date
@@ -126,6 +141,14 @@ def _reason(code: str, *, id_error, date_raw, raw, first_line) -> str:
         return _("id_number is not a known customer.")
     if code == "date":
         return _("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": date_raw}
+    if code == "date_horizon":
+        try:
+            check_horizon(dt.date.fromisoformat(date_raw), "date")
+        except LineError as exc:
+            return refusal_text(exc)
+    if code.startswith("negative:"):
+        column = code.partition(":")[2]
+        return _("%(col)s “%(value)s” cannot be negative.") % {"col": column, "value": raw[column]}
     if code == "trade_count":
         return _("trade_count “%(value)s” is not a whole number.") % {"value": raw["trade_count"]}
     if code == "duplicate":

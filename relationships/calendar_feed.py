@@ -4,8 +4,10 @@ The days that differ from Monday–Friday working, for a year the calendar libra
 (an optional `note` column is kept with the day, e.g. 春节). Called by `reservations.exchange.registry.load_feed`,
 which owns the file-level rules (content-hash dedupe, one transaction per file, the FeedFile record).
 
-A line is refused, with its number, for a date that is not a real `YYYY-MM-DD` day of 2000–2999, a kind
-other than `workday`/`holiday`, or a date an earlier line gave with the other kind. A line equal to what
+A line is refused, with its number, for a date that is not a real `YYYY-MM-DD` day of a year both the
+calendar (2000–2999) and the feeds' horizon (`common.feedlines`, 1990–2100) accept, a kind other than
+`workday`/`holiday`, a date an earlier line gave with the other kind, or a note longer than a day's note
+holds. A line equal to what
 is loaded already (or to an earlier line) is skipped; one that changes a loaded day replaces it.
 
 Every year the file's lines touch becomes known (`CalendarYear`) — unless one of its lines was refused:
@@ -20,13 +22,18 @@ import re
 from django.utils.translation import gettext as _
 
 from common.actors import actor_label
+from common.feedlines import EARLIEST_YEAR, LATEST_YEAR, FieldRules, max_length
 from relationships.audit import audit_many
 from relationships.calendar_services import FIRST_YEAR, LAST_YEAR
 from relationships.models import CalendarDay, CalendarYear
 
 COLUMNS = ["date", "kind"]
+OPTIONAL_COLUMNS = ("note",)
+RULES = FieldRules(lengths={"note": max_length(CalendarDay, "note")}, codes=frozenset({"date", "kind"}))
+FIRST, LAST = max(FIRST_YEAR, EARLIEST_YEAR), min(LAST_YEAR, LATEST_YEAR)
 KINDS = {"workday": True, "holiday": False}
 _DATE = re.compile(r"^(\d{4})-\d{2}-\d{2}$")
+_YEAR_IN_TEXT = re.compile(r"(?<!\d)(\d{4})-\d{2}-\d{2}(?!\d)")
 
 
 class _Refused(Exception):
@@ -41,13 +48,12 @@ def _parse(row: dict) -> tuple[dt.date, bool, str]:
         day = dt.date.fromisoformat(raw)
     except ValueError:
         raise _Refused(_("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": raw}) from None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise _Refused(_("The year must be between %(first)d and %(last)d.") % {"first": FIRST_YEAR,
-                                                                               "last": LAST_YEAR})
+    if not FIRST <= day.year <= LAST:
+        raise _Refused(_("The year must be between %(first)d and %(last)d.") % {"first": FIRST, "last": LAST})
     kind = row.get("kind", "").lower()
     if kind not in KINDS:
         raise _Refused(_("kind “%(kind)s” must be workday or holiday.") % {"kind": row.get("kind", "")})
-    return day, KINDS[kind], row.get("note", "")[:100]
+    return day, KINDS[kind], row.get("note", "")
 
 
 def load_calendar(actor, rows, result) -> None:
@@ -72,6 +78,11 @@ def load_calendar(actor, rows, result) -> None:
         except _Refused as exc:
             refused.append((line, str(exc), year))
     bad_years = {year for _line, _reason, year in refused if year is not None}
+    # A line refused before it reached here (malformed quoting, a refused character): its year if its text shows
+    # one, else every year of the file stays unknown — a half-loaded year must keep warning.
+    for text in result.refused_before.values():
+        years = {int(y) for y in _YEAR_IN_TEXT.findall(text)}
+        bad_years |= years or good_years
     for line, reason, year in refused:
         if year is not None and year in good_years:
             reason += " " + _("The year %(year)d stays unknown until a file loads every line of it.") % {"year": year}

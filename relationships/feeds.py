@@ -2,10 +2,21 @@
 
 Every line is validated and a bad one is reported with its number; the rows are written with bulk
 statements per file, never a query per row. `reservations.exchange.registry.load_feed` owns the file-level
-rules (content-hash dedupe, one transaction per file, the FeedFile record) and calls these.
+rules (content-hash dedupe, one transaction per file, the FeedFile record, the checks of every field against
+the `*_RULES` below) and calls these.
+
+A staff number given twice in one file is refused on its later line (naming the earlier one): one line says
+what a staff member is. An `event_id` given again — later in the same file or in a later file — is skipped
+when its content is the same (§12: a repeated id is skipped) and refused when it differs: the event loaded
+first stands, and the refused line is recorded as an `EventConflict` for the night report of the event's
+business date, with the fields that differ.
 """
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -13,15 +24,17 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from common.feedlines import FeedResult, LineError, parse_time
+from common.feedlines import FeedResult, FieldRules, LineError, max_length, parse_time
 from permissions.services import StaffPermissions, staff_permissions_sync
 from relationships.audit import audit_many
 from relationships.identity import clean_customer_name, normalise_id_number
 from relationships.models import (
     MATCHABLE_EVENT_KINDS,
+    Account,
     AccountEvent,
     AccountType,
     Customer,
+    EventConflict,
     EventKind,
     MatchState,
     Organisation,
@@ -30,13 +43,27 @@ from relationships.models import (
     Staff,
     StaffKind,
 )
-from relationships.pii import encrypt, mask_id
+from relationships.pii import encrypt, mask_id, pii_hashes
 from relationships.pii_store import identity_hashes
 
 ORG_COLUMNS = ["code", "name", "kind", "parent_code", "region"]
 STAFF_COLUMNS = ["staff_no", "name", "outlet_code", "kind", "parent_staff_no", "qualifications", "attach_open"]
 ACCOUNT_EVENT_COLUMNS = ["event_id", "event_time", "kind", "id_number", "customer_name", "account_no",
                          "account_type", "outlet_code"]
+_ORG_CODE = max_length(Organisation, "code")
+_STAFF_NO = max_length(Staff, "staff_no")
+ORG_RULES = FieldRules(lengths={"code": _ORG_CODE, "parent_code": _ORG_CODE, "name": max_length(Organisation, "name"),
+                                "region": max_length(Region, "code", "name")},
+                       codes=frozenset({"code", "parent_code", "kind", "region"}))
+STAFF_RULES = FieldRules(lengths={"staff_no": _STAFF_NO, "parent_staff_no": _STAFF_NO,
+                                  "name": max_length(Staff, "name"), "outlet_code": _ORG_CODE},
+                         codes=frozenset({"staff_no", "parent_staff_no", "outlet_code", "kind", "attach_open"}))
+ACCOUNT_EVENT_RULES = FieldRules(
+    lengths={"event_id": max_length(AccountEvent, "event_id"),
+             "customer_name": min(max_length(AccountEvent, "customer_name"), max_length(Customer, "name")),
+             "account_no": min(max_length(AccountEvent, "account_no"), max_length(Account, "account_no")),
+             "outlet_code": _ORG_CODE},
+    codes=frozenset({"event_id", "kind", "id_number", "account_no", "account_type", "outlet_code"}))
 
 
 def load_org(actor, rows, result: FeedResult) -> None:
@@ -104,11 +131,15 @@ def load_staff(actor, rows, result: FeedResult) -> None:
     kinds = set(StaffKind.values)
     qual_kinds = set(QualificationKind.values)
     parsed = []
+    first_line: dict[str, int] = {}
     for line, row in rows:
         try:
             staff_no, name = row.get("staff_no", ""), row.get("name", "")
             if not staff_no or not name:
                 raise LineError(_("staff_no and name are required."))
+            if staff_no in first_line:
+                raise LineError(_("staff_no “%(no)s” is on line %(line)d already; a staff member is given once "
+                                  "per file.") % {"no": staff_no, "line": first_line[staff_no]})
             outlet = outlets.get(row.get("outlet_code", ""))
             if outlet is None:
                 raise LineError(_("outlet_code “%(code)s” is not a known outlet.") % {"code": row.get("outlet_code")})
@@ -123,6 +154,7 @@ def load_staff(actor, rows, result: FeedResult) -> None:
             attach = row.get("attach_open", "").lower()
             if attach not in {"true", "false"}:
                 raise LineError(_("attach_open must be true or false."))
+            first_line[staff_no] = line
             parsed.append((line, staff_no, name, outlet, kind, row.get("parent_staff_no", ""), quals,
                            attach == "true"))
         except LineError as exc:
@@ -169,19 +201,49 @@ def load_staff(actor, rows, result: FeedResult) -> None:
 
 # --- account events --------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Event:
+    line: int
+    event_id: str
+    event_time: dt.datetime
+    kind: str
+    id_number: str
+    customer_name: str
+    account_no: str
+    account_type: str
+    outlet_id: int
+    outlet_code: str
+
+
+def _as_sent(e: _Event, office: ZoneInfo) -> dict[str, str]:
+    return {"event_time": e.event_time.astimezone(office).isoformat(), "kind": e.kind,
+            "id_number": mask_id(e.id_number), "customer_name": e.customer_name, "account_no": e.account_no,
+            "account_type": e.account_type, "outlet_code": e.outlet_code}
+
+
+def _as_loaded(known: Mapping[str, Any], office: ZoneInfo) -> dict[str, str]:
+    return {"event_time": known["event_time"].astimezone(office).isoformat(), "kind": known["kind"],
+            "id_number": known["customer__id_masked"], "customer_name": known["customer_name"],
+            "account_no": known["account_no"], "account_type": known["account_type"],
+            "outlet_code": known["outlet__code"]}
+
+
+def _differences(before: dict[str, str], after: dict[str, str], *, same_person: bool,
+                 same_time: bool) -> dict[str, list[str]]:
+    """{column: [as loaded, as sent]} of what differs; the person and the instant compare as such, not as text."""
+    return {c: [before[c], after[c]] for c in ACCOUNT_EVENT_COLUMNS if c in before and (
+        not same_person if c == "id_number" else not same_time if c == "event_time" else before[c] != after[c])}
+
+
 def load_account_events(actor, rows, result: FeedResult) -> None:
     outlets = {o.code: o.pk for o in Organisation.objects.filter(kind="outlet")}
     kinds, types = set(EventKind.values), set(AccountType.values)
-    seen_in_file: set[str] = set()
-    parsed = []
+    parsed: list[_Event] = []
     for line, row in rows:
         try:
             event_id = row.get("event_id", "")
             if not event_id:
                 raise LineError(_("event_id is required."))
-            if event_id in seen_in_file:
-                result.rows_skipped += 1
-                continue
             event_time = parse_time(row.get("event_time", ""), "event_time")
             kind = row.get("kind", "")
             if kind not in kinds:
@@ -199,38 +261,88 @@ def load_account_events(actor, rows, result: FeedResult) -> None:
             outlet_id = outlets.get(row.get("outlet_code", ""))
             if outlet_id is None:
                 raise LineError(_("outlet_code “%(code)s” is not a known outlet.") % {"code": row.get("outlet_code")})
-            seen_in_file.add(event_id)
-            parsed.append((line, event_id, event_time, kind, id_number, name, row["account_no"], account_type,
-                           outlet_id))
+            parsed.append(_Event(line, event_id, event_time, kind, id_number, name, row["account_no"], account_type,
+                                 outlet_id, row["outlet_code"]))
         except LineError as exc:
             result.errors.append((line, str(exc)))
     if not parsed:
         return
-    known = set(AccountEvent.objects.filter(event_id__in=[p[1] for p in parsed]).values_list("event_id", flat=True))
-    fresh = [p for p in parsed if p[1] not in known]
-    result.rows_skipped += len(parsed) - len(fresh)
-    if not fresh:
-        return
+    office = ZoneInfo(settings.TIME_ZONE)
+    # An event_id seen before: in an earlier file (one query for the whole file) or on an earlier line.
+    loaded = {e["event_id"]: e for e in AccountEvent.objects.filter(event_id__in={p.event_id for p in parsed}).values(
+        "pk", "event_id", "business_date", "event_time", "kind", "customer_name", "account_no", "account_type",
+        "outlet__code", "customer__id_hash", "customer__id_masked")}
+    first: dict[str, _Event] = {}
+    fresh: list[_Event] = []
+    conflicts: list[tuple[_Event, Mapping[str, Any] | None, dict[str, list[str]]]] = []  # with the loaded event
+    for p in parsed:
+        known = loaded.get(p.event_id)
+        earlier = first.get(p.event_id)
+        if known is not None:
+            diff = _differences(_as_loaded(known, office), _as_sent(p, office),
+                                same_person=known["customer__id_hash"] in pii_hashes(p.id_number),
+                                same_time=known["event_time"] == p.event_time)
+        elif earlier is not None:
+            diff = _differences(_as_sent(earlier, office), _as_sent(p, office),
+                                same_person=earlier.id_number == p.id_number,
+                                same_time=earlier.event_time == p.event_time)
+        else:
+            first[p.event_id] = p
+            fresh.append(p)
+            continue
+        if not diff:
+            result.rows_skipped += 1  # §12: a repeated event_id is skipped
+            continue
+        conflicts.append((p, known, diff))
+        fields = ", ".join(diff)
+        if known is not None:
+            result.errors.append((p.line, _(
+                "event_id “%(id)s” was loaded before with different %(fields)s: the event loaded first stands; this "
+                "line is refused and listed on the night report of %(date)s.") % {
+                "id": p.event_id, "fields": fields, "date": known["business_date"].isoformat()}))
+        else:
+            assert earlier is not None
+            result.errors.append((p.line, _(
+                "event_id “%(id)s” is on line %(line)d already, with different %(fields)s: this line is refused and "
+                "listed on the night report of %(date)s.") % {
+                "id": p.event_id, "line": earlier.line, "fields": fields,
+                "date": earlier.event_time.astimezone(office).date().isoformat()}))
+    if fresh:
+        events = _create_events(fresh, office)
+        result.rows_loaded += len(events)
+    else:
+        events = []
+    created = {e.event_id: (e.pk, e.business_date) for e in events}
+    EventConflict.objects.bulk_create([EventConflict(
+        event_id=known["pk"] if known else created[p.event_id][0],
+        business_date=known["business_date"] if known else created[p.event_id][1],
+        filename=result.filename[:300], line=p.line, sent_id_masked=mask_id(p.id_number), differences=diff)
+        for p, known, diff in conflicts], batch_size=2000)
+    if events:
+        _follow_events([e.pk for e in events])
+
+
+def _create_events(fresh: list[_Event], office: ZoneInfo) -> list[AccountEvent]:
     # Customers: one INSERT for the new ones, one SELECT for all ids (R-PII-1: hash + ciphertext only), each ID
     # number in the key version its rows already carry (under its lock, so a key rotation cannot split it).
-    hashes = identity_hashes(p[4] for p in fresh)
+    hashes = identity_hashes(p.id_number for p in fresh)
     by_hash: dict[str, tuple[str, str]] = {}
     for p in fresh:
-        by_hash.setdefault(hashes[p[4]], (p[4], p[5]))
+        by_hash.setdefault(hashes[p.id_number], (p.id_number, p.customer_name))
     Customer.objects.bulk_create(
         [Customer(id_hash=h, id_encrypted=encrypt(n), id_masked=mask_id(n), name=name)
          for h, (n, name) in by_hash.items()], ignore_conflicts=True, batch_size=5000)
     customer_ids = dict(Customer.objects.filter(id_hash__in=list(by_hash)).values_list("id_hash", "id"))
-    office = ZoneInfo(settings.TIME_ZONE)
-    events = AccountEvent.objects.bulk_create([
-        AccountEvent(event_id=eid, event_time=t, business_date=t.astimezone(office).date(), kind=kind,
-                     account_type=atype,
-                     account_no=acct, customer_id=customer_ids[hashes[idn]], customer_name=name,
-                     outlet_id=outlet_id,
-                     match_state=MatchState.PENDING if kind in MATCHABLE_EVENT_KINDS else None)
-        for _line, eid, t, kind, idn, name, acct, atype, outlet_id in fresh], batch_size=5000)
-    result.rows_loaded += len(events)
-    new_ids = [e.pk for e in events]
+    return AccountEvent.objects.bulk_create([
+        AccountEvent(event_id=p.event_id, event_time=p.event_time, business_date=p.event_time.astimezone(office).date(),
+                     kind=p.kind, account_type=p.account_type, account_no=p.account_no,
+                     customer_id=customer_ids[hashes[p.id_number]], customer_name=p.customer_name,
+                     outlet_id=p.outlet_id,
+                     match_state=MatchState.PENDING if p.kind in MATCHABLE_EVENT_KINDS else None)
+        for p in fresh], batch_size=5000)
+
+
+def _follow_events(new_ids: list[int]) -> None:
     with connection.cursor() as cur:
         # Accounts follow the events: open creates, close closes (set-based).
         cur.execute("""

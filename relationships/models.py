@@ -246,6 +246,32 @@ class AccountEvent(models.Model):
         return self.event_id
 
 
+class EventConflict(models.Model):
+    """A line of the account-event feed that gave a known `event_id` with different content (§12).
+
+    The event loaded first stands; the line is refused and recorded here so that the night report of the
+    event's business date lists it for review — the core system re-sent an opening (or another event) that
+    differs from what was matched. `differences` is {column: [as loaded, as sent]}, ID numbers masked.
+    """
+
+    event = models.ForeignKey(AccountEvent, verbose_name=_("account event"), on_delete=models.PROTECT,
+                              related_name="conflicts")
+    business_date = models.DateField(_("business date"))  # the loaded event's: the night report that lists it
+    filename = models.CharField(_("file name"), max_length=300)
+    line = models.PositiveIntegerField(_("line"))
+    sent_id_masked = models.CharField(_("ID card number sent"), max_length=18)
+    differences = models.JSONField(_("differing fields"))
+    detected_at = models.DateTimeField(_("detected at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("re-sent account event")
+        verbose_name_plural = _("re-sent account events")
+        indexes = [models.Index(fields=["business_date", "id"], name="event_conflict_by_night")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} · {self.filename}:{self.line}"
+
+
 class RelationshipType(models.Model):
     """R-TYPE-1: the ten types are rows; matching and chains read them, no code branches per type."""
 

@@ -11,6 +11,10 @@ cipher key and the hash key are independent and a version's keys never serve ano
 Every stored value says its version: `v2:<base64 nonce+ciphertext>` and `v2:<hex digest>`. A value
 without a prefix is the format before key versions (version 1's secret, SHA-256/HMAC derivation); it
 stays readable, and `manage.py rotate_pii_key` rewrites it like any value not on the current version.
+
+Whole files holding ID numbers (a feed uploaded in the browser, until it is loaded) are sealed as bytes with the
+same cipher key: `v2:` + nonce + ciphertext, authenticated with their own associated data (`crm-file/v2`), so a
+sealed file can never be passed off as a sealed field or the reverse. `rotate_pii_key` re-seals them too.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 _PREFIX = re.compile(r"^v(\d{1,4}):")
+_BLOB_PREFIX = re.compile(rb"^v(\d{1,4}):")
 _HKDF_SALT = b"crm-platform/pii-keys"
 LEGACY = 0  # the version of a value written before key versions (unprefixed); read with version 1's secret
 
@@ -66,6 +71,19 @@ class KeyRing:
         nonce = os.urandom(12)
         sealed = _keys_of(self.current, self)[0].encrypt(nonce, value.encode(), _aad(self.current))
         return self.prefix + base64.b64encode(nonce + sealed).decode()
+
+    def seal(self, data: bytes) -> bytes:
+        nonce = os.urandom(12)
+        sealed = _keys_of(self.current, self)[0].encrypt(nonce, data, _file_aad(self.current))
+        return self.prefix.encode() + nonce + sealed
+
+    def unseal(self, blob: bytes) -> bytes:
+        """A sealed file; raises ValueError for bytes that are not one, InvalidTag for a damaged one."""
+        match = _BLOB_PREFIX.match(blob)
+        if match is None:
+            raise ValueError("not a sealed file")
+        version, raw = int(match.group(1)), blob[match.end():]
+        return _keys_of(version, self)[0].decrypt(raw[:12], raw[12:], _file_aad(version))
 
     def decrypt(self, token: str) -> str:
         if not token:
@@ -136,6 +154,10 @@ def _aad(version: int) -> bytes:
     return b"crm-pii" if version == LEGACY else b"crm-pii/v%d" % version
 
 
+def _file_aad(version: int) -> bytes:
+    return b"crm-file/v%d" % version
+
+
 def version_of(token: str) -> int:
     """The key version a stored ciphertext or hash carries (LEGACY for an unprefixed one)."""
     match = _PREFIX.match(token or "")
@@ -162,6 +184,15 @@ def encrypt(value: str) -> str:
 
 def decrypt(token: str) -> str:
     return keyring().decrypt(token)
+
+
+def seal(data: bytes) -> bytes:
+    """A whole file encrypted with the current key version (see the module docstring)."""
+    return keyring().seal(data)
+
+
+def unseal(blob: bytes) -> bytes:
+    return keyring().unseal(blob)
 
 
 def mask_id(value: str) -> str:

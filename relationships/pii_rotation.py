@@ -31,7 +31,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 
 from relationships.audit import audit_many
 from relationships.pii import KeyRing, current_prefix, keyring
-from relationships.pii_store import LOCK_CLASS, LOCK_ID, HashedTable, hashed_tables
+from relationships.pii_store import LOCK_CLASS, LOCK_ID, HashedTable, SealedColumn, hashed_tables, sealed_columns
 
 log = logging.getLogger(__name__)
 ACTOR = "rotate_pii_key"
@@ -89,9 +89,47 @@ def rows_behind(t: HashedTable, prefix: str | None = None) -> int:
         return cur.fetchone()[0]
 
 
+def _sealed_behind(c: SealedColumn, prefix: str) -> tuple[str, list]:
+    return (f"length({c.column}) > 0 AND substring({c.column} FROM 1 FOR %s) <> %s",
+            [len(prefix.encode()), prefix.encode()])
+
+
+def sealed_behind(c: SealedColumn, prefix: str | None = None) -> int:
+    where, params = _sealed_behind(c, prefix or current_prefix())
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {c.table} WHERE {where}", params)
+        return cur.fetchone()[0]
+
+
 def behind_by_table() -> dict[str, int]:
     prefix = current_prefix()
-    return {t.label: rows_behind(t, prefix) for t in hashed_tables()}
+    counts = {t.label: rows_behind(t, prefix) for t in hashed_tables()}
+    for c in sealed_columns():  # uploads waiting for their load: listed only while some are behind
+        if n := sealed_behind(c, prefix):
+            counts[f"{c.label}.{c.column}"] = n
+    return counts
+
+
+def _reseal(c: SealedColumn, ring: KeyRing, report: RotationReport) -> None:
+    """Sealed files (a few uploads waiting for their load): one row per transaction, skipping a row the loader
+    holds (it blanks the file when it finishes). A file that cannot be unsealed is reported and left."""
+    where, params = _sealed_behind(c, ring.prefix)
+    after = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(f"SELECT id, {c.column} FROM {c.table} WHERE id > %s AND {where} ORDER BY id LIMIT 1 "
+                        f"FOR UPDATE SKIP LOCKED", [after, *params])
+            row = cur.fetchone()
+            if row is None:
+                return
+            after, blob = row[0], bytes(row[1])
+            try:
+                fresh = ring.seal(ring.unseal(blob))
+            except UNREADABLE:
+                report.unreadable.add((c.label, after))
+                continue
+            cur.execute(f"UPDATE {c.table} SET {c.column} = %s WHERE id = %s", [fresh, after])
+            report.moved[f"{c.label}.{c.column}"] += 1
 
 
 def _current(value: str, prefix: str) -> bool:
@@ -225,6 +263,8 @@ def rotate_pii(*, chunk_size: int = 2000, pause: float = 0.0, writer_wait: str =
                 _after_chunk_committed(report.chunks)
                 if pause:
                     time.sleep(pause)
+        for c in sealed_columns():
+            _reseal(c, ring, report)
         report.left = behind_by_table()
         if report.complete or report.done == moved_before:
             break

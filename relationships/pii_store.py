@@ -17,7 +17,8 @@ fraction of a second) only while a rotation runs. One lock rather than one per I
 hundred thousand ID numbers would exhaust PostgreSQL's lock table.
 
 Tables register themselves (`register_hashed_table`) from their app's `ready()`: this app sits at the
-bottom and does not know the upper apps' models.
+bottom and does not know the upper apps' models. So do columns of sealed files (`register_sealed_column`: a
+feed uploaded in the browser, kept sealed until it is loaded), which the rotation re-seals.
 """
 from __future__ import annotations
 
@@ -50,6 +51,28 @@ def register_hashed_table(model, *, hash_field: str = "id_hash", id_field: str =
     _TABLES[meta.label_lower] = HashedTable(
         label=meta.label_lower, table=meta.db_table, hash_column=column(hash_field), id_column=column(id_field),
         encrypted_columns=tuple(column(f) for f in encrypted_fields))
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """A bytea column of whole sealed files (`relationships.pii.seal`): re-sealed by the rotation, row by row."""
+
+    label: str
+    table: str
+    column: str
+
+
+_SEALED: dict[str, SealedColumn] = {}
+
+
+def register_sealed_column(model, field: str) -> None:
+    meta = model._meta
+    _SEALED[f"{meta.label_lower}.{field}"] = SealedColumn(label=meta.label_lower, table=meta.db_table,
+                                                          column=meta.get_field(field).column)
+
+
+def sealed_columns() -> list[SealedColumn]:
+    return list(_SEALED.values())
 
 
 def hashed_tables() -> list[HashedTable]:

@@ -15,7 +15,8 @@ class ReservationsConfig(AppConfig):
         register_case_decided(reservations_follow_case)
         register_case_decided(branch_cases_decided)
 
-        from relationships.pii_store import register_hashed_table
-        from reservations.models import Reservation
+        from relationships.pii_store import register_hashed_table, register_sealed_column
+        from reservations.models import FeedUpload, Reservation
 
         register_hashed_table(Reservation)  # R-PII-1: rotated with the customer of the same ID number
+        register_sealed_column(FeedUpload, "content")  # an uploaded feed, sealed until it is loaded

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from common.feedlines import FeedResult, LineError, Row, for_each_line, parse_time
+from common.feedlines import FeedResult, FieldRules, LineError, Row, for_each_line, max_length, parse_time
 from relationships.models import Staff
+from reservations.models import Reservation
 from reservations.services import ReservationInput, reservation_register
 
 COLUMNS = ["staff_no", "relationship_type", "customer_name", "id_number", "phone", "registered_at", "participants"]
+RULES = FieldRules(lengths={"staff_no": max_length(Staff, "staff_no"),
+                            "customer_name": max_length(Reservation, "customer_name")},
+                   codes=frozenset({"staff_no", "relationship_type", "registered_at"}))
 
 
 def load_reservations(actor, rows, result: FeedResult) -> None:

@@ -139,12 +139,14 @@ class UploadStatus(models.TextChoices):
 class FeedUpload(models.Model):
     """A feed file uploaded in the browser, loaded in the background so the page can show its progress.
 
-    The content is kept only until it is loaded; the loaded file's record (lines, refusals) is `feed`.
+    The content holds full ID numbers, so it is kept sealed (`relationships.pii.seal`: AES-GCM with the current
+    PII key version, re-sealed by `rotate_pii_key`) and only until it is loaded — blanked when the load ends,
+    done or failed; the loaded file's record (lines, refusals) is `feed`. Only the loading task unseals it.
     """
 
     kind = models.CharField(_("feed"), max_length=30)
     filename = models.CharField(_("file name"), max_length=300)
-    content = models.BinaryField(editable=False)
+    content = models.BinaryField(editable=False)  # sealed: b"v<key version>:" + nonce + ciphertext
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"),
                                     on_delete=models.PROTECT, related_name="+")
     status = models.CharField(_("status"), max_length=10, choices=UploadStatus.choices, default=UploadStatus.QUEUED)

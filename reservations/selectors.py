@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.models import CaseReason
 from permissions.scoping import visible_account_events, visible_batch_runs, visible_reservations
-from relationships.models import MatchState
+from relationships.models import AccountEvent, AccountType, EventConflict, EventKind, MatchState
 from reservations.models import BatchRun, Reservation, ReservationStatus
 
 # `AccountEvent.match_outcome` as the matching stage writes it (reservations.matching); "case_<reason>" too.
@@ -69,3 +69,36 @@ def night_calendar_unknown(user, business_date: dt.date) -> QuerySet:
     (Monday–Friday): to be reviewed once HQ has loaded the year."""
     return (visible_reservations(user).filter(calendar_unknown_on=business_date)
             .select_related("staff", "type", "outlet", "matched_event", "approval_case").order_by("id"))
+
+
+def night_event_conflicts(user, business_date: dt.date) -> QuerySet:
+    """§12: lines that re-sent a known event_id with different content, refused by the feed, listed on the night
+    of the event they contradict — visible where that event is."""
+    return (EventConflict.objects.filter(business_date=business_date, event__in=visible_account_events(user))
+            .select_related("event", "event__outlet", "event__customer").order_by("id"))
+
+
+_CONFLICT_LABELS = {"event_time": AccountEvent._meta.get_field("event_time").verbose_name,
+                    "kind": AccountEvent._meta.get_field("kind").verbose_name,
+                    "id_number": _("ID card number"),
+                    "customer_name": AccountEvent._meta.get_field("customer_name").verbose_name,
+                    "account_no": AccountEvent._meta.get_field("account_no").verbose_name,
+                    "account_type": AccountEvent._meta.get_field("account_type").verbose_name,
+                    "outlet_code": _("outlet code")}
+_CONFLICT_CHOICES = {"kind": EventKind, "account_type": AccountType}
+
+
+def conflict_differences(conflict: EventConflict) -> list[tuple[str, str, str]]:
+    """(field, as loaded, as re-sent) in the reader's language: the fields' names, the kinds' labels."""
+    rows = []
+    for column in _CONFLICT_LABELS:
+        if column not in conflict.differences:
+            continue
+        before, after = conflict.differences[column]
+        choices = _CONFLICT_CHOICES.get(column)
+        if choices is not None:
+            before, after = (str(choices(v).label) if v in choices.values else v for v in (before, after))
+        elif column == "event_time":
+            before, after = (dt.datetime.fromisoformat(v).strftime("%Y-%m-%d %H:%M:%S%z") for v in (before, after))
+        rows.append((str(_CONFLICT_LABELS[column]), before, after))
+    return rows

@@ -245,6 +245,7 @@ def night_report(request, day: str):
     business_date, runs = _night_or_404(request, day)
     problems = list(selectors.night_problems(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN + 1])
     unknown = list(selectors.night_calendar_unknown(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN + 1])
+    conflicts = list(selectors.night_event_conflicts(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN + 1])
     return render(request, "reservations/night.html", {
         "business_date": business_date, "rows": _ledger_rows(runs),
         "running": any(r.status == "running" for r in runs),
@@ -253,6 +254,8 @@ def night_report(request, day: str):
         "set_aside": list(selectors.night_set_aside(request.user, business_date)[:NIGHT_PROBLEMS_SHOWN]),
         "calendar_unknown": unknown[:NIGHT_PROBLEMS_SHOWN],
         "more_calendar_unknown": len(unknown) > NIGHT_PROBLEMS_SHOWN,
+        "conflicts": [(c, selectors.conflict_differences(c)) for c in conflicts[:NIGHT_PROBLEMS_SHOWN]],
+        "more_conflicts": len(conflicts) > NIGHT_PROBLEMS_SHOWN,
     })
 
 

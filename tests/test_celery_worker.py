@@ -91,13 +91,15 @@ def test_a_browser_upload_is_loaded_by_a_real_worker(worker):
     """Issue 7: the upload page's file is loaded in the background; the page reads the committed outcome."""
     from celery import Celery
 
+    from relationships.pii import seal
     from reservations.models import FeedFile, FeedUpload
     from tests.factories import UserFactory
     from tests.helpers import csv_bytes
 
     content = csv_bytes(["code", "name", "kind", "parent_code", "region"], [
         ["HQ", "总部", "hq", "", ""], ["SH", "上海分公司", "branch", "HQ", "华东"], ["XX", "坏行", "planet", "HQ", ""]])
-    upload = FeedUpload.objects.create(kind="org", filename="org.csv", content=content, uploaded_by=UserFactory())
+    upload = FeedUpload.objects.create(kind="org", filename="org.csv", content=seal(content),  # stored sealed
+                                       uploaded_by=UserFactory())
     Celery("test-client", broker=REDIS_URL).send_task(
         "reservations.tasks.load_feed_upload_task", args=[upload.pk], queue=QUEUE)
     deadline = time.monotonic() + 60

@@ -42,7 +42,7 @@ def test_metrics_feed_loads_good_lines_and_reports_bad_ones_by_line_number(tmp_p
         ["2026-03-03", known, "1", "1.234", "0", "0", "0", ""],             # 8: three decimals
         ["2026-03-03", known, "1", "0", "0", "2.5", "0", ""],               # 9: trade count not whole
         ["2026-03-03", known, "", "0", "0", "0", "0", ""],                  # 10: assets missing
-        ["2026-03-03", other, "-20.00", "", "", "", "", ""],                # 11: empty optional columns → 0
+        ["2026-03-03", other, "20.00", "", "", "", "", ""],                 # 11: empty optional columns → 0
         ["2026-03-02", legacy15, "999", "0", "0", "0", "0", ""],            # 12: same customer and day as line 2
         ["2026-03-04", known.lower(), "7.5", "+1", "0", "0", "1000", ""],   # 13: fine
     ])

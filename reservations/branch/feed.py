@@ -2,16 +2,24 @@
 lines enter the 1-level chain like the form; `CORE_SERVICE` lines form one core list per advisor's branch."""
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from common.feedlines import REFUSALS, FeedResult, LineError, Row, for_each_line, refusal_text
+from common.feedlines import (
+    REFUSALS,
+    FeedResult,
+    FieldRules,
+    LineError,
+    Row,
+    check_row,
+    for_each_line,
+    parse_day,
+    refusal_text,
+)
+from common.feedtext import FeedFileError, read_feed
 from relationships.models import Organisation, RelationshipType, Staff
 from reservations.branch.core_lists import CORE, CoreLineInput, core_list_submit
 from reservations.branch.requests import BranchRequestInput, branch_request_create
@@ -36,20 +44,26 @@ def parse_participants(text: str, staff_by_no: dict[str, Staff]) -> list[tuple[S
 
 
 def parse_core_csv(content: bytes) -> list[CoreLineInput]:
-    """A core list file in the §12 `relationships` format (relationship_type `CORE_SERVICE`); errors per line."""
+    """A core list file in the §12 `relationships` format (relationship_type `CORE_SERVICE`); errors per line.
+    Read as every feed is (`common.feedtext`: UTF-8 or GB18030, or an .xlsx workbook; quoting judged per line)
+    and checked as every field is (`common.feedlines.check_row`)."""
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError(_("The file is not UTF-8 text.")) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("id_number", "participants") if c not in (reader.fieldnames or [])]
+        table = read_feed(content, filename="core.csv")
+    except FeedFileError as exc:
+        raise ValidationError(str(exc)) from None
+    missing = [c for c in ("id_number", "participants") if c not in table.header]
     if missing:
         raise ValidationError(_("Missing columns: %(cols)s.") % {"cols": ", ".join(missing)})
-    lines = []
-    for row in reader:
-        row = {k: (v or "").strip() for k, v in row.items() if k}
-        lines.append(core_line_from_row(reader.line_num, row))
-    return lines
+    position: dict[str, int] = {}
+    for i, name in enumerate(table.header):
+        position.setdefault(name, i)
+    lines = [CoreLineInput(line_no=n, id_number="", staff_no="", error=reason) for n, reason in table.errors]
+    for n, fields in table.lines:
+        row = {c: (fields[i].strip() if i < len(fields) else "") for c, i in position.items() if c}
+        reason = check_row({c: v for c, v in row.items() if c in RELATIONSHIP_COLUMNS}, RULES)
+        lines.append(CoreLineInput(line_no=n, id_number="", staff_no="", error=reason) if reason
+                     else core_line_from_row(n, row))
+    return sorted(lines, key=lambda ln: ln.line_no)
 
 
 def core_line_from_row(line_no: int, row: dict) -> CoreLineInput:
@@ -67,10 +81,10 @@ def core_line_from_row(line_no: int, row: dict) -> CoreLineInput:
     if sep and ratio.strip() and _decimal_or_none(ratio) != 1:
         ln.error = _("A core customer's advisor holds ratio 1. [R-CORE-1]")
     if row.get("effective_from"):
-        day = parse_date(row["effective_from"]) if _looks_like_date(row["effective_from"]) else None
-        if day is None:
-            ln.error = _("effective_from “%(v)s” is not a YYYY-MM-DD date.") % {"v": row["effective_from"]}
-        ln.effective_from = day
+        try:
+            ln.effective_from = parse_day(row["effective_from"], "effective_from")
+        except LineError as exc:
+            ln.error, ln.effective_from = str(exc), None
     return ln
 
 
@@ -81,14 +95,8 @@ def _decimal_or_none(text: str):
         return None
 
 
-def _looks_like_date(text: str) -> bool:
-    try:
-        return parse_date(text) is not None
-    except ValueError:
-        return False
-
-
 RELATIONSHIP_COLUMNS = ["id_number", "relationship_type", "participants", "effective_from"]
+RULES = FieldRules(codes=frozenset({"id_number", "relationship_type", "effective_from"}))
 
 
 def load_relationships(actor, rows, result: FeedResult) -> None:
@@ -122,9 +130,7 @@ def load_relationships(actor, rows, result: FeedResult) -> None:
             participants = parse_participants(row.get("participants", ""), staff_by_no)
         except ValidationError as exc:
             raise LineError(" ".join(exc.messages)) from None
-        day = parse_date(row.get("effective_from", "")) if _looks_like_date(row.get("effective_from", "")) else None
-        if day is None:
-            raise LineError(_("effective_from “%(v)s” is not a YYYY-MM-DD date.") % {"v": row.get("effective_from")})
+        day = parse_day(row.get("effective_from", ""), "effective_from")
         branch = participants[0][0].outlet.branch
         if branch is None:
             raise LineError(_("%(staff)s's outlet belongs to no branch.") % {"staff": participants[0][0]})

@@ -10,7 +10,8 @@ from reservations.exchange.uploads import MAX_UPLOAD_BYTES
 
 class FeedUploadForm(forms.Form):
     kind = forms.ChoiceField(label=_("Feed"), choices=[(k, k) for k in COLUMNS])
-    file = forms.FileField(label=_("CSV file (UTF-8, with a header row)"))
+    file = forms.FileField(label=_("CSV file (UTF-8 or GB18030) or Excel workbook (.xlsx), with a header row"),
+                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}))
 
     def clean_file(self):
         f = self.cleaned_data["file"]

@@ -4,6 +4,9 @@ The load is `load_feed` — the same rules as `manage.py load_feed` — and stay
 counts are not visible to other connections until it commits. Progress therefore goes through the cache
 (Redis when configured, shared by web and worker; in-process otherwise, where tasks run in-process too),
 while the upload row records the committed facts: queued, loading, done or failed.
+
+The stored file is sealed (`reservations.exchange.uploads`); it is unsealed here, in memory only, and blanked
+in the same statement that records the end of the load, done or failed.
 """
 from __future__ import annotations
 
@@ -12,15 +15,19 @@ import logging
 import time
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from relationships.pii import unseal
 from reservations.exchange.registry import load_feed
 from reservations.models import FeedFile, FeedUpload, UploadStatus
 
 log = logging.getLogger(__name__)
+UNSEALABLE = (InvalidTag, ValueError, ImproperlyConfigured)  # damaged, not sealed, or its key version is gone
 PROGRESS_TTL = 24 * 3600
 PROGRESS_MIN_INTERVAL = 0.5  # seconds between two cache writes
 
@@ -43,7 +50,16 @@ def feed_upload_process(*, upload_id: int) -> FeedUpload:
             return upload
         upload.status, upload.started_at = UploadStatus.RUNNING, timezone.now()
         upload.save(update_fields=["status", "started_at"])
-    content = bytes(upload.content)
+    try:
+        content = unseal(bytes(upload.content))
+    except UNSEALABLE:
+        log.exception("feed upload %s cannot be unsealed", upload_id)
+        with transaction.atomic():
+            FeedUpload.objects.filter(pk=upload_id).update(
+                content=b"", status=UploadStatus.FAILED, finished_at=timezone.now(),
+                error=_("The stored file cannot be decrypted with the configured PII keys; upload it again."))
+        upload.refresh_from_db()
+        return upload
     last = [0.0]
 
     def report(done: int, total: int) -> None:

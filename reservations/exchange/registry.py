@@ -3,20 +3,27 @@
 Every line is validated; a bad line is reported with its number and reason and does not stop the good
 ones; the whole file is one transaction; the same file (same content hash) loads once. Each loader lives
 with the app whose tables it writes and is registered here by a plain import.
+
+Before a loader sees a line, the line has been read and checked here, once for every kind: the file's
+encoding decided and its lines split one by one, or its workbook read (`common.feedtext`: a quoting error is
+the error of its own line and hides none after it), then every field of the kind's columns checked
+(`common.feedlines.check_row`: control and invisible characters, spaces in codes, the models' lengths).
+A line refused here is reported like one the loader refuses; the loader gets only the others. Columns the
+kind does not know are dropped.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from common.actors import actor_label
-from common.feedlines import FeedResult
+from common.feedlines import FeedResult, FieldRules, Row, check_row, safe_text
+from common.feedtext import gc_paused, read_feed
 from performance import feeds as performance_feeds
 from relationships import calendar_feed
 from relationships import feeds as relationship_feeds
@@ -25,28 +32,44 @@ from reservations.branch import feed as branch_feed
 from reservations.models import FeedFile
 from reservations.secondary import feed as secondary_feed
 
-# kind → (required columns, loader(actor, rows, result))
-LOADERS: dict[str, tuple[list[str], Callable]] = {
-    "org": (relationship_feeds.ORG_COLUMNS, relationship_feeds.load_org),
-    "staff": (relationship_feeds.STAFF_COLUMNS, relationship_feeds.load_staff),
-    "reservations": (reservation_feed.COLUMNS, reservation_feed.load_reservations),
-    "account_events": (relationship_feeds.ACCOUNT_EVENT_COLUMNS, relationship_feeds.load_account_events),
-    "metrics": (performance_feeds.COLUMNS, performance_feeds.load_metrics),  # COPY + set-based upsert
+
+@dataclass(frozen=True)
+class Feed:
+    columns: list[str]            # required in the header
+    loader: Callable               # loader(actor, rows, result)
+    rules: FieldRules              # lengths and codes, checked before the loader
+    optional: tuple[str, ...] = ()  # further columns the loader reads when present
+
+
+LOADERS: dict[str, Feed] = {
+    "org": Feed(relationship_feeds.ORG_COLUMNS, relationship_feeds.load_org, relationship_feeds.ORG_RULES),
+    "staff": Feed(relationship_feeds.STAFF_COLUMNS, relationship_feeds.load_staff, relationship_feeds.STAFF_RULES),
+    "reservations": Feed(reservation_feed.COLUMNS, reservation_feed.load_reservations, reservation_feed.RULES),
+    "account_events": Feed(relationship_feeds.ACCOUNT_EVENT_COLUMNS, relationship_feeds.load_account_events,
+                           relationship_feeds.ACCOUNT_EVENT_RULES),
+    "metrics": Feed(performance_feeds.COLUMNS, performance_feeds.load_metrics,  # COPY + set-based upsert
+                    performance_feeds.RULES),
     # Same rules as the forms: each line through the pre-assignment / branch-request / core-list services.
-    "assignments": (secondary_feed.ASSIGNMENT_COLUMNS, secondary_feed.load_assignments),         # R-SEC-4
-    "relationships": (branch_feed.RELATIONSHIP_COLUMNS, branch_feed.load_relationships),  # R-BR-1, R-CORE-2
-    "calendar": (calendar_feed.COLUMNS, calendar_feed.load_calendar),                     # R-CAL-1
+    "assignments": Feed(secondary_feed.ASSIGNMENT_COLUMNS, secondary_feed.load_assignments,  # R-SEC-4
+                        secondary_feed.RULES),
+    "relationships": Feed(branch_feed.RELATIONSHIP_COLUMNS, branch_feed.load_relationships,  # R-BR-1, R-CORE-2
+                          branch_feed.RULES),
+    "calendar": Feed(calendar_feed.COLUMNS, calendar_feed.load_calendar, calendar_feed.RULES,  # R-CAL-1
+                     optional=calendar_feed.OPTIONAL_COLUMNS),
 }
 FEED_KINDS = tuple(LOADERS)
-COLUMNS = {kind: columns for kind, (columns, _loader) in LOADERS.items()}
+COLUMNS = {kind: feed.columns for kind, feed in LOADERS.items()}
 
 
 def load_feed(*, actor, kind: str, path: str | Path | None = None, content: bytes | None = None,
-              filename: str | None = None, on_progress: Callable[[int, int], None] | None = None) -> FeedResult:
+              filename: str | None = None, on_progress: Callable[[int, int], None] | None = None,
+              encoding: str | None = None) -> FeedResult:
+    """`encoding` (utf-8 or gb18030) overrides the guess for a CSV without a byte-order mark (`common.feedtext`).
+    A file that cannot be read as a whole raises ValueError (`manage.py load_feed` exits 2)."""
     if kind not in LOADERS:
         raise ValueError(_("Unknown or not yet supported feed “%(kind)s”; supported: %(kinds)s.")
                          % {"kind": kind, "kinds": ", ".join(LOADERS)})
-    columns, loader = LOADERS[kind]
+    spec = LOADERS[kind]
     if content is None:
         if path is None:
             raise ValueError(_("Give the file to load."))
@@ -57,20 +80,34 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
     if FeedFile.objects.filter(kind=kind, sha256=digest).exists():
         result.already_loaded = True
         return result
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(_("%(file)s is not UTF-8 text.") % {"file": filename}) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(_("%(file)s: missing columns %(cols)s.") % {"file": filename, "cols": ", ".join(missing)})
-    rows = [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader]
-    result.rows_total = len(rows)
+    with gc_paused():  # millions of small objects, no cycles (common.feedtext)
+        table = read_feed(content, filename=filename, encoding=encoding)
+        missing = [c for c in spec.columns if c not in table.header]
+        if missing:
+            raise ValueError(_("%(file)s: missing columns %(cols)s.") % {"file": filename,
+                                                                       "cols": ", ".join(missing)})
+        position: dict[str, int] = {}
+        for i, name in enumerate(table.header):
+            position.setdefault(name, i)
+        known = [(c, position[c]) for c in (*spec.columns, *spec.optional) if c in position]
+        rows: list[tuple[int, Row]] = []
+        refused = list(table.errors)
+        result.refused_before.update(table.raw)
+        for line, fields in table.lines:
+            row = {c: (fields[i].strip() if i < len(fields) else "") for c, i in known}
+            reason = check_row(row, spec.rules)
+            if reason is None:
+                rows.append((line, row))
+            else:
+                refused.append((line, reason))
+                result.refused_before[line] = ",".join(fields)
+        del table
+    result.rows_total = len(rows) + len(refused)
     result.progress(0)
     with transaction.atomic():
         feed = FeedFile.objects.create(kind=kind, sha256=digest, filename=filename, loaded_by=actor_label(actor))
-        loader(actor, rows, result)
+        spec.loader(actor, rows, result)
+        result.errors = sorted((n, safe_text(r)) for n, r in refused + result.errors)
         feed.rows_total, feed.rows_loaded = result.rows_total, result.rows_loaded
         feed.rows_skipped, feed.rows_failed = result.rows_skipped, result.rows_failed
         feed.errors = [{"line": n, "reason": r} for n, r in result.errors]

@@ -7,13 +7,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from common.feedlines import REFUSALS, FeedResult, LineError, parse_time, refusal_text
+from common.feedlines import REFUSALS, FeedResult, FieldRules, LineError, max_length, parse_time, refusal_text
 from relationships.identity import normalise_id_number
 from relationships.models import Customer, Staff
 from relationships.pii import pii_hashes
 from reservations.secondary.services import preassignment_create
 
 ASSIGNMENT_COLUMNS = ["id_number", "staff_no", "assigned_at"]
+RULES = FieldRules(lengths={"staff_no": max_length(Staff, "staff_no")},
+                   codes=frozenset({"id_number", "staff_no", "assigned_at"}))
 
 
 def load_assignments(actor, rows, result: FeedResult) -> None:
