@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import CharField, Exists, Func, OuterRef, Q, QuerySet, Value
+from django.db.models import CharField, Exists, Func, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -192,9 +192,13 @@ def _name_normalised(expression):
 
 
 def _confirmed_reservations(user) -> QuerySet:
-    """The user's visible reservations of the outer customer whose name the core system confirmed."""
+    """The user's visible reservations of the outer customer whose name the core system confirmed.
+
+    The customer's name is read by the reservation's own ID hash, not from the outer row: correlated on `id_hash`
+    alone, PostgreSQL hashes the subquery once per list instead of probing it for every customer row."""
+    official = Subquery(Customer.objects.filter(id_hash=OuterRef("id_hash")).values("name")[:1])
     return visible_reservations(user).filter(
-        Q(status="matched") | Q(name_normalised=_name_normalised(OuterRef("name"))),
+        Q(status="matched") | Q(name_normalised=_name_normalised(official)),
         id_hash=OuterRef("id_hash"))
 
 
