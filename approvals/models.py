@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from common.constraints import valid_choice
+from common.guards import append_only_guards
 from relationships.models import AccountEvent, Customer, Organisation, RelationshipType, Staff
 
 
@@ -198,6 +199,7 @@ class CaseAction(models.Model):
         verbose_name = _("case action")
         verbose_name_plural = _("case actions")
         ordering = ["at", "id"]
+        triggers = append_only_guards()  # R-APR-8: kept forever
 
     def __str__(self) -> str:
         return _("Action on case #%(case)s, step %(step)s") % {"case": self.case_id, "step": self.step_order}

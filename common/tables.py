@@ -7,7 +7,6 @@ The only limit is Excel's own sheet size; a workbook that would pass it ends wit
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import tempfile
 
@@ -20,9 +19,9 @@ from django.utils.encoding import force_str
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django_tables2.rows import BoundRow
-from openpyxl import Workbook
 
 from common.pagination import CappedPaginator
+from common.spreadsheets import append_row, csv_writer, workbook
 
 PAGE_SIZE = 50
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -88,8 +87,8 @@ class _Echo:
 
 def csv_stream_response(*parts, filename: str, bom: bool = True) -> StreamingHttpResponse:
     """Rows (from each iterable in turn) streamed as CSV; a page's export starts with a BOM so that Excel reads
-    the Chinese, a §12 contract file does not."""
-    writer = csv.writer(_Echo(), lineterminator="\r\n" if bom else "\n")
+    the Chinese, a §12 contract file does not. Every cell is neutralised (`common.spreadsheets`)."""
+    writer = csv_writer(_Echo(), lineterminator="\r\n" if bom else "\n")
 
     def stream():
         if bom:
@@ -113,17 +112,18 @@ def export_response(table, export_format: str, basename: str, exclude_columns=()
 
 
 def xlsx_response(rows, *, filename: str, sheet: str) -> FileResponse:
-    """Rows (header first) as a workbook written row by row to a temporary file, never held in memory."""
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet[:31])
+    """Rows (header first) as a workbook written row by row to a temporary file, never held in memory; every text
+    cell that could be taken for a formula is written as text (`common.spreadsheets`)."""
+    book = workbook(write_only=True)
+    worksheet = book.create_sheet(sheet[:31])
     for n, row in enumerate(rows, start=1):
         if n == XLSX_MAX_ROWS:
-            worksheet.append([gettext("Excel holds at most %(n)d rows; export CSV for the complete list.")
-                              % {"n": XLSX_MAX_ROWS - 2}])
+            append_row(worksheet, [gettext("Excel holds at most %(n)d rows; export CSV for the complete list.")
+                                   % {"n": XLSX_MAX_ROWS - 2}])
             break
-        worksheet.append(row)
+        append_row(worksheet, row)
     spool = tempfile.TemporaryFile()
-    workbook.save(spool)
+    book.save(spool)
     spool.seek(0)
     return FileResponse(spool, as_attachment=True, filename=filename,
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

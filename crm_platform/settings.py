@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "pgtrigger",  # the append-only guards declared beside their models (common/guards.py)
     "relationships",
     "permissions",
     "approvals",

@@ -34,6 +34,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
+from common.actors import BATCH, Actor, actor_label, actor_user
 from performance.models import DailyMetric, MetricDate
 
 log = logging.getLogger(__name__)
@@ -142,32 +143,60 @@ FROM quiet q
 # An open class ends when the customer is no longer in that state (lost / dormant: no longer in the
 # same episode). Without the metrics of the latest month-end a silent class is kept unless the
 # customer is now lost or dormant (which come first).
+# Every end and every new class is an audit row written by the same statement (R-SEC-6, "audit everything"): the
+# changed rows come back through RETURNING into one INSERT … SELECT, so a night of 100,000 changes costs no
+# query per row and no change can be written without its audit row.
+_AUDIT_INSERT = """
+INSERT INTO relationships_auditentry (at, actor_id, actor_label, action, target_model, target_id, before, after)
+"""
+
 _END_SQL = """
-UPDATE relationships_customerclass c SET ended_on = GREATEST(%(d)s, c.detected_on)
-WHERE c.ended_on IS NULL
-  AND (c.kind <> 'silent' OR %(judge_silent)s
-       OR EXISTS (SELECT 1 FROM cls_best b WHERE b.customer_id = c.customer_id))
-  AND NOT EXISTS (
-      SELECT 1 FROM cls_best n
-      WHERE n.customer_id = c.customer_id AND n.kind = c.kind
-        AND (c.kind = 'silent' OR n.since_at IS NOT DISTINCT FROM c.since_at))
-RETURNING c.kind
+WITH ended AS (
+    UPDATE relationships_customerclass c SET ended_on = GREATEST(%(d)s, c.detected_on)
+    WHERE c.ended_on IS NULL
+      AND (c.kind <> 'silent' OR %(judge_silent)s
+           OR EXISTS (SELECT 1 FROM cls_best b WHERE b.customer_id = c.customer_id))
+      AND NOT EXISTS (
+          SELECT 1 FROM cls_best n
+          WHERE n.customer_id = c.customer_id AND n.kind = c.kind
+            AND (c.kind = 'silent' OR n.since_at IS NOT DISTINCT FROM c.since_at))
+    RETURNING c.id, c.customer_id, c.kind, c.since, c.ended_on
+), audited AS (""" + _AUDIT_INSERT + """
+    SELECT now(), %(actor_id)s, %(actor)s, 'customer_class.end', 'relationships.customerclass', e.id::text,
+           jsonb_build_object('customer', e.customer_id, 'kind', e.kind, 'since', e.since, 'ended_on', NULL),
+           jsonb_build_object('customer', e.customer_id, 'kind', e.kind, 'since', e.since, 'ended_on', e.ended_on)
+    FROM ended e
+)
+SELECT kind FROM ended
 """
 
 _INSERT_SQL = """
-INSERT INTO relationships_customerclass (customer_id, kind, since, since_at, source_event_id, outlet_id, detected_on)
-SELECT n.customer_id, n.kind, n.since, n.since_at, n.source_event_id, n.outlet_id, %(d)s
-FROM cls_best n
-WHERE NOT EXISTS (SELECT 1 FROM relationships_customerclass c
-                  WHERE c.customer_id = n.customer_id AND c.ended_on IS NULL)
-RETURNING kind
+WITH added AS (
+    INSERT INTO relationships_customerclass (customer_id, kind, since, since_at, source_event_id, outlet_id,
+                                             detected_on)
+    SELECT n.customer_id, n.kind, n.since, n.since_at, n.source_event_id, n.outlet_id, %(d)s
+    FROM cls_best n
+    WHERE NOT EXISTS (SELECT 1 FROM relationships_customerclass c
+                      WHERE c.customer_id = n.customer_id AND c.ended_on IS NULL)
+    RETURNING id, customer_id, kind, since, source_event_id, outlet_id
+), audited AS (""" + _AUDIT_INSERT + """
+    SELECT now(), %(actor_id)s, %(actor)s, 'customer_class.create', 'relationships.customerclass', a.id::text,
+           NULL,
+           jsonb_build_object('customer', a.customer_id, 'kind', a.kind, 'since', a.since,
+                              'event', a.source_event_id, 'outlet', a.outlet_id)
+    FROM added a
+)
+SELECT kind FROM added
 """
 
 
-def customers_classify(*, business_date: dt.date) -> Counter:
-    """The nightly stage (R-SEC-6): bring the open classes in line with the state as of `business_date`."""
+def customers_classify(*, business_date: dt.date, actor: Actor = BATCH) -> Counter:
+    """The nightly stage (R-SEC-6): bring the open classes in line with the state as of `business_date`; each
+    class ended or created is audited, by `actor` (the batch)."""
     counts: Counter = Counter()
+    user = actor_user(actor)
     params = {"d": business_date}
+    audit_params = {"actor": actor_label(actor), "actor_id": user.pk if user is not None else None}
     metrics, dates = DailyMetric._meta.db_table, MetricDate._meta.db_table
     with transaction.atomic(), connection.cursor() as raw:
         cur = _Timed(raw)
@@ -194,10 +223,10 @@ def customers_classify(*, business_date: dt.date) -> Counter:
                     "SELECT DISTINCT ON (customer_id) * FROM cls_now ORDER BY customer_id, prio")
         cur.execute("CREATE INDEX ON cls_best (customer_id)")
         cur.execute("ANALYZE cls_best")
-        cur.execute(_END_SQL, {**params, "judge_silent": judge_silent})
+        cur.execute(_END_SQL, {**params, **audit_params, "judge_silent": judge_silent})
         for (kind,) in cur.fetchall():
             counts[f"ended_{kind}"] += 1
-        cur.execute(_INSERT_SQL, params)
+        cur.execute(_INSERT_SQL, {**params, **audit_params})
         for (kind,) in cur.fetchall():
             counts[f"new_{kind}"] += 1
         cur.execute("SELECT kind, count(*) FROM relationships_customerclass WHERE ended_on IS NULL GROUP BY kind")

@@ -1,14 +1,13 @@
 """Performance exports (R-PERF-4): the §12 CSV contract, and the report table as CSV or Excel."""
 from __future__ import annotations
 
-import csv
 import io
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from common.spreadsheets import append_row, csv_writer, workbook
 from performance.selectors import LEVELS, SECTION12_HEADER, section12_rows
 from performance.services import parse_period
 
@@ -45,23 +44,22 @@ def table_values(rows: list[dict], level: str, period_label: str):
 
 def table_csv(rows: list[dict], level: str, period_label: str) -> bytes:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf, lineterminator="\n")
     writer.writerow(table_header(level))
     writer.writerows(table_values(rows, level, period_label))
     return buf.getvalue().encode("utf-8-sig")  # with a BOM, so that Excel opens the Chinese text as UTF-8
 
 
 def table_xlsx(rows: list[dict], level: str, period_label: str) -> bytes:
-
-    wb = Workbook()
+    wb = workbook()
     ws = wb.active
     ws.title = f"{LEVELS[level]} {period_label}"[:31]
-    ws.append(table_header(level))
+    append_row(ws, table_header(level))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     first_metric = len(table_header(level)) - len(TABLE_METRICS) + 1
     for values in table_values(rows, level, period_label):
-        ws.append(values)
+        append_row(ws, values)
     # Decimals are written as numbers; amounts shown with 2 decimals, ratio-weighted counts as they are.
     for row in ws.iter_rows(min_row=2, min_col=first_metric, max_col=first_metric + 3):
         for cell in row:

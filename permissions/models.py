@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
+from common.guards import append_only_guards
 from relationships.models import Organisation
 
 
@@ -146,7 +147,7 @@ class RegisterEvent(models.TextChoices):
 
 
 class PermissionRegisterEntry(models.Model):
-    """R-PERM-3 / R-ATT-1: the permission register (登记簿). Append-only: a trigger refuses UPDATE and DELETE.
+    """R-PERM-3 / R-ATT-1: the permission register (登记簿). Append-only: triggers refuse UPDATE, DELETE and TRUNCATE.
 
     Labels are copied as text so that the register reads the same whatever happens to the rows it names.
     """
@@ -177,6 +178,7 @@ class PermissionRegisterEntry(models.Model):
         verbose_name = _("permission register entry")
         verbose_name_plural = _("permission register")
         indexes = [models.Index(fields=["branch", "-at"], name="permreg_branch_at")]
+        triggers = append_only_guards()  # R-PERM-3: append-only
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_event_display()} {self.subject_label}"

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Lower
+from django.utils import timezone
 
-from approvals.models import PostAssignment
+from approvals.models import ApprovalCase, CaseAction, CaseStep, PostAssignment
 from performance.models import StaffPerformance
 from permissions.models import LockedAccount, PermissionApplication, PermissionRegisterEntry, Role, RoleKind
 from relationships.models import (
@@ -175,15 +177,74 @@ def visible_organisations(user) -> QuerySet:
 
 
 def visible_customers(user) -> QuerySet:
-    """A customer is visible through a visible relationship or a visible reservation of his."""
+    """A customer, and his official name, through a real relationship with him: a visible relationship, a
+    pre-assignment, a case the user acts on, or a reservation whose name the core system confirmed."""
+    return _customers_known_through(user, visible_relationships(user), classes=False)
+
+
+# Issue "The night never jams", item 5: a reservation is typed by its author, ID number and name alike, for any ID
+# number; if it alone opened the customer, anyone could register one under a made-up name and read the core
+# system's name off the customer page. A reservation opens the customer only when the core system confirmed it:
+# the batch matched it (names compared, R-MATCH-1/2), or its name is the customer's (R-MATCH-2's comparison:
+# NFKC, no spaces, case folded — `relationships.identity.normalise_name`, here in SQL on the customer's side; an
+# exotic name the two spell differently stays unconfirmed, never the other way round). A reservation under
+# another name shows only what its author typed, on the reservation's own pages.
+def _name_normalised(expression):
+    return Lower(Func(Func(expression, template="normalize(%(expressions)s, NFKC)", output_field=CharField()),
+                      Value(r"\s"), Value(""), Value("g"), function="regexp_replace", output_field=CharField()))
+
+
+def _confirmed_reservations(user) -> QuerySet:
+    """The user's visible reservations of the outer customer whose name the core system confirmed.
+
+    The customer's name is read by the reservation's own ID hash, not from the outer row: correlated on `id_hash`
+    alone, PostgreSQL hashes the subquery once per list instead of probing it for every customer row."""
+    official = Subquery(Customer.objects.filter(id_hash=OuterRef("id_hash")).values("name")[:1])
+    return visible_reservations(user).filter(
+        Q(status="matched") | Q(name_normalised=_name_normalised(official)),
+        id_hash=OuterRef("id_hash"))
+
+
+def _cases_acted_on(user) -> QuerySet | None:
+    """Cases with a step at a post the user holds today (or deputises), or that he decided or acted on; None when
+    he holds no post and never acted (the common case: no subquery per customer). The applicant and the filer of
+    a case do not act on it: a late reservation under a made-up name opens a case, not the customer."""
+    if hasattr(user, "_crm_acted_cases"):
+        cached: QuerySet | None = user._crm_acted_cases
+        return cached
+    today = timezone.localdate()
+    live = PostAssignment.objects.filter(user=user, valid_from__lte=today).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    acted = Q(Exists(CaseStep.objects.filter(case=OuterRef("pk"), decided_by=user))) | Q(Exists(
+        CaseAction.objects.filter(case=OuterRef("pk"), actor=user)))
+    at_posts = Q(Exists(CaseStep.objects.filter(case=OuterRef("pk")).filter(Exists(
+        live.filter(post=OuterRef("post"), organisation_id=OuterRef("organisation_id"))))))
+    holds = get_user_model().objects.filter(pk=user.pk).filter(  # one query
+        Q(Exists(live)) | Q(Exists(CaseAction.objects.filter(actor=user)))
+        | Q(Exists(CaseStep.objects.filter(decided_by=user)))).exists()
+    result = ApprovalCase.objects.filter(at_posts | acted) if holds else None
+    user._crm_acted_cases = result
+    return result
+
+
+def _customers_known_through(user, relationships: QuerySet, *, classes: bool) -> QuerySet:
+    """R-PERM-4 for customers (the list, the history page, show full ID): through `relationships`, a confirmed
+    reservation, a pre-assignment, a case he acts on, and (the history page) a classification in scope."""
     scope = scope_for(user)
     qs = Customer.objects.all()
     if scope.everything:
         return qs
     if scope.empty:
         return qs.none()
-    return qs.filter(Exists(visible_relationships(user).filter(customer_id=OuterRef("pk")))
-                     | Exists(visible_reservations(user).filter(id_hash=OuterRef("id_hash"))))
+    cond = (Q(Exists(relationships.filter(customer_id=OuterRef("pk"))))
+            | Q(Exists(_confirmed_reservations(user)))
+            | Q(Exists(visible_preassignments(user).filter(customer_id=OuterRef("pk")))))
+    if classes:
+        cond |= Q(Exists(visible_customer_classes(user).filter(customer_id=OuterRef("pk"))))
+    cases = _cases_acted_on(user)
+    if cases is not None:
+        cond |= Q(Exists(cases.filter(customer_id=OuterRef("pk"))))
+    return qs.filter(cond)
 
 
 def visible_staff(user) -> QuerySet:
@@ -307,18 +368,9 @@ def visible_relationship_history(user) -> QuerySet:
 
 
 def visible_history_customers(user) -> QuerySet:
-    """Customers whose page a user may open: through a relationship version, a reservation, a classification
-    or a pre-assignment in his scope."""
-    scope = scope_for(user)
-    qs = Customer.objects.all()
-    if scope.everything:
-        return qs
-    if scope.empty:
-        return qs.none()
-    return qs.filter(Exists(visible_relationship_history(user).filter(customer_id=OuterRef("pk")))
-                     | Exists(visible_reservations(user).filter(id_hash=OuterRef("id_hash")))
-                     | Exists(visible_customer_classes(user).filter(customer_id=OuterRef("pk")))
-                     | Exists(visible_preassignments(user).filter(customer_id=OuterRef("pk"))))
+    """Customers whose page a user may open: through a relationship version, a confirmed reservation, a
+    pre-assignment, a case he acts on, or a classification in his scope (`visible_customers`' rule)."""
+    return _customers_known_through(user, visible_relationship_history(user), classes=True)
 
 
 # --- R-SEC-AUTH-1: locked accounts ----------------------------------------------------------------------------

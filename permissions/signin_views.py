@@ -16,11 +16,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
+from common.redirects import local_url
 from permissions import signin
 from permissions.second_factor import needs_second_factor, second_factor_pending
 
@@ -52,11 +52,7 @@ def lockout_response(request, original_response=None, credentials=None):
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return reverse("home")
+    return local_url(request, request.POST.get("next") or request.GET.get("next"), reverse("home"))
 
 
 class CodeForm(forms.Form):

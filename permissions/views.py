@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.forms import add_service_errors
 from common.pagination import CappedPaginator
+from common.redirects import local_url
 from common.tables import filtered_rows, table_page
 from permissions import authority, exports, scoping, services
 from permissions.filters import RegisterFilter
@@ -193,7 +194,5 @@ def unmask_customer(request, pk: int):
     customer = get_object_or_404(scoping.visible_customers(request.user), pk=pk)
     values = unmask(actor=request.user, purpose="show full ID (customer)", detail=f"customer {customer.pk}",
                     id_encrypted=customer.id_encrypted, phone_encrypted=customer.phone_encrypted)
-    back = request.POST.get("back", "")
-    if not back.startswith("/") or back.startswith("//"):
-        back = "/"
-    return _render_unmasked(request, title=_("Customer"), name=customer.name, back_url=back, values=values)
+    return _render_unmasked(request, title=_("Customer"), name=customer.name,
+                            back_url=local_url(request, request.POST.get("back"), "/"), values=values)

@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
+from common.guards import append_only_guards
 
 
 class Region(models.Model):
@@ -376,7 +377,7 @@ class RelationshipShare(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Append-only trail (who, what, when, which row, before/after). A trigger refuses UPDATE/DELETE."""
+    """Append-only trail (who, what, when, which row, before/after). Triggers refuse UPDATE, DELETE and TRUNCATE."""
 
     at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -392,6 +393,7 @@ class AuditEntry(models.Model):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
         indexes = [models.Index(fields=["target_model", "target_id"])]
+        triggers = append_only_guards()
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
@@ -411,6 +413,7 @@ class PiiAccess(models.Model):
     class Meta:
         verbose_name = _("personal information access")
         verbose_name_plural = _("personal information accesses")
+        triggers = append_only_guards()  # R-PII-1: the log of every unmasked view
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.purpose}"

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.actors import BATCH
 from common.locks import LockSpace, session_try_lock
 from performance.classification import customers_classify
 from performance.services import compute_through
@@ -48,7 +49,7 @@ def _stage_expire(business_date: dt.date, progress=None) -> dict:
 
 def _stage_classify(business_date: dt.date, progress=None) -> dict:
     """R-SEC-6: lost / dormant / silent customers, from the account events and month-end snapshots."""
-    return dict(customers_classify(business_date=business_date))
+    return dict(customers_classify(business_date=business_date, actor=BATCH))
 
 
 def _stage_secondary(business_date: dt.date, progress=None) -> dict:

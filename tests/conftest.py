@@ -1,4 +1,32 @@
+import contextlib
+
 import pytest
+from django.db import connections
+from django.test import TransactionTestCase
+
+
+# Transactional tests (`django_db(transaction=True)`) end with Django's flush, one TRUNCATE of every table. The
+# append-only tables refuse TRUNCATE (common/guards.py), on purpose and without a session setting to turn that off.
+# The flush alone gets past them the way only a superuser can — the test database's connection is one, the
+# application's role never is: `SET LOCAL session_replication_role = replica` in the flush's own transaction, just
+# before its TRUNCATE, so triggers do not fire for that one statement. Nothing else in a test runs that way.
+def _lift_guards_for_the_flush(execute, sql, params, many, context):
+    if isinstance(sql, str) and sql.lstrip()[:8].upper() == "TRUNCATE":
+        context["cursor"].execute("SET LOCAL session_replication_role = replica")
+    return execute(sql, params, many, context)
+
+
+_flush = TransactionTestCase._fixture_teardown
+
+
+def _fixture_teardown(self):
+    with contextlib.ExitStack() as stack:
+        for alias in self._databases_names(include_mirrors=False):
+            stack.enter_context(connections[alias].execute_wrapper(_lift_guards_for_the_flush))
+        _flush(self)
+
+
+TransactionTestCase._fixture_teardown = _fixture_teardown
 
 
 @pytest.fixture(autouse=True)

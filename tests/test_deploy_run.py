@@ -285,6 +285,10 @@ def test_the_start_commands_serve_health_and_sign_in_run_a_night_and_fail_health
     with pytest.raises(subprocess.CalledProcessError) as refused:
         cluster.psql("-c", "TRUNCATE relationships_auditentry", user="crm_app", db="crm")
     assert "permission denied" in refused.value.stderr
+    # The owner may TRUNCATE, but the append-only guard refuses it (common/guards.py).
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        cluster.psql("-c", "TRUNCATE relationships_auditentry CASCADE", user="crm_owner", db="crm")
+    assert "append-only" in refused.value.stderr
     # The calendar: HQ enters any year of the next 60 days the package does not know (as the app role).
     import chinese_calendar
 

@@ -8,7 +8,7 @@ import pytest
 
 from performance.classification import customers_classify as classify_customers
 from performance.classification import silent_window
-from relationships.models import CustomerClass
+from relationships.models import AuditEntry, CustomerClass
 from reservations.models import BatchRun
 from tests.factories import OutletFactory
 from tests.helpers import nightly
@@ -164,3 +164,35 @@ def test_classification_twice_for_the_same_date_changes_nothing(outlet):
     assert (counts["new_lost"], counts["ended_lost"], counts["lost"], counts["dormant"],
             counts["silent"]) == (0, 0, 1, 1, 1)
     assert open_class(lost).kind == "lost"
+
+
+def test_r_sec_6_every_reclassification_is_audited_by_the_batch_with_before_and_after(outlet):
+    """Issue "The night never jams", item 8: the batch's class changes are audited like every other batch change,
+    by the statements that make them: three new classes one night, two ended the next, five audit rows."""
+    lost_a, lost_b = lost_customer(outlet), lost_customer(outlet)
+    sleeper = open_account(outlet)
+    event(outlet, sleeper, "dormant", "2026-01-05 10:00")
+    nightly("2026-01-15")
+    event(outlet, lost_a, "designate", "2026-02-10 10:00")
+    event(outlet, sleeper, "activate", "2026-02-10 11:00")
+    nightly("2026-02-10")
+
+    entries = AuditEntry.objects.filter(target_model="relationships.customerclass").order_by("id")
+    assert [(e.action, e.actor_label, e.actor_id) for e in entries] == (
+        [("customer_class.create", "nightly-batch", None)] * 3 + [("customer_class.end", "nightly-batch", None)] * 2)
+    by_class = {int(e.target_id): e for e in entries if e.action == "customer_class.create"}
+    for cls in CustomerClass.objects.all():
+        created = by_class[cls.pk]
+        assert created.before is None
+        assert created.after == {"customer": cls.customer_id, "kind": cls.kind, "since": cls.since.isoformat(),
+                                 "event": cls.source_event_id, "outlet": cls.outlet_id}
+    ended = {int(e.target_id): e for e in entries if e.action == "customer_class.end"}
+    a_class = CustomerClass.objects.get(customer=customer_of(lost_a))
+    assert ended[a_class.pk].before == {"customer": a_class.customer_id, "kind": "lost", "since": "2026-01-15",
+                                        "ended_on": None}
+    assert ended[a_class.pk].after == {**ended[a_class.pk].before, "ended_on": "2026-02-10"}
+    assert set(ended) == {a_class.pk, CustomerClass.objects.get(customer=customer_of(sleeper)).pk}
+    # A quiet night changes nothing and audits nothing.
+    classify("2026-02-10")
+    assert AuditEntry.objects.filter(target_model="relationships.customerclass").count() == 5
+    assert open_class(lost_b).kind == "lost"

@@ -1,7 +1,11 @@
-"""The §12 exports. They carry full ID numbers, so each run is logged as a PII access (R-PII-1)."""
+"""The §12 exports. They carry full ID numbers, so each run is logged as a PII access (R-PII-1).
+
+Written through `common.spreadsheets.csv_writer` like every other file: the contract's values (ID numbers, codes,
+dates, ISO times, plain-decimal amounts and ratios, negative ones included) pass unchanged; only a value no
+contract defines that begins like a formula (a staff number `=…`) arrives with a leading `'`, so a person who
+opens the file in Excel runs nothing."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import TextIO
@@ -10,6 +14,7 @@ from django.utils import timezone
 
 from approvals.models import ApprovalCase
 from common.actors import actor_label, actor_user
+from common.spreadsheets import csv_writer
 from performance.exports import section12_export
 from performance.models import StaffPerformance
 from relationships.models import PiiAccess, Relationship, RelationshipShare
@@ -85,7 +90,7 @@ def export_csv(*, actor, kind: str, out: TextIO, period: str | None = None, user
     if kind not in EXPORTERS:
         raise ValueError(f"export {kind!r} is not available yet")
     header, rows = EXPORTERS[kind](user_scope or _unscoped, **({"period": period} if kind == "performance" else {}))
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")
     writer.writerow(header)
     count = 0
     for row in rows:

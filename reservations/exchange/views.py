@@ -5,7 +5,6 @@ the run in `reservations.pipeline`.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from django.contrib import messages
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.spreadsheets import csv_writer
 from permissions.authority import is_hq_office
 from reservations.exchange.forms import FeedUploadForm, NightlyForm
 from reservations.exchange.loading import upload_progress
@@ -102,7 +102,7 @@ def feed_errors_csv(request, pk: int):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{feed.kind}-{feed.pk}-errors.csv"'
     response.write("\ufeff")
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(["line", "reason"])
     for error in feed.errors:
         writer.writerow([error["line"], error["reason"]])
