@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
@@ -76,7 +76,11 @@ def csv_writer(out, **fmtparams) -> SafeCsvWriter:
 
 def xlsx_cell(worksheet, value: Any) -> Any:
     """The value for `worksheet.append`: a formula-like text as an explicit text cell with the quote-prefix
-    style (write-only and normal worksheets both accept a `Cell`), anything else unchanged."""
+    style (write-only and normal worksheets both accept a `Cell`), anything else unchanged. A control character
+    that the xlsx format cannot hold (a name typed with one into a form) becomes U+FFFD: the export still opens,
+    and the reader sees that something unprintable stood there, instead of the whole file failing."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     if not is_formula_like(value):
         return value
     cell = Cell(worksheet, row=1, column=1, value=value)  # the sheet sets the position when appending

@@ -18,7 +18,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from common.actors import SystemActor
-from common.spreadsheets import csv_cell, is_formula_like
+from common.spreadsheets import append_row, csv_cell, is_formula_like, workbook
 from performance.exports import table_csv, table_xlsx
 from permissions import services as permission_services
 from permissions.models import RoleKind
@@ -196,3 +196,14 @@ def test_the_refused_lines_csv_of_a_feed_neutralises_a_hostile_reason(client):
     response = client.get(reverse("reservations:feed_errors", args=[feed.pk]))
     assert response.status_code == 200
     _assert_csv_neutralised(_csv_rows(response.content))
+
+
+def test_a_control_character_in_a_text_becomes_a_replacement_mark_and_the_workbook_still_writes():
+    """A name typed with a control character into a form would make openpyxl refuse the whole file."""
+    book = workbook(write_only=True)
+    sheet = book.create_sheet()
+    append_row(sheet, ["张\x01三", "=1+1\x02", 12])
+    out = io.BytesIO()
+    book.save(out)
+    row = [c.value for c in next(load_workbook(out).active.iter_rows())]
+    assert row == ["张\ufffd三", "=1+1\ufffd", 12]
