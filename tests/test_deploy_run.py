@@ -295,8 +295,11 @@ def test_the_start_commands_serve_health_and_sign_in_run_a_night_and_fail_health
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
     for year in range(today.year, (today + dt.timedelta(days=60)).year + 1):
         if year > max(chinese_calendar.constants.holidays).year:
+            # A day entered does not make its year known (R-CAL-1): HQ records the year as loaded, too.
             cluster.psql("-c", f"INSERT INTO relationships_calendarday (date, is_workday, note) "
                          f"VALUES ('{year}-01-01', false, 'deploy test')", user="crm_app", db="crm")
+            cluster.psql("-c", f"INSERT INTO relationships_calendaryear (year, note, loaded_at, loaded_by) "
+                         f"VALUES ({year}, 'deploy test', now(), 'deploy test')", user="crm_app", db="crm")
 
     web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
     port = int(local["GUNICORN_BIND"].rsplit(":", 1)[1])
