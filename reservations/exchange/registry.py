@@ -26,7 +26,8 @@ from common.feedlines import FeedResult, FieldRules, Row, check_row, safe_text
 from common.feedtext import gc_paused, read_feed
 from performance import feeds as performance_feeds
 from relationships import calendar_feed
-from relationships import feeds as relationship_feeds
+from relationships.feeds import account_events as event_feed
+from relationships.feeds import organisation as org_feed
 from reservations import feed as reservation_feed
 from reservations.branch import feed as branch_feed
 from reservations.models import FeedFile
@@ -42,11 +43,11 @@ class Feed:
 
 
 LOADERS: dict[str, Feed] = {
-    "org": Feed(relationship_feeds.ORG_COLUMNS, relationship_feeds.load_org, relationship_feeds.ORG_RULES),
-    "staff": Feed(relationship_feeds.STAFF_COLUMNS, relationship_feeds.load_staff, relationship_feeds.STAFF_RULES),
+    "org": Feed(org_feed.ORG_COLUMNS, org_feed.load_org, org_feed.ORG_RULES),
+    "staff": Feed(org_feed.STAFF_COLUMNS, org_feed.load_staff, org_feed.STAFF_RULES),
     "reservations": Feed(reservation_feed.COLUMNS, reservation_feed.load_reservations, reservation_feed.RULES),
-    "account_events": Feed(relationship_feeds.ACCOUNT_EVENT_COLUMNS, relationship_feeds.load_account_events,
-                           relationship_feeds.ACCOUNT_EVENT_RULES),
+    "account_events": Feed(event_feed.ACCOUNT_EVENT_COLUMNS, event_feed.load_account_events,
+                           event_feed.ACCOUNT_EVENT_RULES),
     "metrics": Feed(performance_feeds.COLUMNS, performance_feeds.load_metrics,  # COPY + set-based upsert
                     performance_feeds.RULES),
     # Same rules as the forms: each line through the pre-assignment / branch-request / core-list services.
