@@ -9,7 +9,7 @@ Every append-only model (the audit trail, the PII-access log, case actions, the 
 
 Both raise `insufficient_privilege` with "table … is append-only", whoever asks. The application's role cannot
 get past them: it owns no table, so it can neither DROP, ALTER or DISABLE a trigger nor TRUNCATE at all (README,
-"Two database roles"; tests/test_db_roles.py).
+"Two database roles"; tests/integration/common/test_db_roles.py).
 
 **Why not pgtrigger's own SQL template.** Every function pgtrigger generates begins by reading the session setting
 `pgtrigger.ignore` (its `pgtrigger.ignore()` context manager) and returns early when its trigger is named there.

@@ -23,9 +23,9 @@ contract defines — a staff number or type code that itself begins with `=` or 
 point. `defusedcsv` was considered: it covers CSV only, escapes every `|` inside a value (changing names and
 reasons) and does not treat tab, carriage return or NUL; one function for both formats is simpler.
 
-`tests/test_export_injection.py` checks every export with a hostile value, and that no module outside this one
-makes a `csv.writer` or an openpyxl `Workbook`: writers come from `csv_writer`, workbooks from `workbook` and are
-filled with `append_row`.
+`tests/integration/common/test_export_injection.py` checks every export with a hostile value, and that no module
+outside this one makes a `csv.writer` or an openpyxl `Workbook`: writers come from `csv_writer`, workbooks from
+`workbook` and are filled with `append_row`.
 """
 from __future__ import annotations
 

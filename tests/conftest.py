@@ -44,14 +44,14 @@ def _fast_password_hashing(settings):
 # The usual cast of a view test: one outlet, one of its staff members, signed in.
 @pytest.fixture
 def outlet():
-    from tests.factories import OutletFactory
+    from tests.support.factories import OutletFactory
 
     return OutletFactory()
 
 
 @pytest.fixture
 def staff(outlet):
-    from tests.factories import StaffFactory
+    from tests.support.factories import StaffFactory
 
     return StaffFactory(outlet=outlet)
 

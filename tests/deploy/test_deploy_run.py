@@ -35,11 +35,11 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.test_production_settings import compose_environment, compose_secrets
+from tests.deploy.test_production_settings import compose_environment, compose_secrets
 
 pytestmark = pytest.mark.deploy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 HOST = "crm.example.com"

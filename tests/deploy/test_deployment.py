@@ -1,6 +1,6 @@
 """`docker compose up` (issue 7, and "production recipe"): what can be read from the files — the compose file's
 wiring, the Dockerfile's stages. The image's build and start commands are run for real in
-tests/test_deploy_run.py (marker `deploy`)."""
+tests/deploy/test_deploy_run.py (marker `deploy`)."""
 from __future__ import annotations
 
 from io import StringIO
@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from reservations.models import FeedFile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

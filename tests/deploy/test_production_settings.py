@@ -16,7 +16,7 @@ import yaml
 
 from crm_platform.env import DEV_PII_KEY, DEV_SECRET_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETUP = "import django; django.setup(); from django.conf import settings as s; print('DEBUG', s.DEBUG)"
 
 

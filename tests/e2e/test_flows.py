@@ -9,10 +9,10 @@ from playwright.sync_api import expect
 
 from relationships.models import Relationship
 from reservations.models import Reservation
-from tests.approvals_e2e_support import late_case_with_three_holders
 from tests.e2e.conftest import assert_fields_labelled, assert_keyboard_reachable, login
-from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import event_row, load_events, nightly
+from tests.support.approvals_e2e import late_case_with_three_holders
+from tests.support.factories import OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import event_row, load_events, nightly
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -76,7 +76,7 @@ def test_late_reservation_goes_through_three_approvals_by_three_users(page):
 
 def test_hq_reviewer_sees_the_cross_region_inbox(page):
     """R-APR-6: HQ reviewers see every pending cross-region case across regions."""
-    from tests.approvals_e2e_support import cross_region_case_and_hq_reviewer
+    from tests.support.approvals_e2e import cross_region_case_and_hq_reviewer
 
     case, reviewer = cross_region_case_and_hq_reviewer()
     login(page, reviewer.username)
@@ -89,7 +89,7 @@ def test_branch_admin_applies_an_approved_permission_change_in_the_admin(page):
     """R-PERM-2: filed, approved by the branch head, applied by the branch permission admin in the admin site."""
     from permissions.models import Role
     from permissions.services import application_approve, application_file, branch_admin_assign
-    from tests.factories import HQFactory, RoleFactory, UserFactory
+    from tests.support.factories import HQFactory, RoleFactory, UserFactory
 
     hq = RoleFactory(kind="hq", organisation=HQFactory()).user
     outlet = OutletFactory()
@@ -115,8 +115,8 @@ def test_branch_admin_applies_an_approved_permission_change_in_the_admin(page):
 
 def test_hq_uploads_a_feed_and_sees_its_summary_and_refused_lines(page, tmp_path):
     """Issue 7: a feed uploaded in the browser ends with what was loaded and refused, downloadable."""
-    from tests.factories import HQFactory, RoleFactory
-    from tests.helpers import csv_bytes
+    from tests.support.factories import HQFactory, RoleFactory
+    from tests.support.helpers import csv_bytes
 
     hq = RoleFactory(kind="hq", organisation=HQFactory()).user
     feed = tmp_path / "org.csv"
@@ -139,7 +139,7 @@ def test_hq_uploads_a_feed_and_sees_its_summary_and_refused_lines(page, tmp_path
 
 def test_lists_filter_sort_and_offer_exports_with_every_field_labelled(page):
     """Issue 7: the customer and case lists are filterable, sortable and exportable; filters are labelled."""
-    from tests.approvals_e2e_support import late_case_with_three_holders
+    from tests.support.approvals_e2e import late_case_with_three_holders
 
     case, holders = late_case_with_three_holders()
     login(page, holders[0].username)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import assert_fields_labelled, assert_keyboard_reachable
-from tests.helpers import totp_code
+from tests.support.helpers import totp_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.second_factor,
               pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -26,7 +26,7 @@ def _password_step(page, username: str, password: str = "pw-12345678") -> None:
 def test_hq_enrols_totp_signs_out_and_signs_in_again_with_the_code(page):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from tests.factories import HQFactory, RoleFactory
+    from tests.support.factories import HQFactory, RoleFactory
 
     hq = RoleFactory(kind="hq", organisation=HQFactory(), user__is_staff=True).user
     _password_step(page, hq.username)
@@ -70,7 +70,7 @@ def test_hq_enrols_totp_signs_out_and_signs_in_again_with_the_code(page):
 
 
 def test_a_locked_colleague_does_not_lock_the_next_person_at_the_same_browser(page):
-    from tests.factories import StaffFactory
+    from tests.support.factories import StaffFactory
 
     locked, colleague = StaffFactory(), StaffFactory()
     for _ in range(5):

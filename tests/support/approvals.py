@@ -10,7 +10,7 @@ from approvals.models import CaseReason
 from approvals.services import case_open, post_assign
 from relationships.models import Organisation, RelationshipType
 from relationships.services import customer_get_or_create
-from tests.factories import (
+from tests.support.factories import (
     BranchFactory,
     HQFactory,
     OutletFactory,

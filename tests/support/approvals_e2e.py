@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from approvals.models import ApprovalCase, Post
-from tests.factories import BranchFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import holder, hq_admin
+from tests.support.approvals import holder, hq_admin
+from tests.support.factories import BranchFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 
 def late_case_with_three_holders():

@@ -8,6 +8,8 @@ import itertools
 import re
 from zoneinfo import ZoneInfo
 
+from relationships.feeds.account_events import NewAccountEvent, account_events_record
+from relationships.models import AccountEvent, Organisation
 from reservations.exchange.registry import load_feed
 from reservations.pipeline import run_nightly
 from reservations.services import ReservationInput, reservation_register
@@ -42,8 +44,19 @@ def event_row(*, when: dt.datetime, id_number: str, name: str, outlet, kind: str
 
 
 def load_events(rows: list[list]):
+    """The rows through the account_events feed, as a file: for tests of the feed itself (§12 lines, re-sends)."""
     return load_feed(actor="test", kind="account_events", content=csv_bytes(EVENT_HEADER, rows),
                      filename="account_events.csv")
+
+
+def record_events(rows: list[list]) -> list[AccountEvent]:
+    """The same rows recorded by the service the feed calls (`account_events_record`), without a file: for rule
+    tests, where the events are the input and the feed is not what is tested."""
+    outlets = {o.code: o.pk for o in Organisation.objects.filter(code__in={r[7] for r in rows})}
+    return account_events_record(events=[NewAccountEvent(
+        line=0, event_id=r[0], event_time=dt.datetime.fromisoformat(r[1]), kind=r[2], id_number=r[3],
+        customer_name=r[4], account_no=r[5], account_type=r[6], outlet_id=outlets[r[7]], outlet_code=r[7])
+        for r in rows])
 
 
 def reserve(staff, *, id_number: str, name: str = "张三", type_code: str = "NEW_DEV", when: dt.datetime,

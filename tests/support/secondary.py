@@ -8,8 +8,8 @@ from relationships.models import Customer, CustomerClass
 from relationships.pii import pii_hash
 from reservations.exchange.registry import load_feed
 from reservations.secondary.services import preassignment_create, secondary_reserve
-from tests.factories import RoleFactory, make_id_number
-from tests.helpers import at, csv_bytes, event_row, load_events
+from tests.support.factories import RoleFactory, make_id_number
+from tests.support.helpers import at, csv_bytes, event_row, load_events
 
 METRIC_HEADER = ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"]
 

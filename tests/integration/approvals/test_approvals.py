@@ -15,9 +15,9 @@ from approvals.selectors import hq_inbox, inbox_for, visible_cases
 from approvals.services import case_act, case_record_documents, case_resubmit, case_withdraw, post_assign
 from relationships.models import AuditEntry, Relationship
 from reservations.models import Reservation
-from tests.factories import BranchFactory, OutletFactory, StaffFactory, UserFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import branch_created_case, holder, hq_admin, make_branch, today
+from tests.support.approvals import branch_created_case, holder, hq_admin, make_branch, today
+from tests.support.factories import BranchFactory, OutletFactory, StaffFactory, UserFactory, make_id_number
+from tests.support.helpers import at, event_row, nightly, record_events, reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def late_case(b, *, type_code="NEW_DEV", account_type="securities", participants
     """A late reservation (R-MATCH-4) sent to approval by the nightly run (opened 2026-03-02, 03-04, …)."""
     opened = dt.date(2026, 3, 2) + dt.timedelta(days=2 * next(_nights))
     idn = make_id_number()
-    load_events([event_row(when=at(f"{opened} 10:00"), id_number=idn, name="张三", outlet=b.outlet,
+    record_events([event_row(when=at(f"{opened} 10:00"), id_number=idn, name="张三", outlet=b.outlet,
                            account_type=account_type)])
     r = reserve(b.staff, id_number=idn, type_code=type_code, when=at(f"{opened + dt.timedelta(days=1)} 09:00"),
                 participants=participants or [(b.staff, "0.6"), (b.colleague, "0.4")])
@@ -123,11 +123,11 @@ def test_cross_region_branches_confirm_in_any_order_then_hq_decides(b):
     far_branch = BranchFactory()
     far = StaffFactory(outlet=OutletFactory(parent=far_branch))
     far_head = UserFactory()
-    from tests.factories import RoleFactory
+    from tests.support.factories import RoleFactory
     RoleFactory(user=far_head, kind="branch_head", organisation=far_branch)
     idn = make_id_number()
     r = reserve(b.staff, id_number=idn, when=at("2026-03-02 09:00"), participants=[(b.staff, "0.5"), (far, "0.5")])
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
     nightly("2026-03-03")
     case = ApprovalCase.objects.get()
     assert case.reason == "cross_region"
@@ -158,7 +158,7 @@ def test_broker_case_cannot_complete_until_both_documents_are_received_and_revie
     broker = StaffFactory(outlet=b.outlet, kind="broker")
     idn = make_id_number()
     r = reserve(broker, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
     nightly("2026-03-03")
     case = ApprovalCase.objects.get()
     assert case.chain.code == "broker"
@@ -337,7 +337,7 @@ def test_duplicate_case_final_approver_picks_the_holder_and_the_other_reservatio
     idn = make_id_number()
     r1 = reserve(b.staff, id_number=idn, when=at("2026-03-02 09:00"))
     r2 = reserve(b.colleague, id_number=idn, when=at("2026-03-02 11:00"))
-    load_events([event_row(when=at("2026-03-04 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    record_events([event_row(when=at("2026-03-04 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
     nightly("2026-03-04")
     case = ApprovalCase.objects.get()
     case_act(actor=three[0], case_id=case.pk, decision="approve")
@@ -416,7 +416,7 @@ def test_inbox_lists_waiting_steps_oldest_first_with_constant_queries(b, three, 
 
 def test_visible_cases_scope_branch_applicant_and_hq(b):
     """R-PERM-4."""
-    from tests.factories import RoleFactory
+    from tests.support.factories import RoleFactory
     case = branch_created_case(b)
     other = make_branch()
     admin, _hq = hq_admin()

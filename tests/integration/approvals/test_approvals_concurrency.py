@@ -11,7 +11,7 @@ from django.utils import translation
 from approvals.models import ApprovalCase, CaseAction, CaseStep
 from approvals.services import case_act
 from relationships.models import Relationship
-from tests.test_approvals_support import branch_created_case, holder, make_branch
+from tests.support.approvals import branch_created_case, holder, make_branch
 
 THREADS = 20
 

@@ -7,7 +7,7 @@ from django.urls import include, path
 from approvals.models import ApprovalCase, CaseAction
 from crm_platform import urls as root_urls
 from relationships.models import Relationship
-from tests.test_approvals_support import branch_created_case, holder, make_branch
+from tests.support.approvals import branch_created_case, holder, make_branch
 
 # Until crm_platform/urls.py includes the app, mount it here for these tests only.
 urlpatterns = list(root_urls.urlpatterns)
@@ -85,7 +85,7 @@ def test_broker_case_page_offers_the_documents_form_and_records_them(client, b):
     from approvals.services import case_open
     from relationships.models import RelationshipType
     from relationships.services import customer_get_or_create
-    from tests.factories import StaffFactory, make_id_number
+    from tests.support.factories import StaffFactory, make_id_number
     broker = StaffFactory(outlet=b.outlet, kind="broker")
     case = case_open(actor="test", reason="broker", rel_type=RelationshipType.objects.get(code="BROKER_DEV"),
                      customer=customer_get_or_create(id_number=make_id_number(), name="赵六"),
@@ -106,8 +106,8 @@ def test_hq_reviewer_inbox_lists_pending_special_new_cases(client, b):
     from approvals.services import case_open
     from relationships.models import RelationshipType
     from relationships.services import customer_get_or_create
-    from tests.factories import make_id_number
-    from tests.test_approvals_support import hq_admin
+    from tests.support.approvals import hq_admin
+    from tests.support.factories import make_id_number
     case = case_open(actor="test", reason="special_new", rel_type=RelationshipType.objects.get(code="NEW_DEV"),
                      customer=customer_get_or_create(id_number=make_id_number(), name="钱七"),
                      proposed_shares=[{"staff_id": b.staff.pk, "ratio": "1"}], dedupe_key="special-view",

@@ -20,9 +20,9 @@ from approvals.services import case_open
 from approvals.tables import CaseTable
 from relationships.models import RelationshipType
 from relationships.services import customer_get_or_create
-from tests.factories import StaffFactory, make_id_number
-from tests.helpers import ID18, queries_for
-from tests.test_approvals_support import branch_created_case, holder, hq_admin, make_branch
+from tests.support.approvals import branch_created_case, holder, hq_admin, make_branch
+from tests.support.factories import StaffFactory, make_id_number
+from tests.support.helpers import ID18, queries_for
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 as a role that may read and write rows, but cannot TRUNCATE, ALTER or DROP a table, nor drop the triggers that
 keep the audit trail append-only. Migrations run as the owner (docker-compose.yml's `migrate`). The grants are
 those deploy/postgres/roles.psql gives by default privileges; here, on tables that exist already, explicitly.
-The compose script itself, with migrations run as its owner role: tests/test_deploy_run.py.
+The compose script itself, with migrations run as its owner role: tests/deploy/test_deploy_run.py.
 
 Every append-only table (the audit trail, PII accesses, case actions, the permission register) has two guards
 (common/guards.py, issue "The night never jams", item 6): row-level UPDATE/DELETE and statement-level TRUNCATE,
@@ -104,7 +104,7 @@ def test_every_append_only_table_has_both_guards_installed_and_enabled():
 @pytest.mark.parametrize("table", sorted(APPEND_ONLY))
 def test_even_the_owner_cannot_empty_an_append_only_table(table):
     """The test connection is a superuser, for which PostgreSQL skips every privilege check: only the guard
-    stands between it and the TRUNCATE (the compose owner role: tests/test_deploy_run.py)."""
+    stands between it and the TRUNCATE (the compose owner role: tests/deploy/test_deploy_run.py)."""
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
         cur.execute(f"TRUNCATE {table} CASCADE")
 

@@ -26,8 +26,8 @@ from relationships.models import RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.exchange.exports import export_csv
 from reservations.models import FeedFile
-from tests.factories import HQFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
+from tests.support.factories import HQFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, nightly, record_events, reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -140,7 +140,7 @@ def test_the_reservation_list_export_neutralises_a_hostile_customer_name(staff_c
 def test_r_match_7_the_night_report_csv_neutralises_the_name_on_the_account(branch_client, staff, outlet):
     id_number = make_id_number()
     reserve(staff, id_number=id_number, name="张三", when=at(f"{DAY} 09:00"))
-    load_events([event_row(when=at(f"{DAY} 10:00"), id_number=id_number, name=HOSTILE, outlet=outlet)])
+    record_events([event_row(when=at(f"{DAY} 10:00"), id_number=id_number, name=HOSTILE, outlet=outlet)])
     nightly(DAY)
     _assert_csv_neutralised(_csv_rows(branch_client.get(f"/reservations/runs/{DAY}/outcomes.csv")))
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from common.redirects import local_url
 from relationships.models import RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
-from tests.factories import RoleFactory, make_id_number
+from tests.support.factories import RoleFactory, make_id_number
 
 pytestmark = pytest.mark.django_db
 

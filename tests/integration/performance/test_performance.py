@@ -13,8 +13,8 @@ from performance.services import PeriodLocked, compute_period, period_lock
 from relationships.models import AuditEntry, RelationshipShare, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.exchange.registry import load_feed
-from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, UserFactory, make_id_number
-from tests.helpers import csv_bytes, nightly
+from tests.support.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, UserFactory, make_id_number
+from tests.support.helpers import csv_bytes, nightly
 
 pytestmark = pytest.mark.django_db
 

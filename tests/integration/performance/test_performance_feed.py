@@ -18,8 +18,8 @@ from relationships.models import PiiAccess, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.exchange.registry import load_feed
 from reservations.models import FeedFile
-from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import csv_bytes
+from tests.support.factories import OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import csv_bytes
 
 pytestmark = pytest.mark.django_db
 

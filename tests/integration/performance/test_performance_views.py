@@ -15,8 +15,8 @@ from performance.services import compute_period
 from relationships.models import RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.exchange.registry import load_feed
-from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import csv_bytes
+from tests.support.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import csv_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from django.urls import reverse
 from permissions.ldap_config import directory_settings
 from permissions.models import PermissionRegisterEntry, RegisterEvent, Role, RoleKind, RoleSource
 from relationships.models import AuditEntry
-from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
+from tests.support.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

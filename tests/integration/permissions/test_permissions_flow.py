@@ -23,8 +23,8 @@ from permissions.models import (
 )
 from relationships.models import AuditEntry, Qualification, RelationshipType
 from relationships.services import attach_refusal
-from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory, make_id_number
-from tests.helpers import at, reserve
+from tests.support.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory, make_id_number
+from tests.support.helpers import at, reserve
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from permissions.middleware import AUTH_AT, LAST_SEEN
-from tests.factories import StaffFactory, UserFactory
+from tests.support.factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ def test_r_sec_auth_1_sign_in_locks_after_repeated_failures():
         assert "locked" in response.content.decode().lower() or "锁" in response.content.decode()
     assert UserFactory(username="bystander", password="pw-bystander-1")
     # Only the account is locked: another user signs in from another browser and from this very client (same
-    # address, same browser). Spraying is slowed per address instead (tests/test_signin.py).
+    # address, same browser). Spraying is slowed per address instead (tests/integration/permissions/test_signin.py).
     assert _sign_in(Client(HTTP_USER_AGENT="colleague"), "bystander", "pw-bystander-1").status_code == 302
     assert _sign_in(client, "bystander", "pw-bystander-1").status_code == 302
     assert user.pk

@@ -24,8 +24,8 @@ from permissions import services, signin
 from permissions.models import PermissionRegisterEntry, RegisterEvent, Role, RoleKind
 from permissions.second_factor import needs_second_factor
 from relationships.models import AuditEntry
-from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
-from tests.helpers import totp_code
+from tests.support.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
+from tests.support.helpers import totp_code
 
 pytestmark = pytest.mark.django_db
 

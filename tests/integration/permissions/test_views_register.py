@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 
 from permissions import services
 from permissions.models import PermissionRegisterEntry, Role, RoleKind
-from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
-from tests.helpers import queries_for
+from tests.support.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
+from tests.support.helpers import queries_for
 
 pytestmark = pytest.mark.django_db
 

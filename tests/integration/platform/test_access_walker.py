@@ -46,7 +46,7 @@ from permissions.services import branch_admin_assign
 from relationships.identity import id_check_digit
 from relationships.models import Customer, Organisation, Qualification, Relationship, RelationshipShare, Staff
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hash
-from tests.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
+from tests.support.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -281,7 +281,9 @@ class Walker:
     def check_response(self, ep: Endpoint, method: str, url: str, response) -> None:
         where = f"{self.role} {method} {url} ({ep})"
         if ep.name == "healthz" and response.status_code in (200, 405, 500):
-            return  # /healthz/ answers 500 by design when a check fails (tests/test_health.py); it shows no data
+            # /healthz/ answers 500 by design when a check fails (tests/integration/platform/test_health.py);
+            # it shows no data
+            return
         if response.status_code >= 500:
             self.problems.append(f"{where}: server error {response.status_code}")
             return

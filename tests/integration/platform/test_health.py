@@ -1,7 +1,7 @@
 """`/healthz/` (issue "production recipe", Health): the database, the cache, the migrations, the working-day
 calendar for the next 60 days (R-CAL-1) and, with a broker, Redis and a Celery worker. What fails is named;
 nothing else (no setting, address with a password, trace) is shown. The database down and the worker killed
-for real: tests/test_deploy_run.py (marker `deploy`)."""
+for real: tests/deploy/test_deploy_run.py (marker `deploy`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -91,7 +91,7 @@ def test_healthz_names_the_failed_check_without_leaking_settings(client, today, 
 
 
 def test_healthz_is_exempt_from_the_https_redirect_for_the_containers_probe():
-    from tests.test_production_settings import SETUP, _production_env, _start
+    from tests.deploy.test_production_settings import SETUP, _production_env, _start
 
     code = SETUP + ("; import re; print('EXEMPT', any(re.search(p, 'healthz/') for p in s.SECURE_REDIRECT_EXEMPT), "
                     "s.SECURE_SSL_REDIRECT)")

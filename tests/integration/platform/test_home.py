@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from common.pagination import capped_count
 from reservations.models import Reservation
-from tests.factories import HQFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import reserve
+from tests.support.factories import HQFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import reserve
 
 pytestmark = pytest.mark.django_db
 

@@ -50,7 +50,7 @@ def test_committed_catalog_compiles_and_matches_its_mo(tmp_path):
 
 @pytest.mark.django_db
 def test_pages_render_in_chinese_by_default_and_english_on_request(client):
-    from tests.factories import StaffFactory
+    from tests.support.factories import StaffFactory
 
     staff = StaffFactory()
     client.force_login(staff.user)

@@ -17,8 +17,8 @@ from relationships.models import Relationship, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.models import Reservation, ReservationStatus
 from reservations.tables import ReservationTable
-from tests.factories import StaffFactory, make_id_number
-from tests.helpers import ID18, queries_for, reserve
+from tests.support.factories import StaffFactory, make_id_number
+from tests.support.helpers import ID18, queries_for, reserve
 
 pytestmark = pytest.mark.django_db
 

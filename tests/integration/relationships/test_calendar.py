@@ -20,8 +20,8 @@ from relationships.workdays import (
 )
 from reservations.exchange.registry import load_feed
 from reservations.models import Reservation
-from tests.factories import HQFactory, RoleFactory, UserFactory, make_id_number
-from tests.helpers import at, csv_bytes, event_row, load_events, nightly, reserve
+from tests.support.factories import HQFactory, RoleFactory, UserFactory, make_id_number
+from tests.support.helpers import at, csv_bytes, event_row, nightly, record_events, reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_r_cal_1_a_2027_holiday_loaded_by_the_feed_moves_a_late_window():
 
 def test_r_cal_1_in_the_nightly_matching_the_loaded_holiday_turns_a_refusal_into_a_late_case(staff, outlet):
     idn = make_id_number(seq=701)
-    load_events([event_row(when=at("2026-12-30 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-12-30 10:00"), id_number=idn, name="张三", outlet=outlet)])
     late = reserve(staff, id_number=idn, when=at("2027-01-11 09:00"))  # after Jan 8, not after Jan 11
     load_calendar(CALENDAR_2027)
     nightly("2027-01-11")
@@ -72,7 +72,7 @@ def test_r_cal_1_in_the_nightly_matching_the_loaded_holiday_turns_a_refusal_into
 def test_r_cal_1_without_the_year_the_late_window_counts_monday_to_friday_and_the_night_report_lists_it(
         client, staff, outlet):
     idn, idn2 = make_id_number(seq=702), make_id_number(seq=703)
-    load_events([event_row(when=at("2026-12-30 10:00"), id_number=idn, name="张三", outlet=outlet),
+    record_events([event_row(when=at("2026-12-30 10:00"), id_number=idn, name="张三", outlet=outlet),
                  event_row(when=at("2026-12-30 10:00"), id_number=idn2, name="张三", outlet=outlet)])
     refused = reserve(staff, id_number=idn, when=at("2027-01-11 09:00"))
     in_time = reserve(staff, id_number=idn2, when=at("2027-01-07 09:00"))
@@ -101,7 +101,7 @@ def test_r_cal_1_without_the_year_the_late_window_counts_monday_to_friday_and_th
 def test_r_cal_1_a_late_case_opened_at_registration_is_marked_and_a_refusal_says_the_count_is_provisional(
         staff, outlet):
     idn, idn2 = make_id_number(seq=704), make_id_number(seq=705)
-    load_events([event_row(when=at("2026-12-30 10:00"), id_number=idn, name="张三", outlet=outlet),
+    record_events([event_row(when=at("2026-12-30 10:00"), id_number=idn, name="张三", outlet=outlet),
                  event_row(when=at("2026-12-30 10:00"), id_number=idn2, name="张三", outlet=outlet)])
     nightly("2026-12-30")
     r = reserve(staff, id_number=idn, when=at("2027-01-05 09:00"))
@@ -233,11 +233,11 @@ def test_r_cal_1_a_branch_permission_admin_cannot_see_or_edit_the_calendar(clien
 def test_r_cal_1_callbacks_whose_due_date_ran_into_an_unknown_year_are_counted_on_the_night_report(staff, outlet):
     idn = make_id_number(seq=707)
     reserve(staff, id_number=idn, when=at("2026-12-27 09:00"))
-    load_events([event_row(when=at("2026-12-28 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-12-28 10:00"), id_number=idn, name="张三", outlet=outlet)])
     runs = {r.stage: r for r in nightly("2026-12-28")}
     assert runs["callbacks"].counts == {"callbacks": 1, "callbacks_calendar_unknown": 1}
     load_calendar(CALENDAR_2027)
     reserve(staff, id_number=make_id_number(seq=708), when=at("2026-12-28 09:00"))
-    load_events([event_row(when=at("2026-12-29 10:00"), id_number=make_id_number(seq=708), name="张三",
+    record_events([event_row(when=at("2026-12-29 10:00"), id_number=make_id_number(seq=708), name="张三",
                            outlet=outlet)])
     assert {r.stage: r for r in nightly("2026-12-29")}["callbacks"].counts == {"callbacks": 1}

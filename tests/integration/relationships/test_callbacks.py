@@ -11,10 +11,10 @@ from approvals.services import case_act
 from relationships.callbacks import callback_dispute_resolve, callback_record, callbacks_create_for_date
 from relationships.models import AuditEntry, Callback, Relationship
 from reservations.models import BatchRun
-from tests.factories import OutletFactory, RoleFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import branch_created_case, holder, make_branch
-from tests.test_secondary_support import assign, branch_user, lost_customer
+from tests.support.approvals import branch_created_case, holder, make_branch
+from tests.support.factories import OutletFactory, RoleFactory, make_id_number
+from tests.support.helpers import at, event_row, nightly, record_events, reserve
+from tests.support.secondary import assign, branch_user, lost_customer
 
 pytestmark = pytest.mark.django_db
 D = dt.date
@@ -23,7 +23,7 @@ D = dt.date
 def matched_relationship(staff, outlet, day="2026-03-03") -> Relationship:
     idn = make_id_number()
     reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at(f"{day} 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at(f"{day} 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly(day)
     return Relationship.objects.get(customer__id_hash__in=[_h(idn)])
 

@@ -21,8 +21,8 @@ from permissions.scoping import visible_customers, visible_history_customers
 from relationships.models import Customer, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.services import reservation_withdraw
-from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import at, reserve
+from tests.support.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, reserve
 
 pytestmark = pytest.mark.django_db
 

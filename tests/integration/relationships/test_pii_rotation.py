@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -25,14 +26,14 @@ from relationships.models import AuditEntry, Customer
 from relationships.pii import LEGACY, decrypt, encrypt, parse_keys, pii_hash, pii_hashes, version_of
 from relationships.services import customer_get_or_create
 from reservations.models import Reservation
-from tests.factories import make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
+from tests.support.factories import make_id_number
+from tests.support.helpers import at, event_row, nightly, record_events, reserve
 
 pytestmark = pytest.mark.django_db
 
 DEV_KEY = "dev-only-pii-key-0123456789abcdef"
 NEW_KEY = "rotation-test-secret-version-2-0123456789"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(Path(__file__).resolve().parents[3])
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_r_pii_1_rotation_leaves_every_customer_decryptable_and_matchable(staff,
     call_command("rotate_pii_key", "--check")  # nothing left: exit 0
 
     # Matchable: the reservations registered before the rotation match openings loaded after it.
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)
                  for idn in reserved_only + with_customer[:2]])
     nightly("2026-03-03")
     assert {r.status for r in Reservation.objects.filter(pk__in=[r.pk for r in reservations])} == {"matched"}
@@ -157,7 +158,7 @@ def test_r_pii_1_a_rotation_killed_half_way_keeps_every_id_number_on_one_version
     late_ones = [reserve(staff, id_number=idn, when=at("2026-03-02 10:00"), type_code="NEW_DEV")
                  for idn in (old, new)]
     assert [version_of(r.id_hash) for r in late_ones] == [1, 2]
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)
                  for idn in reserved_only + [old, new]])
     assert all(len(v) == 1 for v in _versions_by_id_number().values())
     nightly("2026-03-03")
@@ -180,7 +181,7 @@ def test_r_pii_1_one_id_number_never_becomes_two_customers_across_versions(staff
     first = customer_get_or_create(id_number=idn, name="张三")
     new_key()
     assert customer_get_or_create(id_number=idn, name="张三").pk == first.pk  # found under version 1
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     assert Customer.objects.count() == 1
     call_command("rotate_pii_key")
     assert customer_get_or_create(id_number=idn, name="张三").pk == first.pk
@@ -190,7 +191,7 @@ def test_r_pii_1_one_id_number_never_becomes_two_customers_across_versions(staff
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_r_pii_1_rotate_pii_key_killed_with_sigkill_resumes_when_run_again(settings):
     """A real `manage.py rotate_pii_key` process, killed with SIGKILL mid-run, then run again to the end."""
-    from tests.test_celery_worker import _test_database_url
+    from tests.integration.reservations.test_celery_worker import _test_database_url
 
     numbers = [make_id_number(seq=i) for i in range(1, 901)]
     Customer.objects.bulk_create([Customer(id_hash=pii_hash(n), id_encrypted=encrypt(n), id_masked=n[:6],
@@ -235,7 +236,7 @@ def test_r_pii_1_rotation_runs_while_the_site_registers_and_loads_openings(setti
 
     from django.db import connections
 
-    from tests.factories import OutletFactory, StaffFactory
+    from tests.support.factories import OutletFactory, StaffFactory
 
     outlet = OutletFactory()
     staff = StaffFactory(outlet=outlet)
@@ -257,12 +258,12 @@ def test_r_pii_1_rotation_runs_while_the_site_registers_and_loads_openings(setti
     for i, n in enumerate(numbers[::3]):  # old customers, and ID numbers nobody has seen yet
         registered.append(reserve(staff, id_number=n, when=at("2026-03-02 09:00")))
         if i % 10 == 9:
-            load_events([event_row(when=at("2026-03-03 10:00"), id_number=m, name="张三", outlet=outlet)
+            record_events([event_row(when=at("2026-03-03 10:00"), id_number=m, name="张三", outlet=outlet)
                          for m in numbers[1::3][i - 9:i + 1]])
     worker.join(timeout=120)
     assert not worker.is_alive() and result["report"].complete, result
     assert all(v == {2} for v in _versions_by_id_number().values())
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=r_n, name="张三", outlet=outlet)
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=r_n, name="张三", outlet=outlet)
                  for r_n in numbers[::3]])
     nightly("2026-03-03")
     assert {r.status for r in Reservation.objects.filter(pk__in=[r.pk for r in registered])} == {"matched"}

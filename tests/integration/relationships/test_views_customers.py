@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 from relationships.models import Customer, CustomerClass, Relationship, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
-from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import ID18, queries_for
+from tests.support.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import ID18, queries_for
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from relationships.models import RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
-from tests.factories import RoleFactory, StaffFactory, make_id_number
+from tests.support.factories import RoleFactory, StaffFactory, make_id_number
 
 pytestmark = pytest.mark.django_db
 

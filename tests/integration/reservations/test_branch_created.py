@@ -19,10 +19,10 @@ from reservations.branch.requests import (
     branch_request_replace,
 )
 from reservations.exchange.registry import load_feed
-from tests.factories import OutletFactory, StaffFactory
-from tests.helpers import csv_bytes
-from tests.test_approvals_support import holder, make_branch
-from tests.test_secondary_support import branch_user, customer_of, open_account
+from tests.support.approvals import holder, make_branch
+from tests.support.factories import OutletFactory, StaffFactory
+from tests.support.helpers import csv_bytes
+from tests.support.secondary import branch_user, customer_of, open_account
 
 pytestmark = pytest.mark.django_db
 D = dt.date

@@ -17,10 +17,10 @@ from celery import Celery
 from relationships.models import AccountEvent
 from reservations.models import BatchRun
 from reservations.pipeline import STAGE_NAMES
-from tests.factories import OutletFactory, StaffFactory
-from tests.helpers import nightly
-from tests.test_celery_worker import QUEUE, REDIS_URL, ROOT, _redis_up, _test_database_url
-from tests.test_matching import _outcome, _scenario
+from tests.integration.reservations.test_celery_worker import QUEUE, REDIS_URL, ROOT, _redis_up, _test_database_url
+from tests.integration.reservations.test_matching import _outcome, _scenario
+from tests.support.factories import OutletFactory, StaffFactory
+from tests.support.helpers import nightly
 
 VISIBILITY = 4
 N = 120

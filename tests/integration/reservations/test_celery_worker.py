@@ -13,13 +13,13 @@ import pytest
 from django.db import connection
 
 from reservations.models import BatchRun
-from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, reserve
+from tests.support.factories import OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, reserve
 
 REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
 # A queue of this test run's own, so that runs sharing the Redis server never take each other's tasks.
 QUEUE = f"crm-test-{os.getpid()}"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _redis_up() -> bool:
@@ -93,8 +93,8 @@ def test_a_browser_upload_is_loaded_by_a_real_worker(worker):
 
     from relationships.pii import seal
     from reservations.models import FeedFile, FeedUpload
-    from tests.factories import UserFactory
-    from tests.helpers import csv_bytes
+    from tests.support.factories import UserFactory
+    from tests.support.helpers import csv_bytes
 
     content = csv_bytes(["code", "name", "kind", "parent_code", "region"], [
         ["HQ", "总部", "hq", "", ""], ["SH", "上海分公司", "branch", "HQ", "华东"], ["XX", "坏行", "planet", "HQ", ""]])

@@ -16,10 +16,10 @@ from relationships.services import Share, relationship_create
 from reservations.branch.core_lists import CoreLineInput, core_list_remove, core_list_submit
 from reservations.branch.feed import parse_core_csv
 from reservations.exchange.registry import load_feed
-from tests.factories import OutletFactory, StaffFactory
-from tests.helpers import at, csv_bytes
-from tests.test_approvals_support import holder, hq_admin, make_branch
-from tests.test_secondary_support import branch_user, customer_of, open_account
+from tests.support.approvals import holder, hq_admin, make_branch
+from tests.support.factories import OutletFactory, StaffFactory
+from tests.support.helpers import at, csv_bytes
+from tests.support.secondary import branch_user, customer_of, open_account
 
 pytestmark = pytest.mark.django_db
 D = dt.date

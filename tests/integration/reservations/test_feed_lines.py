@@ -32,10 +32,10 @@ from relationships.models import (
 from reservations.branch.feed import parse_core_csv
 from reservations.exchange.registry import COLUMNS, load_feed
 from reservations.models import FeedFile, Reservation
-from tests.factories import HQFactory, RoleFactory, make_id_number
-from tests.helpers import EVENT_HEADER, at, event_row, load_events, nightly
-from tests.test_approvals_support import holder, make_branch
-from tests.test_secondary_support import lost_customer, open_account
+from tests.support.approvals import holder, make_branch
+from tests.support.factories import HQFactory, RoleFactory, make_id_number
+from tests.support.helpers import EVENT_HEADER, at, event_row, load_events, nightly
+from tests.support.secondary import lost_customer, open_account
 
 pytestmark = pytest.mark.django_db
 

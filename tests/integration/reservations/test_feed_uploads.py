@@ -10,10 +10,10 @@ from relationships.pii import keyring, seal, unseal
 from reservations.exchange.loading import feed_upload_process
 from reservations.exchange.registry import COLUMNS
 from reservations.models import FeedUpload
-from tests.factories import HQFactory, RoleFactory, make_id_number
-from tests.helpers import EVENT_HEADER, at, event_row
-from tests.test_approvals_support import make_branch
-from tests.test_feed_lines import feed_bytes, workbook
+from tests.integration.reservations.test_feed_lines import feed_bytes, workbook
+from tests.support.approvals import make_branch
+from tests.support.factories import HQFactory, RoleFactory, make_id_number
+from tests.support.helpers import EVENT_HEADER, at, event_row
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from django.db import connection
 
 from relationships.models import AccountEvent, Organisation, PiiAccess, Qualification, Staff
 from reservations.models import FeedFile, Reservation
-from tests.factories import make_id_number
-from tests.helpers import EVENT_HEADER, csv_bytes
+from tests.support.factories import make_id_number
+from tests.support.helpers import EVENT_HEADER, csv_bytes
 
 pytestmark = pytest.mark.django_db
 

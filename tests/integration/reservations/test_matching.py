@@ -11,8 +11,8 @@ from approvals.models import ApprovalCase
 from relationships.models import AccountEvent, AuditEntry, Relationship, RelationshipShare
 from reservations import matching
 from reservations.models import BatchRun, Reservation
-from tests.factories import BranchFactory, OutletFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
+from tests.support.factories import BranchFactory, OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, nightly, record_events, reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_on_time_reservation_matches_opening_and_creates_relationship_from_openi
     colleague = StaffFactory(outlet=outlet)
     r = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"),
                 participants=[(staff, "0.6"), (colleague, "0.4")])
-    load_events([event_row(when=at("2026-03-05 10:30"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-05 10:30"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-05")
     assert _status(r) == "matched"
     rel = Relationship.objects.get(customer__events__isnull=False, type_id="NEW_DEV")
@@ -43,7 +43,7 @@ def test_reservation_registered_on_last_day_of_month_matches_on_last_day_of_next
     idn = make_id_number()
     r = reserve(staff, id_number=idn, when=at("2026-01-31 10:00"))
     assert r.valid_until == dt.date(2026, 2, 28)
-    load_events([event_row(when=at("2026-02-28 15:59"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-02-28 15:59"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-02-28")
     assert _status(r) == "matched"
 
@@ -52,7 +52,7 @@ def test_opening_after_validity_does_not_match_and_reservation_expires(staff, ou
     """R-RES-2, R-MATCH-8."""
     idn = make_id_number()
     r = reserve(staff, id_number=idn, when=at("2026-01-31 10:00"))
-    load_events([event_row(when=at("2026-03-01 09:31"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-01 09:31"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-01")
     assert _status(r) == "expired"
     assert not Relationship.objects.exists()
@@ -62,10 +62,10 @@ def test_name_mismatch_flags_reservation_and_creates_nothing(staff, outlet):
     """R-MATCH-2: full-width and spaces are folded; a different name is flagged."""
     idn = make_id_number()
     ok = reserve(staff, id_number=idn, name=" 张 三 ", when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     idn2 = make_id_number()
     bad = reserve(staff, id_number=idn2, name="李四", when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn2, name="李思", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn2, name="李思", outlet=outlet)])
     nightly("2026-03-03")
     assert _status(ok) == "matched"
     assert _status(bad) == "flagged"
@@ -80,7 +80,7 @@ def test_full_width_name_folds_to_half_width(staff, outlet):
     """R-MATCH-2: ＡＢＣ equals ABC after folding."""
     idn = make_id_number()
     r = reserve(staff, id_number=idn, name="ＪＯＨＮ　ＳＭＩＴＨ", when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="John Smith", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="John Smith", outlet=outlet)])
     nightly("2026-03-03")
     assert _status(r) == "matched"
 
@@ -91,7 +91,7 @@ def test_corrected_flagged_name_matches_on_the_next_night(staff, outlet):
 
     idn = make_id_number()
     r = reserve(staff, id_number=idn, name="李四", when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="李思", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="李思", outlet=outlet)])
     nightly("2026-03-03")
     reservation_correct_name(actor=staff.user, reservation_id=r.pk, staff=staff, customer_name="李思")
     nightly("2026-03-04")
@@ -104,7 +104,7 @@ def test_duplicate_reservations_of_two_staff_go_to_one_case_and_create_nothing(s
     other = StaffFactory(outlet=outlet)
     r1 = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
     r2 = reserve(other, id_number=idn, when=at("2026-03-02 11:00"))
-    load_events([event_row(when=at("2026-03-04 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-04 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-04")
     assert not Relationship.objects.exists()
     case = ApprovalCase.objects.get()
@@ -117,7 +117,7 @@ def test_duplicate_reservations_of_two_staff_go_to_one_case_and_create_nothing(s
 def test_late_reservation_in_batch_counted_across_holiday_and_adjusted_saturday(staff, outlet):
     """R-MATCH-4: opened 2026-09-30; National Day off, Sat 2026-10-10 worked → deadline 2026-10-15."""
     idn_ok, idn_late = make_id_number(), make_id_number()
-    load_events([event_row(when=at("2026-09-30 10:00"), id_number=idn_ok, name="张三", outlet=outlet),
+    record_events([event_row(when=at("2026-09-30 10:00"), id_number=idn_ok, name="张三", outlet=outlet),
                  event_row(when=at("2026-09-30 10:00"), id_number=idn_late, name="张三", outlet=outlet)])
     ok = reserve(staff, id_number=idn_ok, when=at("2026-10-15 23:59"))
     late = reserve(staff, id_number=idn_late, when=at("2026-10-16 00:01"))
@@ -130,7 +130,7 @@ def test_late_reservation_in_batch_counted_across_holiday_and_adjusted_saturday(
 def test_late_reservation_after_seventh_working_day_is_refused_at_registration(staff, outlet):
     """R-MATCH-4: once the opening is known, registration itself refuses after the window."""
     idn = make_id_number()
-    load_events([event_row(when=at("2026-09-30 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-09-30 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-09-30")
     with pytest.raises(ValidationError) as err:
         reserve(staff, id_number=idn, when=at("2026-10-16 09:00"))
@@ -141,7 +141,7 @@ def test_late_reservation_after_seventh_working_day_is_refused_at_registration(s
 def test_late_reservation_within_window_opens_its_case_at_registration(staff, outlet):
     """R-MATCH-4: registered after a known opening, inside 7 working days → late case at once."""
     idn = make_id_number()
-    load_events([event_row(when=at("2026-09-30 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-09-30 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-09-30")
     r = reserve(staff, id_number=idn, when=at("2026-10-10 09:00"))
     assert r.status == "pending_approval"
@@ -154,7 +154,7 @@ def test_cross_region_participant_sends_new_dev_to_cross_region_case(staff, outl
     far = StaffFactory(outlet=OutletFactory(parent=BranchFactory()))
     idn = make_id_number()
     r = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"), participants=[(staff, "0.5"), (far, "0.5")])
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-03")
     case = ApprovalCase.objects.get()
     assert case.reason == "cross_region" and case.chain.code == "cross_region"
@@ -167,7 +167,7 @@ def test_broker_development_always_goes_to_approval(outlet):
     broker = StaffFactory(outlet=outlet, kind="broker")
     idn = make_id_number()
     r = reserve(broker, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-03")
     assert ApprovalCase.objects.get().reason == "broker"
     assert _status(r) == "pending_approval"
@@ -182,10 +182,10 @@ def test_each_automatic_type_matches_its_own_event_kind(staff, outlet, type_code
     """R-MATCH-1 per type: credit and repurchase need an existing customer; IB a futures opening."""
     idn = make_id_number()
     if existing:
-        load_events([event_row(when=at("2025-01-02 10:00"), id_number=idn, name="张三", outlet=outlet)])
+        record_events([event_row(when=at("2025-01-02 10:00"), id_number=idn, name="张三", outlet=outlet)])
         nightly("2025-01-02")
     r = reserve(staff, id_number=idn, type_code=type_code, when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet, kind=kind,
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet, kind=kind,
                            account_type=account_type)])
     nightly("2026-03-03")
     assert _status(r) == "matched"
@@ -196,7 +196,7 @@ def test_credit_account_of_a_new_customer_is_not_credit_development(staff, outle
     """R-MATCH-1: CREDIT_DEV is for an existing customer only."""
     idn = make_id_number()
     r = reserve(staff, id_number=idn, type_code="CREDIT_DEV", when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet,
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet,
                            account_type="credit")])
     nightly("2026-03-03")
     assert _status(r) == "active"
@@ -206,7 +206,7 @@ def test_running_the_same_night_twice_changes_nothing(staff, outlet):
     """R-MATCH-6."""
     idn = make_id_number()
     reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-03")
     snapshot = (Relationship.objects.count(), RelationshipShare.objects.count(), ApprovalCase.objects.count())
     nightly("2026-03-03")
@@ -229,7 +229,7 @@ def _scenario(outlet, people, n: int, *, month: int, seq0: int) -> list[str]:
             reserve(people[1], id_number=idn, when=at(f"2026-{month:02d}-02 10:00"))
         events.append(event_row(when=at(f"2026-{month:02d}-03 10:00"), id_number=idn,
                                 name="王五" if i % 3 == 2 else "张三", outlet=outlet))
-    load_events(events)
+    record_events(events)
     return hashes
 
 
@@ -283,7 +283,7 @@ def test_attach_permission_closed_before_the_opening_flags_instead_of_attaching(
     r = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
     staff.attach_open = False
     staff.save()
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-03")
     assert _status(r) == "flagged"
     assert not Relationship.objects.exists()
@@ -294,7 +294,7 @@ def test_event_arriving_late_for_an_earlier_date_is_matched_on_the_next_run(staf
     idn = make_id_number()
     r = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
     nightly("2026-03-03")
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-04")
     assert _status(r) == "matched"
     assert Relationship.objects.get().effective_from == dt.date(2026, 3, 3)
@@ -306,7 +306,7 @@ def test_late_arriving_opening_inside_validity_still_matches_an_already_expired_
     r = reserve(staff, id_number=idn, when=at("2026-01-31 10:00"))
     nightly("2026-03-01")
     assert _status(r) == "expired"
-    load_events([event_row(when=at("2026-02-27 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-02-27 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-02")
     assert _status(r) == "matched"
 
@@ -317,7 +317,7 @@ def test_ledger_records_counts_per_stage(staff, outlet):
     reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
     reserve(staff, id_number=idn2, name="李四", when=at("2026-03-02 09:00"))
     reserve(staff, id_number=make_id_number(), when=at("2026-01-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet),
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet),
                  event_row(when=at("2026-03-03 10:00"), id_number=idn2, name="王五", outlet=outlet),
                  event_row(when=at("2026-03-03 11:00"), id_number=make_id_number(), name="赵六", outlet=outlet)])
     nightly("2026-03-03")

@@ -15,8 +15,8 @@ from approvals.models import ApprovalCase
 from relationships.models import AccountEvent, AuditEntry, Relationship
 from relationships.pii import pii_hash
 from reservations.models import BatchRun, Reservation
-from tests.factories import BranchFactory, HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
+from tests.support.factories import BranchFactory, HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 pytestmark = pytest.mark.django_db
 

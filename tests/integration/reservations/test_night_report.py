@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from reservations.models import ReservationStatus
-from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import ID18, at, event_row, load_events, nightly, reserve
+from tests.support.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import ID18, at, event_row, load_events, nightly, reserve
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from relationships.models import AuditEntry, Qualification
 from relationships.pii import decrypt, pii_hash
 from reservations.models import Reservation, ReservationParticipant
 from reservations.services import reservation_withdraw, validity_end
-from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
+from tests.support.factories import OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, nightly, record_events, reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +156,7 @@ def test_reservation_for_customer_already_holding_the_type_names_the_outlet_not_
     holder = StaffFactory(outlet=outlet, name="王经理")
     idn = make_id_number()
     reserve(holder, id_number=idn, when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-03-03")
     other = StaffFactory()
     with pytest.raises(ValidationError) as err:
@@ -195,7 +195,7 @@ def test_matched_reservation_can_no_longer_be_withdrawn():
     staff = StaffFactory()
     idn = make_id_number()
     r = reserve(staff, id_number=idn, when=at("2026-03-02 09:00"))
-    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=staff.outlet)])
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=staff.outlet)])
     nightly("2026-03-03")
     with pytest.raises(ValidationError):
         reservation_withdraw(actor=staff.user, reservation_id=r.pk, staff=staff)

@@ -11,9 +11,9 @@ from django.utils import timezone
 from relationships.models import AuditEntry, PreAssignment
 from reservations.exchange.registry import load_feed
 from reservations.secondary.services import preassignment_create, preassignment_end, unreserved_assignments
-from tests.factories import OutletFactory, StaffFactory
-from tests.helpers import at, csv_bytes, nightly
-from tests.test_secondary_support import (
+from tests.support.factories import OutletFactory, StaffFactory
+from tests.support.helpers import at, csv_bytes, nightly
+from tests.support.secondary import (
     assign,
     assign_and_reserve,
     branch_user,

@@ -10,9 +10,9 @@ from performance.classification import customers_classify as classify_customers
 from performance.classification import silent_window
 from relationships.models import AuditEntry, CustomerClass
 from reservations.models import BatchRun
-from tests.factories import OutletFactory
-from tests.helpers import nightly
-from tests.test_secondary_support import customer_of, event, lost_customer, open_account, open_class, silent_history
+from tests.support.factories import OutletFactory
+from tests.support.helpers import nightly
+from tests.support.secondary import customer_of, event, lost_customer, open_account, open_class, silent_history
 
 pytestmark = pytest.mark.django_db
 

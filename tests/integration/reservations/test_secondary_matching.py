@@ -9,9 +9,9 @@ import pytest
 from relationships.models import PreAssignment, Relationship, RelationshipShare
 from reservations.models import BatchRun, Reservation
 from reservations.services import ReservationInput, reservation_register
-from tests.factories import BranchFactory, OutletFactory, StaffFactory
-from tests.helpers import at, nightly
-from tests.test_secondary_support import (
+from tests.support.factories import BranchFactory, OutletFactory, StaffFactory
+from tests.support.helpers import at, nightly
+from tests.support.secondary import (
     assign_and_reserve,
     branch_user,
     customer_of,
@@ -133,7 +133,7 @@ def test_reactivation_before_the_reservation_does_not_count(outlet, staff, boss)
     idn = lost_customer(outlet, lost_at="2026-01-15 10:00")
     nightly("2026-01-15")
     from reservations.secondary.services import secondary_reserve
-    from tests.test_secondary_support import assign
+    from tests.support.secondary import assign
     a = assign(boss, idn, staff, when="2026-01-20 09:00").assigned[0]
     event(far, idn, "transfer_in_branch", "2026-02-01 10:00")
     secondary_reserve(actor=staff.user, assignment_id=a, staff=staff, phone="13812345678",
@@ -162,7 +162,7 @@ def test_co_developers_of_the_assignees_reservation_share_the_relationship(outle
     idn = lost_customer(outlet, lost_at="2026-01-15 10:00")
     nightly("2026-01-15")
     from reservations.secondary.services import secondary_reserve
-    from tests.test_secondary_support import assign
+    from tests.support.secondary import assign
     a = assign(boss, idn, staff).assigned[0]
     secondary_reserve(actor=staff.user, assignment_id=a, staff=staff, phone="13812345678",
                       participants=[(staff, "0.7"), (colleague, "0.3")], registered_at=at("2026-01-20 10:00"))

@@ -11,10 +11,10 @@ from approvals.models import ApprovalCase
 from approvals.services import case_act, case_record_documents
 from relationships.models import Relationship
 from reservations.secondary.special_new import SpecialNewInput, special_new_apply
-from tests.factories import StaffFactory
-from tests.helpers import at, nightly
-from tests.test_approvals_support import holder, hq_admin, make_branch
-from tests.test_secondary_support import assign, branch_user, event, lost_customer, open_account
+from tests.support.approvals import holder, hq_admin, make_branch
+from tests.support.factories import StaffFactory
+from tests.support.helpers import at, nightly
+from tests.support.secondary import assign, branch_user, event, lost_customer, open_account
 
 pytestmark = pytest.mark.django_db
 D = dt.date
@@ -107,7 +107,7 @@ def test_a_silent_customer_s_special_new_does_not_date_back_to_his_first_opening
     """R-SEC-5: without a comeback event the relationship starts when the case is approved."""
     from django.utils import timezone
 
-    from tests.test_secondary_support import silent_history
+    from tests.support.secondary import silent_history
 
     idn = open_account(b.outlet, when="2019-03-04 10:00")
     silent_history([idn])

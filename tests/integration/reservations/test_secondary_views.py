@@ -5,9 +5,9 @@ import pytest
 from django.urls import reverse
 
 from relationships.models import PreAssignment
-from tests.factories import OutletFactory, StaffFactory
-from tests.helpers import nightly
-from tests.test_secondary_support import branch_user, customer_of, event, lost_customer, open_account
+from tests.support.factories import OutletFactory, StaffFactory
+from tests.support.helpers import nightly
+from tests.support.secondary import branch_user, customer_of, event, lost_customer, open_account
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("work:classified")
@@ -92,7 +92,7 @@ def test_special_new_page_sends_the_application(client, world):
 @pytest.mark.parametrize("name", ["classified", "assignments", "mine", "special_new", "branch_requests", "branch_new",
                                   "core", "callbacks"])
 def test_pages_render_for_head_office_and_branch(client, world, name):
-    from tests.factories import HQFactory, RoleFactory
+    from tests.support.factories import HQFactory, RoleFactory
 
     hq_user = RoleFactory(kind="hq", organisation=HQFactory()).user
     for user in (hq_user, world["boss"]):

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 import common.feedlines
 from reservations.exchange.registry import COLUMNS, load_feed
 from reservations.models import BatchRun, FeedFile, FeedUpload
-from tests.factories import BranchFactory, HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import csv_bytes
+from tests.support.factories import BranchFactory, HQFactory, OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import csv_bytes
 
 pytestmark = pytest.mark.django_db
 

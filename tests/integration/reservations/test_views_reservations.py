@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from relationships.models import AuditEntry
 from reservations.models import BatchRun, Reservation, ReservationParticipant
-from tests.factories import RoleFactory, StaffFactory, UserFactory, make_id_number
-from tests.helpers import reserve
+from tests.support.factories import RoleFactory, StaffFactory, UserFactory, make_id_number
+from tests.support.helpers import reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -375,11 +375,11 @@ def test_user_factory_users_without_staff_or_role_see_nothing(client, staff):
 
 def test_late_reservation_through_form_is_sent_for_approval_and_detail_shows_the_case(staff_client, staff, outlet):
     """R-MATCH-4: registered after the opening (within 7 working days) → pending approval, case shown."""
-    from tests.helpers import event_row, load_events, nightly
+    from tests.support.helpers import event_row, nightly, record_events
 
     idn = make_id_number()
     opened = timezone.localtime() - dt.timedelta(days=1)
-    load_events([event_row(when=opened, id_number=idn, name="张三", outlet=outlet)])
+    record_events([event_row(when=opened, id_number=idn, name="张三", outlet=outlet)])
     nightly(opened.date().isoformat())
     response = staff_client.post(REGISTER, _form(id_number=idn), follow=True)
     reservation = Reservation.objects.get()
@@ -396,7 +396,7 @@ def test_run_ledger_shows_a_running_stage_with_its_progress_and_refreshes(client
     from django.utils import timezone
 
     from reservations.models import BatchRun
-    from tests.factories import BranchFactory, RoleFactory
+    from tests.support.factories import BranchFactory, RoleFactory
 
     BatchRun.objects.create(business_date=dt.date(2026, 3, 3), stage="match", status="running",
                             started_at=timezone.now(), counts={"units": 7, "matched": 120})
