@@ -16,6 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -77,9 +78,8 @@ def staff_branches(staff_ids: Iterable[int]) -> dict[int, int | None]:
 
 def opening_branch_of(case: ApprovalCase) -> int | None:
     """The branch whose chain runs the case: the opening outlet's branch, else the case's branch."""
-    if case.opening_outlet_id and getattr(case, "opening_outlet", None) is not None:
-        return case.opening_outlet.branch_id or case.branch_id
-    return case.branch_id
+    outlet = case.opening_outlet if case.opening_outlet_id else None
+    return (outlet.branch_id if outlet is not None else None) or case.branch_id
 
 
 def claims_join(*, actor, joins: dict[int, list[Claim]]) -> list[ApprovalCase]:
@@ -110,7 +110,7 @@ def claims_join(*, actor, joins: dict[int, list[Claim]]) -> list[ApprovalCase]:
     for case in cases:
         claims = joins[case.pk]
         new_claimants += [c.row(case.pk) for c in claims]
-        everyone = [*earlier[case.pk], *claims]
+        everyone: list[Any] = [*earlier[case.pk], *claims]
         if case.reason == CaseReason.LATE and len({c.staff_id for c in everyone}) > 1:
             case.reason = CaseReason.DUPLICATE
             relabel.append(case)
