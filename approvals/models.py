@@ -93,6 +93,10 @@ class CaseStatus(models.TextChoices):
 
 
 OPEN_CASE_STATUSES = (CaseStatus.PENDING, CaseStatus.RETURNED)
+# R-MATCH-3: the reasons of a competing claim on a customer and type; one such case is open at a time (the
+# conflict case), enforced by the partial unique index `approval_case_one_open_claim`.
+CLAIM_REASONS = (CaseReason.LATE, CaseReason.DUPLICATE, CaseReason.CROSS_REGION, CaseReason.BROKER,
+                 CaseReason.SPECIAL_NEW)
 
 
 class ApprovalCaseQuerySet(models.QuerySet):
@@ -154,6 +158,9 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
                 condition=(Q(outcome="create", target_relationship__isnull=True)
                            | Q(outcome__in=["end", "replace"], target_relationship__isnull=False)),
                 name="approval_case_outcome_target"),
+            models.UniqueConstraint(fields=["customer", "type"], name="approval_case_one_open_claim",
+                                    condition=Q(status__in=[s.value for s in OPEN_CASE_STATUSES],
+                                                reason__in=[r.value for r in CLAIM_REASONS])),
         ]
 
     def __str__(self) -> str:
@@ -246,6 +253,12 @@ class StepState(models.TextChoices):
     SKIPPED = "skipped", _("skipped")
 
 
+class StepKind(models.TextChoices):
+    CHAIN = "chain", _("chain step")
+    CONFIRM = "confirm", _("branch confirmation")  # R-MATCH-5 / R-APR-6: each branch confirms, in parallel
+    HQ = "hq", _("head-office approval")  # R-APR-6: added after the confirmations when the chain has none
+
+
 class CaseStep(models.Model):
     """A chain step materialised for one case, with the organisation whose post holders act on it.
 
@@ -258,6 +271,7 @@ class CaseStep(models.Model):
     organisation = models.ForeignKey(Organisation, verbose_name=_("acting organisation"), on_delete=models.PROTECT,
                                      related_name="+")
     state = models.CharField(_("state"), max_length=10, choices=StepState.choices, default=StepState.PENDING)
+    kind = models.CharField(_("kind"), max_length=10, choices=StepKind.choices, default=StepKind.CHAIN)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -271,6 +285,7 @@ class CaseStep(models.Model):
         constraints = [
             valid_choice("state", StepState, name="case_step_state_valid"),
             valid_choice("post", Post, name="case_step_post_valid"),
+            valid_choice("kind", StepKind, name="case_step_kind_valid"),
 
             models.UniqueConstraint(fields=["case", "order", "post", "organisation"], name="case_step_once"),
         ]
@@ -282,6 +297,29 @@ class CaseStep(models.Model):
     def __str__(self) -> str:
         return _("Case #%(case)s, step %(order)s: %(post)s") % {
             "case": self.case_id, "order": self.order, "post": self.get_post_display()}
+
+
+class CaseClaimant(models.Model):
+    """R-MATCH-3: one competing claim a case holds — the reservation, its staff, when it was registered
+    (on time, or late by how many working days) and the ratios it proposed. Kept while the case lives."""
+
+    case = models.ForeignKey(ApprovalCase, on_delete=models.PROTECT, related_name="claimants")
+    reservation = models.OneToOneField("reservations.Reservation", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="claim")
+    staff = models.ForeignKey(Staff, verbose_name=_("staff"), on_delete=models.PROTECT, related_name="+")
+    registered_at = models.DateTimeField(_("registered at"))
+    late_workdays = models.PositiveSmallIntegerField(_("late by working days"), null=True, blank=True)
+    shares = models.JSONField(_("proposed ratios"), default=list)  # [{"staff_id": 1, "ratio": "0.6000"}, …]
+    joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("claimant")
+        verbose_name_plural = _("claimants")
+        ordering = ["case", "registered_at", "id"]
+        indexes = [models.Index(fields=["case", "registered_at"], name="case_claimant_order")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} · {self.staff_id}"
 
 
 class CaseDocuments(models.Model):

@@ -6,7 +6,7 @@ from operator import or_
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from approvals.models import ApprovalCase, CaseAction, CaseReason, CaseStatus, CaseStep, Post, StepState
+from approvals.models import ApprovalCase, CaseAction, CaseClaimant, CaseReason, CaseStatus, CaseStep, Post, StepState
 from approvals.services import current_assignments
 from permissions.models import Role
 from permissions.scoping import HQ_ROLES, scope_for
@@ -32,6 +32,7 @@ def inbox_for(user) -> QuerySet:
             .exclude(case__applicant__user=user)
             .exclude(case__filed_by=user)
             .exclude(Exists(already))
+            .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), staff__user=user)))  # R-APR-3
             .select_related("organisation", "case__customer", "case__type", "case__chain", "case__branch",
                             "case__opening_outlet", "case__applicant__outlet")
             .order_by("case__created_at", "case_id", "order", "id"))
@@ -46,10 +47,12 @@ def is_hq_reviewer(user) -> bool:
 
 
 def hq_inbox(user) -> QuerySet:
-    """R-APR-6: HQ reviewers see every pending cross-region and special-new case, across regions."""
+    """R-APR-6: HQ reviewers see every pending cross-region and special-new case, across regions — and every
+    other case that has an HQ step (a late, duplicate or broker case whose holders span branches, R-MATCH-5)."""
     if not is_hq_reviewer(user):
         return ApprovalCase.objects.none()
-    return (ApprovalCase.objects.filter(status=CaseStatus.PENDING, reason__in=HQ_INBOX_REASONS)
+    has_hq_step = Exists(CaseStep.objects.filter(case=OuterRef("pk"), post=Post.HQ))
+    return (ApprovalCase.objects.filter(Q(reason__in=HQ_INBOX_REASONS) | Q(has_hq_step), status=CaseStatus.PENDING)
             .select_related("customer", "type", "branch", "opening_outlet", "applicant__outlet")
             .order_by("created_at", "id"))
 

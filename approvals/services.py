@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -18,11 +19,13 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from approvals.chains import active_chains, chain_code_for
+from approvals.conflicts import Claim, check_new_holders, claims_record, hq_lookup, interested_user_ids
 from approvals.hooks import fire_case_decided
 from approvals.models import (
     OPEN_CASE_STATUSES,
     ApprovalCase,
     CaseAction,
+    CaseClaimant,
     CaseDocuments,
     CaseOutcome,
     CaseReason,
@@ -31,8 +34,10 @@ from approvals.models import (
     ChainStep,
     Post,
     PostAssignment,
+    StepKind,
     StepState,
 )
+from approvals.routing import CONFIRMING_SCOPES, deciding_order, plan_confirmations, routes_cross_region, staff_ids_of
 from common.actors import actor_user
 from permissions.authority import is_hq_office
 from permissions.models import Role, RoleKind
@@ -58,19 +63,18 @@ def _staff_id(row: dict) -> int:
     return int(row["staff_id"])
 
 
-def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
-    """Resolve each chain step's acting organisation for every case, with a fixed number of queries."""
+def _build_steps(cases: Sequence[ApprovalCase], claims: Mapping[int, Sequence[Any]] | None = None) -> list[CaseStep]:
+    """Resolve each chain step's acting organisation for every case, with a fixed number of queries; a case whose
+    holders or claimants span branches gains their confirmations and HQ (R-MATCH-5, approvals.routing)."""
+    claims = claims or {}
     chain_steps: dict[int, list[ChainStep]] = defaultdict(list)
     for cs in ChainStep.objects.filter(chain_id__in={c.chain_id for c in cases}).order_by("order", "id"):
         chain_steps[cs.chain_id].append(cs)
     scopes = {cs.scope for steps in chain_steps.values() for cs in steps}
-    hq_id = None
-    if "hq" in scopes:
-        hq_id = (Organisation.objects.filter(kind=OrgKind.HQ).order_by("id").values_list("id", flat=True).first())
-        if hq_id is None:
-            raise ValidationError(_("No head-office organisation is set up, so an HQ step cannot be assigned."))
-    staff_ids = {_staff_id(s) for c in cases for s in c.proposed_shares} | {c.applicant_id for c in cases
-                                                                          if c.applicant_id}
+    hq = hq_lookup()
+    hq_id = hq() if "hq" in scopes else None
+    staff_ids = {sid for c in cases for sid in staff_ids_of(c, claims.get(c.pk, ()))} | {
+        c.applicant_id for c in cases if c.applicant_id}
     staff_rows: dict[int, tuple[int | None, int | None]] = {sid: (outlet_id, branch_id) for sid, outlet_id, branch_id in
                   Staff.objects.filter(pk__in=staff_ids).values_list("id", "outlet_id", "outlet__branch_id")}
     outlet_ids = {c.opening_outlet_id for c in cases if c.opening_outlet_id}
@@ -79,6 +83,7 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
 
     steps: list[CaseStep] = []
     for case in cases:
+        case_steps: list[CaseStep] = []
         applicant_outlet, applicant_branch = staff_rows.get(case.applicant_id or 0, (None, None))
         opening_branch = outlet_branch.get(case.opening_outlet_id or 0) or case.branch_id or applicant_branch
         by_scope = {
@@ -98,14 +103,23 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
                     raise ValidationError(_("The case has no %(scope)s to act on step %(order)d.") % {
                         "scope": cs.get_scope_display(), "order": cs.order})
                 orgs = [int(org)]
-            steps.extend(CaseStep(case=case, order=cs.order, post=cs.post, organisation_id=org) for org in orgs)
+            kind = StepKind.CONFIRM if cs.scope in CONFIRMING_SCOPES else StepKind.CHAIN
+            case_steps.extend(CaseStep(case=case, order=cs.order, post=cs.post, organisation_id=org, kind=kind)
+                              for org in orgs)
+        if routes_cross_region(case):
+            branches = {staff_rows[sid][1] for sid in staff_ids_of(case, claims.get(case.pk, ()))
+                        if sid in staff_rows}
+            case_steps += plan_confirmations(case, case_steps, branches={b for b in branches if b is not None},
+                                             opening_branch=opening_branch, hq_id=hq)
+        steps.extend(case_steps)
     return steps
 
 
 def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequence[dict], dedupe_key: str,
               branch=None, applicant=None, opening_event=None, opening_date: dt.date | None = None,
               opening_outlet=None, explanation: str = "", outcome: str = CaseOutcome.CREATE,
-              target_relationship=None, branch_request=None, core_line=None) -> ApprovalCase:
+              target_relationship=None, branch_request=None, core_line=None,
+              claims: Sequence[Claim] = ()) -> ApprovalCase:
     """Open a case on the reason's active chain. `outcome` says what final approval does: create the
     relationship (default), or end `target_relationship` on the case's date (`end`), or end it and create its
     successor (`replace`). The case's date and outlet are its opening event's, unless given (a branch request
@@ -127,7 +141,8 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
             explanation=explanation, dedupe_key=dedupe_key, outcome=outcome,
             target_relationship=target_relationship, filed_by=actor_user(actor), branch_request=branch_request,
             core_line=core_line)
-        steps = CaseStep.objects.bulk_create(_build_steps([case]))
+        claims_record({case.pk: claims})  # R-MATCH-3: the case records its claimants
+        steps = CaseStep.objects.bulk_create(_build_steps([case], {case.pk: claims}))
         _sync_current_step([case], steps)
         audit(actor=actor, action="approval_case.open", target=case,
               after={"reason": reason, "type": rel_type.code, "shares": list(proposed_shares),
@@ -136,15 +151,19 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
     return case
 
 
-def cases_open_bulk(*, actor, cases: list[ApprovalCase]) -> list[ApprovalCase]:
-    """The nightly batch's variant: one INSERT for a unit's cases, one for their steps, one for audit rows."""
+def cases_open_bulk(*, actor, cases: list[ApprovalCase],
+                    claims: Sequence[Sequence[Claim]] | None = None) -> list[ApprovalCase]:
+    """The nightly batch's variant: one INSERT for a unit's cases, one for their claimants (`claims`, in the order
+    of `cases`), one for their steps, one for audit rows."""
     if not cases:
         return []
     chains = active_chains()
     for case in cases:
         case.chain = chains[chain_code_for(case.reason, case.type)]
     created = ApprovalCase.objects.bulk_create(cases, batch_size=2000)
-    steps = CaseStep.objects.bulk_create(_build_steps(created), batch_size=5000)
+    by_case = {c.pk: list(cl) for c, cl in zip(created, claims or [], strict=False) if cl}
+    claims_record(by_case)
+    steps = CaseStep.objects.bulk_create(_build_steps(created, by_case), batch_size=5000)
     _sync_current_step(created, steps)
     audit_many(actor=actor, action="approval_case.open", model_label="approvals.approvalcase", rows=[
         (c.pk, None, {"reason": c.reason, "type": c.type_id, "shares": c.proposed_shares}) for c in created])
@@ -247,17 +266,6 @@ def _lock(case_id: int) -> tuple[ApprovalCase, list[CaseStep]]:
     return case, steps
 
 
-def _interested_user_ids(case: ApprovalCase) -> set[int]:
-    """R-APR-3: the applicant (and whoever filed the case) and the proposed holders may not approve it."""
-    staff_ids = {_staff_id(s) for s in case.proposed_shares}
-    if case.applicant_id:
-        staff_ids.add(case.applicant_id)
-    users = set(Staff.objects.filter(pk__in=staff_ids, user__isnull=False).values_list("user_id", flat=True))
-    if case.filed_by_id:
-        users.add(case.filed_by_id)
-    return users
-
-
 def _shares_from_rows(rows: Sequence[dict]) -> list[Share]:
     ids = []
     for row in rows:
@@ -350,6 +358,21 @@ def _complete(*, actor, case: ApprovalCase) -> Relationship | None:
                               % {"type": case.type.name}, code="already_held") from None
 
 
+def _reroute(case: ApprovalCase, steps: list[CaseStep]) -> list[CaseStep]:
+    """The confirmations and HQ step a change of holders calls for (R-MATCH-5), written before the case moves on."""
+    if not routes_cross_region(case):
+        return []
+    claims = list(CaseClaimant.objects.filter(case=case).only("staff_id", "shares"))
+    branch_of = dict(Staff.objects.filter(pk__in=staff_ids_of(case, claims)).values_list("id", "outlet__branch_id"))
+    opening = case.branch_id
+    if case.opening_outlet_id:
+        opening = Organisation.objects.filter(pk=case.opening_outlet_id).values_list("branch_id", flat=True).first() \
+            or opening
+    added = plan_confirmations(case, steps, branches={b for b in branch_of.values() if b is not None},
+                               opening_branch=opening, hq_id=hq_lookup())
+    return CaseStep.objects.bulk_create(added) if added else []
+
+
 def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: list[dict] | None = None,
              documents: dict | None = None, step_id: int | None = None) -> ApprovalCase:
     """Approve, reject or return the step of `case_id` that `actor` holds (R-APR-3/4/5/7)."""
@@ -363,9 +386,9 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
         case, steps = _lock(case_id)
         if case.status != CaseStatus.PENDING:
             raise _moved_on()
-        if actor.pk in _interested_user_ids(case):
-            raise PermissionDenied(_("You may not decide a case in which you are the applicant or a proposed "
-                                     "holder. [R-APR-3]"))
+        if actor.pk in interested_user_ids(case):
+            raise PermissionDenied(_("You may not decide a case in which you are or were the applicant, a claimant, "
+                                     "a co-developer or a proposed holder. [R-APR-3]"))
         assignments = current_assignments(actor, today)
         mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)] if ok]
         if step_id is not None:
@@ -389,13 +412,17 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
                                          "not approve two steps. [R-APR-3]") % {"order": s.order})
         is_last = decision == "approve" and len(pending) == 1
         before = list(case.proposed_shares)
+        added: list[CaseStep] = []
         if shares is not None:
             if case.outcome == CaseOutcome.END:
                 raise ValidationError(_("A case that ends a relationship has no holders to change."))
-            if not is_last:
+            if not (decision == "approve" and (is_last or step.order == deciding_order(steps))):
                 raise PermissionDenied(_("Only the final approver, when approving, may change holders and "
                                          "ratios. [R-APR-4]"))
             case.proposed_shares = _clean_shares(case, shares)
+            check_new_holders(case=case, steps=steps, shares=case.proposed_shares, persons=persons)
+            added = _reroute(case, steps)  # R-MATCH-5: another branch's staff brought in → its confirmation, HQ
+            is_last = is_last and not added
         if documents:
             if not needs_documents(case):
                 raise ValidationError(_("Only broker development cases need these documents."))
@@ -421,8 +448,8 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
                 relationship = _complete(actor=actor, case=case)
                 ended = True
             else:
-                case.current_step = min(s.order for s in pending if s.pk != step.pk)
-                _save(case, ["current_step"])
+                case.current_step = min(s.order for s in [*pending, *added] if s.pk != step.pk)
+                _save(case, ["current_step", "proposed_shares"])
         elif decision == "reject":
             step.state = StepState.REJECTED
             step.save(update_fields=["state", "decided_by", "on_behalf_of", "decided_at"])
@@ -495,7 +522,8 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
         # Holders may have changed (cross-region participants), so the steps are resolved again
         # from the case's own chain version; the history stays in CaseAction.
         CaseStep.objects.filter(case=case).delete()
-        new_steps = CaseStep.objects.bulk_create(_build_steps([case]))
+        claims = list(CaseClaimant.objects.filter(case=case).only("staff_id", "shares"))
+        new_steps = CaseStep.objects.bulk_create(_build_steps([case], {case.pk: claims}))
         case.current_step = min(s.order for s in new_steps)
         _transition(case, "resubmit")
         _save(case, ["status", "proposed_shares", "explanation", "current_step"])

@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from approvals import selectors
+from approvals.evidence import conflict_evidence
 from approvals.filters import CaseFilter
 from approvals.forms import DecisionForm, DocumentsForm, ResubmitForm
-from approvals.models import OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseStatus
+from approvals.models import CLAIM_REASONS, OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseStatus
 from approvals.services import (
     case_act,
     case_record_documents,
@@ -71,6 +72,7 @@ def _render_case(request, case, *, decision_form=None, documents_form=None, resu
     last_order = max((s.order for s in case.step_list), default=1)
     return render(request, "approvals/case.html", {
         "case": case,
+        "conflict": conflict_evidence(user, case) if case.reason in CLAIM_REASONS else None,  # R-MATCH-3
         "is_broker": broker,
         "docs": docs,
         "decision_form": decision_form or DecisionForm(),

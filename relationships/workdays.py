@@ -126,3 +126,13 @@ def late_window(opening_date: dt.date) -> WorkdayCount:
 def late_registration_deadline(opening_date: dt.date) -> dt.date:
     """R-MATCH-4: the last day (inclusive) a late reservation may be registered."""
     return late_window(opening_date).day
+
+
+def workdays_between(start: dt.date, end: dt.date) -> int:
+    """How many working days lie after `start` up to and including `end` (0 when `end` is not after `start`):
+    a late reservation registered on the 3rd working day after the opening is late by 3 (R-MATCH-3/4)."""
+    if end <= start:
+        return 0
+    overrides = _overrides(start + dt.timedelta(days=1), end)
+    return sum(1 for n in range(1, (end - start).days + 1)
+               if _is_workday(start + dt.timedelta(days=n), overrides))

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from approvals.models import ApprovalCase, CaseReason
+from approvals.models import CLAIM_REASONS, OPEN_CASE_STATUSES, ApprovalCase, CaseReason
 from approvals.services import cases_open_bulk
 from common.actors import BATCH
 from relationships.audit import audit_many
@@ -28,6 +28,7 @@ from relationships.models import RelationshipType
 from relationships.services import NewRelationship, relationships_create_bulk
 from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
 from reservations.batch import ReservationOutcome, attach_problem, participants_of, reservation_outcomes_apply
+from reservations.claims import UnitClaims
 from reservations.models import ReservationStatus
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ SELECT e.id, e.event_time, e.business_date, e.customer_name, e.outlet_id, ob.bra
        e.customer_id, rt.code,
        r.id, r.staff_id, r.registered_at, r.valid_until, r.name_normalised, r.status,
        EXISTS (SELECT 1 FROM relationships_relationship x
-               WHERE x.customer_id = e.customer_id AND x.type_id = rt.code AND x.effective_to IS NULL)
+               WHERE x.customer_id = e.customer_id AND x.type_id = rt.code AND x.effective_to IS NULL),
+       (SELECT a.id FROM approvals_approvalcase a  -- R-MATCH-3: the open conflict case a claim joins
+        WHERE a.customer_id = e.customer_id AND a.type_id = rt.code AND a.status = ANY(%s) AND a.reason = ANY(%s))
 FROM relationships_accountevent e
 JOIN relationships_organisation ob ON ob.id = e.outlet_id
 JOIN relationships_customer c ON c.id = e.customer_id
@@ -75,6 +78,7 @@ class Opening:
     customer_id: int
     type_code: str
     already_held: bool
+    open_case_id: int | None = None
 
 
 def _after_unit_committed(units_done: int) -> None:
@@ -169,13 +173,13 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     openings: dict[tuple[int, str], Opening] = {}
     candidates: dict[tuple[int, str], list[Candidate]] = defaultdict(list)
     with connection.cursor() as cur:
-        cur.execute(_CANDIDATES_SQL, [event_ids])
+        cur.execute(_CANDIDATES_SQL, [list(OPEN_CASE_STATUSES), list(CLAIM_REASONS), event_ids])
         for (eid, etime, bdate, ename, outlet_id, branch_id, customer_id, code,
-             rid, staff_id, reg_at, valid_until, rname, rstatus, held) in cur.fetchall():
+             rid, staff_id, reg_at, valid_until, rname, rstatus, held, open_case) in cur.fetchall():
             key = (eid, code)
             if key not in openings:
                 openings[key] = Opening(eid, etime, bdate, normalise_name(ename), outlet_id, branch_id, customer_id,
-                                        code, held)
+                                        code, held, open_case)
             if rid is not None:
                 candidates[key].append(Candidate(rid, staff_id, reg_at, valid_until, rname, rstatus))
 
@@ -186,6 +190,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     res_updates: list[ReservationOutcome] = []
     new_rels: list[tuple[Opening, Candidate]] = []
     new_cases: list[tuple[Opening, CaseReason, list[Candidate], str]] = []
+    joins = UnitClaims(participants)  # R-MATCH-3: claims joining an open case, or the unit's own new case
     outcome_of_event: dict[int, str] = {}
 
     # The unit must decide exactly as one-by-one processing would (R-MATCH-6, whatever MATCH_CHUNK_SIZE is):
@@ -258,6 +263,10 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 by_staff[c.staff_id] = c
         valid = list(by_staff.values())
         late_ids &= {c.reservation_id for c in valid}
+        joins.lateness(op, valid, late_ids)
+        if joins.joins_open_case(op, valid):
+            outcome_of_event[op.event_id] = "case_joined"
+            continue
         if len(valid) > 1:
             reason, why = CaseReason.DUPLICATE, _(
                 "%(n)d staff reserved the same customer for the same type. [R-MATCH-3]") % {"n": len(valid)}
@@ -279,6 +288,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             held.add((op.customer_id, op.type_code))
             outcome_of_event[op.event_id] = "matched"
             continue
+        joins.opened(op, valid)
         new_cases.append((op, reason, valid, why))
         outcome_of_event[op.event_id] = f"case_{reason}"
 
@@ -296,7 +306,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
 
     # --- writes: approval cases ---
     if new_cases:
-        cases = []
+        cases: list[ApprovalCase] = []
         for op, reason, valid, why in new_cases:
             first = valid[0]
             cases.append(ApprovalCase(
@@ -306,12 +316,17 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 opening_event_id=op.event_id, opening_date=op.business_date, opening_outlet_id=op.outlet_id,
                 branch_id=op.branch_id, applicant_id=first.staff_id, explanation=why,
                 dedupe_key=f"{reason}:event:{op.event_id}:{op.type_code}"))
-        created = cases_open_bulk(actor=BATCH, cases=cases)
+        created = cases_open_bulk(actor=BATCH, cases=cases,
+                                  claims=[joins.claims(valid) for _op, _r, valid, _w in new_cases])
         for case, (op, _reason, valid, _why) in zip(created, new_cases, strict=True):
             for c in valid:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.PENDING_APPROVAL, "",
                                                       op.event_id, None, case.pk))
         counts["sent_to_approval"] += len(created)
+    joined = joins.write(actor=BATCH)
+    if joined:
+        res_updates += joined
+        counts["joined_case"] += len(joined)
 
     reservation_outcomes_apply(actor=BATCH, outcomes=res_updates, calendar_unknown=calendar_unknown,
                                business_date=business_date)

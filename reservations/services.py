@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from approvals.models import ApprovalCase, CaseReason
+from approvals.models import CLAIM_REASONS, ApprovalCase, CaseReason
 from approvals.services import case_open
 from common.actors import actor_user
 from relationships.audit import audit
@@ -32,6 +32,7 @@ from relationships.services import (
     validate_shares,
 )
 from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
+from reservations.claims import claim_of, join_case, open_claim_case, open_or_join
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 
 
@@ -131,7 +132,10 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
             "type": rt.name, "outlet": holder_outlet.name}]})
-    if ApprovalCase.objects.in_progress().filter(customer__id_hash__in=id_hashes, type=rt).exists():
+    # R-MATCH-3: a claim joins the customer's open conflict case (below, under its lock); another kind of case in
+    # progress (a branch's request) still refuses it.
+    if ApprovalCase.objects.in_progress().filter(customer__id_hash__in=id_hashes, type=rt).exclude(
+            reason__in=CLAIM_REASONS).exists():
         raise ValidationError({"id_number": [_(
             "An approval case for this customer's %(type)s relationship is already in progress.") % {"type": rt.name}]})
 
@@ -153,6 +157,12 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             raise ValidationError({"id_number": [message]})
 
     with transaction.atomic():
+        case = open_claim_case(id_hashes=id_hashes, type_code=rt.code, registered_at=clean.registered_at)
+        holder_outlet = active_holder_outlet(id_hashes=id_hashes, rel_type=rt)  # again, under the case's lock
+        if holder_outlet is not None:
+            raise ValidationError({"id_number": [_(
+                "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
+                "type": rt.name, "outlet": holder_outlet.name}]})
         reservation = Reservation(
             staff=clean.staff, outlet=clean.staff.outlet, type=rt, customer_name=clean.customer_name,
             # The version this ID number's rows carry, under its lock: matching joins on it (R-PII-1).
@@ -175,28 +185,36 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             "staff_no": clean.staff.staff_no, "type": rt.code, "id": reservation.id_masked,
             "registered_at": clean.registered_at.isoformat(), "valid_until": reservation.valid_until.isoformat(),
             "participants": [{"staff_no": s.staff.staff_no, "ratio": str(s.ratio)} for s in clean.shares]})
-        if opening is not None and window is not None:
-            _open_late_case(actor=actor, reservation=reservation, clean=clean, opening=opening, window=window)
+        shares = [{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares]
+        if case is not None:  # R-MATCH-3: inside the late window, the claim joins the open case
+            join_case(actor=actor, case=case, reservation=reservation, shares=shares)
+        elif opening is not None and window is not None:
+            open_or_join(actor=actor, reservation=reservation, shares=shares, id_hashes=id_hashes,
+                         open_case=lambda: _open_late_case(actor=actor, reservation=reservation, clean=clean,
+                                                           opening=opening, window=window))
     return reservation
 
 
 def _open_late_case(*, actor, reservation: Reservation, clean: CleanReservation, opening: AccountEvent,
-                    window: WorkdayCount) -> None:
+                    window: WorkdayCount) -> ApprovalCase:
     customer = customer_get_or_create(id_number=clean.id_number, name=clean.customer_name, phone=clean.phone)
     explanation = _("Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
                     "[R-MATCH-4]") % {"when": timezone.localtime(clean.registered_at).strftime("%Y-%m-%d %H:%M"),
                                       "opened": opening.business_date, "deadline": window.day}
     if window.calendar_unknown:
         explanation += " " + calendar_unknown_note(window)
+    shares = [{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares]
     case = case_open(
         actor=actor, reason=CaseReason.LATE, rel_type=clean.rel_type,
-        customer=customer, proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares],
+        customer=customer, proposed_shares=shares,
         dedupe_key=f"late:reservation:{reservation.pk}", branch=opening.outlet.branch, applicant=clean.staff,
-        opening_event=opening, explanation=explanation)
+        opening_event=opening, explanation=explanation,
+        claims=[claim_of(reservation, shares, opening.business_date, opening.event_time)])
     reservation.status = ReservationStatus.PENDING_APPROVAL
     reservation.approval_case = case
     reservation.matched_event = opening
     reservation.save(update_fields=["status", "approval_case", "matched_event", "updated_at"])
+    return case
 
 
 def reservation_withdraw(*, actor, reservation_id: int, staff: Staff) -> Reservation:

@@ -44,6 +44,7 @@ COUNT_LABELS = {
     "events_read": gettext_lazy("events read"),
     "matched": gettext_lazy("matched"),
     "sent_to_approval": gettext_lazy("sent to approval"),
+    "joined_case": gettext_lazy("joined an open conflict case"),  # R-MATCH-3
     "flagged": gettext_lazy("flagged"),
     "expired": gettext_lazy("expired"),
     "refused": gettext_lazy("refused"),

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from django.utils import timezone
 
-from approvals.models import ApprovalCase
+from approvals.models import ApprovalCase, CaseClaimant, CaseStep
 from common.actors import actor_label, actor_user
 from common.spreadsheets import csv_writer
 from performance.exports import section12_export
@@ -58,15 +58,52 @@ def _reservations(user_scope):
     return header, rows()
 
 
+# §12 post codes of the approval_cases export's `steps` (a branch confirmation is `confirm`, whatever post acts on it).
+STEP_CODES = {"designated_person": "designated"}
+CASE_CHUNK = 2000
+
+
+def _steps_text(steps: list[tuple[int, str, str, str]]) -> str:
+    """`post@organisation_code` in order, `;` between orders, `+` between the parallel steps of one order."""
+    by_order: dict[int, list[str]] = {}
+    for order, post, kind, org in steps:
+        code = "confirm" if kind == "confirm" else STEP_CODES.get(post, post)
+        by_order.setdefault(order, []).append(f"{code}@{org}")
+    return ";".join("+".join(codes) for _order, codes in sorted(by_order.items()))
+
+
 def _approval_cases(user_scope):
-    header = ["case_id", "reason", "relationship_type", "id_number", "status", "current_step"]
+    """One row per case; its steps and claimants (staff numbers in registration order, R-MATCH-3) are read per
+    chunk of cases, two statements each, never per row."""
+    header = ["case_id", "reason", "relationship_type", "id_number", "status", "current_step", "steps", "claimants"]
     qs = user_scope("approval_cases").order_by("id").values_list(
         "id", "reason", "type_id", "customer__id_encrypted", "status", "current_step")
 
     def rows():
-        for pk, reason, code, enc, status, step in qs.iterator(chunk_size=5000):
-            yield [pk, reason, code, decrypt(enc), status, step if status in ("pending", "returned") else ""]
+        chunk: list[tuple] = []
+        for row in qs.iterator(chunk_size=CASE_CHUNK):
+            chunk.append(row)
+            if len(chunk) == CASE_CHUNK:
+                yield from _case_rows(chunk)
+                chunk = []
+        if chunk:
+            yield from _case_rows(chunk)
     return header, rows()
+
+
+def _case_rows(chunk: list[tuple]) -> Iterable[list]:
+    ids = [row[0] for row in chunk]
+    steps: dict[int, list[tuple[int, str, str, str]]] = {}
+    for case_id, order, post, kind, org in (CaseStep.objects.filter(case_id__in=ids).order_by("case_id", "order", "id")
+                                            .values_list("case_id", "order", "post", "kind", "organisation__code")):
+        steps.setdefault(case_id, []).append((order, post, kind, org))
+    claimants: dict[int, list[str]] = {}
+    for case_id, staff_no in (CaseClaimant.objects.filter(case_id__in=ids).order_by("case_id", "registered_at", "id")
+                              .values_list("case_id", "staff__staff_no")):
+        claimants.setdefault(case_id, []).append(staff_no)
+    for pk, reason, code, enc, status, step in chunk:
+        yield [pk, reason, code, decrypt(enc), status, step if status in ("pending", "returned") else "",
+               _steps_text(steps.get(pk, [])), ";".join(claimants.get(pk, []))]
 
 
 def _unscoped(name):

@@ -30,6 +30,7 @@ from relationships.models import (
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hashes
 from relationships.pii_store import identity_hash
 from relationships.services import active_holder_outlet
+from reservations.claims import claim_of
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 from reservations.services import ReservationInput, reservation_validate, validity_end
 
@@ -118,6 +119,8 @@ def special_new_apply(*, actor, data: SpecialNewInput) -> Reservation:
             actor=actor, reason=CaseReason.SPECIAL_NEW, rel_type=rt, customer=customer,
             proposed_shares=[{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares],
             dedupe_key=f"special_new:reservation:{reservation.pk}", branch=data.staff.outlet.branch,
+            claims=[claim_of(reservation, [{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares],
+                             None, None)],
             applicant=data.staff, opening_event=comeback,
             explanation=(_("Special new: a %(kind)s customer (since %(since)s) developed without a pre-assignment. "
                            "[R-SEC-5]") % {"kind": cls.get_kind_display(), "since": cls.since})

@@ -162,8 +162,12 @@ def test_nightly_command_and_exports_produce_the_contract_formats(org_and_staff,
     assert sorted(r[4] for r in res[1:]) == ["matched", "pending_approval", "pending_approval"]
     assert res[1][3] == "2026-03-02T09:00:00+08:00"
     cases = export("approval_cases")
-    assert cases[0] == ["case_id", "reason", "relationship_type", "id_number", "status", "current_step"]
-    assert cases[1][1:] == ["duplicate", "NEW_DEV", dup, "pending", "1"]
+    assert cases[0] == ["case_id", "reason", "relationship_type", "id_number", "status", "current_step", "steps",
+                        "claimants"]
+    branch = Organisation.objects.get(code="SH01").branch.code
+    assert cases[1][1:] == ["duplicate", "NEW_DEV", dup, "pending", "1",
+                            f"account_opening_review@{branch};outlet_review@{branch};final_approval@{branch}",
+                            "S1;S2"]
     assert PiiAccess.objects.filter(purpose__startswith="export").count() == 3
 
 
