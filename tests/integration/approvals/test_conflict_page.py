@@ -13,9 +13,9 @@ from approvals.services import case_act
 from relationships.models import CustomerClass, RelationshipType
 from relationships.services import Share, relationship_create
 from relationships.versions import relationship_end
-from tests.factories import BranchFactory, OutletFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import holder, hq_admin, make_branch
+from tests.support.approvals import holder, hq_admin, make_branch
+from tests.support.factories import BranchFactory, OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 pytestmark = pytest.mark.django_db
 

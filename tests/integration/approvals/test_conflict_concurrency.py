@@ -13,9 +13,9 @@ from approvals.models import ApprovalCase, CaseAction, CaseClaimant
 from approvals.services import case_act
 from relationships.models import Relationship
 from reservations.models import Reservation
-from tests.factories import StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import holder, make_branch
+from tests.support.approvals import holder, make_branch
+from tests.support.factories import StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 THREADS = 20
 REGISTRATIONS_EACH = 6  # each claimant's form submitted six times at once (double clicks, retries)

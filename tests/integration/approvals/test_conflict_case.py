@@ -16,9 +16,9 @@ from approvals.services import case_act, case_open
 from relationships.models import Relationship, RelationshipType
 from reservations.models import Reservation
 from reservations.services import reservation_correct_name
-from tests.factories import BranchFactory, OutletFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import holder, hq_admin, make_branch
+from tests.support.approvals import holder, hq_admin, make_branch
+from tests.support.factories import BranchFactory, OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 pytestmark = pytest.mark.django_db
 
