@@ -23,6 +23,8 @@ import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from common.spreadsheets import csv_writer
+
 ORIGINAL_FINAL_NIGHTLY = dt.date(2026, 11, 24)
 ORIGINAL_START = dt.date(2026, 1, 1)  # post designations are valid from here
 METRIC_DAYS = 31
@@ -84,7 +86,7 @@ def metrics_csv(*, reservations: bytes, events: list[bytes], last_day: dt.date,
                 opened[row["id_number"]] = min(day, opened.get(row["id_number"], day))
     days = [d for d in (last_day - dt.timedelta(days=n) for n in range(METRIC_DAYS - 1, -1, -1)) if is_workday(d)]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")  # numbers and ID numbers pass unchanged
     writer.writerow(METRIC_COLUMNS)
     for id_number in sorted(opened):
         base = random.Random(zlib.crc32(id_number.encode())).choice([3, 8, 15, 30, 60, 120, 250]) * 10_000
