@@ -60,8 +60,9 @@ def table_xlsx(rows: list[dict], level: str, period_label: str) -> bytes:
     first_metric = len(table_header(level)) - len(TABLE_METRICS) + 1
     for values in table_values(rows, level, period_label):
         append_row(ws, values)
-    # Decimals are written as numbers; amounts shown with 2 decimals, ratio-weighted counts as they are.
-    for row in ws.iter_rows(min_row=2, min_col=first_metric, max_col=first_metric + 3):
+    # Decimals are written as numbers, amounts and ratio-weighted counts alike shown with 2 decimals: the figures
+    # of the page and the CSV (each rounded once, half-up, by the selectors).
+    for row in ws.iter_rows(min_row=2, min_col=first_metric, max_col=first_metric + len(TABLE_METRICS) - 1):
         for cell in row:
             cell.number_format = "#,##0.00"
     ws.freeze_panes = "A2"

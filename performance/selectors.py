@@ -27,11 +27,9 @@ def money(value) -> Decimal:
 
 
 def count(value) -> Decimal:
-    """A ratio-weighted count (new customers, trades): exact, without trailing zeros (1.5, 0.3, 2)."""
-    value = value if isinstance(value, Decimal) else Decimal(value or 0)
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+    """A ratio-weighted count (new customers, trades): credited by ratio, so fractional; the one rounding of a
+    reported count — 2 decimals, half-up — shown alike on the page, in the CSV and in Excel (351.93, 2.20, 3.00)."""
+    return (value if isinstance(value, Decimal) else Decimal(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # --- what is asked -----------------------------------------------------------------------------------------

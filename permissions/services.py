@@ -141,7 +141,7 @@ def application_file(*, actor, subject, action: str, reason: str, signed_off: bo
     action = ApplicationAction(action)
     reason = (reason or "").strip()
     if not signed_off:
-        raise ValidationError({"signed_off": _("The applicant must sign off the application. [R-PERM-3]")})
+        raise ValidationError({"signed_off": _("The applicant must sign off the application.")})
     if not reason:
         raise ValidationError({"reason": _("Give the reason for the change.")})
     if action == ApplicationAction.GRANT:
@@ -316,7 +316,7 @@ def application_apply(*, actor, application_id: int) -> PermissionApplication:
 
 def _require_hq(actor) -> None:
     if not is_hq_office(actor):
-        raise PermissionDenied(_("Only the head office assigns branch permission admins. [R-PERM-1]"))
+        raise PermissionDenied(_("Only the head office assigns branch permission admins."))
 
 
 def branch_admin_assign(*, actor, user, branch: Organisation, reason: str) -> Role:

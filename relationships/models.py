@@ -319,6 +319,16 @@ class RelationshipStatus(models.TextChoices):
     ENDED = "ended", _("ended")
 
 
+# Where a relationship came from, as people read it (the `source` column holds the code).
+RELATIONSHIP_SOURCES = {
+    "reservation": _("reservation matched to an account opening"),
+    "approval": _("approval case"),
+    "secondary": _("secondary development of a pre-assigned customer"),
+    "core_list": _("core list"),
+    "feed": _("loaded from the relationships feed"),
+}
+
+
 class Relationship(models.Model):
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
                                  related_name="relationships")
@@ -346,6 +356,10 @@ class Relationship(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} · {self.customer}"
+
+    @property
+    def source_label(self) -> str:
+        return str(RELATIONSHIP_SOURCES.get(self.source, _("other")))
 
     @property
     def status(self) -> str:

@@ -107,7 +107,7 @@ def count_workdays_after(day: dt.date, n: int) -> WorkdayCount:
 def calendar_unknown_note(count: WorkdayCount) -> str:
     """R-CAL-1: said on a decision (a late case, a refusal at registration) counted through an unknown year."""
     return _("The working-day calendar of %(years)s is not loaded yet: the deadline was counted Monday to Friday "
-             "and is to be reviewed once it is. [R-CAL-1]") % {"years": ", ".join(map(str, count.unknown_years))}
+             "and is to be reviewed once it is.") % {"years": ", ".join(map(str, count.unknown_years))}
 
 
 def nth_workday_after(day: dt.date, n: int) -> dt.date:

@@ -62,11 +62,11 @@ def attach_problem(parts: Sequence[Participant], rel_type: RelationshipType) -> 
     """R-ATT-1 re-checked at match time, on the data already fetched for the unit."""
     for p in parts:
         if not p.attach_open:
-            return _("A participant's attach permission is closed. [R-ATT-1]")
+            return _("A participant's attach permission is closed.")
         if p.kind not in rel_type.holder_kinds:
-            return _("A participant may not hold this relationship type. [R-ATT-1]")
+            return _("A participant may not hold this relationship type.")
         if rel_type.qualification not in p.qualifications:
-            return _("A participant lacks the qualification this type needs. [R-ATT-1]")
+            return _("A participant lacks the qualification this type needs.")
     return None
 
 

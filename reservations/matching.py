@@ -229,13 +229,13 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 calendar_unknown.add(c.reservation_id)
             if late and timezone.localtime(c.registered_at).date() > deadline:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, _(
-                    "Registered after the late-registration deadline %(deadline)s. [R-MATCH-4]")
+                    "Registered after the late-registration deadline %(deadline)s.")
                     % {"deadline": deadline}, op.event_id, None, None))
                 counts["refused"] += 1
                 continue
             if c.name_normalised != op.name_normalised:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.FLAGGED, _(
-                    "The customer name differs from the name on the account opened on %(date)s. [R-MATCH-2]")
+                    "The customer name differs from the name on the account opened on %(date)s.")
                     % {"date": op.business_date}, op.event_id, None, None))
                 counts["flagged"] += 1
                 continue

@@ -106,6 +106,23 @@ class ReservationParticipant(models.Model):
         return f"{self.staff} · {self.ratio}"
 
 
+# The §12 feeds as people read them; the code is what `load_feed KIND` and the `kind` columns hold.
+FEED_KIND_LABELS = {
+    "org": _("organisation"),
+    "staff": _("staff"),
+    "reservations": _("reservations"),
+    "account_events": _("account events"),
+    "metrics": _("daily metrics"),
+    "assignments": _("pre-assignments"),
+    "relationships": _("branch relationships and core lists"),
+    "calendar": _("working-day calendar"),
+}
+
+
+def feed_kind_label(kind: str) -> str:
+    return str(FEED_KIND_LABELS.get(kind, _("other feed")))
+
+
 class FeedFile(models.Model):
     """A loaded feed file; the content hash makes loading the same file twice a no-op (§12)."""
 
@@ -127,6 +144,10 @@ class FeedFile(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+    @property
+    def kind_label(self) -> str:
+        return feed_kind_label(self.kind)
 
 
 class UploadStatus(models.TextChoices):
@@ -172,6 +193,10 @@ class FeedUpload(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+    @property
+    def kind_label(self) -> str:
+        return feed_kind_label(self.kind)
 
 
 class RunStatus(models.TextChoices):

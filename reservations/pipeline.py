@@ -21,6 +21,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from common.actors import BATCH
 from common.locks import LockSpace, session_try_lock
@@ -84,6 +85,15 @@ STAGES: list[tuple[str, Callable[..., dict]]] = [
 
 
 STAGE_NAMES = [name for name, _fn in STAGES]
+# What the stages are called where people read (the ledger, the night report, messages).
+STAGE_LABELS = {
+    "classify": gettext_lazy("classification"),
+    "match": gettext_lazy("matching"),
+    "expire": gettext_lazy("expiry"),
+    "secondary": gettext_lazy("secondary development"),
+    "callbacks": gettext_lazy("callbacks"),
+    "performance": gettext_lazy("performance"),
+}
 
 
 def run_nightly(*, business_date: dt.date) -> list[BatchRun]:
@@ -101,7 +111,8 @@ def run_stage(*, business_date: dt.date, stage: str) -> BatchRun:
         missing = [name for name in earlier if name not in done]
         if missing:
             raise PipelineBusy(_("Stage %(stage)s of %(date)s waits for %(missing)s.") % {
-                "stage": stage, "date": business_date, "missing": ", ".join(missing)})
+                "stage": STAGE_LABELS[stage], "date": business_date,
+                "missing": ", ".join(str(STAGE_LABELS[name]) for name in missing)})
         return _run_stage(business_date, stage, fn)
 
 

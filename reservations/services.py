@@ -143,7 +143,7 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
             customer__id_hash__in=id_hashes, staff=clean.staff, status=PreAssignmentStatus.ACTIVE).exists():
         raise ValidationError({"relationship_type": [_(
             "%(type)s needs the branch's pre-assignment of this customer to you; without one, file a special-new "
-            "application instead. [R-SEC-4, R-SEC-5]") % {"type": rt.name}]})
+            "application instead.") % {"type": rt.name}]})
 
     opening = _opening_for(clean, id_hashes)
     window = None
@@ -198,9 +198,9 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
 def _open_late_case(*, actor, reservation: Reservation, clean: CleanReservation, opening: AccountEvent,
                     window: WorkdayCount) -> ApprovalCase:
     customer = customer_get_or_create(id_number=clean.id_number, name=clean.customer_name, phone=clean.phone)
-    explanation = _("Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
-                    "[R-MATCH-4]") % {"when": timezone.localtime(clean.registered_at).strftime("%Y-%m-%d %H:%M"),
-                                      "opened": opening.business_date, "deadline": window.day}
+    explanation = _("Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s).") % {
+        "when": timezone.localtime(clean.registered_at).strftime("%Y-%m-%d %H:%M"),
+        "opened": opening.business_date, "deadline": window.day}
     if window.calendar_unknown:
         explanation += " " + calendar_unknown_note(window)
     shares = [{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares]

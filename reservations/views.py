@@ -34,6 +34,7 @@ from reservations.forms import (
     place_reservation_errors,
 )
 from reservations.models import ReservationStatus
+from reservations.pipeline import STAGE_LABELS
 from reservations.services import ReservationInput, reservation_correct_name, reservation_register, reservation_withdraw
 from reservations.tables import ReservationTable
 
@@ -52,6 +53,14 @@ COUNT_LABELS = {
     "lost": gettext_lazy("lost customers"),
     "dormant": gettext_lazy("dormant customers"),
     "silent": gettext_lazy("silent customers"),
+    "new_lost": gettext_lazy("newly lost customers"),
+    "new_dormant": gettext_lazy("newly dormant customers"),
+    "new_silent": gettext_lazy("newly silent customers"),
+    "ended_lost": gettext_lazy("customers no longer lost"),
+    "ended_dormant": gettext_lazy("customers no longer dormant"),
+    "ended_silent": gettext_lazy("customers no longer silent"),
+    "set_aside": gettext_lazy("events set aside for a retry"),
+    "set_aside_retried": gettext_lazy("set-aside events retried"),
     "assignments_read": gettext_lazy("pre-assignments read"),
     "calendar_unknown": gettext_lazy("decided with an unknown calendar year"),  # R-CAL-1
     "callbacks": gettext_lazy("callbacks created"),
@@ -60,13 +69,9 @@ COUNT_LABELS = {
     "periods_locked_skipped": gettext_lazy("locked periods skipped"),
     "performance_rows": gettext_lazy("performance rows"),
 }
-STAGE_LABELS = {
-    "classify": gettext_lazy("classification"),
-    "match": gettext_lazy("matching"),
-    "expire": gettext_lazy("expiry"),
-    "secondary": gettext_lazy("secondary development"),
-    "callbacks": gettext_lazy("callbacks"),
-    "performance": gettext_lazy("performance"),
+# Counts that are a yes/no of the night: shown as words when set, left out when not.
+FLAG_LABELS = {
+    "silent_judged": gettext_lazy("silent customers judged (month end)"),
 }
 
 
@@ -218,14 +223,31 @@ def run_list(request):
     return render(request, "reservations/runs.html", {"page_obj": page, "rows": rows, "running": running})
 
 
+def ledger_counts(counts: dict) -> list[tuple[str, object]]:
+    """A run's counts in words, in a fixed order: (label, value); a yes/no flag is (label, "") when set.
+
+    A count this page has no words for is summed under "other counts", never shown by its code.
+    """
+    order = list(COUNT_LABELS)
+    shown: list[tuple[str, object]] = []
+    other = 0
+    for key, value in sorted((counts or {}).items(), key=lambda kv: order.index(kv[0]) if kv[0] in order
+                             else len(order)):
+        if key in FLAG_LABELS:
+            if value:
+                shown.append((str(FLAG_LABELS[key]), ""))
+        elif key in COUNT_LABELS:
+            shown.append((str(COUNT_LABELS[key]), value))
+        elif isinstance(value, int):
+            other += value
+    if other:
+        shown.append((_("other counts"), other))
+    return shown
+
+
 def _ledger_rows(runs) -> list[dict]:
-    return [{
-        "run": run,
-        "stage": STAGE_LABELS.get(run.stage, run.stage),
-        "counts": [(COUNT_LABELS.get(k, k), v) for k, v in sorted(
-            (run.counts or {}).items(), key=lambda kv: list(COUNT_LABELS).index(kv[0])
-            if kv[0] in COUNT_LABELS else len(COUNT_LABELS))],
-    } for run in runs]
+    return [{"run": run, "stage": STAGE_LABELS.get(run.stage, run.stage), "counts": ledger_counts(run.counts)}
+            for run in runs]
 
 
 def _night_or_404(request, day: str):

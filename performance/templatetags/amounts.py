@@ -31,3 +31,13 @@ def count(value):
         return formats.number_format(int(value), 0, use_l10n=True, force_grouping=True)
     except (TypeError, ValueError):
         return value
+
+
+@register.filter
+def credited(value):
+    """A count credited by split ratio (trades, new customers), as the exports have it: 1,234.50 (R-PERF-1).
+
+    The selectors round it once, half-up, to 2 decimals; this only groups the thousands, so the page never
+    shows a truncated 351 where the CSV and the workbook say 351.93.
+    """
+    return money(value)

@@ -57,8 +57,8 @@ def months_before(day: dt.date, months: int) -> dt.date:
 def core_month_refusal(on: dt.date) -> str | None:
     if on.month in CORE_MONTHS:
         return None
-    return _("Core lists can be changed only in January and July; this submission is dated %(date)s. "
-             "[R-CORE-3]") % {"date": on}
+    return _("Core lists can be changed only in January and July; this submission is dated %(date)s.") % {
+        "date": on}
 
 
 def core_list_remove(*, actor, relationship_id: int, reason: str, today: dt.date | None = None) -> ApprovalCase:
@@ -160,7 +160,7 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
                         line.save()
                 except IntegrityError:  # another submission took this customer a moment ago
                     problem = _("The customer is already on a core list under review (one advisor per core "
-                                "customer). [R-CORE-1]")
+                                "customer).")
                     line.pk = None
                 else:
                     held[advisor.pk] += 1
@@ -241,26 +241,25 @@ def _core_line_problem(ln: CoreLineInput, branch, facts: _CoreFacts, staff_by_no
         return _("%(staff)s is not staff of this branch.") % {"staff": advisor}, customer, advisor, masked
     refusal = facts.refusals[advisor.pk]
     if refusal:  # investment advisor, investment-consulting qualification, open attach permission (R-CORE-1)
-        return refusal + " [R-CORE-1]", customer, advisor, masked
+        return refusal, customer, advisor, masked
     if branch.pk not in facts.branches.get(customer.pk, set()):
         return _("The customer has no account at an outlet of %(branch)s.") % {"branch": branch.name}, \
             customer, advisor, masked
     if customer.pk not in facts.long_open:
-        return _("The customer's account has not been open for 12 months (opened after %(date)s). [R-CORE-1]") % {
+        return _("The customer's account has not been open for 12 months (opened after %(date)s).") % {
             "date": cutoff}, customer, advisor, masked
     if customer.pk in facts.development:
-        return _("The customer holds a %(type)s relationship, so he is not a natural new customer. [R-CORE-1]") % {
+        return _("The customer holds a %(type)s relationship, so he is not a natural new customer.") % {
             "type": facts.development[customer.pk]}, customer, advisor, masked
     if customer.pk in facts.core_outlet:
-        return _("The customer is already a core customer, with %(outlet)s (one advisor per core customer). "
-                 "[R-CORE-1]") % {"outlet": facts.core_outlet[customer.pk]}, customer, advisor, masked
+        return _("The customer is already a core customer, with %(outlet)s (one advisor per core customer).") % {
+            "outlet": facts.core_outlet[customer.pk]}, customer, advisor, masked
     if customer.pk in facts.pending:
-        return _("The customer is already on a core list under review (one advisor per core customer). "
-                 "[R-CORE-1]"), customer, advisor, masked
+        return (_("The customer is already on a core list under review (one advisor per core customer)."),
+                customer, advisor, masked)
     if held[advisor.pk] >= CORE_MAX_PER_ADVISOR:
-        return _("%(staff)s already has %(n)d core customers (held or under review); the limit is %(max)d. "
-                 "[R-CORE-1]") % {"staff": advisor, "n": held[advisor.pk], "max": CORE_MAX_PER_ADVISOR}, \
-            customer, advisor, masked
+        return _("%(staff)s already has %(n)d core customers (held or under review); the limit is %(max)d.") % {
+            "staff": advisor, "n": held[advisor.pk], "max": CORE_MAX_PER_ADVISOR}, customer, advisor, masked
     return None, customer, advisor, masked
 
 

@@ -74,12 +74,12 @@ def core_line_from_row(line_no: int, row: dict) -> CoreLineInput:
         return ln
     parts = [p.strip() for p in row.get("participants", "").split(";") if p.strip()]
     if len(parts) != 1:
-        ln.error = _("A core customer has exactly one advisor (participants: one staff_no, ratio 1). [R-CORE-1]")
+        ln.error = _("A core customer has exactly one advisor (participants: one staff_no, ratio 1).")
         return ln
     no, sep, ratio = parts[0].partition(":")
     ln.staff_no = no.strip()
     if sep and ratio.strip() and _decimal_or_none(ratio) != 1:
-        ln.error = _("A core customer's advisor holds ratio 1. [R-CORE-1]")
+        ln.error = _("A core customer's advisor holds ratio 1.")
     if row.get("effective_from"):
         try:
             ln.effective_from = parse_day(row["effective_from"], "effective_from")

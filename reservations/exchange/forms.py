@@ -6,10 +6,11 @@ from django.utils.translation import gettext_lazy as _
 
 from reservations.exchange.registry import COLUMNS
 from reservations.exchange.uploads import MAX_UPLOAD_BYTES
+from reservations.models import FEED_KIND_LABELS
 
 
 class FeedUploadForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Feed"), choices=[(k, k) for k in COLUMNS])
+    kind = forms.ChoiceField(label=_("Feed"), choices=[(k, FEED_KIND_LABELS[k]) for k in COLUMNS])
     file = forms.FileField(label=_("CSV file (UTF-8 or GB18030) or Excel workbook (.xlsx), with a header row"),
                            widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}))
 

@@ -170,7 +170,7 @@ def _match_unit(ids: list[int], business_date: dt.date, rel_type: RelationshipTy
             counts["refused"] += 1
         elif not h.name_ok:
             res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.FLAGGED, _(
-                "The customer name differs from the customer's name at the reactivation on %(date)s. [R-MATCH-2]")
+                "The customer name differs from the customer's name at the reactivation on %(date)s.")
                 % {"date": h.on}, h.event_id, None, None))
             counts["flagged"] += 1
         else:

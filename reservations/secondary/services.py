@@ -63,9 +63,9 @@ def preassignment_create(*, actor, customer_ids: Sequence[int], staff: Staff, as
         wanted: list[int] = []
         for cid in ids:
             if cid not in classes:
-                result.refused[cid] = _("The customer is not currently lost, dormant or silent. [R-SEC-4]")
+                result.refused[cid] = _("The customer is not currently lost, dormant or silent.")
             elif branch_id not in branches.get(cid, set()):
-                result.refused[cid] = _("The customer is not a customer of %(branch)s. [R-SEC-4]") % {
+                result.refused[cid] = _("The customer is not a customer of %(branch)s.") % {
                     "branch": staff.outlet.branch.name if staff.outlet.branch else staff.outlet.name}
             elif cid in current:
                 existing = current[cid]
@@ -76,7 +76,7 @@ def preassignment_create(*, actor, customer_ids: Sequence[int], staff: Staff, as
                     wanted.append(cid)
                 else:  # name the outlet, never the assignee (as R-RES-5)
                     result.refused[cid] = _("The customer is already pre-assigned, with %(outlet)s; a customer has "
-                                            "at most one active pre-assignment. [R-SEC-4]") % {
+                                            "at most one active pre-assignment.") % {
                         "outlet": existing.staff.outlet.name}
             else:
                 wanted.append(cid)
@@ -109,7 +109,7 @@ def preassignment_create(*, actor, customer_ids: Sequence[int], staff: Staff, as
                     result.assigned.append(inserted[cid])
                 else:
                     result.refused[cid] = _("The customer was pre-assigned by someone else a moment ago; a customer "
-                                            "has at most one active pre-assignment. [R-SEC-4]")
+                                            "has at most one active pre-assignment.")
             audit_many(actor=actor, action="preassignment.create", model_label="relationships.preassignment", rows=[
                 (pk, None, {"customer": cid, "staff_no": staff.staff_no, "class": classes[cid].kind,
                             "assigned_at": assigned_at.isoformat(), "source": source})

@@ -76,15 +76,15 @@ def special_new_apply(*, actor, data: SpecialNewInput) -> Reservation:
     if cls is None:
         raise ValidationError({"id_number": [_(
             "This customer is not a lost, dormant or silent customer, so a special-new application does not "
-            "apply. [R-SEC-5]")]})
+            "apply.")]})
     assignment = (PreAssignment.objects.select_related("staff__outlet")
                   .filter(customer=customer, status=PreAssignmentStatus.ACTIVE).first())
     if assignment is not None:
         if assignment.staff_id == data.staff.pk:
             msg = _("This customer is pre-assigned to you: register a secondary development reservation "
-                    "instead. [R-SEC-4]")
+                    "instead.")
         else:
-            msg = _("This customer is pre-assigned, with %(outlet)s. [R-SEC-4]") % {
+            msg = _("This customer is pre-assigned, with %(outlet)s.") % {
                 "outlet": assignment.staff.outlet.name}
         raise ValidationError({"id_number": [msg]})
     holder_outlet = active_holder_outlet(id_hashes=id_hashes, rel_type=rt)

@@ -82,7 +82,7 @@ def test_r_cal_1_without_the_year_the_late_window_counts_monday_to_friday_and_th
     assert refused.status == "refused" and refused.calendar_unknown_on == dt.date(2027, 1, 11)
     assert in_time.status == "pending_approval" and in_time.calendar_unknown_on == dt.date(2027, 1, 11)
     case = ApprovalCase.objects.get(reservations=in_time)
-    assert "R-CAL-1" in case.explanation and "2027" in case.explanation
+    assert "工作日日历尚未导入" in case.explanation and "2027" in case.explanation
     assert next(r for r in runs if r.stage == "match").counts["calendar_unknown"] == 2
 
     client.force_login(_hq_user())
@@ -106,10 +106,10 @@ def test_r_cal_1_a_late_case_opened_at_registration_is_marked_and_a_refusal_says
     nightly("2026-12-30")
     r = reserve(staff, id_number=idn, when=at("2027-01-05 09:00"))
     assert r.status == "pending_approval" and r.calendar_unknown_on == dt.date(2027, 1, 5)
-    assert "R-CAL-1" in ApprovalCase.objects.get(pk=r.approval_case_id).explanation
+    assert "工作日日历尚未导入" in ApprovalCase.objects.get(pk=r.approval_case_id).explanation
     with pytest.raises(ValidationError) as err:
         reserve(staff, id_number=idn2, when=at("2027-01-11 09:00"))
-    assert "2027-01-08" in str(err.value) and "R-CAL-1" in str(err.value)
+    assert "2027-01-08" in str(err.value) and "工作日日历尚未导入" in str(err.value)
     assert not Reservation.objects.filter(pk__gt=r.pk).exists()
 
 

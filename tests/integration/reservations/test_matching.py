@@ -69,7 +69,7 @@ def test_name_mismatch_flags_reservation_and_creates_nothing(staff, outlet):
     nightly("2026-03-03")
     assert _status(ok) == "matched"
     assert _status(bad) == "flagged"
-    assert "R-MATCH-2" in Reservation.objects.get(pk=bad.pk).status_note
+    assert "户名不一致" in Reservation.objects.get(pk=bad.pk).status_note
     trail = AuditEntry.objects.get(action="reservation.match_outcome", target_id=str(bad.pk))
     assert trail.before == {"status": "active"} and trail.after["status"] == "flagged"
     assert trail.actor_label == "nightly-batch"
@@ -146,7 +146,7 @@ def test_late_reservation_within_window_opens_its_case_at_registration(staff, ou
     r = reserve(staff, id_number=idn, when=at("2026-10-10 09:00"))
     assert r.status == "pending_approval"
     case = ApprovalCase.objects.get(pk=r.approval_case_id)
-    assert case.reason == "late" and "R-MATCH-4" in case.explanation
+    assert case.reason == "late" and "晚于账户开立日期" in case.explanation
 
 
 def test_cross_region_participant_sends_new_dev_to_cross_region_case(staff, outlet):

@@ -44,7 +44,8 @@ def test_r_match_7_night_report_shows_outcomes_and_the_flagged_reservation_with_
     client.force_login(night["branch_user"])
     page = client.get(f"/reservations/runs/{DAY}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "matched, relationship created" in page and "no reservation" in page
-    assert f'/reservations/{night["flagged"].pk}/' in page and "[R-MATCH-2]" in page
+    assert f'/reservations/{night["flagged"].pk}/' in page and "户名不一致" in page  # as stored
+    assert "[R-" not in page  # the reason in words, without the rule's code
     assert f'/reservations/{night["matched"].pk}/' not in page  # only the refused and flagged are listed
     assert f"/reservations/runs/{DAY}/outcomes.csv" in page
     assert f'href="/reservations/runs/{DAY}/"' in client.get("/reservations/runs/").content.decode()

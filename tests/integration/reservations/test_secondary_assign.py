@@ -56,7 +56,7 @@ def test_two_branches_pre_assigning_the_same_customer_the_second_is_refused(two_
     second = assign(branch_user(b.branch), idn, StaffFactory(outlet=b))
     assert not second.assigned
     reason = second.refused[customer_of(idn).pk]
-    assert "R-SEC-4" in reason and a.name in reason
+    assert "最多只能有一条有效的预分配" in reason and a.name in reason
     assert PreAssignment.objects.filter(customer=customer_of(idn), status="active").count() == 1
 
 
@@ -106,7 +106,7 @@ def test_a_customer_of_another_branch_cannot_be_pre_assigned():
     idn = lost_customer(a)
     nightly("2026-01-15")
     result = assign(branch_user(other.branch), idn, StaffFactory(outlet=other))
-    assert "R-SEC-4" in result.refused[customer_of(idn).pk]
+    assert "该客户不是" in result.refused[customer_of(idn).pk]
 
 
 def test_a_branch_user_cannot_assign_to_staff_of_another_branch():
@@ -122,7 +122,7 @@ def test_only_lost_dormant_or_silent_customers_can_be_pre_assigned():
     idn = open_account(a)
     nightly("2026-01-15")
     result = assign(branch_user(a.branch), idn, StaffFactory(outlet=a))
-    assert not result.assigned and "R-SEC-4" in result.refused[customer_of(idn).pk]
+    assert not result.assigned and "目前不属于流失、休眠或沉寂客户" in result.refused[customer_of(idn).pk]
 
 
 @pytest.mark.parametrize("change", ["attach_closed", "broker", "no_securities"])
@@ -191,7 +191,7 @@ def test_assignments_feed_applies_the_form_rules_line_by_line(two_branches):
     result = load_feed(actor="test", kind="assignments", content=content, filename="assignments.csv")
     assert result.rows_loaded == 1
     assert [line for line, _r in result.errors] == [3, 4, 5, 6, 7]
-    assert "R-SEC-4" in dict(result.errors)[3]
+    assert "最多只能有一条有效的预分配" in dict(result.errors)[3]
     assert PreAssignment.objects.get(status="active").assigned_at == at("2026-01-20 09:00")
     again = load_feed(actor="test", kind="assignments", content=content, filename="assignments.csv")
     assert again.already_loaded
@@ -220,7 +220,7 @@ def test_feed_cannot_bypass_the_branch_of_the_customer():
     content = csv_bytes(["id_number", "staff_no", "assigned_at"],
                         [[idn, StaffFactory(outlet=other).staff_no, "2026-01-20T09:00:00+08:00"]])
     result = load_feed(actor="test", kind="assignments", content=content, filename="a.csv")
-    assert result.rows_loaded == 0 and "R-SEC-4" in result.errors[0][1]
+    assert result.rows_loaded == 0 and "该客户不是" in result.errors[0][1]
 
 
 def test_pre_assignment_keeps_the_assignment_time_given():

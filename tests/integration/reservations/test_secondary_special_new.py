@@ -78,7 +78,7 @@ def test_special_new_needs_a_lost_dormant_or_silent_customer(b):
     nightly("2026-01-15")
     with pytest.raises(ValidationError) as err:
         apply(b.staff, idn)
-    assert "R-SEC-5" in str(err.value)
+    assert "不适用特殊新增申请" in str(err.value)
 
 
 def test_a_pre_assigned_customer_is_not_special_new(b):

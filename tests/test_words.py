@@ -1,0 +1,95 @@
+"""Issue 19: every word where people read is theirs — no rule ID, code or raw key on the pages, and one
+presentation of each figure on the page, in the CSV and in Excel."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone, translation
+from openpyxl import load_workbook
+
+from performance.services import compute_period
+from relationships.models import Relationship
+from reservations.models import BatchRun, FeedFile
+from reservations.views import ledger_counts
+from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory
+from tests.test_performance_views import MARCH, give, load
+
+pytestmark = pytest.mark.django_db
+RULE_ID = re.compile(r"\bR-[A-Z]+-\d")
+
+
+@pytest.fixture
+def hq(client):
+    client.force_login(RoleFactory(kind="hq", organisation=HQFactory()).user)
+    return client
+
+
+def test_r_match_7_the_run_ledger_names_classification_counts_in_words_never_by_their_keys(hq):
+    BatchRun.objects.create(business_date=dt.date(2026, 11, 30), stage="classify", status="succeeded",
+                            started_at=timezone.now(), finished_at=timezone.now(),
+                            counts={"lost": 116, "new_lost": 13, "ended_dormant": 2, "silent_judged": 1,
+                                    "some_future_count": 4})
+    for lang, words in (("zh-hans", ["新增流失客户", "已判定沉寂客户（月末）", "分类"]),
+                        ("en", ["newly lost customers", "silent customers judged (month end)", "classification"])):
+        html = hq.get("/reservations/runs/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+        for word in words:
+            assert word in html, (lang, word)
+        for key in ("new_lost", "ended_dormant", "silent_judged", "some_future_count", ">classify<"):
+            assert key not in html, (lang, key)
+
+
+def test_a_yes_no_count_is_words_when_set_and_absent_when_not():
+    with translation.override("en"):
+        assert ledger_counts({"silent_judged": 0, "lost": 3}) == [("lost customers", 3)]
+        assert ("silent customers judged (month end)", "") in ledger_counts({"silent_judged": 1})
+
+
+def test_feed_pages_name_the_feed_not_its_code(hq):
+    FeedFile.objects.create(kind="account_events", sha256="1" * 64, filename="events.csv", loaded_by="hq")
+    html = hq.get("/reservations/feeds/").content.decode()
+    assert "<td>账户事件</td>" in html and "<td>account_events</td>" not in html
+    assert '<option value="account_events">账户事件</option>' in html  # the picker too
+    english = hq.get("/reservations/feeds/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<td>account events</td>" in english
+
+
+def test_a_relationship_source_reads_as_words():
+    assert Relationship(source="reservation").source_label == "预约与开户自动匹配"
+    assert Relationship(source="something_new").source_label == "其他"
+
+
+@pytest.mark.parametrize("message", [
+    "The applicant must sign off the application.",
+    "A participant's attach permission is closed.",
+    "Registered after the late-registration deadline %(deadline)s.",
+])
+def test_messages_outside_the_case_page_carry_no_rule_id(message):
+    with translation.override("zh-hans"):
+        translated = translation.gettext(message)
+    assert translated != message and not RULE_ID.search(translated)
+
+
+def test_r_perf_1_a_credited_count_is_shown_alike_on_the_page_in_the_csv_and_in_excel(hq):
+    """Counts are credited by ratio (fractional): rounded once, half-up, to 2 decimals, everywhere."""
+    outlet = OutletFactory()
+    a, b, c = (StaffFactory(outlet=outlet, staff_no=no) for no in ("W001", "W002", "W003"))
+    line = give([(a, "0.3333"), (b, "0.3333"), (c, "0.3333")], "1000.00")
+    line[5] = "5"      # 5 trades × 0.3333 = 1.6665 → 1.67 (half-up; banker's rounding would say 1.66)
+    load([line])
+    compute_period(period=MARCH)
+    html = hq.get(reverse("performance:report"), {"period": "2026-03", "level": "staff"}).content.decode()
+    assert '<td class="num">1.67</td>' in html and '<td class="num">1</td>' not in html
+    rows = list(csv.reader(io.StringIO(hq.get(reverse("performance:export", args=["csv"]), {
+        "period": "2026-03", "level": "staff"}).content.decode("utf-8-sig"))))
+    trade_col = 9  # period, rank, staff number, name, outlet, assets, average, commission, turnover, trades
+    assert {r[trade_col] for r in rows[1:]} == {"1.67"}
+    book = load_workbook(io.BytesIO(hq.get(reverse("performance:export", args=["xlsx"]), {
+        "period": "2026-03", "level": "staff"}).content))
+    cell = book.active.cell(row=2, column=trade_col + 1)
+    assert Decimal(str(cell.value)) == Decimal("1.67") and cell.number_format == "#,##0.00"
