@@ -17,8 +17,8 @@ from performance.services import compute_period
 from relationships.models import Relationship
 from reservations.models import BatchRun, FeedFile
 from reservations.views import ledger_counts
-from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory
-from tests.test_performance_views import MARCH, give, load
+from tests.integration.performance.test_performance_views import MARCH, give, load
+from tests.support.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 RULE_ID = re.compile(r"\bR-[A-Z]+-\d")
