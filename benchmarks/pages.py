@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of the list pages at scale, each against a trivial signed-in page on the same server.
 
-    .venv/bin/python benchmarks/pages.py [--customers 1000000] [--cases N] [--requests 200] [--single 30] [--keep]
+    .venv/bin/python benchmarks/pages.py [--customers 1000000] [--cases N] [--requests 200] [--single 30] [--keep] [--prepare-only]
 
 Creates the database `crm_bench_pages` (dropped first) on the server of DATABASE_URL (or the embedded
 one), migrates it and generates, with set-based SQL only: HQ, 5 regions, 30 branches, 300 outlets,
@@ -346,6 +346,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=30, help="requests per list with one client")
     parser.add_argument("--time-limit", type=float, default=180, help="seconds per list and 20 clients at most")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--prepare-only", action="store_true", help="generate the data, keep it and stop")
     args = parser.parse_args()
     cases = args.customers // 5 if args.cases is None else args.cases
 
@@ -375,6 +376,9 @@ def main() -> None:
     users = make_users()
     connections.close_all()
     log(f"data ready in {time.perf_counter() - started:.1f} s")
+    if args.prepare_only:
+        log(f"kept {BENCH_DB}: {bench_url}")
+        return
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_DEBUG": "0", "DJANGO_SECURE_SSL_REDIRECT": "0",
