@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase, CaseStep
+from common.table_rows import CompiledTable
 
 CASE_LINK = ("approvals:case", {"pk": tables.A("pk")})
 
@@ -19,7 +20,7 @@ def case_number(pk: int) -> str:
     return f"#{pk}"
 
 
-class _CaseColumns(tables.Table):
+class _CaseColumns(CompiledTable):
     """The columns every table of cases shows, and how they render."""
 
     number = tables.Column(verbose_name=_("Case"), accessor="pk", order_by=("id",), linkify=CASE_LINK)
@@ -77,7 +78,7 @@ class HQCaseTable(_CaseColumns):
         order_by = ("opened",)
 
 
-class InboxStepTable(tables.Table):
+class InboxStepTable(CompiledTable):
     """Steps waiting for the user now (`approvals.selectors.inbox_for`), oldest case first."""
 
     number = tables.Column(verbose_name=_("Case"), accessor="case_id", order_by=("case_id", "order", "id"),

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/second-factor/", include("permissions.signin_urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("ping-page/", views.ping_page, name="ping"),  # a signed-in page without data (benchmarks/pages.py)
     path("reservations/", include("reservations.urls")),
     path("relationships/", include("relationships.urls")),
     path("performance/", include("performance.urls")),

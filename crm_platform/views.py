@@ -81,6 +81,13 @@ def _calendar_unknown_years(user) -> list[dict]:
     return [{"year": year, "from": dt.date(year, 1, 1)} for year in unknown_years_within(CALENDAR_WARNING_DAYS)]
 
 
+@login_required
+def ping_page(request):
+    """A signed-in page with no data: the base template, navigation and session of every page, nothing else. The
+    yardstick `benchmarks/pages.py` measures every list page against."""
+    return render(request, "ping.html")
+
+
 TODO_LIMIT = 50
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
+from common.table_rows import CompiledTable
 from permissions.models import PermissionRegisterEntry
 
 
-class RegisterTable(tables.Table):
+class RegisterTable(CompiledTable):
     at = tables.DateTimeColumn(verbose_name=_("Time"), format="Y-m-d H:i", order_by=("at", "id"))
     event = tables.Column(verbose_name=_("Event"), order_by=("event", "id"))  # shown as its display name
     branch = tables.Column(verbose_name=_("Branch company"), accessor="branch__name", orderable=False,

@@ -11,10 +11,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from common.table_rows import CompiledTable
 from relationships.models import Customer, Relationship
 
 
-class RelationshipTable(tables.Table):
+class RelationshipTable(CompiledTable):
     customer = tables.Column(verbose_name=_("Customer name"), accessor="customer__name", orderable=False,
                              linkify=("relationships:detail", {"pk": tables.A("pk")}))
     id_masked = tables.Column(verbose_name=_("ID card number"), accessor="customer__id_masked", orderable=False)
@@ -53,7 +54,7 @@ class RelationshipTable(tables.Table):
         return "; ".join(f"{share.staff} {share.ratio}" for share in record.shares.all() if not share.effective_to)
 
 
-class CustomerTable(tables.Table):
+class CustomerTable(CompiledTable):
     """Customers whose history page the user may open (R-PERM-4), shown with the masked ID only (R-PII-1).
 
     The relationship and class columns read `visible_active_relationships` / `visible_open_classes`, lists the

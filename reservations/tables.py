@@ -7,10 +7,11 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
+from common.table_rows import CompiledTable
 from reservations.models import Reservation
 
 
-class ReservationTable(tables.Table):
+class ReservationTable(CompiledTable):
     registered_at = tables.DateTimeColumn(verbose_name=_("Registered at"), format="Y-m-d H:i",
                                           order_by=("registered_at", "id"),
                                           linkify=("reservations:detail", {"pk": tables.A("pk")}))

@@ -30,3 +30,15 @@ def test_head_office_home_counts_only_through_capped_subqueries(client):
         assert client.get("/").status_code == 200
     counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
     assert counts and all("LIMIT" in sql.upper() for sql in counts), counts
+
+
+def test_the_trivial_signed_in_page_shows_the_navigation_and_no_data(client, django_assert_max_num_queries):
+    """The yardstick of benchmarks/pages.py: base template, navigation and session, nothing else."""
+    staff = StaffFactory()
+    assert client.get("/ping-page/").status_code == 302  # signed-in only
+    client.force_login(staff.user)
+    with django_assert_max_num_queries(5):  # session, user, the navigation's roles and staff, the HQ check
+        response = client.get("/ping-page/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "已登录" in body and "/relationships/customers/" in body

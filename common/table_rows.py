@@ -1,0 +1,178 @@
+"""The body of a django-tables2 table written without per-cell introspection (issue 18, list pages).
+
+For every cell, django-tables2 works out again what only depends on the column: the signature of the render
+method (`inspect.signature`: 350 calls a page of 50 rows and 7 columns), the model field behind the accessor
+(to find a `get_FOO_display`), the cell's attributes, and every `TemplateColumn` — each `DateColumn` and
+`DateTimeColumn` is one — compiles its template anew for each cell. On a list page that was most of the time
+of the request. `CompiledTable` works it out once per column and page (a `_ColumnPlan`) and writes the body
+rows in one pass (`body_html`, used by `templates/includes/data_table.html`).
+
+What a cell shows is what django-tables2 renders, step for step: the column's (or the table's `render_FOO`)
+render method with the arguments it names, the choices' display value, the column's default for an empty
+value, the link, the cell attributes and the template's localisation and escaping
+(`tests/test_table_rows.py` compares both renderings of every list table). Headers, sorting, pagination and
+exports are django-tables2's own.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import django_tables2 as tables
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.template import Context, Template
+from django.utils import formats
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # not in django-stubs
+from django_tables2.columns import ManyToManyColumn, TemplateColumn
+from django_tables2.columns.linkcolumn import BaseLinkColumn
+from django_tables2.rows import BoundPinnedRow, BoundRow
+from django_tables2.utils import A, signature
+
+# The arguments django-tables2 offers a render method (`BoundRow._optional_cell_arguments`).
+CELL_ARGUMENTS = frozenset({"value", "record", "column", "bound_column", "bound_row", "table"})
+
+
+def caller(fn: Callable) -> Callable[[dict], Any]:
+    """`django_tables2.utils.call_with_appropriate(fn, kwargs)` with `fn`'s signature read once, not per call."""
+    names, catch_all = signature(fn)
+    if catch_all:
+        return lambda kwargs: fn(**kwargs)
+    if any(name not in CELL_ARGUMENTS for name in names):
+        return lambda kwargs: None  # call_with_appropriate does not call a function it cannot serve
+    wanted = tuple(names)
+    return lambda kwargs: fn(**{name: kwargs[name] for name in wanted})
+
+
+@functools.lru_cache(maxsize=256)
+def compiled_template(code: str) -> Template:
+    """A `TemplateColumn`'s template code compiled once per process (django-tables2 compiles it per cell)."""
+    return Template(code)
+
+
+def _template_render(column: TemplateColumn) -> Callable:
+    """`TemplateColumn.render` with its template compiled once (the same context, the same parent context)."""
+    template = compiled_template(column.template_code)
+
+    def render(record, table, value, bound_column, **kwargs):
+        parent_context = getattr(table, "context", None)
+        if parent_context is None:
+            parent_context = Context()
+        context = column.get_context_data(record=record, table=table, value=value, bound_column=bound_column,
+                                          **kwargs)
+        with parent_context.update(context):
+            parent_context["request"] = getattr(table, "request", None)
+            return template.render(parent_context)
+
+    return render
+
+
+def _has_callable(attrs: dict) -> bool:
+    return any(callable(v) for v in attrs.values())
+
+
+class _ColumnPlan:
+    """What `BoundRow.get_cell` decides for each cell of one column, decided once."""
+
+    def __init__(self, table: tables.Table, bound_column, model):
+        column = bound_column.column
+        self.bound_column = bound_column
+        self.column = column
+        self.accessor = A(bound_column.accessor)
+        self.default = bound_column.default
+        self.empty_values = column.empty_values
+        self.link = bound_column.link
+        self.text_fallback = isinstance(column, BaseLinkColumn) and column.text is not None
+        self.many = isinstance(column, ManyToManyColumn)
+        self.localize = bound_column.localize
+        # The display value of a choices field: django-tables2 looks the field up for each record; the field is
+        # the model's, the same for every row. Without a model (a list of records) it is looked up per row.
+        self.field_known = model is not None and bool(self.accessor)
+        self.field = self.accessor.get_field(model) if self.field_known else None
+        self.choices = not self.field_known or bool(getattr(self.field, "choices", ()))
+        render = bound_column.render
+        if isinstance(column, TemplateColumn) and column.template_code and render == column.render:
+            render = _template_render(column)
+        self.render = caller(render)
+        merged = {**dict(table.attrs), **dict(column.attrs)}
+        td = merged.get("td", merged.get("cell", {}))
+        self.td_dynamic = _has_callable(td)
+        self.td_html = None if self.td_dynamic else bound_column.attrs["td"].as_html()
+
+    def _value(self, row: BoundRow) -> tuple[Any, bool]:
+        """`BoundRow._get_and_render_with`'s value, and False when the cell is rendered without one (a link
+        column with a text, whose accessor does not resolve)."""
+        record = row.record
+        value = None
+        remainder: str | None = "value"
+        if self.choices:
+            penultimate, remainder = self.accessor.penultimate(record)
+            if isinstance(penultimate, models.Model):
+                try:
+                    field = self.field if self.field_known else self.accessor.get_field(record)
+                    display = getattr(penultimate, f"get_{remainder}_display", None)
+                    if getattr(field, "choices", ()) and display:
+                        value, remainder = display(), None
+                except FieldDoesNotExist:
+                    pass
+        if remainder:
+            try:
+                value = self.accessor.resolve(record)
+            except Exception:
+                if self.text_fallback:
+                    return None, False
+        return value, True
+
+    def cell(self, row: BoundRow):
+        """The rendered content of this column's cell in `row` (`BoundRow.get_cell`)."""
+        value, found = self._value(row)
+        if found and (value in self.empty_values or (self.many and not value.exists())):
+            return self.default
+        kwargs = {"value": value, "record": row.record, "column": self.column, "bound_column": self.bound_column,
+                  "bound_row": row, "table": row.table}
+        content = self.render(kwargs)
+        return self.link(content, **kwargs) if self.link else content
+
+    def td(self, row: BoundRow, content) -> str:
+        if not self.td_dynamic:
+            return self.td_html  # type: ignore[return-value]
+        self.bound_column.current_value, self.bound_column.current_record = content, row.record
+        return self.bound_column.attrs["td"].as_html()
+
+    def shown(self, content) -> str:
+        """`{{ cell }}` (or `|localize`, `|unlocalize`) as django-tables2's template writes it."""
+        if self.localize is None:
+            value = formats.localize(template_localtime(content))
+            return conditional_escape(value if isinstance(value, str) else str(value))
+        return conditional_escape(str(formats.localize(content, use_l10n=bool(self.localize))))
+
+
+class CompiledTable(tables.Table):
+    """A django-tables2 table whose body rows are written by `_ColumnPlan`s (see the module's docstring)."""
+
+    def _plans(self) -> list[_ColumnPlan]:
+        model = getattr(self._meta, "model", None) or getattr(self.data, "model", None)
+        return [_ColumnPlan(self, bound_column, model) for bound_column in self.columns]
+
+    def body_html(self) -> SafeString:
+        """The `<tr>` rows of the current page, as `django_tables2/table.html` writes them."""
+        plans = self._plans()
+        stock_attrs = not self.row_attrs
+        out = []
+        for row in self.paginated_rows:
+            if isinstance(row, BoundPinnedRow):
+                pinned = "".join(f"<td {column.attrs['td'].as_html()}>{conditional_escape(cell)}</td>"
+                                 for column, cell in row.items())
+                out.append(f"<tr {row.attrs.as_html()}>{pinned}</tr>")
+                continue
+            tr = ('class="odd"' if row.row_counter % 2 else 'class="even"') if stock_attrs \
+                else row.attrs.as_html()
+            cells = []
+            for plan in plans:
+                content = plan.cell(row)
+                cells.append(f"<td {plan.td(row, content)}>{plan.shown(content)}</td>")
+            out.append(f"<tr {tr}>{''.join(cells)}</tr>")
+        return mark_safe("\n".join(out))  # noqa: S308 -- every cell is escaped by `shown`
