@@ -62,6 +62,11 @@ class Notification(models.Model):
     link = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # The address the e-mail goes to (blank: in the site only); set once sent, so a retried task never sends twice.
+    email_to = models.EmailField(_("e-mail address"), blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+    # What the message is about, once per user: a re-run (a reminder stage, the digest of a day) tells nobody twice.
+    key = models.CharField(max_length=120, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("notification")

@@ -33,6 +33,8 @@ from approvals.models import (
     PostAssignment,
     StepState,
 )
+from approvals.notifications import notify_case_returned, notify_steps_waiting, notify_steps_waiting_atomic
+from approvals.waiting import escalated_step_ids
 from common.actors import actor_user
 from permissions.authority import is_hq_office
 from permissions.models import Role, RoleKind
@@ -129,6 +131,7 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
             core_line=core_line)
         steps = CaseStep.objects.bulk_create(_build_steps([case]))
         _sync_current_step([case], steps)
+        notify_steps_waiting([case.pk])  # R-APR-9: its holders hear of it after the commit
         audit(actor=actor, action="approval_case.open", target=case,
               after={"reason": reason, "type": rel_type.code, "shares": list(proposed_shares),
                      "opening_date": case.opening_date.isoformat() if case.opening_date else None,
@@ -148,6 +151,9 @@ def cases_open_bulk(*, actor, cases: list[ApprovalCase]) -> list[ApprovalCase]:
     _sync_current_step(created, steps)
     audit_many(actor=actor, action="approval_case.open", model_label="approvals.approvalcase", rows=[
         (c.pk, None, {"reason": c.reason, "type": c.type_id, "shares": c.proposed_shares}) for c in created])
+    # R-APR-9: told after the unit commits, in a transaction of their own (the unit's statements stay constant).
+    ids = [c.pk for c in created]
+    transaction.on_commit(lambda: notify_steps_waiting_atomic(ids))
     return created
 
 
@@ -367,7 +373,8 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
             raise PermissionDenied(_("You may not decide a case in which you are the applicant or a proposed "
                                      "holder. [R-APR-3]"))
         assignments = current_assignments(actor, today)
-        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)] if ok]
+        escalated = escalated_step_ids(actor, [s.pk for s in steps if s.state == StepState.PENDING])  # R-APR-9
+        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)] if ok or s.pk in escalated]
         if step_id is not None:
             mine = [(s, b) for s, b in mine if s.pk == step_id]
         if not mine:
@@ -423,6 +430,7 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
             else:
                 case.current_step = min(s.order for s in pending if s.pk != step.pk)
                 _save(case, ["current_step"])
+                notify_steps_waiting([case.pk])
         elif decision == "reject":
             step.state = StepState.REJECTED
             step.save(update_fields=["state", "decided_by", "on_behalf_of", "decided_at"])
@@ -435,6 +443,7 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
             step.save(update_fields=["state", "decided_by", "on_behalf_of", "decided_at"])
             _transition(case, "return_for_correction")
             _save(case, ["status"])
+            notify_case_returned(case)
         CaseAction.objects.create(
             case=case, step_order=step.order, post=step.post, actor=actor, on_behalf_of_id=behalf,
             decision=decision, reason=reason, before={"shares": before}, after={"shares": case.proposed_shares})
@@ -499,6 +508,7 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
         case.current_step = min(s.order for s in new_steps)
         _transition(case, "resubmit")
         _save(case, ["status", "proposed_shares", "explanation", "current_step"])
+        notify_steps_waiting([case.pk])
         CaseAction.objects.create(case=case, step_order=case.current_step, actor=actor, decision="resubmit",
                                   before={"shares": before}, after={"shares": case.proposed_shares})
     return case
