@@ -27,6 +27,7 @@ from approvals.models import ApprovalCase, CaseStatus, PostAssignment
 from approvals.notices import Notification, NotificationPreference, Reminder, ReminderKind
 from approvals.waiting import current_steps
 from permissions.models import Role, RoleKind
+from relationships.audit import audit
 from relationships.models import Staff
 
 # The function that queues one notification's e-mail (approvals.tasks registers its Celery task at start-up);
@@ -265,3 +266,19 @@ def digest_send(*, day: dt.date | None = None) -> int:
     with transaction.atomic():
         return len(deliver(messages, digest=True))
 
+
+
+def notification_preference_set(*, actor, digest_only: bool) -> NotificationPreference:
+    """The user's own choice (R-APR-9): e-mail for every event, or only the daily digest. Audited."""
+    with transaction.atomic():
+        pref, _created = NotificationPreference.objects.select_for_update().get_or_create(user=actor)
+        before = pref.digest_only
+        pref.digest_only = bool(digest_only)
+        pref.save(update_fields=["digest_only"])
+        audit(actor=actor, action="notification.preference", target=pref, before={"digest_only": before},
+              after={"digest_only": pref.digest_only})
+    return pref
+
+
+def notifications_mark_read(*, actor) -> int:
+    return Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=timezone.now())

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from approvals import views
+from approvals import notification_views, views
 
 app_name = "approvals"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("cases/", views.case_list, name="cases"),
+    path("notifications/", notification_views.notification_list, name="notifications"),
     path("<int:pk>/", views.case_page, name="case"),
     path("<int:pk>/decide/", views.case_decide, name="decide"),
     path("<int:pk>/documents/", views.case_documents, name="documents"),

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from approvals.models import CaseStatus
+from approvals.models import CaseStatus, Notification
 from approvals.selectors import inbox_for, is_hq_reviewer, visible_cases
 from approvals.waiting import escalated_to, escalation_heads, with_waiting
 from common.pagination import capped_count
@@ -108,3 +108,8 @@ def todo_sections(user, staff) -> list[Section]:
             empty=_("No core-list line waits for head office.")))
     return sections
 
+
+
+def unread_notifications(user) -> int:
+    """R-APR-9: the messages in the site he has not read (capped like every home-page count)."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).values("pk")[:1000].count()

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from common.pagination import capped_count
-from crm_platform.todo import todo_sections
+from crm_platform.todo import todo_sections, unread_notifications
 from permissions.authority import is_hq_office
 from permissions.scoping import (
     scope_for,
@@ -89,7 +89,8 @@ def _todo(user, staff) -> dict:
     permission applications, callbacks and disputes, core lines; and customers pre-assigned to him that he has
     not reserved yet."""
     unreserved = list(unreserved_assignments(staff)[:TODO_LIMIT]) if staff is not None else None
-    return {"todo": todo_sections(user, staff), "unreserved": unreserved, "today": timezone.localdate()}
+    return {"todo": todo_sections(user, staff), "unreserved": unreserved, "today": timezone.localdate(),
+            "unread_notifications": unread_notifications(user)}
 
 
 @login_required
