@@ -91,3 +91,23 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class StepAssignee(models.Model):
+    """R-APR-10: a waiting step handed to one current holder of its post (by the branch head or HQ's office), with
+    the reason, which the case's timeline also shows. While it stands, only he (or the head it was escalated to)
+    decides the step."""
+
+    step = models.OneToOneField("approvals.CaseStep", on_delete=models.CASCADE, related_name="assignee")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assigned to"), on_delete=models.PROTECT,
+                             related_name="+")
+    reason = models.TextField(_("reason"))
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField(_("assigned at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("step assignee")
+        verbose_name_plural = _("step assignees")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -34,9 +34,9 @@ from approvals.models import (
     StepState,
 )
 from approvals.notifications import notify_case_returned, notify_steps_waiting, notify_steps_waiting_atomic
-from approvals.waiting import escalated_step_ids
+from approvals.waiting import escalated_step_ids, handed_to_others
 from common.actors import actor_user
-from permissions.authority import is_hq_office
+from permissions.authority import belongs_elsewhere, is_hq_office
 from permissions.models import Role, RoleKind
 from relationships.audit import audit, audit_many
 from relationships.models import Organisation, OrgKind, Relationship, Staff
@@ -193,6 +193,9 @@ def post_assign(*, actor, post: str, organisation: Organisation, user, valid_fro
                                      "at %(org)s.") % {"org": organisation.name})
     if valid_to is not None and valid_to < valid_from:
         raise ValidationError(_("The end date cannot be before the start date."))
+    if belongs_elsewhere(user, organisation):  # R-APR-10
+        raise ValidationError(_("%(user)s belongs to another organisation and cannot be designated at %(org)s.")
+                              % {"user": user.get_username(), "org": organisation.name}, code="other_organisation")
     if delegate_for is not None:
         if post != Post.FINAL_APPROVAL:
             raise ValidationError(_("A delegate can only be named for final approval. [R-APR-1]"))
@@ -374,7 +377,9 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
                                      "holder. [R-APR-3]"))
         assignments = current_assignments(actor, today)
         escalated = escalated_step_ids(actor, [s.pk for s in steps if s.state == StepState.PENDING])  # R-APR-9
-        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)] if ok or s.pk in escalated]
+        handed = handed_to_others(actor, [s.pk for s in steps if s.state == StepState.PENDING])  # R-APR-10
+        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)]
+                if (ok and s.pk not in handed) or s.pk in escalated]
         if step_id is not None:
             mine = [(s, b) for s, b in mine if s.pk == step_id]
         if not mine:

@@ -129,3 +129,15 @@ class InboxStepTable(tables.Table):
 
     def render_step(self, record):
         return f"{record.order} · {record.get_post_display()} · {record.organisation.name}"
+
+
+class EscalatedStepTable(InboxStepTable):
+    """Steps escalated to the branch head (HQ's office), who decides them or hands them to another holder."""
+
+    handover = tables.LinkColumn("approvals:step_reassign", args=[tables.A("pk")], text=_("Hand to another holder"),
+                                 verbose_name=_("Reassign"), orderable=False, exclude_from_export=True)
+
+    class Meta(InboxStepTable.Meta):
+        sequence = ("number", "reason", "type", "customer", "applicant", "branch", "step", "opened", "age",
+                    "handover")
+        empty_text = _("Nothing was escalated to you.")

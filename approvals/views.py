@@ -23,7 +23,7 @@ from approvals.services import (
     may_record_documents,
     needs_documents,
 )
-from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
+from approvals.tables import CaseTable, EscalatedStepTable, HQCaseTable, InboxStepTable
 from approvals.waiting import escalated_to, escalation_heads, with_waiting
 from common.tables import configure, table_page
 
@@ -39,7 +39,7 @@ def inbox(request):
                           request=request)
     steps = configure(InboxStepTable(filters.qs, prefix="steps-"), request, per_page=INBOX_PAGE_SIZE)
     escalated = escalated_to(request.user)
-    escalated_table = configure(InboxStepTable(escalated, prefix="esc-"), request, per_page=INBOX_PAGE_SIZE) \
+    escalated_table = configure(EscalatedStepTable(escalated, prefix="esc-"), request, per_page=INBOX_PAGE_SIZE) \
         if escalation_heads(request.user) else None
     hq_cases = configure(HQCaseTable(selectors.hq_inbox(request.user), prefix="hq-"), request,
                          per_page=INBOX_PAGE_SIZE) if selectors.is_hq_reviewer(request.user) else None

@@ -11,7 +11,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, W
 from django.db.models.functions import Coalesce
 
 from approvals.models import CaseAction, CaseStatus, CaseStep, StepState
-from approvals.notices import Reminder, ReminderKind
+from approvals.notices import Reminder, ReminderKind, StepAssignee
 from permissions.models import Role, RoleKind
 from relationships.models import OrgKind
 
@@ -74,3 +74,9 @@ def escalated_step_ids(user, step_ids) -> set[int]:
         return set()
     return set(Reminder.objects.filter(step_id__in=list(step_ids), kind=ReminderKind.ESCALATE,
                                        escalated_to_id__in=heads).values_list("step_id", flat=True))
+
+
+def handed_to_others(user, step_ids) -> set[int]:
+    """Which of `step_ids` were handed to another holder (R-APR-10): the other holders no longer decide them."""
+    return set(StepAssignee.objects.filter(step_id__in=list(step_ids)).exclude(user=user)
+               .values_list("step_id", flat=True))
