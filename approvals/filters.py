@@ -9,7 +9,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from approvals.models import ApprovalCase, CaseReason, CaseStatus
+from approvals.models import ApprovalCase, CaseReason, CaseStatus, CaseStep
 from common.widgets import LabelledDateRangeWidget
 from permissions.scoping import visible_organisations
 from relationships.models import Organisation, RelationshipType
@@ -38,4 +38,19 @@ class CaseFilter(django_filters.FilterSet):
 
     class Meta:
         model = ApprovalCase
+        fields = ()
+
+
+class InboxFilter(django_filters.FilterSet):
+    """R-REM-1: the inbox narrowed by reason, relationship type and branch (of the user's waiting steps only)."""
+
+    reason = django_filters.ChoiceFilter(label=_("Reason"), field_name="case__reason", choices=CaseReason.choices,
+                                         empty_label=_("All reasons"))
+    type = django_filters.ModelChoiceFilter(label=_("Relationship type"), field_name="case__type",
+                                            queryset=RelationshipType.objects.all(), empty_label=_("All types"))
+    branch = django_filters.ModelChoiceFilter(label=_("Branch company"), field_name="case__branch",
+                                              queryset=visible_branches, empty_label=_("All branches"))
+
+    class Meta:
+        model = CaseStep
         fields = ()

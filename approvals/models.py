@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from approvals.notices import Notification, NotificationPreference, Reminder, StepAssignee  # noqa: F401
 from common.constraints import valid_choice
 from common.guards import append_only_guards
 from relationships.models import AccountEvent, Customer, Organisation, RelationshipType, Staff

@@ -7,6 +7,7 @@ from operator import or_
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from approvals.models import ApprovalCase, CaseAction, CaseClaimant, CaseReason, CaseStatus, CaseStep, Post, StepState
+from approvals.notices import StepAssignee
 from approvals.services import current_assignments
 from permissions.models import Role
 from permissions.scoping import HQ_ROLES, scope_for
@@ -33,6 +34,7 @@ def inbox_for(user) -> QuerySet:
             .exclude(case__filed_by=user)
             .exclude(Exists(already))
             .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), staff__user=user)))  # R-APR-3
+            .exclude(Exists(StepAssignee.objects.filter(step=OuterRef("pk")).exclude(user=user)))  # R-APR-10
             .select_related("organisation", "case__customer", "case__type", "case__chain", "case__branch",
                             "case__opening_outlet", "case__applicant__outlet")
             .order_by("case__created_at", "case_id", "order", "id"))

@@ -37,9 +37,11 @@ from approvals.models import (
     StepKind,
     StepState,
 )
+from approvals.notifications import notify_case_returned, notify_steps_waiting, notify_steps_waiting_atomic
 from approvals.routing import CONFIRMING_SCOPES, deciding_order, plan_confirmations, routes_cross_region, staff_ids_of
+from approvals.waiting import escalated_step_ids, handed_to_others
 from common.actors import actor_user
-from permissions.authority import is_hq_office
+from permissions.authority import belongs_elsewhere, is_hq_office
 from permissions.models import Role, RoleKind
 from relationships.audit import audit, audit_many
 from relationships.models import Organisation, OrgKind, Relationship, Staff
@@ -144,6 +146,7 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
         claims_record({case.pk: claims})  # R-MATCH-3: the case records its claimants
         steps = CaseStep.objects.bulk_create(_build_steps([case], {case.pk: claims}))
         _sync_current_step([case], steps)
+        notify_steps_waiting([case.pk])  # R-APR-9: its holders hear of it after the commit
         audit(actor=actor, action="approval_case.open", target=case,
               after={"reason": reason, "type": rel_type.code, "shares": list(proposed_shares),
                      "opening_date": case.opening_date.isoformat() if case.opening_date else None,
@@ -167,6 +170,9 @@ def cases_open_bulk(*, actor, cases: list[ApprovalCase],
     _sync_current_step(created, steps)
     audit_many(actor=actor, action="approval_case.open", model_label="approvals.approvalcase", rows=[
         (c.pk, None, {"reason": c.reason, "type": c.type_id, "shares": c.proposed_shares}) for c in created])
+    # R-APR-9: told after the unit commits, in a transaction of their own (the unit's statements stay constant).
+    ids = [c.pk for c in created]
+    transaction.on_commit(lambda: notify_steps_waiting_atomic(ids))
     return created
 
 
@@ -206,6 +212,9 @@ def post_assign(*, actor, post: str, organisation: Organisation, user, valid_fro
                                      "at %(org)s.") % {"org": organisation.name})
     if valid_to is not None and valid_to < valid_from:
         raise ValidationError(_("The end date cannot be before the start date."))
+    if belongs_elsewhere(user, organisation):  # R-APR-10
+        raise ValidationError(_("%(user)s belongs to another organisation and cannot be designated at %(org)s.")
+                              % {"user": user.get_username(), "org": organisation.name}, code="other_organisation")
     if delegate_for is not None:
         if post != Post.FINAL_APPROVAL:
             raise ValidationError(_("A delegate can only be named for final approval. [R-APR-1]"))
@@ -390,7 +399,10 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
             raise PermissionDenied(_("You may not decide a case in which you are or were the applicant, a claimant, "
                                      "a co-developer or a proposed holder. [R-APR-3]"))
         assignments = current_assignments(actor, today)
-        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)] if ok]
+        escalated = escalated_step_ids(actor, [s.pk for s in steps if s.state == StepState.PENDING])  # R-APR-9
+        handed = handed_to_others(actor, [s.pk for s in steps if s.state == StepState.PENDING])  # R-APR-10
+        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)]
+                if (ok and s.pk not in handed) or s.pk in escalated]
         if step_id is not None:
             mine = [(s, b) for s, b in mine if s.pk == step_id]
         if not mine:
@@ -450,6 +462,7 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
             else:
                 case.current_step = min(s.order for s in [*pending, *added] if s.pk != step.pk)
                 _save(case, ["current_step", "proposed_shares"])
+                notify_steps_waiting([case.pk])
         elif decision == "reject":
             step.state = StepState.REJECTED
             step.save(update_fields=["state", "decided_by", "on_behalf_of", "decided_at"])
@@ -462,6 +475,7 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
             step.save(update_fields=["state", "decided_by", "on_behalf_of", "decided_at"])
             _transition(case, "return_for_correction")
             _save(case, ["status"])
+            notify_case_returned(case)
         CaseAction.objects.create(
             case=case, step_order=step.order, post=step.post, actor=actor, on_behalf_of_id=behalf,
             decision=decision, reason=reason, before={"shares": before}, after={"shares": case.proposed_shares})
@@ -527,6 +541,7 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
         case.current_step = min(s.order for s in new_steps)
         _transition(case, "resubmit")
         _save(case, ["status", "proposed_shares", "explanation", "current_step"])
+        notify_steps_waiting([case.pk])
         CaseAction.objects.create(case=case, step_order=case.current_step, actor=actor, decision="resubmit",
                                   before={"shares": before}, after={"shares": case.proposed_shares})
     return case

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase, CaseStep
 from common.table_rows import CompiledTable
+from relationships.workdays import WorkdayAges
 
 CASE_LINK = ("approvals:case", {"pk": tables.A("pk")})
 
@@ -90,16 +91,36 @@ class InboxStepTable(CompiledTable):
     applicant = tables.Column(verbose_name=_("Applicant"), accessor="case__applicant", orderable=False,
                               default="—")
     step = tables.Column(verbose_name=_("Step"), accessor="order", orderable=False)
+    branch = tables.Column(verbose_name=_("Branch company"), accessor="case__branch__name", orderable=False,
+                           default="—")
     opened = tables.DateTimeColumn(verbose_name=_("Opened"), accessor="case__created_at", format="Y-m-d H:i",
                                    order_by=("case__created_at", "case_id", "order", "id"))
+    # R-APR-9 / R-REM-1: working days the step has waited (`approvals.waiting.with_waiting`); oldest first.
+    age = tables.Column(verbose_name=_("Waiting (working days)"), accessor="waiting_since",
+                        order_by=("waiting_since", "case_id", "order", "id"))
 
     class Meta:
         model = CaseStep
         fields = ()
-        sequence = ("number", "reason", "type", "customer", "applicant", "step", "opened")
+        sequence = ("number", "reason", "type", "customer", "applicant", "branch", "step", "opened", "age")
         template_name = "includes/data_table.html"
         empty_text = _("Nothing is waiting for you.")
-        order_by = ("opened",)
+        order_by = ("age",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ages = WorkdayAges()  # the page's rows share one read of the calendar
+
+    def render_age(self, record):
+        age = self.ages.age(record.waiting_since)
+        marks = [label for flag, label in ((getattr(record, "escalated", False), _("escalated")),
+                                           (getattr(record, "reminded", False), _("reminded"))) if flag]
+        if not marks:
+            return age
+        return format_html('{} <span class="status status-flagged">{}</span>', age, "·".join(map(str, marks)))
+
+    def value_age(self, record):
+        return self.ages.age(record.waiting_since)
 
     def render_number(self, value):
         return case_number(value)
@@ -109,3 +130,15 @@ class InboxStepTable(CompiledTable):
 
     def render_step(self, record):
         return f"{record.order} · {record.get_post_display()} · {record.organisation.name}"
+
+
+class EscalatedStepTable(InboxStepTable):
+    """Steps escalated to the branch head (HQ's office), who decides them or hands them to another holder."""
+
+    handover = tables.LinkColumn("approvals:step_reassign", args=[tables.A("pk")], text=_("Hand to another holder"),
+                                 verbose_name=_("Reassign"), orderable=False, exclude_from_export=True)
+
+    class Meta(InboxStepTable.Meta):
+        sequence = ("number", "reason", "type", "customer", "applicant", "branch", "step", "opened", "age",
+                    "handover")
+        empty_text = _("Nothing was escalated to you.")

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from approvals import selectors
 from approvals.evidence import conflict_evidence
-from approvals.filters import CaseFilter
+from approvals.filters import CaseFilter, InboxFilter
 from approvals.forms import DecisionForm, DocumentsForm, ResubmitForm
 from approvals.models import CLAIM_REASONS, OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseStatus
 from approvals.services import (
@@ -24,7 +24,8 @@ from approvals.services import (
     may_record_documents,
     needs_documents,
 )
-from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
+from approvals.tables import CaseTable, EscalatedStepTable, HQCaseTable, InboxStepTable
+from approvals.waiting import escalated_to, escalation_heads, with_waiting
 from common.tables import configure, table_page
 
 INBOX_PAGE_SIZE = 50
@@ -35,11 +36,16 @@ def inbox(request):
     """Steps waiting for the user and, for HQ reviewers, the pending cross-region / special-new cases (R-APR-6):
     two tables paged 50 at a time with a capped count, every row reachable. Each table has its own prefix so
     their `page` and `sort` parameters do not collide."""
-    steps = configure(InboxStepTable(selectors.inbox_for(request.user), prefix="steps-"), request,
-                      per_page=INBOX_PAGE_SIZE)
+    filters = InboxFilter(request.GET or None, queryset=with_waiting(selectors.inbox_for(request.user)),
+                          request=request)
+    steps = configure(InboxStepTable(filters.qs, prefix="steps-"), request, per_page=INBOX_PAGE_SIZE)
+    escalated = escalated_to(request.user)
+    escalated_table = configure(EscalatedStepTable(escalated, prefix="esc-"), request, per_page=INBOX_PAGE_SIZE) \
+        if escalation_heads(request.user) else None
     hq_cases = configure(HQCaseTable(selectors.hq_inbox(request.user), prefix="hq-"), request,
                          per_page=INBOX_PAGE_SIZE) if selectors.is_hq_reviewer(request.user) else None
-    return render(request, "approvals/inbox.html", {"steps": steps, "hq_cases": hq_cases})
+    return render(request, "approvals/inbox.html", {"steps": steps, "filters": filters, "hq_cases": hq_cases,
+                                                    "escalated": escalated_table})
 
 
 @login_required

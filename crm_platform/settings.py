@@ -259,6 +259,31 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# R-APR-9: a step (or an overdue callback) waiting this many working days is reminded to its holders, and then
+# escalated to the branch head (HQ steps: HQ's office). The nightly stage "reminders" does both; the digest is
+# sent every morning.
+APPROVAL_REMIND_DAYS = int(os.environ.get("APPROVAL_REMIND_DAYS", 2))
+APPROVAL_ESCALATE_DAYS = int(os.environ.get("APPROVAL_ESCALATE_DAYS", 5))
+CELERY_BEAT_SCHEDULE["daily-digest"] = {
+    "task": "approvals.tasks.send_digests_task",
+    "schedule": __import__("celery.schedules", fromlist=["crontab"]).crontab(hour=7, minute=30),
+}
+# E-mail (R-APR-9): Django's mail framework. Development prints to the console (or EMAIL_FILE_PATH with the file
+# backend); production sends through EMAIL_HOST. Each message is sent by a Celery task after the commit.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "test-artifacts" / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 30))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "crm@localhost")
+# The address the links in an e-mail start with.
+SITE_URL = os.environ.get("CRM_SITE_URL", "http://127.0.0.1:8000")
+MAIL_RETRY_SECONDS = int(os.environ.get("MAIL_RETRY_SECONDS", 60))
+
 # Matching works in units of this many opening events, one transaction each (R-MATCH-6).
 MATCH_CHUNK_SIZE = int(os.environ.get("MATCH_CHUNK_SIZE", 5000))
 MATCH_UNIT_PAUSE_SECONDS = float(os.environ.get("MATCH_UNIT_PAUSE_SECONDS", 0))
@@ -308,6 +333,8 @@ CELERY_TASK_ANNOTATIONS = {
     "reservations.tasks.run_stage_task": {"soft_time_limit": 4 * 3600, "time_limit": 4 * 3600 + 600},
     "reservations.tasks.load_feed_upload_task": {"soft_time_limit": 30 * 60, "time_limit": 35 * 60},
     "performance.tasks.compute_period_task": {"soft_time_limit": 2 * 3600, "time_limit": 2 * 3600 + 600},
+    "approvals.tasks.send_mail_task": {"soft_time_limit": 60, "time_limit": 90},
+    "approvals.tasks.send_digests_task": {"soft_time_limit": 20 * 60, "time_limit": 25 * 60},
 }
 # 403, 404 and 500 pages (templates/) in the page's language, never a trace; a refused form (CSRF) the same way.
 CSRF_FAILURE_VIEW = "crm_platform.errors.csrf_failure"

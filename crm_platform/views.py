@@ -8,8 +8,8 @@ from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from approvals.selectors import inbox_for
 from common.pagination import capped_count
+from crm_platform.todo import todo_sections, unread_notifications
 from permissions.authority import is_hq_office
 from permissions.scoping import (
     scope_for,
@@ -22,7 +22,7 @@ from permissions.scoping import (
     visible_relationships,
     visible_reservations,
 )
-from relationships.models import CallbackStatus, RelationshipShare
+from relationships.models import RelationshipShare
 from relationships.selectors import current_staff
 from relationships.workdays import CALENDAR_WARNING_DAYS, unknown_years_within
 from reservations.branch.requests import may_change_branch_relationship
@@ -92,20 +92,12 @@ TODO_LIMIT = 50
 
 
 def _todo(user, staff) -> dict:
-    """R-REM-1 beyond reservations: approval steps waiting for him, callbacks due at his outlets (and disputes
-    back at his branch), customers pre-assigned to him that he has not reserved yet."""
-    scope = scope_for(user)
-    steps = list(inbox_for(user)[:TODO_LIMIT])
-    callbacks = disputes = None
-    if scope.everything or scope.branch_ids or scope.outlet_ids:
-        mine = visible_callbacks(user).select_related("relationship__customer", "relationship__type", "outlet")
-        callbacks = list(mine.filter(status=CallbackStatus.PENDING).order_by("due_on", "id")[:TODO_LIMIT])
-        if scope.everything or scope.branch_ids:
-            disputes = list(mine.filter(status=CallbackStatus.DISPUTED, resolution="")
-                            .order_by("recorded_at", "id")[:TODO_LIMIT])
+    """R-REM-1 beyond reservations (crm_platform.todo): steps waiting for him or escalated to him, returned cases,
+    permission applications, callbacks and disputes, core lines; and customers pre-assigned to him that he has
+    not reserved yet."""
     unreserved = list(unreserved_assignments(staff)[:TODO_LIMIT]) if staff is not None else None
-    return {"waiting_steps": steps, "callbacks_due": callbacks, "disputed_callbacks": disputes,
-            "unreserved": unreserved, "today": timezone.localdate()}
+    return {"todo": todo_sections(user, staff), "unreserved": unreserved, "today": timezone.localdate(),
+            "unread_notifications": unread_notifications(user)}
 
 
 @login_required

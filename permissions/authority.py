@@ -116,3 +116,13 @@ def acting_branches(user) -> list[Organisation]:
     ids = acting_branch_ids(user)
     qs = Organisation.objects.filter(kind=OrgKind.BRANCH).order_by("code")
     return list(qs if ids is None else qs.filter(pk__in=ids))
+
+
+def belongs_elsewhere(user, organisation: Organisation) -> bool:
+    """R-APR-10: `user` belongs to other organisations and not to `organisation`'s (his staff record's branch or his
+    roles' branches; the head office by a role there). A user of no organisation yet is not refused here."""
+    branches = user_branch_ids(user)
+    at_hq = Role.objects.filter(user=user, organisation__kind=OrgKind.HQ).exists()
+    if organisation.kind == OrgKind.HQ:
+        return bool(branches) and not at_hq
+    return (bool(branches) or at_hq) and organisation.branch_id not in branches

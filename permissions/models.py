@@ -144,6 +144,10 @@ class RegisterEvent(models.TextChoices):
     OTP_DEVICE_RESET = "otp_device_reset", _("second-factor device reset")
     DIRECTORY_GRANTED = "directory_granted", _("role granted by the directory")
     DIRECTORY_REVOKED = "directory_revoked", _("role withdrawn by the directory")
+    # R-APR-10: post designations and delegations, and waiting steps handed to another holder
+    POST_DESIGNATED = "post_designated", _("post holder designated")
+    POST_DESIGNATION_ENDED = "post_designation_ended", _("post designation ended")
+    STEP_REASSIGNED = "step_reassigned", _("waiting step reassigned")
 
 
 class PermissionRegisterEntry(models.Model):

@@ -136,3 +136,45 @@ def workdays_between(start: dt.date, end: dt.date) -> int:
     overrides = _overrides(start + dt.timedelta(days=1), end)
     return sum(1 for n in range(1, (end - start).days + 1)
                if _is_workday(start + dt.timedelta(days=n), overrides))
+class WorkdayAges:
+    """R-APR-9 / R-REM-1: how many working days an item has waited, `(since, today]`, for a whole page of items.
+
+    The days HQ changed are read once, for the oldest date asked so far (one query per page, whatever its rows).
+    """
+
+    def __init__(self, today: dt.date | None = None) -> None:
+        self.today = today or timezone.localdate()
+        self._start: dt.date | None = None
+        self._overrides: dict[dt.date, bool] = {}
+        self._cache: dict[dt.date, int] = {}
+
+    def age(self, since: dt.date | dt.datetime | None) -> int | None:
+        if since is None:
+            return None
+        if isinstance(since, dt.datetime):
+            since = timezone.localtime(since).date()
+        if since >= self.today:
+            return 0
+        if since not in self._cache:
+            if self._start is None or since < self._start:
+                self._start = min(since, self.today - dt.timedelta(days=366))
+                self._overrides = _overrides(self._start, self.today)
+            day, count = since, 0
+            while day < self.today:
+                day += dt.timedelta(days=1)
+                count += _is_workday(day, self._overrides)
+            self._cache[since] = count
+        return self._cache[since]
+
+
+def nth_workday_back(day: dt.date, n: int) -> dt.date:
+    """The n-th working day counting back from `day` itself: an item waiting since before it has waited n
+    working days by `day` (R-APR-9). `n` ≥ 1."""
+    overrides = _overrides(day - dt.timedelta(days=n * 3 + 30), day)
+    current, found = day, 0
+    while True:
+        if _is_workday(current, overrides):
+            found += 1
+            if found >= n:
+                return current
+        current -= dt.timedelta(days=1)

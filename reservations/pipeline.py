@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from approvals.reminders import reminders_run
 from common.actors import BATCH
 from common.locks import LockSpace, session_try_lock
 from performance.classification import customers_classify
@@ -69,6 +70,11 @@ def _stage_callbacks(business_date: dt.date, progress=None) -> dict:
     return counts
 
 
+def _stage_reminders(business_date: dt.date, progress=None) -> dict:
+    """R-APR-9: waiting steps and overdue callbacks are reminded, then escalated (once each: a re-run adds none)."""
+    return reminders_run(business_date=business_date)
+
+
 def _stage_performance(business_date: dt.date, progress=None) -> dict:
     """R-PERF-1..3: recompute every open (unlocked) month up to the business date's; locked ones are skipped."""
     return compute_through(business_date=business_date)
@@ -80,6 +86,7 @@ STAGES: list[tuple[str, Callable[..., dict]]] = [
     ("expire", _stage_expire),
     ("secondary", _stage_secondary),
     ("callbacks", _stage_callbacks),
+    ("reminders", _stage_reminders),
     ("performance", _stage_performance),
 ]
 
