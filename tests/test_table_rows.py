@@ -24,10 +24,10 @@ from relationships.services import Share, customer_get_or_create, relationship_c
 from relationships.tables import CustomerTable, RelationshipTable
 from reservations.models import Reservation, ReservationStatus
 from reservations.tables import ReservationTable
-from tests.factories import StaffFactory, make_id_number
-from tests.helpers import reserve
-from tests.test_approvals_support import make_branch
-from tests.test_views_case_list import _case
+from tests.integration.approvals.test_views_case_list import _case
+from tests.support.approvals import make_branch
+from tests.support.factories import StaffFactory, make_id_number
+from tests.support.helpers import reserve
 
 pytestmark = pytest.mark.django_db
 

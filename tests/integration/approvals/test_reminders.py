@@ -17,10 +17,10 @@ from approvals.waiting import escalated_to
 from relationships.models import Callback, CallbackStatus, RelationshipType
 from relationships.services import customer_get_or_create
 from reservations.models import BatchRun
-from tests.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
-from tests.helpers import nightly
-from tests.test_approvals_support import holder, hq_admin, make_branch
-from tests.test_callbacks import matched_relationship
+from tests.integration.relationships.test_callbacks import matched_relationship
+from tests.support.approvals import holder, hq_admin, make_branch
+from tests.support.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
+from tests.support.helpers import nightly
 
 pytestmark = pytest.mark.django_db
 

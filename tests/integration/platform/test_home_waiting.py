@@ -13,9 +13,9 @@ from permissions import services as perm_services
 from permissions.models import Role, RoleKind
 from relationships.models import Callback, CoreLineStatus, CoreListLine, CoreListSubmission
 from relationships.workdays import WorkdayAges
-from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, UserFactory
-from tests.test_approvals_support import branch_created_case, holder, make_branch
-from tests.test_callbacks import matched_relationship
+from tests.integration.relationships.test_callbacks import matched_relationship
+from tests.support.approvals import branch_created_case, holder, make_branch
+from tests.support.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from approvals.notifications import digest_send, notification_mail_send
 from approvals.services import case_act, case_open, case_resubmit
 from relationships.models import RelationshipType
 from relationships.services import customer_get_or_create
-from tests.factories import RoleFactory, UserFactory, make_id_number
-from tests.test_approvals_support import holder, make_branch
+from tests.support.approvals import holder, make_branch
+from tests.support.factories import RoleFactory, UserFactory, make_id_number
 
 pytestmark = pytest.mark.django_db
 

@@ -16,9 +16,9 @@ from approvals.reminders import reminders_run
 from approvals.selectors import inbox_for
 from approvals.services import case_act
 from permissions.models import PermissionRegisterEntry, RegisterEvent
-from tests.factories import StaffFactory, UserFactory
-from tests.test_approvals_support import hq_admin, make_branch
-from tests.test_reminders import OPENED, _case_waiting_since
+from tests.integration.approvals.test_reminders import OPENED, _case_waiting_since
+from tests.support.approvals import hq_admin, make_branch
+from tests.support.factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
