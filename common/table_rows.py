@@ -10,8 +10,8 @@ rows in one pass (`body_html`, used by `templates/includes/data_table.html`).
 What a cell shows is what django-tables2 renders, step for step: the column's (or the table's `render_FOO`)
 render method with the arguments it names, the choices' display value, the column's default for an empty
 value, the link, the cell attributes and the template's localisation and escaping
-(`tests/test_table_rows.py` compares both renderings of every list table). Headers, sorting, pagination and
-exports are django-tables2's own.
+(`tests/integration/common/test_table_rows.py` compares both renderings of every list table). Headers, sorting,
+pagination and exports are django-tables2's own.
 """
 from __future__ import annotations
 
