@@ -288,3 +288,39 @@ def test_approval_cases_export_lists_the_steps_with_parallel_confirmations_and_t
         f"account_opening_review@{own};outlet_review@{own};final_approval@{own};"
         f"confirm@{first}+confirm@{second};hq@{hq.code}")
     assert row[-1] == f"{b.staff.staff_no};{far.staff_no};{late.staff_no}"
+
+
+def test_a_special_new_case_with_a_co_developer_of_another_branch_confirms_before_its_hq_step(b):
+    """R-MATCH-5 on the special-new path: designated person → final approval → both branches confirm → HQ (the
+    chain's own HQ step comes after the confirmations; HQ is not asked twice)."""
+    from reservations.secondary.special_new import SpecialNewInput, special_new_apply
+    from tests.test_secondary_support import event, lost_customer
+
+    _admin, hq = hq_admin()
+    far = far_staff()
+    idn = lost_customer(b.outlet, lost_at="2026-01-15 10:00")
+    nightly("2026-01-15")
+    event(b.outlet, idn, "designate", "2026-04-30 10:00")
+    r = special_new_apply(actor=b.staff.user, data=SpecialNewInput(
+        staff=b.staff, customer_name="张三", id_number=idn, phone="13812345678",
+        participants=[(b.staff, "0.5"), (far, "0.5")], registered_at=at("2026-05-01 10:00")))
+    case = ApprovalCase.objects.get(pk=r.approval_case_id)
+    assert steps_of(case) == [
+        (1, "designated_person", b.branch.pk, "chain"), (2, "final_approval", b.branch.pk, "chain"),
+        (3, "final_approval", b.branch.pk, "confirm"), (3, "final_approval", far.outlet.branch.pk, "confirm"),
+        (4, "hq", hq.pk, "chain")]
+    assert CaseClaimant.objects.get(case=case).reservation_id == r.pk
+
+
+def test_a_broker_case_whose_broker_is_of_another_branch_than_the_opening_gets_the_confirmations(b):
+    """R-MATCH-5 on the broker path: the 3-level broker chain at the opening branch, then both branches, then HQ."""
+    _admin, hq = hq_admin()
+    broker = StaffFactory(outlet=OutletFactory(parent=BranchFactory()), kind="broker")
+    idn = make_id_number()
+    reserve(broker, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 09:00"))
+    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    nightly("2026-03-03")
+    case = ApprovalCase.objects.get()
+    assert case.reason == "broker"
+    assert steps_of(case)[3:] == [(4, "final_approval", b.branch.pk, "confirm"),
+                                  (4, "final_approval", broker.outlet.branch.pk, "confirm"), (5, "hq", hq.pk, "hq")]
