@@ -59,7 +59,7 @@ def late_case(b, *, participants=None, opened="2026-03-02"):
     idn = make_id_number()
     load_events([event_row(when=at(f"{opened} 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
     nightly(opened)
-    r = reserve(b.staff, id_number=idn, when=at("2026-03-03 09:00"),
+    r = reserve(b.staff, id_number=idn, when=at(f"{dt.date.fromisoformat(opened) + dt.timedelta(days=1)} 09:00"),
                 participants=participants or [(b.staff, "0.6"), (b.colleague, "0.4")])
     return ApprovalCase.objects.get(pk=r.approval_case_id), idn, r
 
@@ -324,3 +324,17 @@ def test_a_broker_case_whose_broker_is_of_another_branch_than_the_opening_gets_t
     assert case.reason == "broker"
     assert steps_of(case)[3:] == [(4, "final_approval", b.branch.pk, "confirm"),
                                   (4, "final_approval", broker.outlet.branch.pk, "confirm"), (5, "hq", hq.pk, "hq")]
+
+
+def test_one_claimant_cannot_withdraw_the_conflict_case_holding_other_claims(b):
+    """R-MATCH-3 / R-APR-3: the first claimant (the case's applicant) withdrawing would end the others' claims."""
+    from approvals.services import case_withdraw
+
+    case, idn, r1 = late_case(b)
+    r2 = reserve(StaffFactory(outlet=b.outlet), id_number=idn, when=at("2026-03-05 09:00"))
+    with pytest.raises(ValidationError, match="other staff members' claims"):
+        case_withdraw(actor=b.staff.user, case_id=case.pk)
+    assert ApprovalCase.objects.get(pk=case.pk).status == "pending"
+    assert {_status(r1), _status(r2)} == {"pending_approval"}
+    alone, _idn, _r = late_case(b, opened="2026-03-09")
+    assert case_withdraw(actor=b.staff.user, case_id=alone.pk).status == "withdrawn"
