@@ -495,7 +495,7 @@ def case_withdraw(*, actor, case_id: int) -> ApprovalCase:
         if case.status == CaseStatus.PENDING and case.current_step >= last_order:
             raise ValidationError(_("The case has reached its final step and can no longer be withdrawn. "
                                     "[R-APR-4]"), code="final_step")
-        if CaseClaimant.objects.filter(case=case).exclude(staff_id=case.applicant_id).exists():
+        if CaseClaimant.objects.filter(case=case).exclude(staff_id=case.applicant_id or 0).exists():
             # R-MATCH-3 / R-APR-3: one claimant may not end the other claimants' claims by withdrawing their case.
             raise ValidationError(_("This case also holds other staff members' claims, so one claimant cannot "
                                     "withdraw it; it is decided by its approvers. [R-MATCH-3]"), code="claimants")
