@@ -539,6 +539,8 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
 def may_record_documents(user, case: ApprovalCase, today: dt.date | None = None) -> bool:
     if case.applicant is not None and case.applicant.user_id == user.pk:
         return False
+    if user.pk in interested_user_ids(case):  # R-APR-3: no claimant, co-developer or holder acts on the case
+        return False
     org_ids = set(CaseStep.objects.filter(case=case).values_list("organisation_id", flat=True))
     org_ids |= {i for i in (case.branch_id, case.opening_outlet_id) if i}
     if any(a.organisation_id in org_ids for a in current_assignments(user, today)):

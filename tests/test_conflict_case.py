@@ -338,3 +338,20 @@ def test_one_claimant_cannot_withdraw_the_conflict_case_holding_other_claims(b):
     assert {_status(r1), _status(r2)} == {"pending_approval"}
     alone, _idn, _r = late_case(b, opened="2026-03-09")
     assert case_withdraw(actor=b.staff.user, case_id=alone.pk).status == "withdrawn"
+
+
+def test_a_competing_broker_cannot_record_the_documents_of_the_conflict_case(b):
+    """R-APR-3 with R-APR-5: recording the broker forms is acting on the case; a claimant may not."""
+    from approvals.services import case_record_documents
+
+    first, second = (StaffFactory(outlet=b.outlet, kind="broker") for _ in range(2))
+    idn = make_id_number()
+    reserve(first, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 09:00"))
+    reserve(second, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 10:00"))
+    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    nightly("2026-03-03")
+    case = ApprovalCase.objects.get()
+    holder("account_opening_review", b.branch, actor=b.head, user=second.user)
+    with pytest.raises(PermissionDenied):
+        case_record_documents(actor=second.user, case_id=case.pk, documents={"risk_disclosure_received": True})
+    assert not CaseAction.objects.filter(case=case, decision="documents").exists()
