@@ -355,3 +355,13 @@ def test_a_competing_broker_cannot_record_the_documents_of_the_conflict_case(b):
     with pytest.raises(PermissionDenied):
         case_record_documents(actor=second.user, case_id=case.pk, documents={"risk_disclosure_received": True})
     assert not CaseAction.objects.filter(case=case, decision="documents").exists()
+
+
+def test_the_inbox_offers_no_step_to_a_co_developer_or_proposed_holder(b, three):
+    """R-APR-3: a co-developer of a claim, holding the post of the waiting step, does not see it in his inbox."""
+    case, _idn, _r = late_case(b)  # b.colleague is the claim's co-developer (0.4)
+    holder("account_opening_review", b.branch, actor=b.head, user=b.colleague.user)
+    assert [s.case_id for s in inbox_for(three[0])] == [case.pk]
+    assert list(inbox_for(b.colleague.user)) == []
+    with pytest.raises(PermissionDenied, match="R-APR-3"):
+        case_act(actor=b.colleague.user, case_id=case.pk, decision="approve")
