@@ -4,7 +4,8 @@ from __future__ import annotations
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import JSONArray, JSONObject
 
 from approvals.models import ApprovalCase, CaseAction, CaseClaimant, CaseReason, CaseStatus, CaseStep, Post, StepState
 from approvals.notices import StepAssignee
@@ -28,10 +29,13 @@ def inbox_for(user) -> QuerySet:
         return CaseStep.objects.none()
     held = reduce(or_, (Q(post=a.post, organisation_id=a.organisation_id) for a in assignments))
     already = CaseStep.objects.filter(case=OuterRef("case"), state=StepState.APPROVED, decided_by=user)
+    mine = JSONArray(JSONObject(staff_id=Subquery(Staff.objects.filter(user=user).values("pk")[:1])))
     return (CaseStep.objects.filter(held, state=StepState.PENDING, case__status=CaseStatus.PENDING,
                                     order=F("case__current_step"))
             .exclude(case__applicant__user=user)
             .exclude(case__filed_by=user)
+            .exclude(case__proposed_shares__contains=mine)  # R-APR-3: a proposed holder
+            .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), shares__contains=mine)))  # co-developer
             .exclude(Exists(already))
             .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), staff__user=user)))  # R-APR-3
             .exclude(Exists(StepAssignee.objects.filter(step=OuterRef("pk")).exclude(user=user)))  # R-APR-10

@@ -509,6 +509,10 @@ def case_withdraw(*, actor, case_id: int) -> ApprovalCase:
         if case.status == CaseStatus.PENDING and case.current_step >= last_order:
             raise ValidationError(_("The case has reached its final step and can no longer be withdrawn. "
                                     "[R-APR-4]"), code="final_step")
+        if CaseClaimant.objects.filter(case=case).exclude(staff_id=case.applicant_id or 0).exists():
+            # R-MATCH-3 / R-APR-3: one claimant may not end the other claimants' claims by withdrawing their case.
+            raise ValidationError(_("This case also holds other staff members' claims, so one claimant cannot "
+                                    "withdraw it; it is decided by its approvers. [R-MATCH-3]"), code="claimants")
         _transition(case, "withdraw")
         _save(case, ["status"])
         CaseStep.objects.filter(case=case, state=StepState.PENDING).update(state=StepState.SKIPPED)
@@ -549,6 +553,8 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
 
 def may_record_documents(user, case: ApprovalCase, today: dt.date | None = None) -> bool:
     if case.applicant is not None and case.applicant.user_id == user.pk:
+        return False
+    if user.pk in interested_user_ids(case):  # R-APR-3: no claimant, co-developer or holder acts on the case
         return False
     org_ids = set(CaseStep.objects.filter(case=case).values_list("organisation_id", flat=True))
     org_ids |= {i for i in (case.branch_id, case.opening_outlet_id) if i}

@@ -48,8 +48,10 @@ class UnitClaims:
                     self._days[key] = workdays_between(*key)
                 self.late[c.reservation_id] = self._days[key]
 
-    def joins_open_case(self, op, valid: list) -> bool:
-        """True when `valid` joins a case: the customer's open one, or the one this unit opens for him."""
+    def joins_open_case(self, op, valid: list, late_ids: set[int]) -> bool:
+        """Note each claim's lateness; True when `valid` joins a case: the customer's open one, or the one this unit
+        opens for him."""
+        self.lateness(op, valid, late_ids)
         if op.open_case_id:
             self.to_open_case[op.open_case_id] += valid
             self.event_of.update({c.reservation_id: op.event_id for c in valid})

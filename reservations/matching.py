@@ -263,8 +263,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 by_staff[c.staff_id] = c
         valid = list(by_staff.values())
         late_ids &= {c.reservation_id for c in valid}
-        joins.lateness(op, valid, late_ids)
-        if joins.joins_open_case(op, valid):
+        if joins.joins_open_case(op, valid, late_ids):
             outcome_of_event[op.event_id] = "case_joined"
             continue
         if len(valid) > 1:
@@ -316,15 +315,13 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 opening_event_id=op.event_id, opening_date=op.business_date, opening_outlet_id=op.outlet_id,
                 branch_id=op.branch_id, applicant_id=first.staff_id, explanation=why,
                 dedupe_key=f"{reason}:event:{op.event_id}:{op.type_code}"))
-        created = cases_open_bulk(actor=BATCH, cases=cases,
-                                  claims=[joins.claims(valid) for _op, _r, valid, _w in new_cases])
+        created = cases_open_bulk(actor=BATCH, cases=cases, claims=[joins.claims(v) for _o, _r, v, _w in new_cases])
         for case, (op, _reason, valid, _why) in zip(created, new_cases, strict=True):
             for c in valid:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.PENDING_APPROVAL, "",
                                                       op.event_id, None, case.pk))
         counts["sent_to_approval"] += len(created)
-    joined = joins.write(actor=BATCH)
-    if joined:
+    if joined := joins.write(actor=BATCH):
         res_updates += joined
         counts["joined_case"] += len(joined)
 

@@ -59,7 +59,7 @@ def late_case(b, *, participants=None, opened="2026-03-02"):
     idn = make_id_number()
     load_events([event_row(when=at(f"{opened} 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
     nightly(opened)
-    r = reserve(b.staff, id_number=idn, when=at("2026-03-03 09:00"),
+    r = reserve(b.staff, id_number=idn, when=at(f"{dt.date.fromisoformat(opened) + dt.timedelta(days=1)} 09:00"),
                 participants=participants or [(b.staff, "0.6"), (b.colleague, "0.4")])
     return ApprovalCase.objects.get(pk=r.approval_case_id), idn, r
 
@@ -288,3 +288,80 @@ def test_approval_cases_export_lists_the_steps_with_parallel_confirmations_and_t
         f"account_opening_review@{own};outlet_review@{own};final_approval@{own};"
         f"confirm@{first}+confirm@{second};hq@{hq.code}")
     assert row[-1] == f"{b.staff.staff_no};{far.staff_no};{late.staff_no}"
+
+
+def test_a_special_new_case_with_a_co_developer_of_another_branch_confirms_before_its_hq_step(b):
+    """R-MATCH-5 on the special-new path: designated person → final approval → both branches confirm → HQ (the
+    chain's own HQ step comes after the confirmations; HQ is not asked twice)."""
+    from reservations.secondary.special_new import SpecialNewInput, special_new_apply
+    from tests.test_secondary_support import event, lost_customer
+
+    _admin, hq = hq_admin()
+    far = far_staff()
+    idn = lost_customer(b.outlet, lost_at="2026-01-15 10:00")
+    nightly("2026-01-15")
+    event(b.outlet, idn, "designate", "2026-04-30 10:00")
+    r = special_new_apply(actor=b.staff.user, data=SpecialNewInput(
+        staff=b.staff, customer_name="张三", id_number=idn, phone="13812345678",
+        participants=[(b.staff, "0.5"), (far, "0.5")], registered_at=at("2026-05-01 10:00")))
+    case = ApprovalCase.objects.get(pk=r.approval_case_id)
+    assert steps_of(case) == [
+        (1, "designated_person", b.branch.pk, "chain"), (2, "final_approval", b.branch.pk, "chain"),
+        (3, "final_approval", b.branch.pk, "confirm"), (3, "final_approval", far.outlet.branch.pk, "confirm"),
+        (4, "hq", hq.pk, "chain")]
+    assert CaseClaimant.objects.get(case=case).reservation_id == r.pk
+
+
+def test_a_broker_case_whose_broker_is_of_another_branch_than_the_opening_gets_the_confirmations(b):
+    """R-MATCH-5 on the broker path: the 3-level broker chain at the opening branch, then both branches, then HQ."""
+    _admin, hq = hq_admin()
+    broker = StaffFactory(outlet=OutletFactory(parent=BranchFactory()), kind="broker")
+    idn = make_id_number()
+    reserve(broker, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 09:00"))
+    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    nightly("2026-03-03")
+    case = ApprovalCase.objects.get()
+    assert case.reason == "broker"
+    assert steps_of(case)[3:] == [(4, "final_approval", b.branch.pk, "confirm"),
+                                  (4, "final_approval", broker.outlet.branch.pk, "confirm"), (5, "hq", hq.pk, "hq")]
+
+
+def test_one_claimant_cannot_withdraw_the_conflict_case_holding_other_claims(b):
+    """R-MATCH-3 / R-APR-3: the first claimant (the case's applicant) withdrawing would end the others' claims."""
+    from approvals.services import case_withdraw
+
+    case, idn, r1 = late_case(b)
+    r2 = reserve(StaffFactory(outlet=b.outlet), id_number=idn, when=at("2026-03-05 09:00"))
+    with pytest.raises(ValidationError, match="other staff members' claims"):
+        case_withdraw(actor=b.staff.user, case_id=case.pk)
+    assert ApprovalCase.objects.get(pk=case.pk).status == "pending"
+    assert {_status(r1), _status(r2)} == {"pending_approval"}
+    alone, _idn, _r = late_case(b, opened="2026-03-09")
+    assert case_withdraw(actor=b.staff.user, case_id=alone.pk).status == "withdrawn"
+
+
+def test_a_competing_broker_cannot_record_the_documents_of_the_conflict_case(b):
+    """R-APR-3 with R-APR-5: recording the broker forms is acting on the case; a claimant may not."""
+    from approvals.services import case_record_documents
+
+    first, second = (StaffFactory(outlet=b.outlet, kind="broker") for _ in range(2))
+    idn = make_id_number()
+    reserve(first, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 09:00"))
+    reserve(second, id_number=idn, type_code="BROKER_DEV", when=at("2026-03-02 10:00"))
+    load_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    nightly("2026-03-03")
+    case = ApprovalCase.objects.get()
+    holder("account_opening_review", b.branch, actor=b.head, user=second.user)
+    with pytest.raises(PermissionDenied):
+        case_record_documents(actor=second.user, case_id=case.pk, documents={"risk_disclosure_received": True})
+    assert not CaseAction.objects.filter(case=case, decision="documents").exists()
+
+
+def test_the_inbox_offers_no_step_to_a_co_developer_or_proposed_holder(b, three):
+    """R-APR-3: a co-developer of a claim, holding the post of the waiting step, does not see it in his inbox."""
+    case, _idn, _r = late_case(b)  # b.colleague is the claim's co-developer (0.4)
+    holder("account_opening_review", b.branch, actor=b.head, user=b.colleague.user)
+    assert [s.case_id for s in inbox_for(three[0])] == [case.pk]
+    assert list(inbox_for(b.colleague.user)) == []
+    with pytest.raises(PermissionDenied, match="R-APR-3"):
+        case_act(actor=b.colleague.user, case_id=case.pk, decision="approve")
