@@ -294,7 +294,7 @@ def test_a_special_new_case_with_a_co_developer_of_another_branch_confirms_befor
     """R-MATCH-5 on the special-new path: designated person → final approval → both branches confirm → HQ (the
     chain's own HQ step comes after the confirmations; HQ is not asked twice)."""
     from reservations.secondary.special_new import SpecialNewInput, special_new_apply
-    from tests.test_secondary_support import event, lost_customer
+    from tests.support.secondary import event, lost_customer
 
     _admin, hq = hq_admin()
     far = far_staff()
