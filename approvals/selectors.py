@@ -5,12 +5,23 @@ from functools import reduce
 from operator import or_
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from approvals.models import ApprovalCase, CaseAction, CaseReason, CaseStatus, CaseStep, Post, StepState
+from approvals.models import (
+    ApprovalCase,
+    CaseAction,
+    CaseReason,
+    CaseStatus,
+    CaseStep,
+    Post,
+    PostAssignment,
+    StepState,
+)
 from approvals.services import current_assignments
 from permissions.models import Role
 from permissions.scoping import HQ_ROLES, scope_for
 from relationships.models import Staff
+from relationships.services import attach_refusals
 
 HQ_INBOX_REASONS = (CaseReason.CROSS_REGION, CaseReason.SPECIAL_NEW)
 
@@ -100,3 +111,46 @@ def _shares_text(side, staff) -> str:
         return ""
     return "; ".join(f"{staff[int(s['staff_id'])].staff_no if int(s['staff_id']) in staff else s['staff_id']}:"
                      f"{s['ratio']}" for s in side["shares"])
+
+
+def person_name(user) -> str:
+    """How a user is named to other users: his staff name, else his full name, else his user name."""
+    if user is None:
+        return "—"
+    staff = getattr(user, "staff", None)  # a missing reverse one-to-one raises an AttributeError subclass
+    return (staff.name if staff is not None else "") or user.get_full_name() or user.get_username()
+
+
+def waiting_at(case: ApprovalCase) -> list[tuple[CaseStep, list[str]]]:
+    """The steps the case waits at now, each with the names of who holds its post there today (delegates
+    included): two queries."""
+    if case.status != CaseStatus.PENDING:
+        return []
+    steps = list(CaseStep.objects.filter(case=case, state=StepState.PENDING, order=case.current_step)
+                 .select_related("organisation").order_by("id"))
+    if not steps:
+        return []
+    today = timezone.localdate()
+    live = Q(valid_from__lte=today) & (Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    held = reduce(or_, (Q(post=s.post, organisation_id=s.organisation_id) for s in steps))
+    names: dict[tuple[str, int], list[str]] = {}
+    for a in (PostAssignment.objects.filter(live, held).select_related("user__staff")
+              .order_by("delegate_for_id", "id")):
+        bucket = names.setdefault((a.post, a.organisation_id), [])
+        name = person_name(a.user)
+        if name not in bucket:
+            bucket.append(name)
+    return [(s, names.get((s.post, s.organisation_id), [])) for s in steps]
+
+
+def eligible_holders(case: ApprovalCase) -> list[Staff]:
+    """The staff the final approver may pick as holders (R-ATT-1, judged by `attach_refusals` on the case's
+    date): the staff of the case's branch and of the proposed holders' branches. Two queries."""
+    branch_ids: set[int] = {case.branch_id} if case.branch_id else set()
+    ids = [int(s["staff_id"]) for s in case.proposed_shares]
+    branch_ids |= {b for b in Staff.objects.filter(pk__in=ids).values_list("outlet__branch_id", flat=True) if b}
+    candidates = list(Staff.objects.filter(outlet__branch_id__in=branch_ids)
+                      .select_related("outlet"))
+    refusals = attach_refusals(candidates, case.type, case.opening_date or timezone.localdate())
+    return sorted((s for s in candidates if refusals[s.pk] is None),
+                  key=lambda s: (s.outlet.code, s.staff_no))

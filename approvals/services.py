@@ -350,43 +350,77 @@ def _complete(*, actor, case: ApprovalCase) -> Relationship | None:
                               % {"type": case.type.name}, code="already_held") from None
 
 
-def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: list[dict] | None = None,
-             documents: dict | None = None, step_id: int | None = None) -> ApprovalCase:
-    """Approve, reject or return the step of `case_id` that `actor` holds (R-APR-3/4/5/7)."""
+def check_decision(decision: str, reason: str) -> str:
+    """R-APR-4: a known decision; a reason to reject or return. Returns the stripped reason."""
     if decision not in DECISIONS:
         raise ValidationError(_("Unknown decision “%(d)s”.") % {"d": decision}, code="decision")
     reason = (reason or "").strip()
     if decision in ("reject", "return") and not reason:
         raise ValidationError({"reason": [_("A reason is required to reject or return a case. [R-APR-4]")]})
+    return reason
+
+
+def _acting_step(actor, case: ApprovalCase, steps: Sequence[CaseStep], today: dt.date,
+                 step_id: int | None = None) -> tuple[CaseStep, int | None, list[CaseStep]]:
+    """The step `actor` may act on now, for whom (a delegate's principal), and the pending steps; or the
+    refusal (R-APR-3/7). The one predicate of "may act now": `case_act` and the case page both use it."""
+    if case.status != CaseStatus.PENDING:
+        raise _moved_on()
+    if actor.pk in _interested_user_ids(case):
+        raise PermissionDenied(_("You may not decide a case in which you are the applicant or a proposed "
+                                 "holder. [R-APR-3]"))
+    assignments = current_assignments(actor, today)
+    mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)] if ok]
+    if step_id is not None:
+        mine = [(s, b) for s, b in mine if s.pk == step_id]
+    if not mine:
+        raise PermissionDenied(_("You do not currently hold the post this case needs (or a delegation for "
+                                 "it) at the acting organisation. [R-APR-3]"))
+    pending = [s for s in steps if s.state == StepState.PENDING]
+    current_order = min(s.order for s in pending) if pending else None
+    actionable = [(s, b) for s, b in mine if s.state == StepState.PENDING and s.order == current_order]
+    if not actionable:
+        if any(s.state == StepState.PENDING for s, _b in mine):
+            raise ValidationError(_("This case is not at your step yet; it is waiting for step %(order)d.")
+                                  % {"order": current_order}, code="not_yet")
+        raise _moved_on()
+    step, behalf = actionable[0]
+    persons = {actor.pk} | ({behalf} if behalf else set())
+    for s in steps:
+        if s.pk != step.pk and s.state == StepState.APPROVED and {s.decided_by_id, s.on_behalf_of_id} & persons:
+            raise PermissionDenied(_("You already approved step %(order)d of this case; the same person may "
+                                     "not approve two steps. [R-APR-3]") % {"order": s.order})
+    return step, behalf, pending
+
+
+def acting_step(user, case: ApprovalCase, steps: Sequence[CaseStep] | None = None) -> CaseStep | None:
+    """The step `user` may act on now (None: no decision form for him). `steps` defaults to the case's."""
+    if not getattr(user, "is_authenticated", False) or case.status != CaseStatus.PENDING:
+        return None
+    if steps is None:
+        steps = list(CaseStep.objects.filter(case=case).order_by("order", "id"))
+    try:
+        step, _behalf, _pending = _acting_step(user, case, steps, timezone.localdate())
+    except (ValidationError, PermissionDenied):
+        return None
+    return step
+
+
+def may_change_holders(case: ApprovalCase, step: CaseStep | None, steps: Sequence[CaseStep]) -> bool:
+    """R-APR-4: the final approver (the last pending step) may change holders and ratios, when approving."""
+    if step is None or case.outcome == CaseOutcome.END:
+        return False
+    return [s.pk for s in steps if s.state == StepState.PENDING] == [step.pk]
+
+
+def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: list[dict] | None = None,
+             documents: dict | None = None, step_id: int | None = None) -> ApprovalCase:
+    """Approve, reject or return the step of `case_id` that `actor` holds (R-APR-3/4/5/7)."""
+    reason = check_decision(decision, reason)
     today = timezone.localdate()
     with transaction.atomic():
         case, steps = _lock(case_id)
-        if case.status != CaseStatus.PENDING:
-            raise _moved_on()
-        if actor.pk in _interested_user_ids(case):
-            raise PermissionDenied(_("You may not decide a case in which you are the applicant or a proposed "
-                                     "holder. [R-APR-3]"))
-        assignments = current_assignments(actor, today)
-        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)] if ok]
-        if step_id is not None:
-            mine = [(s, b) for s, b in mine if s.pk == step_id]
-        if not mine:
-            raise PermissionDenied(_("You do not currently hold the post this case needs (or a delegation for "
-                                     "it) at the acting organisation. [R-APR-3]"))
-        pending = [s for s in steps if s.state == StepState.PENDING]
-        current_order = min(s.order for s in pending) if pending else None
-        actionable = [(s, b) for s, b in mine if s.state == StepState.PENDING and s.order == current_order]
-        if not actionable:
-            if any(s.state == StepState.PENDING for s, _b in mine):
-                raise ValidationError(_("This case is not at your step yet; it is waiting for step %(order)d.")
-                                      % {"order": current_order}, code="not_yet")
-            raise _moved_on()
-        step, behalf = actionable[0]
-        persons = {actor.pk} | ({behalf} if behalf else set())
-        for s in steps:
-            if s.pk != step.pk and s.state == StepState.APPROVED and {s.decided_by_id, s.on_behalf_of_id} & persons:
-                raise PermissionDenied(_("You already approved step %(order)d of this case; the same person may "
-                                         "not approve two steps. [R-APR-3]") % {"order": s.order})
+        step, behalf, pending = _acting_step(actor, case, steps, today, step_id)
         is_last = decision == "approve" and len(pending) == 1
         before = list(case.proposed_shares)
         if shares is not None:
