@@ -14,6 +14,7 @@ from approvals import selectors
 from approvals.filters import CaseFilter
 from approvals.forms import DecisionForm, DocumentsForm, HolderFormSet, ResubmitForm, holder_initial, same_shares
 from approvals.models import OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseStatus
+from approvals.preview import case_preview
 from approvals.services import (
     acting_step,
     case_act,
@@ -80,6 +81,21 @@ def _holder_formset(case, data=None, *, prefix=HOLDERS, recalculate=False):
     return HolderFormSet(prefix=prefix, eligible=eligible, initial=holder_initial(case.proposed_shares))
 
 
+def _edited_shares(formset) -> list[dict] | None:
+    """The holder rows as the service would get them; None while a row is incomplete or invalid."""
+    if formset.is_bound:
+        return formset.shares() if formset.is_valid() else None
+    rows = [r for r in formset.initial or [] if r.get("staff") or (r.get("ratio") or "").strip()]
+    if any(not r.get("staff") or not (r.get("ratio") or "").strip() for r in rows):
+        return None
+    return [{"staff_id": r["staff"], "ratio": r["ratio"]} for r in rows]
+
+
+def _preview(case, formset) -> dict | None:
+    staff = {s.pk: s for s in formset.eligible} | {s.pk: s for s, _ratio in case.holder_rows if s is not None}
+    return case_preview(case, _edited_shares(formset), staff)
+
+
 def _render_case(request, case, *, decision_form=None, documents_form=None, resubmit_form=None,
                  holder_formset=None, resubmit_formset=None, status=None):
     user = request.user
@@ -110,6 +126,7 @@ def _render_case(request, case, *, decision_form=None, documents_form=None, resu
         "can_act": step is not None,
         "holder_formset": holder_formset if edits_holders else None,
         "holder_summary": holder_totals(holder_formset) if edits_holders else None,
+        "preview": _preview(case, holder_formset) if edits_holders else None,
         "resubmit_formset": resubmit_formset if can_resubmit else None,
         "resubmit_summary": holder_totals(resubmit_formset) if can_resubmit else None,
         "can_record_documents": can_record,
@@ -127,11 +144,16 @@ def case_page(request, pk: int):
 @login_required
 @require_POST
 def holders_summary(request, pk: int):
-    """The holder editor's live total and remainder (htmx fragment; R-RES-4). Reads nothing but the case."""
+    """The holder editor's live total and remainder (htmx fragment; R-RES-4) and, for the final approver, the
+    preview of what each holder would be credited."""
     case = _case_or_404(request.user, pk)
     prefix = RESUBMIT if request.POST.get("_rows") == RESUBMIT else HOLDERS
     formset = _holder_formset(case, request.POST, prefix=prefix)
-    return render(request, "approvals/_holder_summary.html", {"summary": holder_totals(formset)})
+    preview = None
+    if prefix == HOLDERS and may_change_holders(case, acting_step(request.user, case, case.step_list),
+                                                case.step_list):
+        preview = _preview(case, formset)
+    return render(request, "approvals/_holder_summary.html", {"summary": holder_totals(formset), "preview": preview})
 
 
 def _confirm(request, case, *, action: str, fields: dict):

@@ -20,9 +20,9 @@ def b():
     return make_branch()
 
 
-def three_level_case(b, *, shares=None, opening_date=None):
+def three_level_case(b, *, shares=None, opening_date=None, id_number=None):
     """A late NEW_DEV case at `b` (R-MATCH-4 → the 3-level chain) and its three post holders."""
-    customer = customer_get_or_create(id_number=make_id_number(), name="李四")
+    customer = customer_get_or_create(id_number=id_number or make_id_number(), name="李四")
     case = case_open(actor=b.head, reason=CaseReason.LATE, rel_type=RelationshipType.objects.get(code="NEW_DEV"),
                      customer=customer, proposed_shares=shares or [{"staff_id": b.staff.pk, "ratio": "1.0000"}],
                      dedupe_key=f"late:test:{customer.pk}", branch=b.branch, applicant=b.staff,
