@@ -6,7 +6,9 @@ from operator import or_
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
+from approvals.explanations import explain, staff_ids_of
 from approvals.models import (
     ApprovalCase,
     CaseAction,
@@ -90,27 +92,38 @@ def case_detail(user, pk: int) -> ApprovalCase:
             .select_related("customer", "type", "chain", "branch", "opening_outlet", "applicant__outlet",
                             "opening_event", "documents")
             .get(pk=pk))
-    case.step_list = list(case.steps.select_related("organisation", "decided_by", "on_behalf_of")
+    case.step_list = list(case.steps.select_related("organisation", "decided_by__staff", "on_behalf_of__staff")
                           .order_by("order", "id"))
-    case.action_list = list(CaseAction.objects.filter(case=case).select_related("actor", "on_behalf_of")
-                            .order_by("at", "id"))
-    ids = {int(s["staff_id"]) for s in case.proposed_shares}
+    case.action_list = list(CaseAction.objects.filter(case=case)
+                            .select_related("actor__staff", "on_behalf_of__staff").order_by("at", "id"))
+    ids = {int(s["staff_id"]) for s in case.proposed_shares} | staff_ids_of(case)
     for a in case.action_list:
         for side in (a.before, a.after):
             if isinstance(side, dict):
                 ids |= {int(s["staff_id"]) for s in side.get("shares", []) or []}
-    staff = Staff.objects.select_related("outlet").in_bulk(ids)
+    staff = Staff.objects.select_related("outlet__branch").in_bulk(ids)
+    case.explained = explain(case, staff)
     case.holder_rows = [(staff.get(int(s["staff_id"])), s["ratio"]) for s in case.proposed_shares]
     for a in case.action_list:
         a.share_text = {k: _shares_text(getattr(a, k), staff) for k in ("before", "after")}
+        a.decision_label = DECISION_WORDS.get(a.decision, a.decision)
+        a.post_label = Post(a.post).label if a.post in Post.values else ""
     return case
 
 
+# The timeline's decisions in words (CaseAction.decision holds the code).
+DECISION_WORDS = {"approve": gettext_lazy("approved"), "reject": gettext_lazy("rejected"),
+                  "return": gettext_lazy("returned for correction"), "withdraw": gettext_lazy("withdrawn"),
+                  "resubmit": gettext_lazy("resubmitted"), "documents": gettext_lazy("documents recorded")}
+
+
 def _shares_text(side, staff) -> str:
+    """Holders and ratios in words: “Zhang San (S001): 0.6000; …”."""
     if not isinstance(side, dict) or "shares" not in side:
         return ""
-    return "; ".join(f"{staff[int(s['staff_id'])].staff_no if int(s['staff_id']) in staff else s['staff_id']}:"
-                     f"{s['ratio']}" for s in side["shares"])
+    return gettext("; ").join(gettext("%(holder)s: %(ratio)s") % {
+        "holder": staff[int(s["staff_id"])] if int(s["staff_id"]) in staff else "—", "ratio": s["ratio"]}
+        for s in side["shares"])
 
 
 def person_name(user) -> str:

@@ -105,7 +105,8 @@ def _build_steps(cases: Sequence[ApprovalCase]) -> list[CaseStep]:
 def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequence[dict], dedupe_key: str,
               branch=None, applicant=None, opening_event=None, opening_date: dt.date | None = None,
               opening_outlet=None, explanation: str = "", outcome: str = CaseOutcome.CREATE,
-              target_relationship=None, branch_request=None, core_line=None) -> ApprovalCase:
+              target_relationship=None, branch_request=None, core_line=None, explanation_code: str = "",
+              explanation_params: dict | None = None) -> ApprovalCase:
     """Open a case on the reason's active chain. `outcome` says what final approval does: create the
     relationship (default), or end `target_relationship` on the case's date (`end`), or end it and create its
     successor (`replace`). The case's date and outlet are its opening event's, unless given (a branch request
@@ -124,7 +125,8 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
             opening_date=opening_date or (opening_event.business_date if opening_event else None),
             opening_outlet=opening_outlet or (opening_event.outlet if opening_event else None),
             branch=branch, applicant=applicant,
-            explanation=explanation, dedupe_key=dedupe_key, outcome=outcome,
+            explanation=explanation, explanation_code=explanation_code,
+            explanation_params=dict(explanation_params or {}), dedupe_key=dedupe_key, outcome=outcome,
             target_relationship=target_relationship, filed_by=actor_user(actor), branch_request=branch_request,
             core_line=core_line)
         steps = CaseStep.objects.bulk_create(_build_steps([case]))
@@ -381,8 +383,9 @@ def _acting_step(actor, case: ApprovalCase, steps: Sequence[CaseStep], today: dt
     actionable = [(s, b) for s, b in mine if s.state == StepState.PENDING and s.order == current_order]
     if not actionable:
         if any(s.state == StepState.PENDING for s, _b in mine):
-            raise ValidationError(_("This case is not at your step yet; it is waiting for step %(order)d.")
-                                  % {"order": current_order}, code="not_yet")
+            waiting = _(", ").join(dict.fromkeys(s.get_post_display() for s in pending if s.order == current_order))
+            raise ValidationError(_("This case is not at your step yet; it is waiting for %(posts)s.")
+                                  % {"posts": waiting}, code="not_yet")
         raise _moved_on()
     step, behalf = actionable[0]
     persons = {actor.pk} | ({behalf} if behalf else set())
@@ -526,13 +529,14 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
             case.proposed_shares = _clean_shares(case, shares)
         if explanation is not None:
             case.explanation = explanation
+            case.explanation_params = {**(case.explanation_params or {}), "note": explanation}
         # Holders may have changed (cross-region participants), so the steps are resolved again
         # from the case's own chain version; the history stays in CaseAction.
         CaseStep.objects.filter(case=case).delete()
         new_steps = CaseStep.objects.bulk_create(_build_steps([case]))
         case.current_step = min(s.order for s in new_steps)
         _transition(case, "resubmit")
-        _save(case, ["status", "proposed_shares", "explanation", "current_step"])
+        _save(case, ["status", "proposed_shares", "explanation", "explanation_params", "current_step"])
         CaseAction.objects.create(case=case, step_order=case.current_step, actor=actor, decision="resubmit",
                                   before={"shares": before}, after={"shares": case.proposed_shares})
     return case

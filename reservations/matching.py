@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from approvals.explanations import Code as ExplanationCode
 from approvals.models import ApprovalCase, CaseReason
 from approvals.services import cases_open_bulk
 from common.actors import BATCH
@@ -185,7 +186,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     calendar_unknown: set[int] = set()  # R-CAL-1: reservations decided on a late window counted Monday–Friday
     res_updates: list[ReservationOutcome] = []
     new_rels: list[tuple[Opening, Candidate]] = []
-    new_cases: list[tuple[Opening, CaseReason, list[Candidate], str]] = []
+    new_cases: list[tuple[Opening, CaseReason, list[Candidate], str, dict]] = []
     outcome_of_event: dict[int, str] = {}
 
     # The unit must decide exactly as one-by-one processing would (R-MATCH-6, whatever MATCH_CHUNK_SIZE is):
@@ -258,6 +259,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 by_staff[c.staff_id] = c
         valid = list(by_staff.values())
         late_ids &= {c.reservation_id for c in valid}
+        # The case's explanation as a code and its facts, put in words when read (approvals.explanations).
+        facts: dict = {"staff_ids": [c.staff_id for c in valid]}
         if len(valid) > 1:
             reason, why = CaseReason.DUPLICATE, _(
                 "%(n)d staff reserved the same customer for the same type. [R-MATCH-3]") % {"n": len(valid)}
@@ -266,6 +269,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 "Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
                 "[R-MATCH-4]") % {"when": timezone.localtime(valid[0].registered_at).strftime("%Y-%m-%d %H:%M"),
                                   "opened": op.business_date, "deadline": deadline}
+            facts.update(registered=timezone.localtime(valid[0].registered_at).isoformat(),
+                         deadline=deadline.isoformat(), calendar_unknown_years=list(window.unknown_years))
             if window.calendar_unknown:
                 why += " " + calendar_unknown_note(window)
         elif rt.chain_always:
@@ -279,7 +284,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             held.add((op.customer_id, op.type_code))
             outcome_of_event[op.event_id] = "matched"
             continue
-        new_cases.append((op, reason, valid, why))
+        new_cases.append((op, reason, valid, why, facts))
         outcome_of_event[op.event_id] = f"case_{reason}"
 
     # --- writes: relationships and shares ---
@@ -297,7 +302,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     # --- writes: approval cases ---
     if new_cases:
         cases = []
-        for op, reason, valid, why in new_cases:
+        for op, reason, valid, why, facts in new_cases:
             first = valid[0]
             cases.append(ApprovalCase(
                 reason=reason, type=types[op.type_code], customer_id=op.customer_id,
@@ -305,9 +310,10 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                                  for p in participants[first.reservation_id]],
                 opening_event_id=op.event_id, opening_date=op.business_date, opening_outlet_id=op.outlet_id,
                 branch_id=op.branch_id, applicant_id=first.staff_id, explanation=why,
+                explanation_code=ExplanationCode.BY_REASON[reason], explanation_params=facts,
                 dedupe_key=f"{reason}:event:{op.event_id}:{op.type_code}"))
         created = cases_open_bulk(actor=BATCH, cases=cases)
-        for case, (op, _reason, valid, _why) in zip(created, new_cases, strict=True):
+        for case, (op, _reason, valid, _why, _facts) in zip(created, new_cases, strict=True):
             for c in valid:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.PENDING_APPROVAL, "",
                                                       op.event_id, None, case.pk))

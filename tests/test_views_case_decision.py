@@ -222,3 +222,19 @@ def test_case_page_queries_do_not_grow_with_holders(client, b, django_assert_max
         client.get(url)
 
 
+
+
+def test_applicant_corrects_a_returned_case_with_holder_rows_not_a_text_box(client, b):
+    """R-APR-4: the returned case comes back with rows; the corrected holders restart the chain."""
+    case, holders = three_level_case(b)
+    case_act(actor=holders[0], case_id=case.pk, decision="return", reason="请补充合作开发人")
+    client.force_login(b.staff.user)
+    html = client.get(reverse("approvals:case", args=[case.pk])).content.decode()
+    assert 'name="resubmit-0-staff"' in html and 'name="shares"' not in html
+    response = client.post(reverse("approvals:resubmit", args=[case.pk]), {
+        "explanation": "补充合作开发人", **rows("resubmit", [(b.staff, "0.5"), (b.colleague, "0.5")])}, follow=True,
+        **ZH)
+    case.refresh_from_db()
+    assert case.status == "pending" and case.explanation_params["note"] == "补充合作开发人"
+    assert sorted(s["staff_id"] for s in case.proposed_shares) == sorted([b.staff.pk, b.colleague.pk])
+    assert "已重新提交，已转至" in response.content.decode()
