@@ -180,8 +180,11 @@ def test_reject_without_a_reason_is_refused_before_the_confirmation(client, b):
     case = branch_created_case(b)
     client.force_login(holder("designated_person", b.branch, actor=b.head))
     response = client.post(reverse("approvals:decide", args=[case.pk]), {"decision": "return", "reason": " "})
-    assert response.status_code == 400 and 'name="confirmed" value="1"' not in response.content.decode()
-    assert 'class="field has-error"' in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 400 and 'name="confirmed" value="1"' not in html
+    assert 'class="field has-error"' in html
+    # The rule the message cites is a small link to the rules page, not a bracketed code.
+    assert "[R-APR-4]" not in html and f'href="{reverse("rules")}#R-APR-4"' in html
 
 
 def test_after_approving_the_message_says_where_the_case_went_and_who_holds_it(client, b):
