@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from approvals.models import CaseDocuments
 from relationships.models import Staff
@@ -27,8 +27,9 @@ class DecisionForm(forms.Form):
 
 
 def staff_label(staff: Staff) -> str:
-    outlet = staff.outlet.name if staff.outlet_id else ""
-    return f"{staff.name}（{staff.staff_no}，{outlet}）" if outlet else f"{staff.name}（{staff.staff_no}）"
+    """“Zhang San (S001, Outlet X)” in the page's language."""
+    return gettext("%(name)s (%(staff_no)s, %(outlet)s)") % {
+        "name": staff.name, "staff_no": staff.staff_no, "outlet": staff.outlet.name if staff.outlet_id else "—"}
 
 
 class HolderForm(forms.Form):

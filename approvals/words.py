@@ -17,7 +17,7 @@ def where_next(case: ApprovalCase) -> str:
     """“final approval (Branch X): Zhang San” for each step the case now waits at."""
     parts = []
     for step, names in waiting_at(case):
-        who = "、".join(names) if names else _("nobody designated yet")
+        who = _(", ").join(names) if names else _("nobody designated yet")
         parts.append(_("%(post)s (%(organisation)s): %(who)s") % {
             "post": step.get_post_display(), "organisation": step.organisation.name, "who": who})
     return _("; ").join(parts)
