@@ -37,48 +37,81 @@ class Code:
 
 @dataclass(frozen=True)
 class Article:
+    """The platform's rule, the sentence, and where the measures say it: article 9, item (`item`, or the item of
+    the case's type when None), point `point` (《经纪业务机构管理平台客户关系管理办法》)."""
     rule_id: str
     sentence: Promise
+    item: int | None = None
+    point: int | None = None
+
+
+# Article 9 of the measures has one item per relationship type, (1) to (10), each with its confirmation process.
+MEASURES_ITEM_OF_TYPE = {"NEW_DEV": 1, "SECONDARY_DEV": 2, "CORE_SERVICE": 3, "IB_SERVICE": 4, "CREDIT_DEV": 5,
+                         "REPURCHASE_DEV": 6, "BROKER_DEV": 7, "EXISTING_DEV": 8, "MAINTENANCE": 9, "KEY_SERVICE": 10}
+ITEM_WORDS = {1: gettext_lazy("item (1)"), 2: gettext_lazy("item (2)"), 3: gettext_lazy("item (3)"),
+              4: gettext_lazy("item (4)"), 5: gettext_lazy("item (5)"), 6: gettext_lazy("item (6)"),
+              7: gettext_lazy("item (7)"), 8: gettext_lazy("item (8)"), 9: gettext_lazy("item (9)"),
+              10: gettext_lazy("item (10)")}
 
 
 EXPLANATIONS: dict[str, Article] = {
     Code.LATE: Article("R-MATCH-4", gettext_lazy(
-        "Under the rule on late reservations, a reservation registered after the account was opened, within 7 "
+        "Under %(citation)s, "
+        "the rule on late reservations, a reservation registered after the account was opened, within 7 "
         "working days of the opening date, needs approval. %(staff)s registered it on %(registered)s; the account "
-        "was opened on %(opened)s at %(outlet)s (%(branch)s); the window ended on %(deadline)s.")),
+        "was opened on %(opened)s at %(outlet)s (%(branch)s); the window ended on %(deadline)s."),
+        item=None, point=2),
     Code.DUPLICATE: Article("R-MATCH-3", gettext_lazy(
-        "Under the rule on duplicate reservations, when reservations of two or more staff for the same customer and "
+        "Under %(citation)s, "
+        "the rule on duplicate reservations, when reservations of two or more staff for the same customer and "
         "type are valid at the opening, no relationship is created automatically and the final approver decides "
         "the holders and ratios. %(count)s staff reserved this customer: %(claimants)s. The account was opened on "
-        "%(opened)s at %(outlet)s (%(branch)s).")),
+        "%(opened)s at %(outlet)s (%(branch)s)."),
+        item=None, point=2),
     Code.BROKER: Article("R-APR-5", gettext_lazy(
-        "Under the rule on broker development, the relationship is confirmed only after three levels of approval "
+        "Under %(citation)s, "
+        "the rule on broker development, the relationship is confirmed only after three levels of approval "
         "and once the risk disclosure form and the customer service confirmation are received and reviewed. "
-        "Broker: %(holders)s; the account was opened on %(opened)s at %(outlet)s (%(branch)s).")),
+        "Broker: %(holders)s; the account was opened on %(opened)s at %(outlet)s (%(branch)s)."),
+        item=7, point=None),
     Code.CROSS_REGION: Article("R-MATCH-5", gettext_lazy(
-        "Under the rule on cross-region development, when a developer's branch differs from the branch of the "
+        "Under %(citation)s, "
+        "the rule on cross-region development, when a developer's branch differs from the branch of the "
         "opening outlet, every branch involved confirms and then head office approves. The account was opened on "
-        "%(opened)s at %(outlet)s (%(branch)s); developers of other branches: %(others)s.")),
+        "%(opened)s at %(outlet)s (%(branch)s); developers of other branches: %(others)s."),
+        item=1, point=4),
     Code.SPECIAL_NEW: Article("R-SEC-5", gettext_lazy(
-        "Under the rule on special new accounts, a lost, dormant or silent customer developed without a "
+        "Under %(citation)s, "
+        "the rule on special new accounts, a lost, dormant or silent customer developed without a "
         "pre-assignment goes through the branch designated person, the branch head or delegate, and head office. "
-        "The customer has been %(kind)s since %(since)s; developed by %(holders)s.")),
+        "The customer has been %(kind)s since %(since)s; developed by %(holders)s."),
+        item=2, point=2),
     Code.BRANCH_CREATE: Article("R-BR-1", gettext_lazy(
-        "Under the rule on branch-created relationships, the branch creates the relationship and its designated "
-        "person approves it. %(branch)s asks to create %(type)s from %(date)s for %(holders)s.")),
+        "Under %(citation)s, "
+        "the rule on branch-created relationships, the branch creates the relationship and its designated "
+        "person approves it. %(branch)s asks to create %(type)s from %(date)s for %(holders)s."),
+        item=None, point=2),
     Code.BRANCH_REPLACE: Article("R-BR-1", gettext_lazy(
-        "Under the rule on branch-created relationships, the branch may replace a relationship, keeping the old "
+        "Under %(citation)s, "
+        "the rule on branch-created relationships, the branch may replace a relationship, keeping the old "
         "version with its dates, once its designated person approves. %(branch)s asks to replace %(type)s from "
-        "%(date)s, with %(holders)s.")),
+        "%(date)s, with %(holders)s."),
+        item=None, point=4),
     Code.BRANCH_END: Article("R-BR-1", gettext_lazy(
-        "Under the rule on branch-created relationships, the branch may end a relationship, keeping it with its "
-        "dates, once its designated person approves. %(branch)s asks to end %(type)s on %(date)s.")),
+        "Under %(citation)s, "
+        "the rule on branch-created relationships, the branch may end a relationship, keeping it with its "
+        "dates, once its designated person approves. %(branch)s asks to end %(type)s on %(date)s."),
+        item=None, point=4),
     Code.CORE_LINE: Article("R-CORE-2", gettext_lazy(
-        "Under the rule on core service, the branch submits its core customer list and head office reviews it line "
-        "by line. Line %(line)s of the list of %(branch)s names the advisor %(holders)s.")),
+        "Under %(citation)s, "
+        "the rule on core service, the branch submits its core customer list and head office reviews it line "
+        "by line. Line %(line)s of the list of %(branch)s names the advisor %(holders)s."),
+        item=3, point=2),
     Code.CORE_REMOVE: Article("R-CORE-3", gettext_lazy(
-        "Under the rule on core lists, which change only in January and July, %(branch)s asked on %(date)s to "
-        "remove this customer from its core list (advisor: %(advisors)s).")),
+        "Under %(citation)s, "
+        "the rule on core lists, which change only in January and July, %(branch)s asked on %(date)s to "
+        "remove this customer from its core list (advisor: %(advisors)s)."),
+        item=3, point=3),
 }
 CALENDAR_NOTE = Article("R-CAL-1", gettext_lazy(
     "The working-day calendar of %(years)s was not loaded yet, so the window was counted Monday to Friday; it is "
@@ -127,6 +160,18 @@ def _person(staff: Staff | None, *, branch: bool = False) -> str:
     return _("%(name)s (%(where)s)") % {"name": staff.name, "where": where}
 
 
+def citation(article: Article, type_code: str) -> str:
+    """“《…客户关系管理办法》第九条第（一）项第2点” / “the measures, article 9, item (1), point 2”."""
+    item = article.item or MEASURES_ITEM_OF_TYPE.get(type_code)
+    parts = {"measures": _("the measures"), "article": _("article 9"),
+             "item": ITEM_WORDS[item] if item else "", "point": _("point %(n)s") % {"n": article.point}}
+    if item is None:
+        return _("%(measures)s, %(article)s") % parts
+    if article.point is None:
+        return _("%(measures)s, %(article)s, %(item)s") % parts
+    return _("%(measures)s, %(article)s, %(item)s, %(point)s") % parts
+
+
 def explain(case: ApprovalCase, staff: dict[int, Staff]) -> Explanation:
     """The case's explanation in the active language; `staff` maps ids (`staff_ids_of`) to staff with their
     outlet and branch (one query by the caller)."""
@@ -158,6 +203,7 @@ def explain(case: ApprovalCase, staff: dict[int, Staff]) -> Explanation:
         "line": params.get("line", "—"),
         "advisors": sep.join(_person(s) for s in claimants or holders) or "—",
     }
+    facts["citation"] = citation(article, case.type_id)
     sentences = [Sentence(str(article.sentence) % facts, article.rule_id)]
     if params.get("calendar_unknown_years"):
         sentences.append(Sentence(str(CALENDAR_NOTE.sentence) % {

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from approvals.explanations import EXPLANATIONS, explain
+from approvals.explanations import EXPLANATIONS, Code, citation, explain
 from approvals.models import ApprovalCase, Post
 from approvals.selectors import case_detail
 from approvals.services import case_act
@@ -40,7 +40,8 @@ def test_duplicate_case_explains_the_rule_with_how_many_claimants_and_who(client
     admin, _hq = hq_admin()
     client.force_login(holder(Post.ACCOUNT_OPENING_REVIEW, outlet.branch, actor=admin))
     html = client.get(reverse("approvals:case", args=[case.pk]), **ZH).content.decode()
-    assert "按照重复预约的规定" in html and "共有2名员工预约了该客户" in html
+    assert "《经纪业务机构管理平台客户关系管理办法》第九条第（一）项第2点关于重复预约的规定" in html
+    assert "共有2名员工预约了该客户" in html
     assert "王一" in html and "赵二" in html and "2026-03-04" in html and outlet.branch.name in html
     assert f'href="{reverse("rules")}#R-MATCH-3"' in html
 
@@ -50,8 +51,8 @@ def test_the_same_case_reads_in_english_for_an_english_reader(client):
     admin, _hq = hq_admin()
     client.force_login(holder(Post.ACCOUNT_OPENING_REVIEW, outlet.branch, actor=admin))
     html = client.get(reverse("approvals:case", args=[case.pk]), **EN).content.decode()
-    assert "Under the rule on duplicate reservations" in html and "2 staff reserved this customer" in html
-    assert "按照重复预约的规定" not in html
+    assert "Under the measures, article 9, item (1), point 2, the rule on duplicate reservations" in html
+    assert "2 staff reserved this customer" in html and "重复预约" not in html
 
 
 def test_late_case_names_the_window_and_its_end(client):
@@ -66,7 +67,7 @@ def test_late_case_names_the_window_and_its_end(client):
     assert case.explanation_code == "late"
     with translation.override("zh-hans"):
         text = case_detail(hq_admin()[0], case.pk).explained.sentences[0].text
-    assert "按照补预约的规定" in text and "孙三" in text and "2026-10-10 09:00" in text
+    assert "第九条第（一）项第2点关于补预约的规定" in text and "孙三" in text and "2026-10-10 09:00" in text
     assert "2026-09-30" in text and "2026-10-15" in text
 
 
@@ -99,6 +100,14 @@ def test_case_page_shows_steps_posts_and_decisions_in_words_not_codes(client):
     timeline = main[main.index("<tbody", main.index(">第1步") - 2000):]
     assert "<td>1</td>" not in main and "<td>approve</td>" not in timeline
     assert first.staff_no in main  # holders keep their staff numbers beside their names
+
+
+def test_the_article_cited_follows_the_case_type():
+    """Article 9 has one item per type: a late IB case cites item (4), a cross-region case item (1) point 4."""
+    with translation.override("zh-hans"):
+        assert citation(EXPLANATIONS[Code.LATE], "IB_SERVICE").endswith("第九条第（四）项第2点")
+        assert citation(EXPLANATIONS[Code.CROSS_REGION], "NEW_DEV").endswith("第九条第（一）项第4点")
+        assert citation(EXPLANATIONS[Code.BRANCH_END], "KEY_SERVICE").endswith("第九条第（十）项第4点")
 
 
 def test_a_case_opened_without_a_code_shows_its_stored_text():
