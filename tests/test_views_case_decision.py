@@ -241,3 +241,19 @@ def test_applicant_corrects_a_returned_case_with_holder_rows_not_a_text_box(clie
     assert case.status == "pending" and case.explanation_params["note"] == "补充合作开发人"
     assert sorted(s["staff_id"] for s in case.proposed_shares) == sorted([b.staff.pk, b.colleague.pk])
     assert "已重新提交，已转至" in response.content.decode()
+
+
+def test_live_total_and_preview_queries_do_not_grow_with_rows(client, b, django_assert_max_num_queries):
+    """The htmx fragment reads the same number of times for two holder rows or six."""
+    case, holders = three_level_case(b, opening_date=today())
+    _approve_two_steps(case, holders)
+    more = [StaffFactory(outlet=b.outlet) for _ in range(4)]
+    client.force_login(holders[2])
+    url = reverse("approvals:holders_summary", args=[case.pk])
+    two = rows("holders", [(b.staff, "0.5"), (b.colleague, "0.5")])
+    client.post(url, two)
+    with django_assert_max_num_queries(40) as few:
+        client.post(url, two)
+    six = rows("holders", [(s, "0.1") for s in (b.staff, b.colleague, *more)])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert "0.6000" in client.post(url, six).content.decode()
