@@ -1,46 +1,96 @@
 """Parsing only: the services decide (R-APR-3/4/5)."""
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from django import forms
-from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from approvals.models import CaseDocuments
 from relationships.models import Staff
 
+HOLDER_EXTRA = 2
+HOLDER_MAX = 20
+DECISION_CHOICES = [("approve", gettext_lazy("Approve")), ("reject", gettext_lazy("Reject")),
+                    ("return", gettext_lazy("Return for correction"))]
+
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(label=gettext_lazy("Decision"), choices=[
-        ("approve", gettext_lazy("Approve")), ("reject", gettext_lazy("Reject")),
-        ("return", gettext_lazy("Return for correction"))])
+    # No decision is preselected: the blank choice comes first and a decision is required.
+    decision = forms.ChoiceField(label=gettext_lazy("Decision"),
+                                 choices=[("", gettext_lazy("— choose a decision —"))] + DECISION_CHOICES)
     reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
                              help_text=gettext_lazy("Required to reject or return."))
     step_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    shares = forms.CharField(
-        label=gettext_lazy("Holders and ratios (final approval only)"), required=False,
-        help_text=gettext_lazy("Leave empty to keep the proposal. Format: staff_no:ratio;staff_no:ratio"))
-
-    def clean_shares(self):
-        return parse_shares(self.cleaned_data.get("shares", ""))
+    # Set by the confirmation page of a reject or return (works without JavaScript).
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
-def parse_shares(raw: str) -> list[dict] | None:
-    """`S001:0.6;S002:0.4` → [{"staff_id": …, "ratio": "0.6"}, …]; the service checks R-RES-4."""
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    pairs = []
-    for part in filter(None, (p.strip() for p in raw.split(";"))):
-        staff_no, sep, ratio = part.partition(":")
-        if not sep or not staff_no.strip() or not ratio.strip():
-            raise ValidationError(_("“%(part)s” is not staff_no:ratio.") % {"part": part})
-        pairs.append((staff_no.strip(), ratio.strip()))
-    ids = dict(Staff.objects.filter(staff_no__in=[p[0] for p in pairs]).values_list("staff_no", "id"))
-    unknown = [p[0] for p in pairs if p[0] not in ids]
-    if unknown:
-        raise ValidationError(_("Unknown staff number(s): %(nos)s.") % {"nos": ", ".join(unknown)})
-    return [{"staff_id": ids[no], "ratio": ratio} for no, ratio in pairs]
+def staff_label(staff: Staff) -> str:
+    """“Zhang San (S001, Outlet X)” in the page's language."""
+    return gettext("%(name)s (%(staff_no)s, %(outlet)s)") % {
+        "name": staff.name, "staff_no": staff.staff_no, "outlet": staff.outlet.name if staff.outlet_id else "—"}
+
+
+class HolderForm(forms.Form):
+    """One holder row: a staff member picked from the eligible ones (R-ATT-1) and his ratio; a blank row is
+    ignored. The service checks R-RES-4 and R-ATT-1 again. The eligible staff are read once per formset
+    (a list), so the rows add no query."""
+
+    staff = forms.TypedChoiceField(label=gettext_lazy("Holder"), coerce=int, required=False, empty_value=None)
+    ratio = forms.CharField(label=gettext_lazy("Split ratio"), max_length=20, required=False,
+                            widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 8}))
+
+    def __init__(self, *args, eligible: list[Staff] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eligible = {s.pk: s for s in eligible or []}
+        self.fields["staff"].choices = [("", gettext_lazy("— choose a staff member —"))] + [
+            (s.pk, staff_label(s)) for s in eligible or []]
+
+    def clean(self):
+        data = super().clean()
+        staff_id, ratio = data.get("staff"), (data.get("ratio") or "").strip()
+        data["staff"] = self.eligible.get(staff_id) if staff_id is not None else None
+        data["ratio"] = ratio
+        if staff_id is None and not ratio and "staff" not in self.errors:
+            return data
+        if staff_id is None and "staff" not in self.errors:
+            self.add_error("staff", gettext_lazy("Choose the holder of this ratio."))
+        if not ratio:
+            self.add_error("ratio", gettext_lazy("Enter this holder's split ratio."))
+        return data
+
+
+class BaseHolderFormSet(forms.BaseFormSet):
+    def __init__(self, *args, eligible: list[Staff] | None = None, **kwargs):
+        self.eligible = eligible or []
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "eligible": self.eligible}
+
+    def shares(self) -> list[dict]:
+        """The filled rows of a valid formset, in the service's form."""
+        return [{"staff_id": f.cleaned_data["staff"].pk, "ratio": f.cleaned_data["ratio"]} for f in self.forms
+                if f.cleaned_data.get("staff") is not None]
+
+
+HolderFormSet = forms.formset_factory(HolderForm, formset=BaseHolderFormSet, extra=HOLDER_EXTRA,
+                                      max_num=HOLDER_MAX, validate_max=True)
+
+
+def holder_initial(shares: list[dict]) -> list[dict]:
+    return [{"staff": int(s["staff_id"]), "ratio": str(s["ratio"])} for s in shares]
+
+
+def same_shares(a: list[dict], b: list[dict]) -> bool:
+    """Whether two proposals name the same holders with the same ratios (order and notation aside)."""
+    def key(rows):
+        try:
+            return sorted((int(r["staff_id"]), Decimal(str(r["ratio"]))) for r in rows)
+        except (InvalidOperation, KeyError, TypeError, ValueError):
+            return None
+    return key(a) is not None and key(a) == key(b)
 
 
 class DocumentsForm(forms.Form):
@@ -58,10 +108,5 @@ class DocumentsForm(forms.Form):
 
 
 class ResubmitForm(forms.Form):
-    shares = forms.CharField(label=gettext_lazy("Corrected holders and ratios"), required=False,
-                             help_text=gettext_lazy("Leave empty to keep the proposal. Format: staff_no:ratio;…"))
     explanation = forms.CharField(label=gettext_lazy("Explanation"), required=False,
                                   widget=forms.Textarea(attrs={"rows": 3}))
-
-    def clean_shares(self):
-        return parse_shares(self.cleaned_data.get("shares", ""))

@@ -126,6 +126,10 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
     applicant = models.ForeignKey(Staff, verbose_name=_("applicant"), null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="applied_cases")
     explanation = models.TextField(_("explanation"), blank=True)
+    # Why the case exists, as data: rendered in words at read time in the reader's language
+    # (`approvals.explanations`); `explanation_params` holds the facts (dates, staff ids, numbers, a note).
+    explanation_code = models.CharField(_("explanation code"), max_length=40, blank=True)
+    explanation_params = models.JSONField(_("explanation facts"), default=dict, blank=True)
     outcome = models.CharField(_("outcome"), max_length=10, choices=CaseOutcome.choices,
                                default=CaseOutcome.CREATE)
     # The version an `end` / `replace` case ends on `opening_date` when approved.

@@ -6,13 +6,27 @@ from operator import or_
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import JSONArray, JSONObject
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
-from approvals.models import ApprovalCase, CaseAction, CaseClaimant, CaseReason, CaseStatus, CaseStep, Post, StepState
+from approvals.explanations import explain, staff_ids_of
+from approvals.models import (
+    ApprovalCase,
+    CaseAction,
+    CaseClaimant,
+    CaseReason,
+    CaseStatus,
+    CaseStep,
+    Post,
+    PostAssignment,
+    StepState,
+)
 from approvals.notices import StepAssignee
 from approvals.services import current_assignments
 from permissions.models import Role
 from permissions.scoping import HQ_ROLES, scope_for
 from relationships.models import Staff
+from relationships.services import attach_refusals
 
 HQ_INBOX_REASONS = (CaseReason.CROSS_REGION, CaseReason.SPECIAL_NEW)
 
@@ -88,24 +102,78 @@ def case_detail(user, pk: int) -> ApprovalCase:
             .select_related("customer", "type", "chain", "branch", "opening_outlet", "applicant__outlet",
                             "opening_event", "documents")
             .get(pk=pk))
-    case.step_list = list(case.steps.select_related("organisation", "decided_by", "on_behalf_of")
+    case.step_list = list(case.steps.select_related("organisation", "decided_by__staff", "on_behalf_of__staff")
                           .order_by("order", "id"))
-    case.action_list = list(CaseAction.objects.filter(case=case).select_related("actor", "on_behalf_of")
-                            .order_by("at", "id"))
-    ids = {int(s["staff_id"]) for s in case.proposed_shares}
+    case.action_list = list(CaseAction.objects.filter(case=case)
+                            .select_related("actor__staff", "on_behalf_of__staff").order_by("at", "id"))
+    ids = {int(s["staff_id"]) for s in case.proposed_shares} | staff_ids_of(case)
     for a in case.action_list:
         for side in (a.before, a.after):
             if isinstance(side, dict):
                 ids |= {int(s["staff_id"]) for s in side.get("shares", []) or []}
-    staff = Staff.objects.select_related("outlet").in_bulk(ids)
+    staff = Staff.objects.select_related("outlet__branch").in_bulk(ids)
+    case.explained = explain(case, staff)
     case.holder_rows = [(staff.get(int(s["staff_id"])), s["ratio"]) for s in case.proposed_shares]
     for a in case.action_list:
         a.share_text = {k: _shares_text(getattr(a, k), staff) for k in ("before", "after")}
+        a.decision_label = DECISION_WORDS.get(a.decision, a.decision)
+        a.post_label = Post(a.post).label if a.post in Post.values else ""
     return case
 
 
+# The timeline's decisions in words (CaseAction.decision holds the code).
+DECISION_WORDS = {"approve": gettext_lazy("approved"), "reject": gettext_lazy("rejected"),
+                  "return": gettext_lazy("returned for correction"), "withdraw": gettext_lazy("withdrawn"),
+                  "resubmit": gettext_lazy("resubmitted"), "documents": gettext_lazy("documents recorded")}
+
+
 def _shares_text(side, staff) -> str:
+    """Holders and ratios in words: “Zhang San (S001): 0.6000; …”."""
     if not isinstance(side, dict) or "shares" not in side:
         return ""
-    return "; ".join(f"{staff[int(s['staff_id'])].staff_no if int(s['staff_id']) in staff else s['staff_id']}:"
-                     f"{s['ratio']}" for s in side["shares"])
+    return gettext("; ").join(gettext("%(holder)s: %(ratio)s") % {
+        "holder": staff[int(s["staff_id"])] if int(s["staff_id"]) in staff else "—", "ratio": s["ratio"]}
+        for s in side["shares"])
+
+
+def person_name(user) -> str:
+    """How a user is named to other users: his staff name, else his full name, else his user name."""
+    if user is None:
+        return "—"
+    staff = getattr(user, "staff", None)  # a missing reverse one-to-one raises an AttributeError subclass
+    return (staff.name if staff is not None else "") or user.get_full_name() or user.get_username()
+
+
+def waiting_at(case: ApprovalCase) -> list[tuple[CaseStep, list[str]]]:
+    """The steps the case waits at now, each with the names of who holds its post there today (delegates
+    included): two queries."""
+    if case.status != CaseStatus.PENDING:
+        return []
+    steps = list(CaseStep.objects.filter(case=case, state=StepState.PENDING, order=case.current_step)
+                 .select_related("organisation").order_by("id"))
+    if not steps:
+        return []
+    today = timezone.localdate()
+    live = Q(valid_from__lte=today) & (Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    held = reduce(or_, (Q(post=s.post, organisation_id=s.organisation_id) for s in steps))
+    names: dict[tuple[str, int], list[str]] = {}
+    for a in (PostAssignment.objects.filter(live, held).select_related("user__staff")
+              .order_by("delegate_for_id", "id")):
+        bucket = names.setdefault((a.post, a.organisation_id), [])
+        name = person_name(a.user)
+        if name not in bucket:
+            bucket.append(name)
+    return [(s, names.get((s.post, s.organisation_id), [])) for s in steps]
+
+
+def eligible_holders(case: ApprovalCase) -> list[Staff]:
+    """The staff the final approver may pick as holders (R-ATT-1, judged by `attach_refusals` on the case's
+    date): the staff of the case's branch and of the proposed holders' branches. Two queries."""
+    branch_ids: set[int] = {case.branch_id} if case.branch_id else set()
+    ids = [int(s["staff_id"]) for s in case.proposed_shares]
+    branch_ids |= {b for b in Staff.objects.filter(pk__in=ids).values_list("outlet__branch_id", flat=True) if b}
+    candidates = list(Staff.objects.filter(outlet__branch_id__in=branch_ids)
+                      .select_related("outlet"))
+    refusals = attach_refusals(candidates, case.type, case.opening_date or timezone.localdate())
+    return sorted((s for s in candidates if refusals[s.pk] is None),
+                  key=lambda s: (s.outlet.code, s.staff_no))

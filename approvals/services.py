@@ -120,8 +120,8 @@ def _build_steps(cases: Sequence[ApprovalCase], claims: Mapping[int, Sequence[An
 def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequence[dict], dedupe_key: str,
               branch=None, applicant=None, opening_event=None, opening_date: dt.date | None = None,
               opening_outlet=None, explanation: str = "", outcome: str = CaseOutcome.CREATE,
-              target_relationship=None, branch_request=None, core_line=None,
-              claims: Sequence[Claim] = ()) -> ApprovalCase:
+              target_relationship=None, branch_request=None, core_line=None, explanation_code: str = "",
+              explanation_params: dict | None = None, claims: Sequence[Claim] = ()) -> ApprovalCase:
     """Open a case on the reason's active chain. `outcome` says what final approval does: create the
     relationship (default), or end `target_relationship` on the case's date (`end`), or end it and create its
     successor (`replace`). The case's date and outlet are its opening event's, unless given (a branch request
@@ -140,7 +140,8 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
             opening_date=opening_date or (opening_event.business_date if opening_event else None),
             opening_outlet=opening_outlet or (opening_event.outlet if opening_event else None),
             branch=branch, applicant=applicant,
-            explanation=explanation, dedupe_key=dedupe_key, outcome=outcome,
+            explanation=explanation, explanation_code=explanation_code,
+            explanation_params=dict(explanation_params or {}), dedupe_key=dedupe_key, outcome=outcome,
             target_relationship=target_relationship, filed_by=actor_user(actor), branch_request=branch_request,
             core_line=core_line)
         claims_record({case.pk: claims})  # R-MATCH-3: the case records its claimants
@@ -382,46 +383,85 @@ def _reroute(case: ApprovalCase, steps: list[CaseStep]) -> list[CaseStep]:
     return CaseStep.objects.bulk_create(added) if added else []
 
 
-def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: list[dict] | None = None,
-             documents: dict | None = None, step_id: int | None = None) -> ApprovalCase:
-    """Approve, reject or return the step of `case_id` that `actor` holds (R-APR-3/4/5/7)."""
+def check_decision(decision: str, reason: str) -> str:
+    """R-APR-4: a known decision; a reason to reject or return. Returns the stripped reason."""
     if decision not in DECISIONS:
         raise ValidationError(_("Unknown decision “%(d)s”.") % {"d": decision}, code="decision")
     reason = (reason or "").strip()
     if decision in ("reject", "return") and not reason:
         raise ValidationError({"reason": [_("A reason is required to reject or return a case. [R-APR-4]")]})
+    return reason
+
+
+def _acting_step(actor, case: ApprovalCase, steps: Sequence[CaseStep], today: dt.date,
+                 step_id: int | None = None) -> tuple[CaseStep, int | None, list[CaseStep]]:
+    """The step `actor` may act on now, for whom (a delegate's principal), and the pending steps; or the
+    refusal (R-APR-3/7/9/10). The one predicate of "may act now": `case_act` and the case page both use it."""
+    if case.status != CaseStatus.PENDING:
+        raise _moved_on()
+    if actor.pk in interested_user_ids(case):
+        raise PermissionDenied(_("You may not decide a case in which you are or were the applicant, a claimant, "
+                                 "a co-developer or a proposed holder. [R-APR-3]"))
+    assignments = current_assignments(actor, today)
+    waiting_ids = [s.pk for s in steps if s.state == StepState.PENDING]
+    escalated = escalated_step_ids(actor, waiting_ids)  # R-APR-9: escalated to him
+    handed = handed_to_others(actor, waiting_ids)  # R-APR-10: handed to another holder of his post
+    mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)]
+            if (ok and s.pk not in handed) or s.pk in escalated]
+    if step_id is not None:
+        mine = [(s, b) for s, b in mine if s.pk == step_id]
+    if not mine:
+        raise PermissionDenied(_("You do not currently hold the post this case needs (or a delegation for "
+                                 "it) at the acting organisation. [R-APR-3]"))
+    pending = [s for s in steps if s.state == StepState.PENDING]
+    current_order = min(s.order for s in pending) if pending else None
+    actionable = [(s, b) for s, b in mine if s.state == StepState.PENDING and s.order == current_order]
+    if not actionable:
+        if any(s.state == StepState.PENDING for s, _b in mine):
+            waiting = _(", ").join(dict.fromkeys(s.get_post_display() for s in pending if s.order == current_order))
+            raise ValidationError(_("This case is not at your step yet; it is waiting for %(posts)s.")
+                                  % {"posts": waiting}, code="not_yet")
+        raise _moved_on()
+    step, behalf = actionable[0]
+    persons = {actor.pk} | ({behalf} if behalf else set())
+    for s in steps:
+        if s.pk != step.pk and s.state == StepState.APPROVED and {s.decided_by_id, s.on_behalf_of_id} & persons:
+            raise PermissionDenied(_("You already approved step %(order)d of this case; the same person may "
+                                     "not approve two steps. [R-APR-3]") % {"order": s.order})
+    return step, behalf, pending
+
+
+def acting_step(user, case: ApprovalCase, steps: Sequence[CaseStep] | None = None) -> CaseStep | None:
+    """The step `user` may act on now (None: no decision form for him). `steps` defaults to the case's."""
+    if not getattr(user, "is_authenticated", False) or case.status != CaseStatus.PENDING:
+        return None
+    if steps is None:
+        steps = list(CaseStep.objects.filter(case=case).order_by("order", "id"))
+    try:
+        step, _behalf, _pending = _acting_step(user, case, steps, timezone.localdate())
+    except (ValidationError, PermissionDenied):
+        return None
+    return step
+
+
+def may_change_holders(case: ApprovalCase, step: CaseStep | None, steps: Sequence[CaseStep]) -> bool:
+    """R-APR-4: the final approver may change holders and ratios, when approving: the last pending step, or the
+    case's own deciding step before the other branches' confirmations and HQ (R-MATCH-5)."""
+    if step is None or case.outcome == CaseOutcome.END:
+        return False
+    return ([s.pk for s in steps if s.state == StepState.PENDING] == [step.pk]
+            or step.order == deciding_order(list(steps)))
+
+
+def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: list[dict] | None = None,
+             documents: dict | None = None, step_id: int | None = None) -> ApprovalCase:
+    """Approve, reject or return the step of `case_id` that `actor` holds (R-APR-3/4/5/7)."""
+    reason = check_decision(decision, reason)
     today = timezone.localdate()
     with transaction.atomic():
         case, steps = _lock(case_id)
-        if case.status != CaseStatus.PENDING:
-            raise _moved_on()
-        if actor.pk in interested_user_ids(case):
-            raise PermissionDenied(_("You may not decide a case in which you are or were the applicant, a claimant, "
-                                     "a co-developer or a proposed holder. [R-APR-3]"))
-        assignments = current_assignments(actor, today)
-        escalated = escalated_step_ids(actor, [s.pk for s in steps if s.state == StepState.PENDING])  # R-APR-9
-        handed = handed_to_others(actor, [s.pk for s in steps if s.state == StepState.PENDING])  # R-APR-10
-        mine = [(s, behalf) for s in steps for ok, behalf in [_authority(assignments, s)]
-                if (ok and s.pk not in handed) or s.pk in escalated]
-        if step_id is not None:
-            mine = [(s, b) for s, b in mine if s.pk == step_id]
-        if not mine:
-            raise PermissionDenied(_("You do not currently hold the post this case needs (or a delegation for "
-                                     "it) at the acting organisation. [R-APR-3]"))
-        pending = [s for s in steps if s.state == StepState.PENDING]
-        current_order = min(s.order for s in pending) if pending else None
-        actionable = [(s, b) for s, b in mine if s.state == StepState.PENDING and s.order == current_order]
-        if not actionable:
-            if any(s.state == StepState.PENDING for s, _b in mine):
-                raise ValidationError(_("This case is not at your step yet; it is waiting for step %(order)d.")
-                                      % {"order": current_order}, code="not_yet")
-            raise _moved_on()
-        step, behalf = actionable[0]
+        step, behalf, pending = _acting_step(actor, case, steps, today, step_id)
         persons = {actor.pk} | ({behalf} if behalf else set())
-        for s in steps:
-            if s.pk != step.pk and s.state == StepState.APPROVED and {s.decided_by_id, s.on_behalf_of_id} & persons:
-                raise PermissionDenied(_("You already approved step %(order)d of this case; the same person may "
-                                         "not approve two steps. [R-APR-3]") % {"order": s.order})
         is_last = decision == "approve" and len(pending) == 1
         before = list(case.proposed_shares)
         added: list[CaseStep] = []
@@ -537,6 +577,7 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
             case.proposed_shares = _clean_shares(case, shares)
         if explanation is not None:
             case.explanation = explanation
+            case.explanation_params = {**(case.explanation_params or {}), "note": explanation}
         # Holders may have changed (cross-region participants), so the steps are resolved again
         # from the case's own chain version; the history stays in CaseAction.
         CaseStep.objects.filter(case=case).delete()
@@ -544,7 +585,7 @@ def case_resubmit(*, actor, case_id: int, shares: list[dict] | None = None,
         new_steps = CaseStep.objects.bulk_create(_build_steps([case], {case.pk: claims}))
         case.current_step = min(s.order for s in new_steps)
         _transition(case, "resubmit")
-        _save(case, ["status", "proposed_shares", "explanation", "current_step"])
+        _save(case, ["status", "proposed_shares", "explanation", "explanation_params", "current_step"])
         notify_steps_waiting([case.pk])
         CaseAction.objects.create(case=case, step_order=case.current_step, actor=actor, decision="resubmit",
                                   before={"shares": before}, after={"shares": case.proposed_shares})

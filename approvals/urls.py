@@ -13,6 +13,7 @@ urlpatterns = [
     path("steps/<int:pk>/reassign/", designation_views.step_reassign_view, name="step_reassign"),
     path("<int:pk>/", views.case_page, name="case"),
     path("<int:pk>/decide/", views.case_decide, name="decide"),
+    path("<int:pk>/holders-summary/", views.holders_summary, name="holders_summary"),
     path("<int:pk>/documents/", views.case_documents, name="documents"),
     path("<int:pk>/withdraw/", views.case_withdraw_view, name="withdraw"),
     path("<int:pk>/resubmit/", views.case_resubmit_view, name="resubmit"),

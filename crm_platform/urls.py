@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from crm_platform import views
+from crm_platform import rules_views, views
 from crm_platform.health import HealthView
 from permissions import signin_views
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("ping-page/", views.ping_page, name="ping"),  # a signed-in page without data (benchmarks/pages.py)
+    path("rules/", rules_views.rules, name="rules"),
     path("reservations/", include("reservations.urls")),
     path("relationships/", include("relationships.urls")),
     path("performance/", include("performance.urls")),

@@ -66,26 +66,52 @@ def next_month(period: dt.date) -> dt.date:
 
 # --- computation -----------------------------------------------------------------------------------------
 
-_DAY_AGGREGATE = """
-CREATE TEMP TABLE perf_day ON COMMIT DROP AS
-SELECT m.date AS day, s.staff_id, r.type_id,
-       sum(m.assets * s.ratio) AS assets,
-       sum(m.net_commission * s.ratio) AS net_commission,
-       sum(m.turnover * s.ratio) AS turnover,
-       sum(m.transfer_in * s.ratio) AS transfer_in,
-       sum(m.trade_count * s.ratio) AS trade_count
+# The holdings credited (R-PERF-1/3): one row per share, with its relationship's customer, type and dates and the
+# share's own dates. The nightly job reads the real tables; a preview passes proposed shares as VALUES
+# (`credit_preview`). PostgreSQL pulls this subquery up into the join, so the nightly plan is unchanged.
+HOLDINGS_IN_FORCE = """(
+    SELECT r.customer_id, r.type_id, s.staff_id, s.ratio, r.effective_from AS rel_from, r.effective_to AS rel_to,
+           s.effective_from AS share_from, s.effective_to AS share_to
+    FROM relationships_relationship r JOIN relationships_relationshipshare s ON s.relationship_id = r.id)"""
+
+
+def credited_days_sql(holdings: str) -> str:
+    """R-PERF-1: each day's metrics × the ratio of every share active that day, per day, staff and type. The one
+    crediting rule, for the nightly job and the approval preview alike."""
+    return f"""
+SELECT m.date AS day, h.staff_id, h.type_id,
+       sum(m.assets * h.ratio) AS assets,
+       sum(m.net_commission * h.ratio) AS net_commission,
+       sum(m.turnover * h.ratio) AS turnover,
+       sum(m.transfer_in * h.ratio) AS transfer_in,
+       sum(m.trade_count * h.ratio) AS trade_count
 FROM performance_dailymetric m
-JOIN relationships_relationship r ON r.customer_id = m.customer_id
-JOIN relationships_relationshipshare s ON s.relationship_id = r.id
+JOIN {holdings} h ON h.customer_id = m.customer_id
 WHERE m.date >= %(start)s AND m.date < %(end)s
   -- only what overlaps the month (lets the planner filter before joining) …
-  AND r.effective_from < %(end)s AND (r.effective_to IS NULL OR r.effective_to > %(start)s)
-  AND s.effective_from < %(end)s AND (s.effective_to IS NULL OR s.effective_to > %(start)s)
+  AND h.rel_from < %(end)s AND (h.rel_to IS NULL OR h.rel_to > %(start)s)
+  AND h.share_from < %(end)s AND (h.share_to IS NULL OR h.share_to > %(start)s)
   -- … and, per day, [effective_from, effective_to) of the relationship and of the share (R-PERF-3)
-  AND r.effective_from <= m.date AND (r.effective_to IS NULL OR m.date < r.effective_to)
-  AND s.effective_from <= m.date AND (s.effective_to IS NULL OR m.date < s.effective_to)
-GROUP BY m.date, s.staff_id, r.type_id
+  AND h.rel_from <= m.date AND (h.rel_to IS NULL OR m.date < h.rel_to)
+  AND h.share_from <= m.date AND (h.share_to IS NULL OR m.date < h.share_to)
+GROUP BY m.date, h.staff_id, h.type_id
 """
+
+
+def month_rollup_sql(days: str) -> str:
+    """A month's figures per staff and type from its credited days: asset-days, the assets of the last reported
+    day (R-PERF-2), and the sums."""
+    return f"""
+SELECT d.staff_id, d.type_id, sum(d.assets) AS asset_days,
+       coalesce(sum(d.assets) FILTER (WHERE d.day = %(last_day)s), 0) AS assets,
+       sum(d.net_commission) AS net_commission, sum(d.turnover) AS turnover,
+       sum(d.transfer_in) AS transfer_in, sum(d.trade_count) AS trade_count
+FROM {days} d
+GROUP BY d.staff_id, d.type_id
+"""
+
+
+_DAY_AGGREGATE = "CREATE TEMP TABLE perf_day ON COMMIT DROP AS " + credited_days_sql(HOLDINGS_IN_FORCE)
 
 _INSERT_DAYS = """
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
@@ -95,14 +121,12 @@ SELECT 'day', d.day, %(start)s, d.staff_id, d.type_id, st.outlet_id, d.assets, d
 FROM perf_day d JOIN relationships_staff st ON st.id = d.staff_id
 """
 
-_INSERT_MONTH = """
+_INSERT_MONTH = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
-SELECT 'month', %(start)s, %(start)s, d.staff_id, d.type_id, st.outlet_id, sum(d.assets),
-       coalesce(sum(d.assets) FILTER (WHERE d.day = %(last_day)s), 0),
-       sum(d.net_commission), sum(d.turnover), sum(d.transfer_in), sum(d.trade_count)
-FROM perf_day d JOIN relationships_staff st ON st.id = d.staff_id
-GROUP BY d.staff_id, d.type_id, st.outlet_id
+SELECT 'month', %(start)s, %(start)s, mo.staff_id, mo.type_id, st.outlet_id, mo.asset_days, mo.assets,
+       mo.net_commission, mo.turnover, mo.transfer_in, mo.trade_count
+FROM ({month_rollup_sql("perf_day")}) mo JOIN relationships_staff st ON st.id = mo.staff_id
 """
 
 # New effective customers, by day and for the month (see the module docstring).

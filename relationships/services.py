@@ -42,6 +42,30 @@ class Share:
     ratio: Decimal
 
 
+@dataclass(frozen=True)
+class RatioSummary:
+    """The running total of ratios as typed (R-RES-4): `total`/`remainder` are None while a ratio is invalid."""
+    total: Decimal | None
+    remainder: Decimal | None
+    over: bool
+    error: str | None
+
+
+def ratio_summary(values: Iterable) -> RatioSummary:
+    """Sum the non-blank ratios with `parse_ratio`; the first invalid one is named instead of a total."""
+    total = Decimal("0")
+    for value in values:
+        if value is None or not str(value).strip():
+            continue
+        try:
+            total += parse_ratio(value)
+        except ValidationError as exc:
+            return RatioSummary(None, None, False, exc.messages[0])
+    remainder = Decimal("1") - total
+    return RatioSummary(total.quantize(RATIO_PLACES), max(remainder, Decimal("0")).quantize(RATIO_PLACES),
+                        remainder < 0, None)
+
+
 def validate_shares(rel_type: RelationshipType, shares: Sequence[Share]) -> None:
     """R-RES-4: ratios sum to at most 1; a single holder for single-holder types; nobody twice."""
     if not shares:

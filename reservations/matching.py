@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from approvals.explanations import Code as ExplanationCode
 from approvals.models import CLAIM_REASONS, OPEN_CASE_STATUSES, ApprovalCase, CaseReason
 from approvals.services import cases_open_bulk
 from common.actors import BATCH
@@ -189,7 +190,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     calendar_unknown: set[int] = set()  # R-CAL-1: reservations decided on a late window counted Monday–Friday
     res_updates: list[ReservationOutcome] = []
     new_rels: list[tuple[Opening, Candidate]] = []
-    new_cases: list[tuple[Opening, CaseReason, list[Candidate], str]] = []
+    new_cases: list[tuple[Opening, CaseReason, list[Candidate], str, dict]] = []
     joins = UnitClaims(participants)  # R-MATCH-3: claims joining an open case, or the unit's own new case
     outcome_of_event: dict[int, str] = {}
 
@@ -266,6 +267,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
         if joins.joins_open_case(op, valid, late_ids):
             outcome_of_event[op.event_id] = "case_joined"
             continue
+        # The case's explanation as a code and its facts, put in words when read (approvals.explanations).
+        facts: dict = {"staff_ids": [c.staff_id for c in valid]}
         if len(valid) > 1:
             reason, why = CaseReason.DUPLICATE, _(
                 "%(n)d staff reserved the same customer for the same type. [R-MATCH-3]") % {"n": len(valid)}
@@ -274,6 +277,8 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 "Registered %(when)s, after the account was opened on %(opened)s (deadline %(deadline)s). "
                 "[R-MATCH-4]") % {"when": timezone.localtime(valid[0].registered_at).strftime("%Y-%m-%d %H:%M"),
                                   "opened": op.business_date, "deadline": deadline}
+            facts.update(registered=timezone.localtime(valid[0].registered_at).isoformat(),
+                         deadline=deadline.isoformat(), calendar_unknown_years=list(window.unknown_years))
             if window.calendar_unknown:
                 why += " " + calendar_unknown_note(window)
         elif rt.chain_always:
@@ -288,7 +293,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             outcome_of_event[op.event_id] = "matched"
             continue
         joins.opened(op, valid)
-        new_cases.append((op, reason, valid, why))
+        new_cases.append((op, reason, valid, why, facts))
         outcome_of_event[op.event_id] = f"case_{reason}"
 
     # --- writes: relationships and shares ---
@@ -306,7 +311,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
     # --- writes: approval cases ---
     if new_cases:
         cases: list[ApprovalCase] = []
-        for op, reason, valid, why in new_cases:
+        for op, reason, valid, why, facts in new_cases:
             first = valid[0]
             cases.append(ApprovalCase(
                 reason=reason, type=types[op.type_code], customer_id=op.customer_id,
@@ -314,9 +319,11 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                                  for p in participants[first.reservation_id]],
                 opening_event_id=op.event_id, opening_date=op.business_date, opening_outlet_id=op.outlet_id,
                 branch_id=op.branch_id, applicant_id=first.staff_id, explanation=why,
+                explanation_code=ExplanationCode.BY_REASON[reason], explanation_params=facts,
                 dedupe_key=f"{reason}:event:{op.event_id}:{op.type_code}"))
-        created = cases_open_bulk(actor=BATCH, cases=cases, claims=[joins.claims(v) for _o, _r, v, _w in new_cases])
-        for case, (op, _reason, valid, _why) in zip(created, new_cases, strict=True):
+        created = cases_open_bulk(actor=BATCH, cases=cases,
+                                  claims=[joins.claims(v) for _o, _r, v, _w, _f in new_cases])
+        for case, (op, _reason, valid, _why, _facts) in zip(created, new_cases, strict=True):
             for c in valid:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.PENDING_APPROVAL, "",
                                                       op.event_id, None, case.pk))

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from approvals.explanations import Code as ExplanationCode
 from approvals.models import CLAIM_REASONS, ApprovalCase, CaseReason
 from approvals.services import case_open
 from common.actors import actor_user
@@ -208,7 +209,9 @@ def _open_late_case(*, actor, reservation: Reservation, clean: CleanReservation,
         actor=actor, reason=CaseReason.LATE, rel_type=clean.rel_type,
         customer=customer, proposed_shares=shares,
         dedupe_key=f"late:reservation:{reservation.pk}", branch=opening.outlet.branch, applicant=clean.staff,
-        opening_event=opening, explanation=explanation,
+        opening_event=opening, explanation=explanation, explanation_code=ExplanationCode.LATE,
+        explanation_params={"staff_ids": [clean.staff.pk], "registered": clean.registered_at.isoformat(),
+                            "deadline": window.day.isoformat(), "calendar_unknown_years": list(window.unknown_years)},
         claims=[claim_of(reservation, shares, opening.business_date, opening.event_time)])
     reservation.status = ReservationStatus.PENDING_APPROVAL
     reservation.approval_case = case

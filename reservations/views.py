@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +21,7 @@ from common.pagination import CappedPaginator
 from common.tables import csv_stream_response, table_page
 from permissions.scoping import visible_batch_runs, visible_reservations
 from relationships.selectors import current_staff, require_staff
-from relationships.services import RATIO_PLACES, parse_ratio
+from relationships.services import ratio_summary as summarise_ratios
 from reservations import selectors
 from reservations.filters import ReservationFilter
 from reservations.forms import (
@@ -142,17 +141,7 @@ def ratio_summary(request):
 def ratio_totals(data) -> dict:
     """Own ratio plus co-developer ratios as typed, and what is left of 1 (the page's running total)."""
     raw = [data.get("own_ratio", "")] + [value for key, value in data.items() if CO_RATIO_KEY.match(key)][:1000]
-    total, error = Decimal("0"), None
-    for value in raw:
-        if not str(value).strip():
-            continue
-        try:
-            total += parse_ratio(value)
-        except ValidationError as exc:
-            error = error or exc.messages[0]
-    remainder = Decimal("1") - total
-    return {"total": total.quantize(RATIO_PLACES), "remainder": max(remainder, Decimal("0")).quantize(RATIO_PLACES),
-            "over": remainder < 0, "error": error}
+    return vars(summarise_ratios(raw))
 
 
 def _detail_context(request, reservation, correct_form=None) -> dict:

@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from approvals.explanations import Code as ExplanationCode
 from approvals.models import ApprovalCase, CaseOutcome, CaseReason
 from approvals.services import case_open
 from common.actors import actor_user
@@ -93,7 +94,9 @@ def core_list_remove(*, actor, relationship_id: int, reason: str, today: dt.date
             # The n-th removal asked for this version: a double submit finds its key taken and opens nothing.
             proposed_shares=[], dedupe_key=f"{CORE_REMOVE_KEY}{rel.pk}:{removals + 1}",
             branch=rel.outlet.branch if rel.outlet else None, applicant=None, outcome=CaseOutcome.END,
-            target_relationship=rel,
+            target_relationship=rel, explanation_code=ExplanationCode.CORE_REMOVE,
+            explanation_params={"date": today.isoformat(), "note": reason, "staff_ids": list(
+                rel.shares.filter(effective_to__isnull=True).values_list("staff_id", flat=True))},
             explanation=_("Remove from the core list of %(branch)s: %(advisor)s, requested by the branch on "
                           "%(date)s. [R-CORE-3]") % {
                 "branch": rel.outlet.branch.name if rel.outlet and rel.outlet.branch else "—",
@@ -170,6 +173,7 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
                         proposed_shares=[{"staff_id": advisor.pk, "ratio": "1.0000"}], dedupe_key=line.dedupe_key,
                         core_line=line,
                         branch=branch, applicant=None, opening_date=ln.effective_from, opening_outlet=advisor.outlet,
+                        explanation_code=ExplanationCode.CORE_LINE, explanation_params={"line": ln.line_no},
                         explanation=_("Core list of %(branch)s, line %(line)d: %(advisor)s. [R-CORE-2]") % {
                             "branch": branch.name, "line": ln.line_no, "advisor": advisor})
                     result.accepted += 1

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from approvals.explanations import Code as ExplanationCode
 from approvals.models import ApprovalCase, CaseOutcome, CaseReason
 from approvals.services import case_open
 from common.actors import actor_user
@@ -104,6 +105,9 @@ def _open_case(*, actor, req: BranchRequest, shares: list[Share], outlet) -> App
         target_relationship=req.old_relationship if outcome != CaseOutcome.CREATE else None,
         # The engine creates the relationship from the case's date and outlet.
         opening_date=req.effective_from, opening_outlet=outlet,
+        explanation_code={CaseOutcome.CREATE: ExplanationCode.BRANCH_CREATE, CaseOutcome.REPLACE:
+                          ExplanationCode.BRANCH_REPLACE, CaseOutcome.END: ExplanationCode.BRANCH_END}[outcome],
+        explanation_params={"date": req.effective_from.isoformat(), "note": req.reason or ""},
         explanation=(_("End %(type)s on %(date)s, requested by the branch. [R-BR-1]") if outcome == CaseOutcome.END
                      else _("%(verb)s %(type)s from %(date)s, requested by the branch. [R-BR-1]")) % {
             "verb": verb, "type": req.type.name, "date": req.effective_from}

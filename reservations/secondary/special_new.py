@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from approvals.explanations import Code as ExplanationCode
 from approvals.models import ApprovalCase, CaseReason
 from approvals.services import case_open
 from common.actors import actor_user
@@ -121,7 +122,8 @@ def special_new_apply(*, actor, data: SpecialNewInput) -> Reservation:
             dedupe_key=f"special_new:reservation:{reservation.pk}", branch=data.staff.outlet.branch,
             claims=[claim_of(reservation, [{"staff_id": s.staff.pk, "ratio": str(s.ratio)} for s in clean.shares],
                              None, None)],
-            applicant=data.staff, opening_event=comeback,
+            applicant=data.staff, opening_event=comeback, explanation_code=ExplanationCode.SPECIAL_NEW,
+            explanation_params={"kind": cls.kind, "since": cls.since.isoformat(), "note": data.explanation.strip()},
             explanation=(_("Special new: a %(kind)s customer (since %(since)s) developed without a pre-assignment. "
                            "[R-SEC-5]") % {"kind": cls.get_kind_display(), "since": cls.since})
                         + (f"\n{data.explanation.strip()}" if data.explanation.strip() else ""))

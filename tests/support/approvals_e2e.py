@@ -7,12 +7,12 @@ from tests.support.factories import BranchFactory, OutletFactory, RoleFactory, S
 from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 
-def late_case_with_three_holders():
+def late_case_with_three_holders(id_number: str | None = None):
     """A late NEW_DEV reservation (R-MATCH-4) and the three post holders of its branch."""
     admin, _hq = hq_admin()
     outlet = OutletFactory()
     staff = StaffFactory(outlet=outlet)
-    idn = make_id_number()
+    idn = id_number or make_id_number()
     load_events([event_row(when=at("2026-09-30 10:00"), id_number=idn, name="张三", outlet=outlet)])
     nightly("2026-09-30")
     reservation = reserve(staff, id_number=idn, when=at("2026-10-10 09:00"))

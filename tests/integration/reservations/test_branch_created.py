@@ -232,7 +232,10 @@ def test_a_returned_branch_case_can_be_withdrawn_by_its_filer_on_the_case_page(c
     html = client.get(reverse("approvals:case", args=[case.pk])).content.decode()
     assert reverse("approvals:resubmit", args=[case.pk]) in html
     assert reverse("approvals:withdraw", args=[case.pk]) in html
-    client.post(reverse("approvals:withdraw", args=[case.pk]))
+    confirm = client.post(reverse("approvals:withdraw", args=[case.pk]))   # asks for confirmation first
+    assert 'name="confirmed" value="1"' in confirm.content.decode()
+    assert ApprovalCase.objects.get(pk=case.pk).status == "returned"
+    client.post(reverse("approvals:withdraw", args=[case.pk]), {"confirmed": "1"})
     case.refresh_from_db()
     req.refresh_from_db()
     assert (case.status, req.status) == ("withdrawn", "withdrawn")
