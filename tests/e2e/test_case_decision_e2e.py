@@ -8,10 +8,10 @@ from playwright.sync_api import expect
 from approvals.models import ApprovalCase
 from approvals.services import case_act
 from relationships.models import Relationship
-from tests.approvals_e2e_support import late_case_with_three_holders
 from tests.e2e.conftest import assert_fields_labelled, login
-from tests.factories import StaffFactory, make_id_number
-from tests.test_performance import metrics
+from tests.integration.performance.test_performance import metrics
+from tests.support.approvals_e2e import late_case_with_three_holders
+from tests.support.factories import StaffFactory, make_id_number
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

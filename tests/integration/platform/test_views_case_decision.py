@@ -8,8 +8,8 @@ from approvals.models import ApprovalCase, CaseAction, CaseReason, Post
 from approvals.services import case_act, case_open
 from relationships.models import Relationship, RelationshipType
 from relationships.services import customer_get_or_create
-from tests.factories import StaffFactory, make_id_number
-from tests.test_approvals_support import branch_created_case, holder, make_branch, today
+from tests.support.approvals import branch_created_case, holder, make_branch, today
+from tests.support.factories import StaffFactory, make_id_number
 
 pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}

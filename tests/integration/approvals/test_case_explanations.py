@@ -11,9 +11,9 @@ from approvals.models import ApprovalCase, Post
 from approvals.selectors import case_detail
 from approvals.services import case_act
 from common.rules import BY_ID, RULES
-from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import at, event_row, load_events, nightly, reserve
-from tests.test_approvals_support import holder, hq_admin
+from tests.support.approvals import holder, hq_admin
+from tests.support.factories import OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
