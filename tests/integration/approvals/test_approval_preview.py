@@ -12,8 +12,8 @@ from performance.models import Grain, StaffPerformance
 from performance.preview import preview_periods
 from performance.selectors import money
 from performance.services import compute_period, month_start
+from tests.integration.approvals.test_views_case_decision import rows, three_level_case
 from tests.integration.performance.test_performance import metrics
-from tests.integration.platform.test_views_case_decision import rows, three_level_case
 from tests.support.approvals import make_branch, today
 from tests.support.factories import StaffFactory, make_id_number
 
