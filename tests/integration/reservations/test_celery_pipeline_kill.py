@@ -77,7 +77,11 @@ def test_pipeline_started_twice_and_killed_mid_run_ends_as_one_clean_run(broker)
     try:
         for _ in range(2):  # beat started twice
             broker.send_task("reservations.tasks.run_nightly_task", args=["2026-03-03"], queue=QUEUE)
-        _wait(lambda: events.filter(match_state="done").count() >= 20, 90, "the first units to commit")
+        # A unit's events commit a moment before the ledger's progress line does: wait for both, so that a
+        # loaded machine's kill between the two is not taken for missing progress.
+        _wait(lambda: events.filter(match_state="done").count() >= 20
+              and BatchRun.objects.get(stage="match").counts.get("units", 0) >= 5, 90,
+              "the first units to commit and show as progress")
         assert BatchRun.objects.get(stage="match").status == "running"
     finally:
         _kill(first)
