@@ -92,3 +92,10 @@ def place_reservation_errors(exc, form, formset) -> None:
 class CorrectNameForm(forms.Form):
     customer_name = forms.CharField(label=_("Corrected customer name"), max_length=100)
 
+
+
+class WithdrawForm(forms.Form):
+    """R-RES-6: the optional reason asked on the withdrawal's confirmation page."""
+
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=500,
+                             widget=forms.Textarea(attrs={"rows": 3}))
