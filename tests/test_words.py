@@ -93,3 +93,16 @@ def test_r_perf_1_a_credited_count_is_shown_alike_on_the_page_in_the_csv_and_in_
         "period": "2026-03", "level": "staff"}).content))
     cell = book.active.cell(row=2, column=trade_col + 1)
     assert Decimal(str(cell.value)) == Decimal("1.67") and cell.number_format == "#,##0.00"
+
+
+def test_r_match_7_starting_a_finished_night_again_says_it_has_finished_not_started(
+        hq, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = hq.post("/reservations/runs/start/", {"business_date": "2026-03-03"}, follow=True)
+    assert "已启动" in first.content.decode()
+    runs = BatchRun.objects.count()
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        again = hq.post("/reservations/runs/start/", {"business_date": "2026-03-03"}, follow=True)
+    html = again.content.decode()
+    assert "已全部完成" in html and "已启动" not in html
+    assert queued == [] and BatchRun.objects.count() == runs

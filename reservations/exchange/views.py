@@ -25,6 +25,7 @@ from reservations.exchange.loading import upload_progress
 from reservations.exchange.registry import feed_formats, feed_sample
 from reservations.exchange.uploads import feed_upload_submit
 from reservations.models import FeedFile, FeedUpload, UploadStatus
+from reservations.pipeline import STAGE_NAMES, stages_succeeded
 from reservations.tasks import run_nightly_task
 
 
@@ -141,7 +142,16 @@ def nightly_start(request):
     if day > timezone.localdate():
         messages.error(request, _("The business date cannot be in the future."))
         return redirect("reservations:feeds")
+    done = stages_succeeded(day)
+    if done >= set(STAGE_NAMES):  # R-MATCH-7: nothing left to run; say so rather than "started"
+        messages.info(request, _("The nightly run for %(date)s has already finished: every stage succeeded, so "
+                                 "nothing was started again.") % {"date": day.isoformat()})
+        return redirect("reservations:runs")
     transaction.on_commit(lambda: run_nightly_task.delay(day.isoformat()))
-    messages.success(request, _("The nightly run for %(date)s has been started; follow it in the run ledger.")
-                     % {"date": day.isoformat()})
+    if done:
+        messages.success(request, _("The nightly run for %(date)s has been resumed: the stages that already "
+                                    "succeeded are skipped; follow it in the run ledger.") % {"date": day.isoformat()})
+    else:
+        messages.success(request, _("The nightly run for %(date)s has been started; follow it in the run ledger.")
+                         % {"date": day.isoformat()})
     return redirect("reservations:runs")
