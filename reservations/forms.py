@@ -41,6 +41,12 @@ class ReservationForm(ClaimForm):
 
     field_order = ["relationship_type", "customer_name", "id_number", "phone", "own_ratio"]
 
+    def __init__(self, *args, staff: Staff | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if staff is not None:  # only the types his kind may hold (the type's `holder_kinds`, as the service checks)
+            field = self.fields["relationship_type"]
+            field.queryset = field.queryset.filter(holder_kinds__contains=[staff.kind])
+
 
 class CoDeveloperForm(forms.Form):
     """One co-developer row; a blank row is ignored."""

@@ -91,12 +91,13 @@ def reservation_create(request):
         rows = [{"staff_no": request.POST.get(f"co-{i}-staff_no", ""), "ratio": request.POST.get(f"co-{i}-ratio", "")}
                 for i in range(CO_DEVELOPER_MAX)]
         rows = [row for row in rows if row["staff_no"].strip() or row["ratio"].strip()]
-        form = ReservationForm(initial={name: request.POST.get(name, "") for name in ReservationForm.base_fields})
+        form = ReservationForm(initial={name: request.POST.get(name, "") for name in ReservationForm.base_fields},
+                               staff=staff)
         formset = CoDeveloperFormSet(prefix="co", initial=rows)
         return render(request, "reservations/register.html", {
             "form": form, "formset": formset, "totals": ratio_totals(request.POST)})
     if request.method == "POST":
-        form = ReservationForm(request.POST)
+        form = ReservationForm(request.POST, staff=staff)
         formset = CoDeveloperFormSet(request.POST, prefix="co")
         if form.is_valid() and formset.is_valid():
             participants = [(staff, form.cleaned_data["own_ratio"])] + co_developers(formset)
@@ -117,7 +118,7 @@ def reservation_create(request):
                                      % {"date": reservation.valid_until})
                 return redirect("reservations:detail", pk=reservation.pk)
     else:
-        form = ReservationForm()
+        form = ReservationForm(staff=staff)
         formset = CoDeveloperFormSet(prefix="co")
     data = request.POST if request.method == "POST" else {"own_ratio": form.fields["own_ratio"].initial}
     return render(request, "reservations/register.html", {"form": form, "formset": formset,

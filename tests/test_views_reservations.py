@@ -121,7 +121,8 @@ def test_unknown_co_developer_staff_number_is_reported_on_its_row(staff_client):
 def test_register_form_offers_only_reservable_types_and_three_blank_co_developer_rows(staff_client):
     """R-TYPE-1: the select lists the reservable types; without JS three blank rows are there."""
     html = staff_client.get(REGISTER).content.decode()
-    assert 'value="NEW_DEV"' in html and 'value="BROKER_DEV"' in html
+    assert 'value="NEW_DEV"' in html and 'value="IB_SERVICE"' in html
+    assert '<option value="BROKER_DEV"' not in html  # reservable, but a broker's: not offered to front staff
     assert 'value="CORE_SERVICE"' not in html and 'value="MAINTENANCE"' not in html
     assert 'name="co-TOTAL_FORMS" value="3"' in html
     for i in range(3):

@@ -142,3 +142,14 @@ def test_every_model_of_the_platform_names_itself_in_the_admin():
         "relationships", "permissions", "approvals", "performance", "reservations")
         and m.__str__ is models.Model.__str__]
     assert nameless == []
+
+
+def test_the_type_picker_offers_front_staff_only_the_types_their_kind_may_hold(client):
+    """R-ATT-1: the broker type is for brokers; front staff are not offered what the service would refuse."""
+    front = StaffFactory(kind="account_manager")
+    client.force_login(front.user)
+    html = client.get("/reservations/new/").content.decode()
+    assert '<option value="NEW_DEV"' in html and '<option value="BROKER_DEV"' not in html
+    broker = StaffFactory(kind="broker")
+    client.force_login(broker.user)
+    assert '<option value="BROKER_DEV"' in client.get("/reservations/new/").content.decode()
