@@ -1,10 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from crm_platform import rules_views, views
 from crm_platform.health import HealthView
 from permissions import signin_views
+
+# The admin site under the platform's name, in the page's language (not Django's "Django administration").
+admin.site.site_header = _("Client relationship platform · administration")
+admin.site.site_title = _("Client relationship platform")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("healthz/", HealthView.as_view(), name="healthz"),  # container probes and operators (README)

@@ -33,8 +33,13 @@ def _fmt(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
+# Drawn at about the size it is shown (a column of the page, or a phone's width scrolled inside its box), so
+# that a label of LABEL_SIZE units reads at about that many pixels.
+LABEL_SIZE = 13
+
+
 def line_chart(points: Sequence[tuple[str, Decimal]], *, title: str, description: str = "",
-               width: int = 720, height: int = 260) -> SafeString:
+               width: int = 560, height: int = 260) -> SafeString:
     left, right, top, bottom = 88, 36, 16, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _label, v in points]
@@ -55,10 +60,14 @@ def line_chart(points: Sequence[tuple[str, Decimal]], *, title: str, description
     for k in range(5):
         v = low + span * k / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{LINE}"/>'
-                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" fill="{MUTED}">'
+                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="{LABEL_SIZE}" '
+                     f'fill="{MUTED}">'
                      f'{escape(_fmt(v))}</text>')
+    every = 2 if len(points) > 6 else 1  # a label every other month when twelve would overlap; the latest has one
     for i, (label, _v) in enumerate(points):
-        parts.append(f'<text x="{x(i):.1f}" y="{height - 12}" text-anchor="middle" font-size="11" '
+        if (len(points) - 1 - i) % every:
+            continue
+        parts.append(f'<text x="{x(i):.1f}" y="{height - 12}" text-anchor="middle" font-size="{LABEL_SIZE}" '
                      f'fill="{MUTED}">{escape(label)}</text>')
     if points:
         path = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for i, (_l, v) in enumerate(points))
@@ -71,7 +80,7 @@ def line_chart(points: Sequence[tuple[str, Decimal]], *, title: str, description
 
 
 def bar_chart(items: Sequence[tuple[str, Decimal]], *, title: str, description: str = "",
-              width: int = 720, bar_height: int = 22) -> SafeString:
+              width: int = 560, bar_height: int = 22) -> SafeString:
     left, right, top = 180, 96, 8
     height = top * 2 + max(len(items), 1) * (bar_height + 6)
     plot_w = width - left - right
@@ -82,11 +91,12 @@ def bar_chart(items: Sequence[tuple[str, Decimal]], *, title: str, description: 
     for i, (label, v) in enumerate(items):
         y = top + i * (bar_height + 6)
         w = max(plot_w * float(max(v, Decimal(0)) / high), 0)
-        parts.append(f'<text x="{left - 8}" y="{y + bar_height * 0.7:.1f}" text-anchor="end" font-size="12" '
+        parts.append(f'<text x="{left - 8}" y="{y + bar_height * 0.7:.1f}" text-anchor="end" font-size="{LABEL_SIZE}" '
                      f'fill="{INK}">{escape(label)}</text>'
                      f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{BAR}">'
                      f'<title>{escape(label)}: {escape(_fmt(v))}</title></rect>'
-                     f'<text x="{left + w + 6:.1f}" y="{y + bar_height * 0.7:.1f}" font-size="12" fill="{INK}">'
+                     f'<text x="{left + w + 6:.1f}" y="{y + bar_height * 0.7:.1f}" font-size="{LABEL_SIZE}" '
+                     f'fill="{INK}">'
                      f'{escape(_fmt(v))}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -107,12 +107,23 @@ def export(request, fmt: str):
 @login_required
 @require_POST
 def lock(request):
+    """R-PERF-3: locking is irreversible, so it asks first — a page of its own (no JavaScript needed); only the
+    confirmation's own button (`confirm=yes`) locks."""
     form = LockForm(request.POST)
     target = reverse("performance:report")
     if not form.is_valid():
         messages.error(request, _("Enter the period to lock as YYYY-MM."))
         return redirect(target)
     text = form.cleaned_data["period"]
+    if not is_hq_office(request.user):
+        raise PermissionDenied
+    if request.POST.get("confirm") != "yes":
+        try:
+            parse_period(text)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(target)
+        return render(request, "performance/lock_confirm.html", {"period": text, "back": f"{target}?period={text}"})
     try:
         period_lock(actor=request.user, period=parse_period(text))  # PermissionDenied → 403
     except ValidationError as exc:

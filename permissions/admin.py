@@ -24,7 +24,14 @@ from permissions import (
 )
 from permissions.admin_base import ScopedAdmin, is_admin_user, reason_action
 from permissions.authority import administered_branch_ids, is_hq_office
-from permissions.models import ApplicationStatus, PermissionApplication, PermissionRegisterEntry, Role, RoleKind
+from permissions.models import (
+    ApplicationStatus,
+    PermissionApplication,
+    PermissionRegisterEntry,
+    Role,
+    RoleKind,
+    people_only,
+)
 from permissions.services import application_apply, application_approve, branch_admin_assign, branch_admin_remove
 from permissions.signin import otp_device_reset
 from relationships.models import Organisation, OrgKind
@@ -121,7 +128,7 @@ class BranchAdminAssignForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = Organisation.objects.filter(kind=OrgKind.BRANCH).order_by("code")
-        self.fields["user"].queryset = User.objects.filter(is_active=True).order_by("username")
+        self.fields["user"].queryset = people_only(User.objects.filter(is_active=True)).order_by("username")
 
     def validate_unique(self):  # the service decides (kind is not on the form)
         pass

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from guardian.shortcuts import get_objects_for_user
 
 from common.actors import is_system
-from permissions.models import PermissionApplication, Role, RoleKind
+from permissions.models import PermissionApplication, Role, RoleKind, people_only
 from permissions.scoping import scope_for
 from relationships.models import Organisation, OrgKind, Staff
 
@@ -104,7 +104,7 @@ def user_branch_ids(user) -> set[int]:
 def users_of_branches(branch_ids):
     """Users belonging to the branches (staff at their outlets, or holding a role there)."""
     User = get_user_model()
-    qs = User.objects.all()
+    qs = people_only(User.objects.all())
     if branch_ids is None:
         return qs
     return qs.filter(Exists(Staff.objects.filter(user=OuterRef("pk"), outlet__branch_id__in=branch_ids))

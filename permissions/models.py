@@ -14,6 +14,12 @@ from common.guards import append_only_guards
 from relationships.models import Organisation
 
 
+def people_only(users):
+    """Users without django-guardian's stand-in for anonymous visitors ("AnonymousUser"), which is a row of the
+    user table but nobody anyone picks, lists or scopes."""
+    return users.exclude(username=getattr(settings, "ANONYMOUS_USER_NAME", "AnonymousUser"))
+
+
 class RoleKind(models.TextChoices):
     OUTLET_HEAD = "outlet_head", _("outlet head")
     OUTLET_STAFF = "outlet_ops", _("outlet operations")

@@ -14,7 +14,14 @@ from django.utils import timezone
 
 from approvals.models import ApprovalCase, CaseAction, CaseStep, PostAssignment
 from performance.models import StaffPerformance
-from permissions.models import LockedAccount, PermissionApplication, PermissionRegisterEntry, Role, RoleKind
+from permissions.models import (
+    LockedAccount,
+    PermissionApplication,
+    PermissionRegisterEntry,
+    Role,
+    RoleKind,
+    people_only,
+)
 from relationships.models import (
     Account,
     AccountEvent,
@@ -259,7 +266,7 @@ def visible_qualifications(user) -> QuerySet:
 def visible_users(user) -> QuerySet:
     """User accounts: his own, and those of the staff and role holders of his outlets and branches."""
     User = get_user_model()
-    qs = User.objects.all()
+    qs = people_only(User.objects.all())
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     scope = scope_for(user)

@@ -41,6 +41,12 @@ class ReservationForm(ClaimForm):
 
     field_order = ["relationship_type", "customer_name", "id_number", "phone", "own_ratio"]
 
+    def __init__(self, *args, staff: Staff | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if staff is not None:  # only the types his kind may hold (the type's `holder_kinds`, as the service checks)
+            field = self.fields["relationship_type"]
+            field.queryset = field.queryset.filter(holder_kinds__contains=[staff.kind])
+
 
 class CoDeveloperForm(forms.Form):
     """One co-developer row; a blank row is ignored."""
@@ -92,3 +98,10 @@ def place_reservation_errors(exc, form, formset) -> None:
 class CorrectNameForm(forms.Form):
     customer_name = forms.CharField(label=_("Corrected customer name"), max_length=100)
 
+
+
+class WithdrawForm(forms.Form):
+    """R-RES-6: the optional reason asked on the withdrawal's confirmation page."""
+
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=500,
+                             widget=forms.Textarea(attrs={"rows": 3}))

@@ -103,6 +103,12 @@ STAGE_LABELS = {
 }
 
 
+def stages_succeeded(business_date: dt.date) -> set[str]:
+    """The stages of a date that finished; a re-run skips them (R-MATCH-7)."""
+    return set(BatchRun.objects.filter(business_date=business_date, status=RunStatus.SUCCEEDED)
+               .values_list("stage", flat=True))
+
+
 def run_nightly(*, business_date: dt.date) -> list[BatchRun]:
     return [run_stage(business_date=business_date, stage=name) for name in STAGE_NAMES]
 

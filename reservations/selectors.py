@@ -8,8 +8,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from approvals.models import CaseReason
+from common.actors import BATCH
 from permissions.scoping import visible_account_events, visible_batch_runs, visible_reservations
-from relationships.models import AccountEvent, AccountType, EventConflict, EventKind, MatchState
+from relationships.models import AccountEvent, AccountType, AuditEntry, EventConflict, EventKind, MatchState
 from reservations.models import BatchRun, Reservation, ReservationStatus
 
 # `AccountEvent.match_outcome` as the matching stage writes it (reservations.matching); "case_<reason>" too.
@@ -102,3 +103,32 @@ def conflict_differences(conflict: EventConflict) -> list[tuple[str, str, str]]:
             before, after = (dt.datetime.fromisoformat(v).strftime("%Y-%m-%d %H:%M:%S%z") for v in (before, after))
         rows.append((str(_CONFLICT_LABELS[column]), before, after))
     return rows
+
+
+# --- a reservation's history (R-RES-6: who did what, when, and why) ----------------------------------------
+
+HISTORY_LABELS = {
+    "reservation.register": _("registered"),
+    "reservation.special_new": _("special-new application registered"),
+    "reservation.withdraw": _("withdrawn"),
+    "reservation.correct": _("customer name corrected"),
+    "reservation.expire": _("expired"),
+    "reservation.match_outcome": _("decided by the nightly matching"),
+    "reservation.case_decided": _("approval case decided"),
+}
+HISTORY_LIMIT = 50
+
+
+def _who(entry: AuditEntry) -> str:
+    if entry.actor_id is not None:
+        return entry.actor_label
+    return str(_("the nightly run") if entry.actor_label == BATCH.label else _("the system"))
+
+
+def reservation_history(reservation: Reservation) -> list[dict]:
+    """The reservation's audit trail, oldest first, in words: (time, who, what, reason). One query."""
+    entries = (AuditEntry.objects.filter(target_model="reservations.reservation", target_id=str(reservation.pk))
+               .order_by("at", "id")[:HISTORY_LIMIT])
+    return [{"at": e.at, "who": _who(e), "what": HISTORY_LABELS.get(e.action, _("changed")),
+             "reason": str((e.after or {}).get("reason") or "") if isinstance(e.after, dict) else ""}
+            for e in entries]

@@ -220,20 +220,35 @@ def _open_late_case(*, actor, reservation: Reservation, clean: CleanReservation,
     return case
 
 
-def reservation_withdraw(*, actor, reservation_id: int, staff: Staff) -> Reservation:
-    """R-RES-6: only the reserving staff, only before a match; logged."""
+WITHDRAW_REASON_MAX = 500
+
+
+def reservation_withdraw_refusal(reservation: Reservation, staff: Staff | None) -> str | None:
+    """R-RES-6: why `staff` may not withdraw the reservation now, or None (the page asks only when he may)."""
+    if staff is None or reservation.staff_id != staff.pk:
+        return _("Only the staff member who registered a reservation may withdraw it.")
+    if reservation.status not in (ReservationStatus.ACTIVE, ReservationStatus.FLAGGED):
+        return _("This reservation is %(status)s and can no longer be withdrawn.") % {
+            "status": reservation.get_status_display()}
+    return None
+
+
+def reservation_withdraw(*, actor, reservation_id: int, staff: Staff, reason: str = "") -> Reservation:
+    """R-RES-6: only the reserving staff, only before a match; the optional reason goes into the trail."""
+    reason = (reason or "").strip()
+    if len(reason) > WITHDRAW_REASON_MAX:
+        raise ValidationError({"reason": [_("Keep the reason within %(n)d characters.") % {
+            "n": WITHDRAW_REASON_MAX}]})
     with transaction.atomic():
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
-        if reservation.staff_id != staff.pk:
-            raise ValidationError(_("Only the staff member who registered a reservation may withdraw it."))
-        if reservation.status not in (ReservationStatus.ACTIVE, ReservationStatus.FLAGGED):
-            raise ValidationError(_("This reservation is %(status)s and can no longer be withdrawn.")
-                                  % {"status": reservation.get_status_display()})
+        refusal = reservation_withdraw_refusal(reservation, staff)
+        if refusal:
+            raise ValidationError(refusal)
         before = reservation.status
         reservation.status = ReservationStatus.WITHDRAWN
         reservation.save(update_fields=["status", "updated_at"])
         audit(actor=actor, action="reservation.withdraw", target=reservation,
-              before={"status": before}, after={"status": reservation.status})
+              before={"status": before}, after={"status": reservation.status, "reason": reason})
     return reservation
 
 

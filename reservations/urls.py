@@ -18,6 +18,7 @@ urlpatterns = [
     path("runs/<str:day>/outcomes.csv", views.night_report_csv, name="night_csv"),
     path("feeds/", exchange_views.feed_upload, name="feeds"),
     path("feeds/<int:pk>/", exchange_views.feed_detail, name="feed_detail"),
+    path("feeds/samples/<str:kind>.csv", exchange_views.feed_sample_csv, name="feed_sample"),
     path("feeds/uploads/<int:pk>/", exchange_views.feed_upload_detail, name="feed_upload"),
     path("feeds/uploads/<int:pk>/progress/", exchange_views.feed_upload_progress, name="feed_upload_progress"),
     path("feeds/<int:pk>/errors.csv", exchange_views.feed_errors_csv, name="feed_errors"),

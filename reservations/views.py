@@ -29,12 +29,19 @@ from reservations.forms import (
     CoDeveloperFormSet,
     CorrectNameForm,
     ReservationForm,
+    WithdrawForm,
     co_developers,
     place_reservation_errors,
 )
 from reservations.models import ReservationStatus
 from reservations.pipeline import STAGE_LABELS
-from reservations.services import ReservationInput, reservation_correct_name, reservation_register, reservation_withdraw
+from reservations.services import (
+    ReservationInput,
+    reservation_correct_name,
+    reservation_register,
+    reservation_withdraw,
+    reservation_withdraw_refusal,
+)
 from reservations.tables import ReservationTable
 
 PAGE_SIZE = 50
@@ -84,12 +91,13 @@ def reservation_create(request):
         rows = [{"staff_no": request.POST.get(f"co-{i}-staff_no", ""), "ratio": request.POST.get(f"co-{i}-ratio", "")}
                 for i in range(CO_DEVELOPER_MAX)]
         rows = [row for row in rows if row["staff_no"].strip() or row["ratio"].strip()]
-        form = ReservationForm(initial={name: request.POST.get(name, "") for name in ReservationForm.base_fields})
+        form = ReservationForm(initial={name: request.POST.get(name, "") for name in ReservationForm.base_fields},
+                               staff=staff)
         formset = CoDeveloperFormSet(prefix="co", initial=rows)
         return render(request, "reservations/register.html", {
             "form": form, "formset": formset, "totals": ratio_totals(request.POST)})
     if request.method == "POST":
-        form = ReservationForm(request.POST)
+        form = ReservationForm(request.POST, staff=staff)
         formset = CoDeveloperFormSet(request.POST, prefix="co")
         if form.is_valid() and formset.is_valid():
             participants = [(staff, form.cleaned_data["own_ratio"])] + co_developers(formset)
@@ -110,7 +118,7 @@ def reservation_create(request):
                                      % {"date": reservation.valid_until})
                 return redirect("reservations:detail", pk=reservation.pk)
     else:
-        form = ReservationForm()
+        form = ReservationForm(staff=staff)
         formset = CoDeveloperFormSet(prefix="co")
     data = request.POST if request.method == "POST" else {"own_ratio": form.fields["own_ratio"].initial}
     return render(request, "reservations/register.html", {"form": form, "formset": formset,
@@ -150,9 +158,10 @@ def _detail_context(request, reservation, correct_form=None) -> dict:
     return {
         "reservation": reservation,
         "participants": reservation.participants.select_related("staff__outlet").order_by("-ratio", "id"),
-        "can_withdraw": own and reservation.status in (ReservationStatus.ACTIVE, ReservationStatus.FLAGGED),
+        "can_withdraw": reservation_withdraw_refusal(reservation, staff) is None,
         "can_correct": own and reservation.status == ReservationStatus.FLAGGED,
         "correct_form": correct_form or CorrectNameForm(initial={"customer_name": reservation.customer_name}),
+        "history": selectors.reservation_history(reservation),
     }
 
 
@@ -170,16 +179,25 @@ def reservation_detail(request, pk: int):
 @login_required
 @require_POST
 def reservation_withdraw_view(request, pk: int):
-    """R-RES-6: the service decides who may withdraw and when; the page only reports the outcome."""
+    """R-RES-6: withdrawing cannot be undone, so the detail page's button leads to a confirmation (a page of its
+    own, no JavaScript needed) that asks an optional reason; only its own button (`confirm=yes`) withdraws."""
     reservation = _visible_reservation(request, pk)
     staff = require_staff(request.user)
-    try:
-        reservation_withdraw(actor=request.user, reservation_id=reservation.pk, staff=staff)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("The reservation has been withdrawn."))
-    return redirect("reservations:detail", pk=reservation.pk)
+    refusal = reservation_withdraw_refusal(reservation, staff)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("reservations:detail", pk=reservation.pk)
+    form = WithdrawForm(request.POST if request.POST.get("confirm") == "yes" else None)
+    if form.is_valid():
+        try:
+            reservation_withdraw(actor=request.user, reservation_id=reservation.pk, staff=staff,
+                                 reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("The reservation has been withdrawn."))
+        return redirect("reservations:detail", pk=reservation.pk)
+    return render(request, "reservations/withdraw_confirm.html", {"reservation": reservation, "form": form})
 
 
 @login_required

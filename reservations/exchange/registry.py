@@ -30,7 +30,8 @@ from relationships.feeds import account_events as event_feed
 from relationships.feeds import organisation as org_feed
 from reservations import feed as reservation_feed
 from reservations.branch import feed as branch_feed
-from reservations.models import FeedFile
+from reservations.exchange.columns import MEANINGS, SAMPLES
+from reservations.models import FEED_KIND_LABELS, FeedFile
 from reservations.secondary import feed as secondary_feed
 
 
@@ -60,6 +61,19 @@ LOADERS: dict[str, Feed] = {
 }
 FEED_KINDS = tuple(LOADERS)
 COLUMNS = {kind: feed.columns for kind, feed in LOADERS.items()}
+
+
+def feed_formats() -> list[dict]:
+    """The upload page's help: each kind with its columns (the loader's own list) and what each one means."""
+    return [{"kind": kind, "label": FEED_KIND_LABELS[kind],
+             "columns": [(c, MEANINGS[kind][c], c not in feed.optional) for c in (*feed.columns, *feed.optional)]}
+            for kind, feed in LOADERS.items()]
+
+
+def feed_sample(kind: str) -> tuple[list[str], list[list[str]]]:
+    """(header, lines) of a sample file of the kind: a KeyError for an unknown kind."""
+    feed = LOADERS[kind]
+    return [*feed.columns, *feed.optional], SAMPLES[kind]
 
 
 def load_feed(*, actor, kind: str, path: str | Path | None = None, content: bytes | None = None,

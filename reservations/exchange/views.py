@@ -6,6 +6,7 @@ the run in `reservations.pipeline`.
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,8 +22,10 @@ from common.spreadsheets import csv_writer
 from permissions.authority import is_hq_office
 from reservations.exchange.forms import FeedUploadForm, NightlyForm
 from reservations.exchange.loading import upload_progress
+from reservations.exchange.registry import feed_formats, feed_sample
 from reservations.exchange.uploads import feed_upload_submit
 from reservations.models import FeedFile, FeedUpload, UploadStatus
+from reservations.pipeline import STAGE_NAMES, stages_succeeded
 from reservations.tasks import run_nightly_task
 
 
@@ -49,7 +52,24 @@ def feed_upload(request):
     feeds = FeedFile.objects.order_by("-loaded_at", "-id")[:50]
     uploads = FeedUpload.objects.select_related("uploaded_by", "feed").defer("content").order_by("-id")[:20]
     return render(request, "reservations/feeds.html", {"form": form, "feeds": feeds, "uploads": uploads,
-                                                            "nightly_form": NightlyForm()})
+                                                            "nightly_form": NightlyForm(), "formats": feed_formats()})
+
+
+@login_required
+def feed_sample_csv(request, kind: str):
+    """A sample file of one feed kind (§12): its header and a few valid lines, to start from."""
+    _require_operations(request.user)
+    try:
+        header, lines = feed_sample(kind)
+    except KeyError:
+        raise Http404 from None
+    buf = io.StringIO()
+    writer = csv_writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(lines)
+    response = HttpResponse(buf.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{kind}-sample.csv"'
+    return response
 
 
 def _upload_or_404(pk: int) -> FeedUpload:
@@ -122,7 +142,16 @@ def nightly_start(request):
     if day > timezone.localdate():
         messages.error(request, _("The business date cannot be in the future."))
         return redirect("reservations:feeds")
+    done = stages_succeeded(day)
+    if done >= set(STAGE_NAMES):  # R-MATCH-7: nothing left to run; say so rather than "started"
+        messages.info(request, _("The nightly run for %(date)s has already finished: every stage succeeded, so "
+                                 "nothing was started again.") % {"date": day.isoformat()})
+        return redirect("reservations:runs")
     transaction.on_commit(lambda: run_nightly_task.delay(day.isoformat()))
-    messages.success(request, _("The nightly run for %(date)s has been started; follow it in the run ledger.")
-                     % {"date": day.isoformat()})
+    if done:
+        messages.success(request, _("The nightly run for %(date)s has been resumed: the stages that already "
+                                    "succeeded are skipped; follow it in the run ledger.") % {"date": day.isoformat()})
+    else:
+        messages.success(request, _("The nightly run for %(date)s has been started; follow it in the run ledger.")
+                         % {"date": day.isoformat()})
     return redirect("reservations:runs")

@@ -205,7 +205,7 @@ class Command(BaseCommand):
         for reservation in candidates:
             try:
                 reservation_withdraw(actor=reservation.staff.user, reservation_id=reservation.pk,
-                                     staff=reservation.staff)
+                                     staff=reservation.staff, reason="客户决定暂不开户")
             except ValidationError as exc:  # pragma: no cover - only if the data changed underneath
                 self.stderr.write(f"withdraw {reservation.pk}: {' '.join(exc.messages)}")
 

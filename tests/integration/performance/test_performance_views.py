@@ -151,14 +151,19 @@ def test_hq_locks_a_month_from_the_page_and_others_cannot(client, world):
     client.force_login(branch_user)
     assert "Lock 2026-03" not in page(client, branch_user) and "lock/" not in page(client, branch_user)
     assert client.post(reverse("performance:lock"), {"period": "2026-03"}).status_code == 403
+    assert client.post(reverse("performance:lock"), {"period": "2026-03", "confirm": "yes"}).status_code == 403
     assert not PeriodLock.objects.exists()
 
     hq = RoleFactory(kind="hq", organisation=HQFactory()).user
     assert reverse("performance:lock") in page(client, hq)
-    response = client.post(reverse("performance:lock"), {"period": "2026-03"})
+    # The page's button asks first (a page of its own, no JavaScript): nothing is locked yet.
+    asked = client.post(reverse("performance:lock"), {"period": "2026-03"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert asked.status_code == 200 and "This cannot be undone" in asked.content.decode()
+    assert 'name="confirm" value="yes"' in asked.content.decode() and not PeriodLock.objects.exists()
+    response = client.post(reverse("performance:lock"), {"period": "2026-03", "confirm": "yes"})
     assert response.status_code == 302 and PeriodLock.objects.get().locked_by == hq
     assert reverse("performance:lock") not in page(client, hq)
-    client.post(reverse("performance:lock"), {"period": "2026-03"})    # twice: a message, no second lock
+    client.post(reverse("performance:lock"), {"period": "2026-03", "confirm": "yes"})  # twice: a message, no second
     assert PeriodLock.objects.count() == 1
 
 

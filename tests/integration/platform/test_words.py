@@ -93,3 +93,63 @@ def test_r_perf_1_a_credited_count_is_shown_alike_on_the_page_in_the_csv_and_in_
         "period": "2026-03", "level": "staff"}).content))
     cell = book.active.cell(row=2, column=trade_col + 1)
     assert Decimal(str(cell.value)) == Decimal("1.67") and cell.number_format == "#,##0.00"
+
+
+def test_r_match_7_starting_a_finished_night_again_says_it_has_finished_not_started(
+        hq, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = hq.post("/reservations/runs/start/", {"business_date": "2026-03-03"}, follow=True)
+    assert "已启动" in first.content.decode()
+    runs = BatchRun.objects.count()
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        again = hq.post("/reservations/runs/start/", {"business_date": "2026-03-03"}, follow=True)
+    html = again.content.decode()
+    assert "已全部完成" in html and "已启动" not in html
+    assert queued == [] and BatchRun.objects.count() == runs
+
+
+def test_the_admin_site_has_the_platforms_name_in_the_pages_language(client):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser(username="root", password="pw-12345678", email="")
+    client.force_login(admin)
+    html = client.get("/admin/").content.decode()
+    assert "客户关系管理平台 · 系统管理" in html and "Django" not in html.split("<body")[1].split("</header>")[0]
+    assert "Django 管理" not in html
+    english = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Client relationship platform · administration" in english
+
+
+def test_guardians_anonymous_user_is_nobody_anyone_picks_or_lists():
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from permissions.authority import users_of_branches
+    from permissions.scoping import visible_users
+
+    User = get_user_model()
+    anonymous, _ = User.objects.get_or_create(username=getattr(settings, "ANONYMOUS_USER_NAME", "AnonymousUser"))
+    hq = RoleFactory(kind="hq", organisation=HQFactory()).user
+    assert anonymous not in visible_users(hq) and hq in visible_users(hq)
+    assert anonymous not in users_of_branches(None)
+
+
+def test_every_model_of_the_platform_names_itself_in_the_admin():
+    from django.apps import apps
+    from django.db import models
+
+    nameless = [m._meta.label for m in apps.get_models() if m._meta.app_label in (
+        "relationships", "permissions", "approvals", "performance", "reservations")
+        and m.__str__ is models.Model.__str__]
+    assert nameless == []
+
+
+def test_the_type_picker_offers_front_staff_only_the_types_their_kind_may_hold(client):
+    """R-ATT-1: the broker type is for brokers; front staff are not offered what the service would refuse."""
+    front = StaffFactory(kind="account_manager")
+    client.force_login(front.user)
+    html = client.get("/reservations/new/").content.decode()
+    assert '<option value="NEW_DEV"' in html and '<option value="BROKER_DEV"' not in html
+    broker = StaffFactory(kind="broker")
+    client.force_login(broker.user)
+    assert '<option value="BROKER_DEV"' in client.get("/reservations/new/").content.decode()

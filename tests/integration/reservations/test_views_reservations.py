@@ -121,7 +121,8 @@ def test_unknown_co_developer_staff_number_is_reported_on_its_row(staff_client):
 def test_register_form_offers_only_reservable_types_and_three_blank_co_developer_rows(staff_client):
     """R-TYPE-1: the select lists the reservable types; without JS three blank rows are there."""
     html = staff_client.get(REGISTER).content.decode()
-    assert 'value="NEW_DEV"' in html and 'value="BROKER_DEV"' in html
+    assert 'value="NEW_DEV"' in html and 'value="IB_SERVICE"' in html
+    assert '<option value="BROKER_DEV"' not in html  # reservable, but a broker's: not offered to front staff
     assert 'value="CORE_SERVICE"' not in html and 'value="MAINTENANCE"' not in html
     assert 'name="co-TOTAL_FORMS" value="3"' in html
     for i in range(3):
@@ -175,6 +176,7 @@ def test_staff_of_another_branch_gets_404_for_reservation_detail(client, staff):
     assert client.get(reverse("reservations:detail", args=[reservation.pk])).status_code == 404
     response = client.post(reverse("reservations:withdraw", args=[reservation.pk]))
     assert response.status_code == 404
+    assert client.post(reverse("reservations:withdraw", args=[reservation.pk]), {"confirm": "yes"}).status_code == 404
     reservation.refresh_from_db()
     assert reservation.status == "active"
 
@@ -209,7 +211,7 @@ def test_withdraw_works_and_a_second_withdraw_shows_a_message(staff_client, staf
     """R-RES-6: staff withdraw their own reservation; a second attempt is refused with a message."""
     reservation = reserve(staff, id_number=make_id_number(), when=timezone.now())
     url = reverse("reservations:withdraw", args=[reservation.pk])
-    response = staff_client.post(url, follow=True)
+    response = staff_client.post(url, {"confirm": "yes"}, follow=True)
     reservation.refresh_from_db()
     assert reservation.status == "withdrawn"
     assert "预约已撤回" in response.content.decode()
@@ -220,6 +222,36 @@ def test_withdraw_works_and_a_second_withdraw_shows_a_message(staff_client, staf
     assert response.status_code == 200
     assert "不能再撤回" in html
     assert AuditEntry.objects.filter(action="reservation.withdraw", target_id=str(reservation.pk)).count() == 1
+
+
+def test_withdraw_asks_for_confirmation_and_an_optional_reason_shown_in_the_history(staff_client, staff):
+    """R-RES-6: the detail page's button only asks (no JavaScript needed); the confirmation withdraws, with the
+    reason given, and the reservation's history shows it."""
+    reservation = reserve(staff, id_number=make_id_number(), when=timezone.now())
+    url = reverse("reservations:withdraw", args=[reservation.pk])
+    asked = staff_client.post(url, HTTP_ACCEPT_LANGUAGE="en")
+    html = asked.content.decode()
+    assert asked.status_code == 200 and "This cannot be undone" in html and 'name="reason"' in html
+    assert 'name="confirm" value="yes"' in html and reverse("reservations:detail", args=[reservation.pk]) in html
+    reservation.refresh_from_db()
+    assert reservation.status == "active" and not AuditEntry.objects.filter(action="reservation.withdraw").exists()
+
+    staff_client.post(url, {"confirm": "yes", "reason": "  客户改在他行开户  "})
+    reservation.refresh_from_db()
+    assert reservation.status == "withdrawn"
+    entry = AuditEntry.objects.get(action="reservation.withdraw", target_id=str(reservation.pk))
+    assert entry.after == {"status": "withdrawn", "reason": "客户改在他行开户"}
+    detail = staff_client.get(reverse("reservations:detail", args=[reservation.pk])).content.decode()
+    assert "客户改在他行开户" in detail and "已撤回" in detail and "历史记录" in detail
+
+
+def test_a_withdrawal_reason_too_long_is_asked_again_and_nothing_changes(staff_client, staff):
+    reservation = reserve(staff, id_number=make_id_number(), when=timezone.now())
+    response = staff_client.post(reverse("reservations:withdraw", args=[reservation.pk]),
+                                 {"confirm": "yes", "reason": "长" * 501})
+    assert response.status_code == 200 and 'name="reason"' in response.content.decode()
+    reservation.refresh_from_db()
+    assert reservation.status == "active"
 
 
 def test_withdraw_is_post_only(staff_client, staff):
@@ -249,6 +281,7 @@ def test_colleague_in_same_outlet_cannot_withdraw_someone_elses_reservation(clie
     detail = client.get(reverse("reservations:detail", args=[reservation.pk])).content.decode()
     assert reverse("reservations:withdraw", args=[reservation.pk]) not in detail
     client.post(reverse("reservations:withdraw", args=[reservation.pk]))
+    client.post(reverse("reservations:withdraw", args=[reservation.pk]), {"confirm": "yes"})
     reservation.refresh_from_db()
     assert reservation.status == "active"
 

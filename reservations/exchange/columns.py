@@ -1,0 +1,103 @@
+"""What each column of each §12 feed means, and a sample line: the upload page's format help and sample files.
+
+The column lists themselves are the loaders' (`reservations.exchange.registry.LOADERS`); this module only
+says, for each of those columns, what goes in it (one line, in the reader's language) and gives two sample
+lines. `tests/test_feed_help.py` keeps the two in step: a column without a meaning or a sample fails there.
+"""
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+_ID = _("ID card number (18 characters, GB 11643; the last may be X).")
+_STAFF_NO = _("Staff number, as in the staff feed.")
+_PARTICIPANTS = _("Holders and their split ratios, “staff_no:ratio” separated by “;”; empty: the staff member "
+                  "alone, ratio 1. Ratios have up to 4 decimals and add up to at most 1.")
+_TIME = _("Time with its UTC offset, ISO 8601 (2026-03-02T09:31:00+08:00).")
+_DATE = _("Date, YYYY-MM-DD.")
+_AMOUNT = _("Amount in yuan, a plain decimal with at most 2 decimals; empty means 0.")
+
+MEANINGS: dict[str, dict[str, object]] = {
+    "org": {
+        "code": _("Organisation code, unique (HQ, branch or outlet)."),
+        "name": _("Name shown on the pages."),
+        "kind": _("hq, branch or outlet."),
+        "parent_code": _("Code of the organisation above: a branch's is HQ, an outlet's is its branch; empty for HQ."),
+        "region": _("Region of a branch or outlet (for rankings by region)."),
+    },
+    "staff": {
+        "staff_no": _("Staff number, unique; staff sign in with it."),
+        "name": _("Staff member's name."),
+        "outlet_code": _("Code of the outlet he or she works at."),
+        "kind": _("advisor, account_manager, other_front or broker."),
+        "parent_staff_no": _("A broker's parent broker (staff number); empty otherwise."),
+        "qualifications": _("Qualifications held, separated by “;”: securities, futures, consulting, broker."),
+        "attach_open": _("true when the staff member may hold relationships (attach permission open), else false."),
+    },
+    "reservations": {
+        "staff_no": _STAFF_NO,
+        "relationship_type": _("Relationship type code: NEW_DEV, IB_SERVICE, CREDIT_DEV, REPURCHASE_DEV, BROKER_DEV …"),
+        "customer_name": _("Customer name as on the ID card."),
+        "id_number": _ID,
+        "phone": _("Mainland mobile number, 11 digits."),
+        "registered_at": _TIME,
+        "participants": _PARTICIPANTS,
+    },
+    "account_events": {
+        "event_id": _("The core system's event id, unique: an id already loaded is skipped."),
+        "event_time": _TIME,
+        "kind": _("open, close, designate, cancel_designation, dormant, activate, transfer_in_branch or "
+                  "repurchase_start."),
+        "id_number": _ID,
+        "customer_name": _("Account holder's name."),
+        "account_no": _("Account number."),
+        "account_type": _("securities, credit, futures or repurchase."),
+        "outlet_code": _("Code of the outlet that holds the account."),
+    },
+    "metrics": {
+        "date": _("Business day of the figures, YYYY-MM-DD."),
+        "id_number": _ID,
+        "assets": _("End-of-day assets in yuan (required, never negative)."),
+        "net_commission": _("Commission less fees and rebates, in yuan; may be negative; empty means 0."),
+        "turnover": _AMOUNT,
+        "trade_count": _("Number of trades, a whole number; empty means 0."),
+        "transfer_in": _AMOUNT,
+    },
+    "assignments": {
+        "id_number": _("ID card number of a lost, dormant or silent customer of the branch."),
+        "staff_no": _("Staff number of the staff member the customer is pre-assigned to."),
+        "assigned_at": _TIME,
+    },
+    "relationships": {
+        "id_number": _ID,
+        "relationship_type": _("EXISTING_DEV, MAINTENANCE, KEY_SERVICE or CORE_SERVICE (a core list)."),
+        "participants": _PARTICIPANTS,
+        "effective_from": _("First day the relationship counts, YYYY-MM-DD; empty: from the approval."),
+    },
+    "calendar": {
+        "date": _DATE,
+        "kind": _("workday or holiday: only the days that differ from Monday to Friday working."),
+        "note": _("Optional remark (the holiday's name)."),
+    },
+}
+
+SAMPLES: dict[str, list[list[str]]] = {
+    "org": [["HQ", "总部", "hq", "", ""], ["SH", "上海分公司", "branch", "HQ", "华东区域"],
+            ["SH01", "上海浦东营业部", "outlet", "SH", "华东区域"]],
+    "staff": [["E10001", "谢琳", "SH01", "advisor", "", "securities;consulting", "true"],
+              ["E10002", "赵敏", "SH01", "account_manager", "", "securities", "true"],
+              ["J20001", "王强", "SH01", "broker", "", "broker;securities", "true"]],
+    "reservations": [["E10001", "NEW_DEV", "张三", "110105198506150014", "13812345678",
+                      "2026-03-02T09:31:00+08:00", "E10001:0.6;E10002:0.4"],
+                     ["E10002", "NEW_DEV", "李四", "310115199003021231", "13912345678",
+                      "2026-03-02T10:05:00+08:00", ""]],
+    "account_events": [["EV20260303000001", "2026-03-03T09:40:00+08:00", "open", "110105198506150014", "张三",
+                        "100000000001", "securities", "SH01"],
+                       ["EV20260303000002", "2026-03-03T10:12:00+08:00", "open", "44030419780911456X", "王五",
+                        "800000000001", "futures", "SH01"]],
+    "metrics": [["2026-03-03", "110105198506150014", "250000.00", "37.50", "150000.00", "3", "0"],
+                ["2026-03-03", "44030419780911456X", "80000.00", "-1.20", "", "0", "50000.00"]],
+    "assignments": [["110105198506150014", "E10001", "2026-03-02T09:00:00+08:00"]],
+    "relationships": [["110105198506150014", "MAINTENANCE", "E10001:1", "2026-04-01"],
+                      ["310115199003021231", "CORE_SERVICE", "E10001:1", ""]],
+    "calendar": [["2027-01-01", "holiday", "元旦"], ["2027-02-07", "workday", "春节调休"]],
+}
