@@ -8,8 +8,8 @@ from django.utils import timezone
 from relationships.models import AuditEntry
 from reservations.models import Reservation
 from tests.e2e.conftest import login
-from tests.factories import OutletFactory, StaffFactory, make_id_number
-from tests.helpers import reserve
+from tests.support.factories import OutletFactory, StaffFactory, make_id_number
+from tests.support.helpers import reserve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -116,8 +116,8 @@ def _walk_at_phone_width(browser, live_server, user, urls, shots: dict[str, str]
 def test_every_list_page_fits_a_phone_in_both_languages(browser, live_server):
     """Issue 19: at 390 px no page scrolls sideways (tables scroll inside their box), the navigation is a menu,
     and every aria-describedby names an element of the page. Screenshots go to test-artifacts/."""
-    from tests.approvals_e2e_support import late_case_with_three_holders
-    from tests.factories import HQFactory, RoleFactory
+    from tests.support.approvals_e2e import late_case_with_three_holders
+    from tests.support.factories import HQFactory, RoleFactory
 
     case, holders = late_case_with_three_holders()
     staff = StaffFactory(outlet=OutletFactory())

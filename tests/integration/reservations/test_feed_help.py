@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from reservations.exchange.columns import MEANINGS, SAMPLES
 from reservations.exchange.registry import LOADERS, load_feed
-from tests.factories import HQFactory, RoleFactory, StaffFactory
+from tests.support.factories import HQFactory, RoleFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
