@@ -2,7 +2,8 @@
 
 The column lists themselves are the loaders' (`reservations.exchange.registry.LOADERS`); this module only
 says, for each of those columns, what goes in it (one line, in the reader's language) and gives two sample
-lines. `tests/test_feed_help.py` keeps the two in step: a column without a meaning or a sample fails there.
+lines. `tests/integration/reservations/test_feed_help.py` keeps the two in step: a column without a meaning or a
+sample fails there.
 """
 from __future__ import annotations
 
