@@ -85,14 +85,17 @@ def visible_cases(user) -> QuerySet:
     scope = scope_for(user)
     if scope.everything:
         return qs
-    cond = Q(applicant__user=user) | Q(filed_by=user)
+    # Issue 18: each test is a column of the case or an uncorrelated id list that PostgreSQL hashes once, so the
+    # count reads no other table row by row and a page walks the newest-first index, testing each case; a join
+    # to the applicant or a step lookup per case made counting a post holder's cases cost a join per case.
+    cond = Q(applicant_id__in=Staff.objects.filter(user=user).values("id")) | Q(filed_by=user)
     if scope.branch_ids:
         cond |= Q(branch_id__in=scope.branch_ids)
     if scope.outlet_ids:
         cond |= Q(opening_outlet_id__in=scope.outlet_ids)
     org_ids = {a.organisation_id for a in current_assignments(user)}
     if org_ids:
-        cond |= Q(Exists(CaseStep.objects.filter(case=OuterRef("pk"), organisation_id__in=org_ids)))
+        cond |= Q(pk__in=CaseStep.objects.filter(organisation_id__in=org_ids).order_by().values("case_id"))
     return qs.filter(cond)
 
 

@@ -36,9 +36,6 @@ class _CaseColumns(CompiledTable):
     def render_number(self, value):
         return case_number(value)
 
-    def render_reason(self, record):
-        return record.get_reason_display()
-
 
 class CaseTable(_CaseColumns):
     """Every case the user may see (`approvals.selectors.visible_cases`, R-PERM-4), newest first."""
@@ -60,8 +57,9 @@ class CaseTable(_CaseColumns):
     def value_status(self, record):
         return str(record.get_status_display())
 
-    def render_status(self, record):
-        return format_html('<span class="status status-{}">{}</span>', record.status, self.value_status(record))
+    def render_status(self, value, record):
+        # `value` is the status's display value (django-tables2 reads a choices field's display).
+        return format_html('<span class="status status-{}">{}</span>', record.status, value)
 
 
 class HQCaseTable(_CaseColumns):
@@ -124,9 +122,6 @@ class InboxStepTable(CompiledTable):
 
     def render_number(self, value):
         return case_number(value)
-
-    def render_reason(self, record):
-        return record.case.get_reason_display()
 
     def render_step(self, record):
         return f"{record.order} · {record.get_post_display()} · {record.organisation.name}"

@@ -16,18 +16,22 @@ pagination and exports are django-tables2's own.
 from __future__ import annotations
 
 import functools
+import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
 import django_tables2 as tables
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.template import Context, Template
+from django.template import Context, Template, defaultfilters
 from django.utils import formats
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # not in django-stubs
-from django_tables2.columns import ManyToManyColumn, TemplateColumn
+from django_tables2.columns import DateColumn, DateTimeColumn, ManyToManyColumn, TemplateColumn
 from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.rows import BoundPinnedRow, BoundRow
 from django_tables2.utils import A, signature
@@ -70,6 +74,29 @@ def _template_render(column: TemplateColumn) -> Callable:
     return render
 
 
+# The template of django-tables2's DateColumn and DateTimeColumn (`columns/datecolumn.py`).
+_DATE_TEMPLATE = re.compile(r'\{\{ value\|date:"([^"]*)"\|default:default \}\}')
+
+
+def _date_render(fmt: str) -> Callable:
+    """What `{{ value|date:fmt|default:default }}` writes (the date filter reads the value in the office's time
+    zone), without a template."""
+    def render(value, bound_column):
+        return conditional_escape(defaultfilters.date(template_localtime(value), fmt) or bound_column.default)
+
+    return render
+
+
+_DJANGO_DISPLAY = getattr(models.Model, "_get_FIELD_display")  # noqa: B009 -- private, not in django-stubs
+
+
+@functools.lru_cache(maxsize=256)
+def _default_display(model: Any, name: str) -> bool:
+    """Whether `model.get_<name>_display` is Django's own (a model may write its own)."""
+    found = inspect.getattr_static(model, f"get_{name}_display", None)
+    return isinstance(found, functools.partialmethod) and found.func is _DJANGO_DISPLAY
+
+
 def _has_callable(attrs: dict) -> bool:
     return any(callable(v) for v in attrs.values())
 
@@ -94,13 +121,31 @@ class _ColumnPlan:
         self.field = self.accessor.get_field(model) if self.field_known else None
         self.choices = not self.field_known or bool(getattr(self.field, "choices", ()))
         render = bound_column.render
-        if isinstance(column, TemplateColumn) and column.template_code and render == column.render:
+        date = isinstance(column, (DateColumn, DateTimeColumn)) and _DATE_TEMPLATE.fullmatch(
+            column.template_code or "")
+        if date and render == column.render:
+            render = _date_render(date.group(1))
+        elif isinstance(column, TemplateColumn) and column.template_code and render == column.render:
             render = _template_render(column)
         self.render = caller(render)
         merged = {**dict(table.attrs), **dict(column.attrs)}
         td = merged.get("td", merged.get("cell", {}))
         self.td_dynamic = _has_callable(td)
         self.td_html = None if self.td_dynamic else bound_column.attrs["td"].as_html()
+        self._choices: dict | None = None
+        self._displays: dict = {}  # a choice's display value, this page (one language)
+
+    def _display(self, obj, name: str, field, display: Callable):
+        """`obj.get_<name>_display()`, Django's own built once per page instead of once per cell."""
+        if not _default_display(type(obj), name):  # type: ignore[arg-type]  # a class is hashable
+            return display()
+        value = getattr(obj, field.attname)
+        key = make_hashable(value)
+        if key not in self._displays:
+            if self._choices is None:
+                self._choices = dict(make_hashable(field.flatchoices))
+            self._displays[key] = force_str(self._choices.get(key, value), strings_only=True)
+        return self._displays[key]
 
     def _value(self, row: BoundRow) -> tuple[Any, bool]:
         """`BoundRow._get_and_render_with`'s value, and False when the cell is rendered without one (a link
@@ -115,7 +160,7 @@ class _ColumnPlan:
                     field = self.field if self.field_known else self.accessor.get_field(record)
                     display = getattr(penultimate, f"get_{remainder}_display", None)
                     if getattr(field, "choices", ()) and display:
-                        value, remainder = display(), None
+                        value, remainder = self._display(penultimate, remainder, field, display), None
                 except FieldDoesNotExist:
                     pass
         if remainder:

@@ -202,14 +202,12 @@ def _name_normalised(expression):
 
 
 def _confirmed_reservations(user) -> QuerySet:
-    """The user's visible reservations of the outer customer whose name the core system confirmed.
+    """The user's visible reservations whose name the core system confirmed.
 
-    The customer's name is read by the reservation's own ID hash, not from the outer row: correlated on `id_hash`
+    The customer's name is read by the reservation's own ID hash, not from an outer row: correlated on `id_hash`
     alone, PostgreSQL hashes the subquery once per list instead of probing it for every customer row."""
     official = Subquery(Customer.objects.filter(id_hash=OuterRef("id_hash")).values("name")[:1])
-    return visible_reservations(user).filter(
-        Q(status="matched") | Q(name_normalised=_name_normalised(official)),
-        id_hash=OuterRef("id_hash"))
+    return visible_reservations(user).filter(Q(status="matched") | Q(name_normalised=_name_normalised(official)))
 
 
 def _cases_acted_on(user) -> QuerySet | None:
@@ -243,15 +241,25 @@ def _customers_known_through(user, relationships: QuerySet, *, classes: bool) ->
         return qs
     if scope.empty:
         return qs.none()
-    cond = (Q(Exists(relationships.filter(customer_id=OuterRef("pk"))))
-            | Q(Exists(_confirmed_reservations(user)))
-            | Q(Exists(visible_preassignments(user).filter(customer_id=OuterRef("pk")))))
+    arms = [relationships, visible_preassignments(user)]
     if classes:
-        cond |= Q(Exists(visible_customer_classes(user).filter(customer_id=OuterRef("pk"))))
+        arms.append(visible_customer_classes(user))
     cases = _cases_acted_on(user)
     if cases is not None:
-        cond |= Q(Exists(cases.filter(customer_id=OuterRef("pk"))))
-    return qs.filter(cond)
+        arms.append(cases)
+    if scope.outlet_ids or scope.branch_ids:
+        # An outlet's or a branch's customers are a large share of all: a page walks the customers' newest-first
+        # index and tests each row (PostgreSQL hashes each test once), stopping at the page's last row.
+        cond = Q(Exists(_confirmed_reservations(user).filter(id_hash=OuterRef("id_hash"))))
+        for arm in arms:
+            cond |= Q(Exists(arm.filter(customer_id=OuterRef("pk"))))
+        return qs.filter(cond)
+    # Issue 18: a staff member's few hundred customers as one set of ids (UNION ALL of index scans) joined to the
+    # customers by primary key; the tests above would read every customer to count them. A single customer
+    # (`pk=…`) is pushed into every branch of the union: a handful of index probes.
+    ids = [Customer.objects.filter(id_hash__in=_confirmed_reservations(user).values("id_hash")).order_by()
+           .values("id"), *(arm.order_by().values("customer_id") for arm in arms)]
+    return qs.filter(pk__in=ids[0].union(*ids[1:], all=True))
 
 
 def visible_staff(user) -> QuerySet:

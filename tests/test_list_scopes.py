@@ -1,0 +1,96 @@
+"""Issue 18, list pages: counts and pages driven by indexes. A staff member's customer list is the set of ids of
+his scope (R-PERM-4), joined to the customers by primary key, never a test of every customer; the case list's
+scope tests only the case's own columns and id lists hashed once. The rows are those of the scoping rule, and the
+query count does not grow with them."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from permissions.scoping import visible_history_customers
+from relationships.models import PreAssignment
+from tests.factories import StaffFactory, make_id_number
+from tests.helpers import queries_for, reserve
+from tests.test_approvals_support import make_branch
+from tests.test_views_case_list import _case
+from tests.test_views_customers import _class, _customer, _links, _relationship
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMERS = reverse("relationships:customers")
+CASES = reverse("approvals:cases")
+
+
+def _customers_queries(client, params=None) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(CUSTOMERS, params or {}).status_code == 200
+    return [q["sql"] for q in captured.captured_queries if 'FROM "relationships_customer"' in q["sql"]]
+
+
+def test_r_perm_4_a_staff_members_customer_list_is_the_id_set_of_his_scope(staff_client, staff):
+    """His relationships, his pre-assignment and his confirmed reservation open a customer; a colleague's do
+    not. The count and the page read that id set (a UNION ALL of index scans), not every customer."""
+    colleague = StaffFactory(outlet=staff.outlet)
+    held = [_customer(name=f"持有{i}") for i in range(3)]
+    for customer in held:
+        _relationship(customer, staff)
+    others = _customer(name="别人")
+    _relationship(others, colleague)
+    assigned = _customer(name="预分配")
+    PreAssignment.objects.create(customer=assigned, classification=_class(assigned, staff.outlet), staff=staff,
+                                 branch=staff.outlet.branch, assigned_at=timezone.now())
+    confirmed_id = make_id_number(seq=777)
+    confirmed = _customer(name="王确认", id_number=confirmed_id)
+    reserve(staff, id_number=confirmed_id, name="王确认", when=timezone.now() - dt.timedelta(days=1))
+    unconfirmed_id = make_id_number(seq=778)
+    _customer(name="李真名", id_number=unconfirmed_id)
+    reserve(staff, id_number=unconfirmed_id, name="假名字", when=timezone.now() - dt.timedelta(days=1))
+
+    expected = {c.pk for c in [*held, assigned, confirmed]}
+    assert set(visible_history_customers(staff.user).values_list("pk", flat=True)) == expected
+    html = staff_client.get(CUSTOMERS).content.decode()
+    assert {int(pk) for pk in _links(html)} == expected
+    sqls = _customers_queries(staff_client)
+    count = [sql for sql in sqls if "COUNT(" in sql.upper()]
+    page = [sql for sql in sqls if '"relationships_customer"."created_at" DESC' in sql and "COUNT(" not in sql]
+    assert count and page
+    assert all("UNION ALL" in sql and "LIMIT 10001" in sql for sql in count)
+    assert all("UNION ALL" in sql and "EXISTS" not in sql.split(" IN ", 1)[0] for sql in page)
+
+
+def test_a_staff_members_customer_list_costs_the_same_queries_for_3_or_30_customers(staff_client, staff):
+    for _ in range(3):
+        _relationship(_customer(), staff)
+    few = queries_for(staff_client, CUSTOMERS)
+    for _ in range(27):
+        _relationship(_customer(), staff)
+    assert queries_for(staff_client, CUSTOMERS) == few
+    assert len(_links(staff_client.get(CUSTOMERS).content.decode())) == 30
+
+
+def test_r_perm_4_a_customer_outside_the_staff_scope_answers_404(staff_client, staff):
+    mine, theirs = _customer(name="我的"), _customer(name="他的")
+    _relationship(mine, staff)
+    _relationship(theirs, StaffFactory())
+    assert staff_client.get(reverse("work:customer", args=[mine.pk])).status_code == 200
+    assert staff_client.get(reverse("work:customer", args=[theirs.pk])).status_code == 404
+
+
+def test_the_case_list_count_reads_only_the_cases_and_hashed_id_lists(client):
+    """The applicant is tested through his staff ids (hashed once), not a join per case."""
+    b = make_branch()
+    for i in range(3):
+        _case(b, name=f"王{i}", id_number=make_id_number(seq=600 + i))
+    client.force_login(b.head)
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(CASES).content.decode()
+    counts = [q["sql"] for q in captured.captured_queries
+              if "COUNT(" in q["sql"].upper() and "approvals_approvalcase" in q["sql"]]
+    assert counts and all("JOIN" not in sql.upper() and "LIMIT 10001" in sql for sql in counts)
+    assert len(re.findall(r">#\d+</a>", html)) == 3
