@@ -43,7 +43,7 @@ class RelationshipTypeForm(forms.ModelForm):
         model = RelationshipType
         fields = ("code", "name", "name_en", "holder_kinds", "qualification", "creation", "match_event_kind",
                   "match_account_type", "match_customer", "match_first_only", "single_holder", "cross_region_check",
-                  "chain_late", "chain_always", "reservable", "sort_order")
+                  "chain_late", "chain_always", "reservable", "is_development", "special_new_for", "sort_order")
 
     def clean(self):
         data = super().clean()

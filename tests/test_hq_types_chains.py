@@ -12,6 +12,7 @@ from approvals.chains import chain_code_for
 from approvals.models import ApprovalCase, CaseReason, CaseStatus, Chain, ChainStep
 from approvals.services import case_act, needs_documents
 from relationships.models import Relationship, RelationshipType
+from relationships.types import core_type, development_type_codes, secondary_type, special_new_type_code
 from reservations.models import Reservation
 from tests.factories import make_id_number
 from tests.helpers import at, event_row, load_events, nightly, reserve
@@ -124,3 +125,16 @@ def test_the_steps_of_a_chain_in_use_are_not_editable_and_only_hq_sees_the_chain
     b.head.is_staff = True
     b.head.save(update_fields=["is_staff"])
     assert client.get(reverse("admin:approvals_chain_changelist")).status_code in (302, 403)
+
+
+def test_the_rules_read_the_type_rows_not_code_lists(hq_client):
+    """R-TYPE-2: development types (R-CORE-1), the special-new type per staff kind (R-SEC-5), the secondary and
+    core types are the rows' attributes; a type HQ adds as a development type counts at once."""
+    assert sorted(development_type_codes()) == ["BROKER_DEV", "CREDIT_DEV", "EXISTING_DEV", "NEW_DEV",
+                                                "REPURCHASE_DEV", "SECONDARY_DEV"]
+    assert special_new_type_code("broker") == "BROKER_DEV" and special_new_type_code("advisor") == "NEW_DEV"
+    assert secondary_type().code == "SECONDARY_DEV" and core_type().code == "CORE_SERVICE"
+    _add_chain_in_admin(hq_client, "team_two", [(1, "designated_person", "branch")])
+    _add_type_in_admin(hq_client, is_development="on", special_new_for="broker", sort_order="0")
+    assert "TEAM_DEV" in development_type_codes()
+    assert special_new_type_code("broker") == "TEAM_DEV"           # first by the rows' order
