@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 
+from approvals import chain_admin  # noqa: F401  (R-TYPE-2: HQ's relationship types and chains)
 from approvals.models import PostAssignment
 from approvals.services import post_assign
 from permissions import scoping

@@ -13,9 +13,16 @@ _BY_REASON = {
 }
 
 
+# The reasons whose chain is the type's own when its row names one (R-TYPE-2): an always-approved type, a
+# branch-created type, a core list.
+_TYPE_CHAIN_REASONS = (CaseReason.BROKER, CaseReason.BRANCH_CREATED, CaseReason.CORE_LIST)
+
+
 def chain_code_for(reason: str, rel_type: RelationshipType) -> str:
     if reason in (CaseReason.LATE, CaseReason.DUPLICATE):
         return rel_type.chain_late or rel_type.chain_always or "three_level"
+    if reason in _TYPE_CHAIN_REASONS and rel_type.chain_always:
+        return rel_type.chain_always
     return _BY_REASON[CaseReason(reason)]
 
 

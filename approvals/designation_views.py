@@ -24,10 +24,11 @@ from approvals.designations import (
     step_reassign,
 )
 from approvals.models import Post, PostAssignment
-from approvals.waiting import current_steps
+from approvals.waiting import current_steps, with_waiting
 from common.pagination import CappedPaginator
 from permissions.scoping import visible_post_assignments
 from relationships.models import Organisation
+from relationships.workdays import WorkdayAges
 
 HISTORY_PAGE = 50
 
@@ -104,9 +105,17 @@ def designations(request):
             return redirect("approvals:designations")
     history = CappedPaginator(rows.exclude(live).order_by("-valid_to", "-id"), HISTORY_PAGE).get_page(
         request.GET.get("page"))
+    # R-APR-10: every step waiting at his organisations, oldest first, each to hand to another holder of its post.
+    waiting = CappedPaginator(with_waiting(current_steps().filter(organisation__in=orgs))
+                              .select_related("organisation", "case__customer", "case__type")
+                              .order_by("waiting_since", "case_id", "id"), HISTORY_PAGE
+                              ).get_page(request.GET.get("wpage"))
+    ages = WorkdayAges()
+    for step in waiting.object_list:
+        step.age = ages.age(step.waiting_since)
     return render(request, "approvals/designations.html", {
         "form": form, "current": list(rows.filter(live).order_by("organisation__code", "post", "valid_from", "id")),
-        "history": history, "end_form": EndForm(initial={"on": today}), "today": today,
+        "history": history, "end_form": EndForm(initial={"on": today}), "today": today, "waiting": waiting,
     }, status=400 if request.method == "POST" else 200)
 
 

@@ -300,7 +300,8 @@ def _clean_shares(case: ApprovalCase, rows: Sequence[dict]) -> list[dict]:
 
 def needs_documents(case: ApprovalCase) -> bool:
     """R-APR-5: broker development (by reason, or a type whose chain is always the broker chain)."""
-    return case.reason == CaseReason.BROKER or case.type.chain_always == "broker"
+    always = case.type.chain_always  # a type HQ set to be always approved on another chain needs none (R-TYPE-2)
+    return always == "broker" or (case.reason == CaseReason.BROKER and not always)
 
 
 def _write_documents(*, actor, case: ApprovalCase, documents: dict) -> CaseDocuments:

@@ -299,6 +299,11 @@ class RelationshipType(models.Model):
     chain_always = models.CharField(max_length=30, blank=True)
     reservable = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
+    # R-TYPE-2: what rules used to hard-code, on the row. A development relationship (开发关系) keeps its customer off
+    # a core list (R-CORE-1); a special-new application by a staff member of one of these kinds creates this type.
+    is_development = models.BooleanField(_("development relationship"), default=False)
+    special_new_for = ArrayField(models.CharField(max_length=20), verbose_name=_("special-new applications of"),
+                                 default=list, blank=True)
 
     class Meta:
         verbose_name = _("relationship type")

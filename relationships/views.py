@@ -88,8 +88,10 @@ def callback_list(request):
     pending = qs.filter(status=CallbackStatus.PENDING).order_by("due_on", "id")
     disputed = qs.filter(status=CallbackStatus.DISPUTED, resolution="").order_by("recorded_at", "id")
     page = CappedPaginator(pending, PAGE_SIZE).get_page(request.GET.get("page"))
+    # R-REM-1: the disputes are paged too (their own `dpage`), never cut silently.
+    disputes = CappedPaginator(disputed, PAGE_SIZE).get_page(request.GET.get("dpage"))
     return render(request, "callbacks/list.html", {
-        "page_obj": page, "disputed": disputed[:200], "today": timezone.localdate(),
+        "page_obj": page, "disputed": disputes, "today": timezone.localdate(),
         "recent": qs.exclude(status=CallbackStatus.PENDING).order_by("-recorded_at", "-id")[:20]})
 
 

@@ -281,9 +281,11 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                          deadline=deadline.isoformat(), calendar_unknown_years=list(window.unknown_years))
             if window.calendar_unknown:
                 why += " " + calendar_unknown_note(window)
-        elif rt.chain_always:
+        elif rt.chain_always == "broker":
             reason, why = CaseReason.BROKER, _(
                 "Broker development always needs the 3-level approval and the signed documents. [R-APR-5]")
+        elif rt.chain_always:  # R-TYPE-2: a type HQ set to be always approved, on the chain its row names
+            reason, why = CaseReason.BROKER, _("%(type)s always goes through approval.") % {"type": rt.name}
         elif rt.cross_region_check and any(p.branch_id != op.branch_id for p in participants[valid[0].reservation_id]):
             reason, why = CaseReason.CROSS_REGION, _(
                 "A developer's branch differs from the branch of the opening outlet. [R-MATCH-5]")

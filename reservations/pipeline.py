@@ -99,6 +99,7 @@ STAGE_LABELS = {
     "expire": gettext_lazy("expiry"),
     "secondary": gettext_lazy("secondary development"),
     "callbacks": gettext_lazy("callbacks"),
+    "reminders": gettext_lazy("reminders and escalations"),
     "performance": gettext_lazy("performance"),
 }
 

@@ -74,6 +74,13 @@ COUNT_LABELS = {
     "periods_computed": gettext_lazy("periods computed"),
     "periods_locked_skipped": gettext_lazy("locked periods skipped"),
     "performance_rows": gettext_lazy("performance rows"),
+    # R-APR-9: the reminder stage
+    "steps_reminded": gettext_lazy("steps reminded"),
+    "steps_escalated": gettext_lazy("steps escalated"),
+    "callbacks_reminded": gettext_lazy("overdue callbacks reminded"),
+    "callbacks_escalated": gettext_lazy("overdue callbacks escalated"),
+    "reminders": gettext_lazy("reminders"),
+    "reminders_calendar_unknown": gettext_lazy("reminders counted Monday to Friday"),
 }
 # Counts that are a yes/no of the night: shown as words when set, left out when not.
 FLAG_LABELS = {

@@ -37,14 +37,12 @@ from relationships.models import (
 from relationships.pii import mask_id, pii_hashes
 from relationships.selectors import customer_branch_ids
 from relationships.services import attach_refusals
+from relationships.types import core_type, development_type_codes
 from reservations.branch.requests import require_branch
 
-CORE = "CORE_SERVICE"
 CORE_MONTHS = (1, 7)
 CORE_MAX_PER_ADVISOR = 100
 CORE_MIN_OPEN_MONTHS = 12
-# "Development" relationships (开发关系): a customer holding one is not a natural new customer (R-CORE-1).
-DEVELOPMENT_TYPES = ("NEW_DEV", "SECONDARY_DEV", "CREDIT_DEV", "REPURCHASE_DEV", "BROKER_DEV", "EXISTING_DEV")
 CORE_REMOVE_KEY = "core_remove:"
 
 
@@ -76,9 +74,10 @@ def core_list_remove(*, actor, relationship_id: int, reason: str, today: dt.date
     with transaction.atomic():
         rel = (Relationship.objects.select_for_update(of=("self",)).select_related("type", "outlet", "customer")
                .filter(pk=relationship_id).first())
-        if rel is None or rel.type_id != CORE:
+        core = core_type()
+        if rel is None or rel.type_id != core.code:
             raise ValidationError(_("Only a core-customer (%(code)s) relationship can be removed from the core "
-                                    "list.") % {"code": CORE})
+                                    "list.") % {"code": core.code})
         if rel.effective_to is not None:
             raise ValidationError(_("This relationship version has already ended."))
         branch_id = rel.outlet.branch_id if rel.outlet else None
@@ -134,7 +133,7 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
         raise ValidationError(month_problem, code="core_month")
     if not lines:
         raise ValidationError(_("The list has no lines."), code="empty")
-    rel_type = RelationshipType.objects.get(code=CORE)
+    rel_type = core_type()
     cutoff = months_before(today, CORE_MIN_OPEN_MONTHS)
     result = CoreResult(submission=None)
     with transaction.atomic():
@@ -147,7 +146,7 @@ def core_list_submit(*, actor, branch: Organisation, lines: Sequence[CoreLineInp
         advisor_ids = sorted(s.pk for s in staff_by_no.values())
         list(Staff.objects.select_for_update().filter(pk__in=advisor_ids).order_by("pk").values_list("pk"))
         held = Counter(dict(RelationshipShare.objects.filter(
-            staff_id__in=advisor_ids, effective_to__isnull=True, relationship__type_id=CORE,
+            staff_id__in=advisor_ids, effective_to__isnull=True, relationship__type_id=rel_type.code,
             relationship__effective_to__isnull=True).values_list("staff_id").annotate(n=Count("id"))))
         held.update(dict(CoreListLine.objects.filter(advisor_id__in=advisor_ids, status=CoreLineStatus.PENDING)
                          .values_list("advisor_id").annotate(n=Count("id"))))
@@ -210,12 +209,13 @@ def _core_facts(lines: Sequence[CoreLineInput], advisors: Sequence[Staff], rel_t
     customers = {c.id_hash: c for c in Customer.objects.filter(id_hash__in=hashes)}
     ids = list({c.pk for c in customers.values()})
     development: dict[int, str] = {}
-    for cid, name in (Relationship.objects.filter(customer_id__in=ids, type_id__in=DEVELOPMENT_TYPES,
+    for cid, name in (Relationship.objects.filter(customer_id__in=ids, type_id__in=development_type_codes(),
                                                   effective_to__isnull=True)
                       .order_by("customer_id", "id").values_list("customer_id", "type__name")):
         development.setdefault(cid, name)
     core_outlet = {cid: name or "—" for cid, name in Relationship.objects.filter(
-        customer_id__in=ids, type_id=CORE, effective_to__isnull=True).values_list("customer_id", "outlet__name")}
+        customer_id__in=ids, type_id=core_type().code, effective_to__isnull=True
+    ).values_list("customer_id", "outlet__name")}
     return _CoreFacts(
         customers=customers, branches=customer_branch_ids(ids),
         long_open=set(Account.objects.filter(customer_id__in=ids, closed_at__isnull=True,
@@ -271,7 +271,7 @@ def branch_core_relationships(user):
     """The active core-service relationships at the branches `user` acts for (HQ's office: all), scoped
     (R-PERM-4), each with its advisor and whether a case about it is in progress."""
     ids = acting_branch_ids(user)
-    qs = visible_relationships(user).filter(type_id=CORE, effective_to__isnull=True)
+    qs = visible_relationships(user).filter(type_id=core_type().code, effective_to__isnull=True)
     if ids is not None:
         qs = qs.filter(outlet__branch_id__in=ids)
     in_progress = ApprovalCase.objects.in_progress().filter(customer=OuterRef("customer"), type=OuterRef("type"))

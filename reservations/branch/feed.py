@@ -21,7 +21,8 @@ from common.feedlines import (
 )
 from common.feedtext import FeedFileError, read_feed
 from relationships.models import Organisation, RelationshipType, Staff
-from reservations.branch.core_lists import CORE, CoreLineInput, core_list_submit
+from relationships.types import core_type
+from reservations.branch.core_lists import CoreLineInput, core_list_submit
 from reservations.branch.requests import BranchRequestInput, branch_request_create
 
 
@@ -58,19 +59,20 @@ def parse_core_csv(content: bytes) -> list[CoreLineInput]:
     for i, name in enumerate(table.header):
         position.setdefault(name, i)
     lines = [CoreLineInput(line_no=n, id_number="", staff_no="", error=reason) for n, reason in table.errors]
+    core = core_type().code
     for n, fields in table.lines:
         row = {c: (fields[i].strip() if i < len(fields) else "") for c, i in position.items() if c}
         reason = check_row({c: v for c, v in row.items() if c in RELATIONSHIP_COLUMNS}, RULES)
         lines.append(CoreLineInput(line_no=n, id_number="", staff_no="", error=reason) if reason
-                     else core_line_from_row(n, row))
+                     else core_line_from_row(n, row, core=core))
     return sorted(lines, key=lambda ln: ln.line_no)
 
 
-def core_line_from_row(line_no: int, row: dict) -> CoreLineInput:
+def core_line_from_row(line_no: int, row: dict, *, core: str) -> CoreLineInput:
     ln = CoreLineInput(line_no=line_no, id_number=row.get("id_number", ""), staff_no="")
-    rtype = row.get("relationship_type", CORE) or CORE
-    if rtype != CORE:
-        ln.error = _("relationship_type must be %(code)s on a core list.") % {"code": CORE}
+    rtype = row.get("relationship_type", core) or core
+    if rtype != core:
+        ln.error = _("relationship_type must be %(code)s on a core list.") % {"code": core}
         return ln
     parts = [p.strip() for p in row.get("participants", "").split(";") if p.strip()]
     if len(parts) != 1:
@@ -112,7 +114,7 @@ def load_relationships(actor, rows, result: FeedResult) -> None:
         if code not in kinds:
             raise LineError(_("relationship_type “%(code)s” is not known.") % {"code": code})
         if kinds[code] == "core_list":
-            ln = core_line_from_row(line, row)
+            ln = core_line_from_row(line, row, core=code)
             advisor = staff_by_no.get(ln.staff_no)
             if ln.error:
                 raise LineError(ln.error)

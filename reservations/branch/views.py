@@ -17,6 +17,7 @@ from common.pagination import CappedPaginator
 from permissions.authority import acting_branches
 from permissions.scoping import visible_branch_requests, visible_core_lines, visible_relationship_history
 from relationships.models import Organisation, Relationship, Staff
+from relationships.types import core_type
 from reservations.branch.core_lists import (
     branch_core_relationships,
     core_list_remove,
@@ -177,11 +178,11 @@ def core_list(request):
         else:
             formset = CoreLineFormSet(request.POST, prefix="line")
             if formset.is_valid():
-                lines = []
+                lines, core = [], core_type().code
                 for n, row in enumerate(formset.cleaned_data, start=1):
                     if row.get("id_number") or row.get("staff_no"):
                         lines.append(core_line_from_row(n, {"id_number": row.get("id_number", ""),
-                                                            "participants": row.get("staff_no", "")}))
+                                                            "participants": row.get("staff_no", "")}, core=core))
         if lines is not None:
             try:
                 result = core_list_submit(actor=request.user, branch=branch, lines=lines, source=source,

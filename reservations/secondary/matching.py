@@ -24,15 +24,15 @@ from relationships.audit import audit_many
 from relationships.identity import normalise_name
 from relationships.models import RelationshipType, Staff
 from relationships.services import NewRelationship, relationships_create_bulk
+from relationships.types import secondary_type
 from reservations.batch import ReservationOutcome, attach_problem, participants_of, reservation_outcomes_apply
 from reservations.models import ReservationStatus
-from reservations.secondary.services import SECONDARY
 
 _UNIT_SQL = """
 SELECT pa.id FROM relationships_preassignment pa
 WHERE pa.status = 'active' AND pa.id > %s
   AND EXISTS (SELECT 1 FROM reservations_reservation r JOIN relationships_customer c ON c.id_hash = r.id_hash
-              WHERE c.id = pa.customer_id AND r.type_id = 'SECONDARY_DEV' AND r.staff_id = pa.staff_id
+              WHERE c.id = pa.customer_id AND r.type_id = %s AND r.staff_id = pa.staff_id
                 AND r.status IN ('active', 'expired'))
 ORDER BY pa.id LIMIT %s
 """
@@ -76,12 +76,12 @@ SELECT pa.id, pa.customer_id, pa.staff_id, cc.kind, cc.outlet_id, c.name,
        ev.id, ev.event_time, ev.business_date, ev.outlet_id, ev.customer_name,
        {silent_date},
        EXISTS (SELECT 1 FROM relationships_relationship x
-               WHERE x.customer_id = pa.customer_id AND x.type_id = 'SECONDARY_DEV' AND x.effective_to IS NULL)
+               WHERE x.customer_id = pa.customer_id AND x.type_id = %(sec)s AND x.effective_to IS NULL)
 FROM relationships_preassignment pa
 JOIN relationships_customerclass cc ON cc.id = pa.classification_id
 JOIN relationships_customer c ON c.id = pa.customer_id
 JOIN reservations_reservation r
-  ON r.id_hash = c.id_hash AND r.type_id = 'SECONDARY_DEV' AND r.staff_id = pa.staff_id
+  ON r.id_hash = c.id_hash AND r.type_id = %(sec)s AND r.staff_id = pa.staff_id
  AND r.status IN ('active', 'expired') AND r.valid_until >= cc.since
 {event_join}
 {metric_join}
@@ -111,12 +111,12 @@ def secondary_match_pending(*, business_date: dt.date, chunk_size: int | None = 
     """The nightly stage: reactivated pre-assigned customers become `SECONDARY_DEV` (R-SEC-1/2/3/4)."""
     size = chunk_size or settings.MATCH_CHUNK_SIZE
     totals: Counter = Counter()
-    rel_type = RelationshipType.objects.get(code=SECONDARY)
+    rel_type = secondary_type()
     last_id, units = 0, 0
     while True:
         with transaction.atomic():
             with connection.cursor() as cur:
-                cur.execute(_UNIT_SQL, [last_id, size])
+                cur.execute(_UNIT_SQL, [last_id, rel_type.code, size])
                 ids = [row[0] for row in cur.fetchall()]
             if not ids:
                 break
@@ -130,7 +130,8 @@ def secondary_match_pending(*, business_date: dt.date, chunk_size: int | None = 
 
 
 def _candidates(ids: list[int], business_date: dt.date) -> list[Reactivation]:
-    params: dict[str, Any] = {"ids": ids, "d": business_date, "tz": settings.TIME_ZONE, "threshold": SILENT_THRESHOLD}
+    params: dict[str, Any] = {"ids": ids, "d": business_date, "tz": settings.TIME_ZONE, "threshold": SILENT_THRESHOLD,
+                              "sec": secondary_type().code}
     sql = _CANDIDATES_SQL.format(
         silent_date="sil.date", event_join=_EVENT_REACTIVATION,
         metric_join=_METRIC_REACTIVATION.format(metrics=DailyMetric._meta.db_table))
@@ -183,7 +184,7 @@ def _match_unit(ids: list[int], business_date: dt.date, rel_type: RelationshipTy
 
     if new_rels:
         rels = relationships_create_bulk(actor=BATCH, rows=[NewRelationship(
-            customer_id=h.customer_id, type_code=SECONDARY, effective_from=h.on, source="secondary",
+            customer_id=h.customer_id, type_code=rel_type.code, effective_from=h.on, source="secondary",
             outlet_id=h.outlet_id or staff_outlets.get(h.staff_id), origin_event_id=h.event_id,
             shares=[(p.staff_id, p.ratio) for p in participants[h.reservation_id]],
             because={"reservation": h.reservation_id, "preassignment": h.assignment_id}) for h in new_rels])
@@ -222,9 +223,9 @@ def lapse_assignments(*, business_date: dt.date) -> int:
                               WHERE c.customer_id = pa.customer_id AND c.ended_on IS NULL)
               AND NOT EXISTS (SELECT 1 FROM reservations_reservation r
                               JOIN relationships_customer cu ON cu.id_hash = r.id_hash
-                              WHERE cu.id = pa.customer_id AND r.type_id = 'SECONDARY_DEV'
+                              WHERE cu.id = pa.customer_id AND r.type_id = %s
                                 AND r.staff_id = pa.staff_id AND r.status IN ('active', 'flagged'))
-            RETURNING pa.id""", [_("The customer is no longer lost, dormant or silent.")])
+            RETURNING pa.id""", [_("The customer is no longer lost, dormant or silent."), secondary_type().code])
         ids = [row[0] for row in cur.fetchall()]
         audit_many(actor=BATCH, action="preassignment.lapse", model_label="relationships.preassignment",
                    rows=[(i, {"status": "active"}, {"status": "lapsed", "on": business_date.isoformat()})

@@ -14,14 +14,13 @@ from django.utils.translation import gettext as _
 from common.actors import actor_user, is_system
 from permissions.authority import acting_branch_ids
 from relationships.audit import audit, audit_many
-from relationships.models import CustomerClass, PreAssignment, PreAssignmentStatus, RelationshipType, Staff
+from relationships.models import CustomerClass, PreAssignment, PreAssignmentStatus, Staff
 from relationships.pii import decrypt
 from relationships.selectors import customer_branch_ids
 from relationships.services import attach_refusal
+from relationships.types import secondary_type
 from reservations.models import OPEN_STATUSES, Reservation
 from reservations.services import ReservationInput, reservation_register
-
-SECONDARY = "SECONDARY_DEV"
 
 
 @dataclass
@@ -39,7 +38,7 @@ def preassignment_create(*, actor, customer_ids: Sequence[int], staff: Staff, as
     Refused per customer: not currently lost / dormant / silent; not a customer of the staff's branch;
     already pre-assigned (to the same staff, or — unless `replace` by the same branch — to anyone).
     """
-    rel_type = RelationshipType.objects.get(code=SECONDARY)
+    rel_type = secondary_type()
     staff = Staff.objects.select_related("outlet").get(pk=staff.pk)
     branch_id = staff.outlet.branch_id
     if not is_system(actor):
@@ -143,14 +142,14 @@ def secondary_reserve(*, actor, assignment_id: int, staff: Staff, phone: str,
     if a.status != PreAssignmentStatus.ACTIVE:
         raise ValidationError(_("This pre-assignment is no longer active."))
     return reservation_register(actor=actor, data=ReservationInput(
-        staff=staff, type_code=SECONDARY, customer_name=a.customer.name,
+        staff=staff, type_code=secondary_type().code, customer_name=a.customer.name,
         id_number=decrypt(a.customer.id_encrypted), phone=phone, participants=participants,
         registered_at=registered_at, source=source))
 
 
 def unreserved_assignments(staff: Staff):
     """R-REM-1: the staff member's active pre-assignments without an open secondary reservation of his."""
-    open_res = Reservation.objects.filter(staff_id=OuterRef("staff_id"), type_id=SECONDARY,
+    open_res = Reservation.objects.filter(staff_id=OuterRef("staff_id"), type_id=secondary_type().code,
                                           id_hash=OuterRef("customer__id_hash"), status__in=OPEN_STATUSES)
     return (PreAssignment.objects.filter(staff=staff, status=PreAssignmentStatus.ACTIVE)
             .exclude(Exists(open_res))

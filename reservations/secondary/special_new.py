@@ -26,23 +26,22 @@ from relationships.models import (
     PreAssignment,
     PreAssignmentStatus,
     Staff,
-    StaffKind,
 )
 from relationships.pii import encrypt, mask_id, mask_phone, pii_hashes
 from relationships.pii_store import identity_hash
 from relationships.services import active_holder_outlet
+from relationships.types import special_new_type_code
 from reservations.claims import claim_of
 from reservations.models import Reservation, ReservationParticipant, ReservationStatus
 from reservations.services import ReservationInput, reservation_validate, validity_end
 
-SPECIAL_NEW_TYPE_BY_KIND: dict[str, str] = {StaffKind.BROKER: "BROKER_DEV"}
-SPECIAL_NEW_DEFAULT_TYPE = "NEW_DEV"
 SPECIAL_NEW_CLASS_GRACE_DAYS = 31
 COMEBACK_KINDS = ("open", "designate", "activate", "transfer_in_branch")
 
 
 def special_new_type(staff: Staff) -> str:
-    return SPECIAL_NEW_TYPE_BY_KIND.get(staff.kind, SPECIAL_NEW_DEFAULT_TYPE)
+    """R-SEC-5: the type its row names for the staff member's kind (`special_new_for`)."""
+    return special_new_type_code(staff.kind)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from permissions.authority import acting_branch_ids
 from permissions.scoping import visible_customer_classes, visible_organisations, visible_preassignments
 from relationships.models import FRONT_KINDS, CustomerClass, OrgKind, PreAssignment, PreAssignmentStatus, Staff
 from relationships.selectors import require_staff
+from relationships.types import secondary_type
 from reservations.forms import CoDeveloperFormSet, co_developers, place_reservation_errors
 from reservations.models import OPEN_STATUSES, Reservation
 from reservations.secondary.forms import (
@@ -26,7 +27,7 @@ from reservations.secondary.forms import (
     SecondaryReserveForm,
     SpecialNewForm,
 )
-from reservations.secondary.services import SECONDARY, preassignment_create, preassignment_end, secondary_reserve
+from reservations.secondary.services import preassignment_create, preassignment_end, secondary_reserve
 from reservations.secondary.special_new import SpecialNewInput, special_new_apply, special_new_type
 
 PAGE_SIZE = 50
@@ -137,8 +138,8 @@ def assignment_end(request, pk: int):
 def my_assignments(request):
     """R-SEC-4: the assignee's pre-assigned customers and whether he has reserved them."""
     staff = require_staff(request.user)
-    open_res = Reservation.objects.filter(staff_id=staff.pk, type_id=SECONDARY, id_hash=OuterRef("customer__id_hash"),
-                                          status__in=OPEN_STATUSES)
+    open_res = Reservation.objects.filter(staff_id=staff.pk, type_id=secondary_type().code,
+                                          id_hash=OuterRef("customer__id_hash"), status__in=OPEN_STATUSES)
     qs = (visible_preassignments(request.user).filter(staff=staff)
           .select_related("customer", "classification", "classification__outlet", "relationship")
           .annotate(reserved=Exists(open_res)).order_by("status", "-assigned_at", "-id"))

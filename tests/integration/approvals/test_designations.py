@@ -149,3 +149,33 @@ def test_a_step_is_handed_only_to_a_current_holder_of_its_post_and_only_by_the_h
         step_reassign(actor=make_branch().head, step_id=step.pk, to_user=holder, reason="x")
     with pytest.raises(ValidationError):
         step_reassign(actor=b.head, step_id=step.pk, to_user=holder, reason=" ")
+
+
+def test_the_designations_page_lists_every_waiting_step_of_the_branch_to_hand_over(client):
+    """R-APR-10: not only escalated steps — the head hands any waiting step of his branch to another holder."""
+    b = make_branch()
+    holder_user = StaffFactory(outlet=b.outlet).user
+    designation_add(actor=b.head, post="designated_person", organisation=b.branch, user=holder_user,
+                    valid_from=_today() - dt.timedelta(days=30))
+    case = _case_waiting_since(b, _today())
+    client.force_login(b.head)
+    html = client.get(DESIGNATIONS).content.decode()
+    section = html[html.index('id="waiting-heading"'):html.index('id="history-heading"')]
+    assert reverse("approvals:step_reassign", args=[case.steps.get().pk]) in section
+    client.force_login(make_branch().head)
+    assert f"/approvals/{case.pk}/" not in client.get(DESIGNATIONS).content.decode()
+
+
+def test_the_designations_page_costs_the_same_for_one_and_many_waiting_steps(client, django_assert_max_num_queries):
+    b = make_branch()
+    designation_add(actor=b.head, post="designated_person", organisation=b.branch,
+                    user=StaffFactory(outlet=b.outlet).user, valid_from=_today() - dt.timedelta(days=30))
+    _case_waiting_since(b, _today())
+    client.force_login(b.head)
+    client.get(DESIGNATIONS)
+    with django_assert_max_num_queries(60) as few:
+        client.get(DESIGNATIONS)
+    for _i in range(6):
+        _case_waiting_since(b, _today())
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(DESIGNATIONS).status_code == 200

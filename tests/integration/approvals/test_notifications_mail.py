@@ -21,6 +21,7 @@ from relationships.models import RelationshipType
 from relationships.services import customer_get_or_create
 from tests.support.approvals import holder, make_branch
 from tests.support.factories import RoleFactory, UserFactory, make_id_number
+from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +161,21 @@ def test_the_user_chooses_digest_only_on_his_notifications_page(client, b):
     response = client.post(reverse("approvals:notifications"), {"digest_only": "on"})
     assert response.status_code == 302
     assert NotificationPreference.objects.get(user=b.approver).digest_only is True
+
+
+def test_a_case_the_nightly_run_opens_is_told_to_its_first_holders_after_the_unit_commits(
+        smtp, django_capture_on_commit_callbacks):
+    """R-APR-9 on the batch path: a late reservation's case, opened by the matching unit, reaches the holders of its
+    first step (account-opening review) and no one else."""
+    b = make_branch()
+    review, outlet_review = (holder(p, b.branch, actor=b.head, user=UserFactory(email=f"{p}@example.test"))
+                             for p in ("account_opening_review", "outlet_review"))
+    idn = make_id_number()
+    load_events([event_row(when=at("2026-03-02 10:00"), id_number=idn, name="张三", outlet=b.outlet)])
+    reserve(b.staff, id_number=idn, when=at("2026-03-03 09:00"))
+    with django_capture_on_commit_callbacks(execute=True):
+        nightly("2026-03-03")
+    [mail] = smtp.to("account_opening_review@example.test")
+    assert "等待您审批" in mail["subject"]
+    assert smtp.to("outlet_review@example.test") == []
+    assert Notification.objects.filter(user=review).count() == 1 and outlet_review.pk

@@ -11,6 +11,7 @@ from approvals.models import ApprovalCase, CaseStatus
 from approvals.services import case_act
 from permissions import services as perm_services
 from permissions.models import Role, RoleKind
+from relationships import views as relationship_views
 from relationships.models import Callback, CoreLineStatus, CoreListLine, CoreListSubmission
 from relationships.workdays import WorkdayAges
 from tests.integration.relationships.test_callbacks import matched_relationship
@@ -152,3 +153,18 @@ def test_callbacks_beyond_ten_are_counted_with_a_link_to_the_list(client):
     client.force_login(RoleFactory(kind="outlet_head", organisation=outlet).user)
     section = _section(client.get("/").content.decode(), "callbacks")
     assert '<span class="count">1</span>' in section
+
+
+def test_the_callbacks_page_counts_and_pages_its_disputes_instead_of_cutting_them(client, monkeypatch):
+    """R-REM-1: disputes waiting for the branch are counted and paged (their own page parameter)."""
+    monkeypatch.setattr(relationship_views, "PAGE_SIZE", 1)
+    outlet = OutletFactory()
+    staff = StaffFactory(outlet=outlet)
+    first = matched_relationship(staff, outlet)
+    Callback.objects.filter(relationship=first).update(status="disputed", reason="不认识")
+    second = matched_relationship(staff, outlet, day="2026-03-04")
+    Callback.objects.filter(relationship=second).update(status="disputed", reason="不认识")
+    client.force_login(RoleFactory(kind="branch", organisation=outlet.branch).user)
+    html = client.get(reverse("work:callbacks")).content.decode()
+    section = html[html.index('id="disputed-heading"'):]
+    assert '<span class="count">2</span>' in section and "?dpage=2" in section

@@ -15,11 +15,11 @@ from django.utils import timezone
 
 from permissions.scoping import visible_history_customers
 from relationships.models import PreAssignment
-from tests.factories import StaffFactory, make_id_number
-from tests.helpers import queries_for, reserve
-from tests.test_approvals_support import make_branch
-from tests.test_views_case_list import _case
-from tests.test_views_customers import _class, _customer, _links, _relationship
+from tests.integration.approvals.test_views_case_list import _case
+from tests.integration.relationships.test_views_customers import _class, _customer, _links, _relationship
+from tests.support.approvals import make_branch
+from tests.support.factories import StaffFactory, make_id_number
+from tests.support.helpers import queries_for, reserve
 
 pytestmark = pytest.mark.django_db
 
