@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -280,4 +281,16 @@ RULES: tuple[Rule, ...] = (
     )),
 )
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+# A rule's place in its section (1-based): what a reader is shown instead of its internal ID.
+_NUMBER: dict[str, int] = {}
+for _rule in RULES:
+    _NUMBER[_rule.id] = sum(1 for r in RULES if r.section == _rule.section and _NUMBER.get(r.id)) + 1
 
+
+def rule_label(rule_id: str) -> str:
+    """The rule in words, in the reader's language: "审批第3条" / "Approvals, rule 3". An unknown ID gives
+    "the rule" (never the ID itself: rule IDs are internal)."""
+    rule = BY_ID.get(rule_id)
+    if rule is None:
+        return gettext("the rule")
+    return gettext("%(section)s, rule %(n)d") % {"section": SECTIONS[rule.section], "n": _NUMBER[rule_id]}

@@ -2,6 +2,8 @@
 in the reader's language from a code and its facts; the rules page lists every rule; no raw codes on the case."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import translation
@@ -84,6 +86,20 @@ def test_every_explanation_names_a_rule_that_the_rules_page_lists(client):
     with translation.override("en"):
         assert str(BY_ID["R-RES-4"].text) in en
     assert f'href="{reverse("rules")}"' in zh   # reachable from the navigation
+
+
+def test_a_rule_is_named_in_words_on_the_case_and_the_rules_page_never_by_its_internal_id(client):
+    """Non-negotiable 9: the ID is the link's anchor only; the reader sees the section and the rule's number."""
+    case, outlet, _first, _second = _duplicate_case()
+    admin, _hq = hq_admin()
+    client.force_login(holder(Post.ACCOUNT_OPENING_REVIEW, outlet.branch, actor=admin))
+    html = client.get(reverse("approvals:case", args=[case.pk]), **ZH).content.decode()
+    assert f'href="{reverse("rules")}#R-MATCH-3"' in html and "匹配第3条" in html
+    rules_zh = client.get(reverse("rules"), **ZH).content.decode()
+    rules_en = client.get(reverse("rules"), **EN).content.decode()
+    visible = re.sub(r'(id|href)="[^"]*"', "", rules_zh)
+    assert re.search(r"R-[A-Z]+-\d", visible) is None
+    assert "审批第3条" in rules_zh and "Approvals, rule 3" in rules_en
 
 
 def test_case_page_shows_steps_posts_and_decisions_in_words_not_codes(client):
