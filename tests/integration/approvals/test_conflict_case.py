@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import translation
 
-from approvals.models import ApprovalCase, CaseAction, CaseClaimant, CaseReason, CaseStep
+from approvals.models import ApprovalCase, CaseAction, CaseClaimant, CaseReason, CaseStep, StepKind
 from approvals.selectors import hq_inbox, inbox_for
 from approvals.services import case_act, case_open
 from relationships.models import Relationship, RelationshipType
@@ -171,6 +172,17 @@ def test_a_late_cross_region_claim_gets_both_branches_confirmations_and_hq(b, th
     assert sorted(rel.shares.values_list("staff_id", "ratio")) == sorted(
         [(b.staff.pk, Decimal("0.5000")), (far.pk, Decimal("0.5000"))])
     assert _status(r) == "matched"
+
+
+def test_the_case_page_names_each_branch_confirmation_as_such_not_as_a_final_approval(b, client):
+    """R-MATCH-5: a confirmation step reads as the branch's confirmation on the case page."""
+    far = far_staff()
+    admin, hq = hq_admin()
+    case, _idn, _r = late_case(b, participants=[(b.staff, "0.5"), (far, "0.5")])
+    client.force_login(holder("hq", hq, actor=admin))
+    with translation.override("zh-hans"):
+        html = client.get(reverse("approvals:case", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert html.count(str(StepKind.CONFIRM.label)) == 2
 
 
 def test_a_duplicate_with_a_claimant_from_another_branch_gets_the_same(b):
