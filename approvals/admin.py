@@ -1,16 +1,17 @@
 """Post designations (R-APR-1) in the scoped admin site: a branch head designates his branch's post holders, HQ's
 office names HQ reviewers. Listed through `permissions.scoping.visible_post_assignments`; written through
-`approvals.services.post_assign`."""
+`approvals.designations.designation_add` (a register row, R-APR-10)."""
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 from approvals import chain_admin  # noqa: F401  (R-TYPE-2: HQ's relationship types and chains)
+from approvals.designations import designation_add
 from approvals.models import PostAssignment
-from approvals.services import post_assign
 from permissions import scoping
 from permissions.admin_base import ScopedAdmin, is_admin_user
 from permissions.authority import is_hq_office
@@ -48,9 +49,10 @@ class PostAssignmentAdmin(ScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         d = form.cleaned_data
-        created = post_assign(actor=request.user, post=d["post"], organisation=d["organisation"], user=d["user"],
-                              valid_from=d["valid_from"], valid_to=d.get("valid_to"),
-                              delegate_for=d.get("delegate_for"))
+        # R-APR-10: as on the designations page, the change is a row of the permission register too.
+        created = designation_add(actor=request.user, post=d["post"], organisation=d["organisation"], user=d["user"],
+                                  valid_from=d["valid_from"], valid_to=d.get("valid_to"),
+                                  delegate_for=d.get("delegate_for"), reason=_("Designated in the admin site."))
         obj.pk = created.pk
 
     def add_view(self, request, form_url="", extra_context=None):

@@ -190,15 +190,17 @@ def notify_case_returned(case: ApprovalCase) -> list[int]:
                         for uid in _case_people(case)])
 
 
-def notify_case_decided(case: ApprovalCase, **_kwargs) -> list[int]:
-    """A `case_decided` handler: the applicant (and filer) learn the outcome."""
+def notify_case_decided(case: ApprovalCase, *, actor=None, **_kwargs) -> list[int]:
+    """A `case_decided` handler: the applicant (and filer) learn the outcome (not of what they did themselves, a
+    withdrawal)."""
+    people = _case_people(case) - {getattr(actor, "pk", None)}
     with _chinese():
         status = CaseStatus(case.status).label
         return deliver([Message(uid, _("Approval case #%(id)s: %(status)s") % {"id": case.pk, "status": status},
                                 _("Approval case #%(id)s has been decided: %(status)s.") % {
                                     "id": case.pk, "status": status},
                                 _case_link(case.pk), key=f"decided:{case.pk}:{uid}")
-                        for uid in _case_people(case)])
+                        for uid in people])
 
 
 def notify_reminders(reminder_ids: Sequence[int]) -> list[int]:

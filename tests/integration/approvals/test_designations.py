@@ -179,3 +179,17 @@ def test_the_designations_page_costs_the_same_for_one_and_many_waiting_steps(cli
         _case_waiting_since(b, _today())
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(DESIGNATIONS).status_code == 200
+
+
+def test_a_designation_made_in_the_admin_site_is_in_the_register_too(client):
+    admin, _hq = hq_admin()
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    b = make_branch()
+    client.force_login(admin)
+    response = client.post(reverse("admin:approvals_postassignment_add"), {
+        "post": "designated_person", "organisation": b.branch.pk, "user": b.colleague.user.pk,
+        "valid_from": _today().isoformat()})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    entry = PermissionRegisterEntry.objects.get(event=RegisterEvent.POST_DESIGNATED)
+    assert entry.subject_user == b.colleague.user and entry.branch == b.branch

@@ -16,7 +16,7 @@ from django.utils import translation
 
 from approvals.models import CaseReason, Notification, NotificationPreference
 from approvals.notifications import digest_send, notification_mail_send
-from approvals.services import case_act, case_open, case_resubmit
+from approvals.services import case_act, case_open, case_resubmit, case_withdraw
 from relationships.models import RelationshipType
 from relationships.services import customer_get_or_create
 from tests.support.approvals import holder, make_branch
@@ -179,3 +179,15 @@ def test_a_case_the_nightly_run_opens_is_told_to_its_first_holders_after_the_uni
     assert "等待您审批" in mail["subject"]
     assert smtp.to("outlet_review@example.test") == []
     assert Notification.objects.filter(user=review).count() == 1 and outlet_review.pk
+
+
+def test_an_applicant_who_withdraws_his_case_is_not_told_of_his_own_withdrawal(b, smtp,
+                                                                              django_capture_on_commit_callbacks):
+    case = _open(b)
+    with translation.override("en"):
+        case_act(actor=b.approver, case_id=case.pk, decision="return", reason="比例有误")
+    with django_capture_on_commit_callbacks(execute=True):
+        case_withdraw(actor=b.staff.user, case_id=case.pk)
+    assert smtp.to("applicant@example.test") == []
+    assert not Notification.objects.filter(user=b.staff.user, key__startswith="decided:").exists()
+    assert Notification.objects.filter(user=b.filer, key__startswith="decided:").count() == 1

@@ -168,3 +168,18 @@ def test_the_callbacks_page_counts_and_pages_its_disputes_instead_of_cutting_the
     html = client.get(reverse("work:callbacks")).content.decode()
     section = html[html.index('id="disputed-heading"'):]
     assert '<span class="count">2</span>' in section and "?dpage=2" in section
+
+
+def test_the_inbox_page_costs_the_same_for_few_and_many_steps(client, django_assert_max_num_queries):
+    """R-REM-1: the inbox with its age column and the escalated table answers in constant queries."""
+    b = make_branch()
+    approver = holder("designated_person", b.branch, actor=b.head)
+    _age_open(branch_created_case(b, key="i0"), dt.date(2026, 9, 30))   # the page reads the calendar once
+    client.force_login(approver)
+    client.get(reverse("approvals:inbox"))
+    with django_assert_max_num_queries(40) as few:
+        client.get(reverse("approvals:inbox"))
+    for i in range(12):
+        _age_open(branch_created_case(b, key=f"i{i + 1}"), dt.date(2026, 9, 30))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse("approvals:inbox")).status_code == 200
