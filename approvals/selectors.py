@@ -119,7 +119,7 @@ def case_detail(user, pk: int) -> ApprovalCase:
     case.holder_rows = [(staff.get(int(s["staff_id"])), s["ratio"]) for s in case.proposed_shares]
     for a in case.action_list:
         a.share_text = {k: _shares_text(getattr(a, k), staff) for k in ("before", "after")}
-        a.decision_label = DECISION_WORDS.get(a.decision, a.decision)
+        a.decision_label = DECISION_WORDS.get(a.decision, gettext("other action"))
         a.post_label = Post(a.post).label if a.post in Post.values else ""
     return case
 
@@ -127,7 +127,8 @@ def case_detail(user, pk: int) -> ApprovalCase:
 # The timeline's decisions in words (CaseAction.decision holds the code).
 DECISION_WORDS = {"approve": gettext_lazy("approved"), "reject": gettext_lazy("rejected"),
                   "return": gettext_lazy("returned for correction"), "withdraw": gettext_lazy("withdrawn"),
-                  "resubmit": gettext_lazy("resubmitted"), "documents": gettext_lazy("documents recorded")}
+                  "resubmit": gettext_lazy("resubmitted"), "documents": gettext_lazy("documents recorded"),
+                  "join": gettext_lazy("claim joined the case"), "reassign": gettext_lazy("step handed over")}
 
 
 def _shares_text(side, staff) -> str:

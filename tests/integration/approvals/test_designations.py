@@ -130,7 +130,8 @@ def test_a_waiting_step_is_handed_to_another_current_holder_with_the_reason_on_t
         case_act(actor=first, case_id=case.pk, decision="approve")
     action = CaseAction.objects.get(case=case, decision="reassign")
     assert action.reason == "张经理休假" and action.actor == b.head
-    assert "张经理休假" in client.get(reverse("approvals:case", args=[case.pk])).content.decode()
+    page = client.get(reverse("approvals:case", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "张经理休假" in page and "环节已转交" in page and ">reassign<" not in page  # the action in words
     assert PermissionRegisterEntry.objects.filter(event=RegisterEvent.STEP_REASSIGNED, subject_user=second).exists()
     case_act(actor=second, case_id=case.pk, decision="approve")
     assert ApprovalCase.objects.get(pk=case.pk).status == CaseStatus.APPROVED
