@@ -153,3 +153,15 @@ def test_the_type_picker_offers_front_staff_only_the_types_their_kind_may_hold(c
     broker = StaffFactory(kind="broker")
     client.force_login(broker.user)
     assert '<option value="BROKER_DEV"' in client.get("/reservations/new/").content.decode()
+
+
+def test_r_perm_3_a_sign_off_reads_in_the_pages_language_at_local_time():
+    from permissions.models import signoff_words
+
+    stored = ("I, e1, apply for this change of permissions, confirm that it is needed for my duties and acknowledge "
+              "that it is recorded in the permission register. [2026-12-01 02:30:05+0000 sha256:0123456789abcdef]")
+    with translation.override("zh-hans"):
+        assert signoff_words(stored, "e1") == "e1已于2026-12-01 10:30签字确认（指纹0123456789ab）"
+    with translation.override("en"):
+        assert signoff_words(stored, "e1") == "Signed off by e1 on 2026-12-01 10:30 (fingerprint 0123456789ab)"
+    assert signoff_words("signed", "e1") == "signed"  # no stamp: shown as stored
