@@ -165,3 +165,11 @@ def test_r_perm_3_a_sign_off_reads_in_the_pages_language_at_local_time():
     with translation.override("en"):
         assert signoff_words(stored, "e1") == "Signed off by e1 on 2026-12-01 10:30 (fingerprint 0123456789ab)"
     assert signoff_words("signed", "e1") == "signed"  # no stamp: shown as stored
+
+
+def test_r_res_4_the_live_total_gives_no_figures_while_a_ratio_is_not_a_number(client):
+    client.force_login(StaffFactory().user)
+    html = client.post(reverse("reservations:ratio_summary"), {"own_ratio": "0.6", "co-0-ratio": "abc"},
+                       HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The total is shown once every ratio is a number." in html and "errorlist" in html
+    assert "0.6000" not in html and "unallocated" not in html
