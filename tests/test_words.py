@@ -173,3 +173,15 @@ def test_r_res_4_the_live_total_gives_no_figures_while_a_ratio_is_not_a_number(c
                        HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "The total is shown once every ratio is a number." in html and "errorlist" in html
     assert "0.6000" not in html and "unallocated" not in html
+
+
+def test_the_admins_change_links_read_as_djangos_own_word_not_the_platforms_kind_of_change(client):
+    """The platform's column "Change" (变更类型, the kind of change asked) has its own context, so the admin's
+    "Change" links keep Django's 修改."""
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser(username="root", password="pw-12345678", email=""))
+    html = client.get("/admin/").content.decode()
+    assert "修改" in html and "变更类型" not in html
+    with translation.override("zh-hans"):
+        assert translation.pgettext("the kind of change asked", "Change") == "变更类型"
