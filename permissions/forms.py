@@ -5,6 +5,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from permissions.authority import administered_branch_ids, user_branch_ids, users_of_branches
 from permissions.models import ApplicationAction, ApplicationStatus, Role
@@ -25,7 +26,8 @@ class RoleChoiceField(forms.ModelChoiceField):
 
 class ApplicationForm(forms.Form):
     subject = UserChoiceField(label=_("User concerned"), queryset=get_user_model().objects.none())
-    action = forms.ChoiceField(label=_("Change"), choices=ApplicationAction.choices)
+    action = forms.ChoiceField(label=pgettext_lazy("the kind of change asked", "Change"),
+                               choices=ApplicationAction.choices)
     role = RoleChoiceField(label=_("Existing role (to adjust or revoke)"), queryset=Role.objects.none(),
                            required=False)
     role_kind = forms.ChoiceField(label=_("Role asked for"), required=False,

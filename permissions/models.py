@@ -1,17 +1,37 @@
 """Roles and what they see (R-PERM-4). Administration of roles (R-PERM-1/2/3) builds on these rows."""
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
 from common.guards import append_only_guards
 from relationships.models import Organisation
+
+_SIGNOFF_STAMP = re.compile(r"\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})([+-]\d{4}) sha256:([0-9a-f]+)\]")
+
+
+def signoff_words(stored: str, applicant: str) -> str:
+    """R-PERM-3: a sign-off as the page shows it — in the page's language, at local time, with its fingerprint.
+
+    The register keeps the statement the applicant signed, stamped `[time±hhmm sha256:…]`, as it was; pages and
+    the register table read that stamp. A sign-off without the stamp is shown as stored.
+    """
+    match = _SIGNOFF_STAMP.search(stored or "")
+    if not match:
+        return stored or ""
+    at = dt.datetime.strptime(match.group(1) + match.group(2), "%Y-%m-%d %H:%M:%S%z")
+    return gettext("Signed off by %(user)s on %(time)s (fingerprint %(digest)s)") % {
+        "user": applicant, "time": f"{timezone.localtime(at):%Y-%m-%d %H:%M}", "digest": match.group(3)[:12]}
 
 
 def people_only(users):
@@ -130,6 +150,10 @@ class PermissionApplication(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_action_display()} {self.get_role_kind_display()} @ {self.organisation}"
 
+    @property
+    def signoff_text(self) -> str:
+        return signoff_words(self.signoff, self.applicant.get_username())
+
 
 class RegisterEvent(models.TextChoices):
     FILED = "filed", _("application filed")
@@ -192,6 +216,11 @@ class PermissionRegisterEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_event_display()} {self.subject_label}"
+
+    @property
+    def signoff_text(self) -> str:
+        return signoff_words(self.signoff, self.applicant_label)
+
 
 
 # --------------------------------------------------------------------------------------------------

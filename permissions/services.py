@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from guardian.shortcuts import assign_perm, remove_perm
 
 from common.actors import actor_label, actor_user
@@ -56,8 +57,9 @@ APPLICABLE_KINDS = {
     RoleKind.BRANCH_HEAD: OrgKind.BRANCH,
 }
 
-SIGNOFF_STATEMENT = ("I, %(user)s, apply for this change of permissions, confirm that it is needed for my "
-                     "duties and acknowledge that it is recorded in the permission register.")
+# The statement the applicant signs, in his language (the form shows it; the register keeps it as signed).
+SIGNOFF_STATEMENT = gettext_lazy("I, %(user)s, apply for this change of permissions, confirm that it is needed for "
+                                 "my duties and acknowledge that it is recorded in the permission register.")
 
 
 def _labels(*users) -> list[str]:

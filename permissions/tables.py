@@ -25,7 +25,8 @@ class RegisterTable(CompiledTable):
     what = tables.Column(verbose_name=_("What"), orderable=False)
     reason = tables.Column(verbose_name=_("Reason"), orderable=False, default="")
     applicant = tables.Column(verbose_name=_("Applicant"), accessor="applicant_label", orderable=False, default="")
-    signoff = tables.Column(verbose_name=_("Applicant's sign-off"), orderable=False, default="")
+    signoff = tables.Column(verbose_name=_("Applicant's sign-off"), accessor="signoff_text", orderable=False,
+                            default="")
     approved_by = tables.Column(verbose_name=_("Approved by"), accessor="approver_label", orderable=False,
                                 default="")
     applied_by = tables.Column(verbose_name=_("Applied by"), accessor="applier_label", orderable=False,

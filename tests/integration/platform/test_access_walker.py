@@ -294,6 +294,8 @@ class Walker:
         for secret in self.world.id_numbers + self.world.phones:
             if secret in body:
                 self.problems.append(f"{where}: shows the full value {secret[:3]}…")
+        if getattr(ep.callback, "synthetic_sample", False):
+            return  # a sample file of made-up lines (the feed formats' help): no one's number; the world's are above
         for m in ID_RE.finditer(body):
             if _is_valid_id(m.group(1)):
                 self.problems.append(f"{where}: shows an unmasked ID number {m.group(1)[:6]}…")

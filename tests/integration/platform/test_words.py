@@ -153,3 +153,35 @@ def test_the_type_picker_offers_front_staff_only_the_types_their_kind_may_hold(c
     broker = StaffFactory(kind="broker")
     client.force_login(broker.user)
     assert '<option value="BROKER_DEV"' in client.get("/reservations/new/").content.decode()
+
+
+def test_r_perm_3_a_sign_off_reads_in_the_pages_language_at_local_time():
+    from permissions.models import signoff_words
+
+    stored = ("I, e1, apply for this change of permissions, confirm that it is needed for my duties and acknowledge "
+              "that it is recorded in the permission register. [2026-12-01 02:30:05+0000 sha256:0123456789abcdef]")
+    with translation.override("zh-hans"):
+        assert signoff_words(stored, "e1") == "e1已于2026-12-01 10:30签字确认（指纹0123456789ab）"
+    with translation.override("en"):
+        assert signoff_words(stored, "e1") == "Signed off by e1 on 2026-12-01 10:30 (fingerprint 0123456789ab)"
+    assert signoff_words("signed", "e1") == "signed"  # no stamp: shown as stored
+
+
+def test_r_res_4_the_live_total_gives_no_figures_while_a_ratio_is_not_a_number(client):
+    client.force_login(StaffFactory().user)
+    html = client.post(reverse("reservations:ratio_summary"), {"own_ratio": "0.6", "co-0-ratio": "abc"},
+                       HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The total cannot be computed while a split ratio is invalid." in html and "errorlist" in html
+    assert "0.6000" not in html and "unallocated" not in html
+
+
+def test_the_admins_change_links_read_as_djangos_own_word_not_the_platforms_kind_of_change(client):
+    """The platform's column "Change" (变更类型, the kind of change asked) has its own context, so the admin's
+    "Change" links keep Django's 修改."""
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser(username="root", password="pw-12345678", email=""))
+    html = client.get("/admin/").content.decode()
+    assert "修改" in html and "变更类型" not in html
+    with translation.override("zh-hans"):
+        assert translation.pgettext("the kind of change asked", "Change") == "变更类型"
