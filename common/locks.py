@@ -13,6 +13,7 @@ class LockSpace(IntEnum):
 
     NIGHTLY_DATE = 73          # one business date's nightly run (reservations.pipeline)
     PERFORMANCE_PERIOD = 74    # one month's performance computation or lock (performance.services)
+    METRICS = 75               # a metrics load against the silent judgement (performance.feeds, .classification)
 
 
 def lock_key(space: LockSpace, day: dt.date) -> int:
