@@ -39,13 +39,12 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from common.actors import BATCH, Actor, actor_label, actor_user
-from common.locks import LockSpace, xact_lock
+from common.locks import metrics_xact_lock
 from performance.models import CustomerMonth, DailyMetric, MetricDate, SilentCustomer, SilentJudgement
 
 log = logging.getLogger(__name__)
 SILENT_THRESHOLD = Decimal("1000")
 SILENT_MONTHS = 12
-METRICS_LOCK_DAY = dt.date(2000, 1, 1)  # the key of the metrics load's lock (performance.feeds takes it too)
 LOSS_KINDS_SQL = "((e.kind = 'close' AND e.account_type = 'securities') OR e.kind = 'cancel_designation')"
 BACK_KINDS_SQL = ("((e.kind = 'open' AND e.account_type = 'securities') "
                   "OR e.kind IN ('designate', 'transfer_in_branch'))")
@@ -272,7 +271,7 @@ def customers_classify(*, business_date: dt.date, actor: Actor = BATCH, recomput
 def _silent_judgement(cur, w0: dt.date, w1: dt.date, ends: list[dt.date]) -> bool:
     """Make sure the stored silent set is that of the window [w0, w1] with these month-ends; judge it again (from
     the monthly summary) only when it is not. Returns whether it judged."""
-    xact_lock(LockSpace.METRICS, METRICS_LOCK_DAY)  # no metrics load between reading the summary and storing
+    metrics_xact_lock()  # no metrics load between reading the summary and storing
     judgements, silent = SilentJudgement._meta.db_table, SilentCustomer._meta.db_table
     cur.execute(f"SELECT month_ends FROM {judgements} WHERE window_end = %s", [w1])
     row = cur.fetchone()

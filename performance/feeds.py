@@ -35,8 +35,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from common.feedlines import EARLIEST_YEAR, LATEST_YEAR, FieldRules, LineError, check_horizon, refusal_text
-from common.locks import LockSpace, xact_lock
-from performance.classification import METRICS_LOCK_DAY
+from common.locks import metrics_xact_lock
 from relationships.identity import normalise_id_number
 from relationships.pii import pii_hashes
 from relationships.pii_store import hold_hash_versions
@@ -137,7 +136,7 @@ def load_metrics(actor, rows, result) -> None:
             WHERE f.line = s.line AND f.first_line <> s.line""")
         # 3. Upsert the good lines (what they replace first: the monthly summary counts trading days), keep the
         # monthly summary, and record the reported days.
-        xact_lock(LockSpace.METRICS, METRICS_LOCK_DAY)  # one load at a time against the summary and the judgement
+        metrics_xact_lock()  # one load at a time against the summary and the judgement
         cur.execute(f"""
             UPDATE {STAGING} s SET old_traded = m.trade_count > 0 FROM performance_dailymetric m
             WHERE s.error IS NULL AND m.customer_id = s.customer_id AND m.date = s.day""")
@@ -160,7 +159,8 @@ def load_metrics(actor, rows, result) -> None:
         cur.execute(f"""
             INSERT INTO performance_metricdate (date, loaded_at)
             SELECT DISTINCT day, now() FROM {STAGING} WHERE error IS NULL
-            ON CONFLICT (date) DO UPDATE SET loaded_at = EXCLUDED.loaded_at""")
+            ON CONFLICT (date) DO UPDATE SET loaded_at = EXCLUDED.loaded_at,
+                                             version = performance_metricdate.version + 1""")
         cur.execute(f"""
             SELECT line, error, id_error, date_raw, assets_raw, net_commission_raw, turnover_raw, trade_count_raw,
                    transfer_in_raw, first_line

@@ -50,10 +50,29 @@ class MetricDate(models.Model):
 
     date = models.DateField(_("date"), primary_key=True)
     loaded_at = models.DateTimeField(_("loaded at"), auto_now=True)
+    # Raised by every metrics load that touches the day: the performance night recomputes a day whose computed
+    # version (`ComputedDay`) is behind.
+    version = models.PositiveIntegerField(_("version"), db_default=1)
 
     class Meta:
         verbose_name = _("reported day")
         verbose_name_plural = _("reported days")
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
+
+
+class ComputedDay(models.Model):
+    """A reported day whose staff rows (grain `day`) were computed from its metrics at `version`."""
+
+    date = models.DateField(_("date"), primary_key=True)
+    month = models.DateField(_("month"))
+    version = models.PositiveIntegerField(_("version"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("computed day")
+        verbose_name_plural = _("computed days")
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d}"
