@@ -8,9 +8,11 @@ changed into the stored day rows (grain `day`), and rolls the month up from the 
   `ComputedDay.version`: a new day, a correction of that day);
 - every day from the earliest day a change of relationships or shares touched (`relationships.CreditChange`,
   written by the tables' own triggers, whoever wrote the change), in each open month it reaches;
-- the month row is summed from its day rows: asset-days, commission, turnover, transfers, trades and new
-  customers are the sums of the days', assets those of the last reported day;
-- day rows of a staff member whose outlet changed follow his outlet, as a recomputation would.
+- the month row moves by what the recomputed days' rows add less what their old rows held (asset-days,
+  commission, turnover, transfers, trades, new customers: sums of the days'), so a night reads only the days it
+  computes, whatever the day of the month; a pair left without day rows loses its month row; month-end assets
+  are set from the last reported day's rows;
+- the rows of a staff member whose outlet changed follow his outlet, as a recomputation would.
 
 A month never computed is computed whole. A locked month is never touched (R-PERF-3). The result is, to the
 last decimal, what `compute_period` writes (tests/test_performance_incremental.py checks it night by night).
@@ -70,22 +72,70 @@ GROUP BY r.effective_from, s.staff_id, r.type_id, st.outlet_id
 ON CONFLICT (grain, period, staff_id, type_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
 """
 
+# A staff member who moved: his month row and his day rows of the month follow his outlet (as a recomputation).
 _FOLLOW_OUTLETS = """
-UPDATE performance_staffperformance p SET outlet_id = st.outlet_id
-FROM relationships_staff st
-WHERE p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
-  AND st.id = p.staff_id AND p.outlet_id IS DISTINCT FROM st.outlet_id
+WITH moved AS (
+    UPDATE performance_staffperformance p SET outlet_id = st.outlet_id
+    FROM relationships_staff st
+    WHERE p.grain = 'month' AND p.period = %(start)s AND st.id = p.staff_id
+      AND p.outlet_id IS DISTINCT FROM st.outlet_id
+    RETURNING p.staff_id, st.outlet_id
+)
+UPDATE performance_staffperformance p SET outlet_id = m.outlet_id
+FROM (SELECT DISTINCT staff_id, outlet_id FROM moved) m
+WHERE p.staff_id = m.staff_id AND p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
 """
 
-_ROLL_UP_MONTH = """
-INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
-                                          net_commission, turnover, transfer_in, trade_count, new_customers)
-SELECT 'month', %(start)s, %(start)s, p.staff_id, p.type_id, st.outlet_id, sum(p.asset_days),
-       coalesce(sum(p.assets) FILTER (WHERE p.period = %(last_day)s), 0),
-       sum(p.net_commission), sum(p.turnover), sum(p.transfer_in), sum(p.trade_count), sum(p.new_customers)
-FROM performance_staffperformance p JOIN relationships_staff st ON st.id = p.staff_id
-WHERE p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
-GROUP BY p.staff_id, p.type_id, st.outlet_id
+_FIGURES = "asset_days, net_commission, turnover, transfer_in, trade_count, new_customers"
+
+# The month row changes by the dirty days' new rows less their old ones (`sign` -1 before, +1 after): a night
+# reads only the days it computes, whatever the day of the month.
+_DELTA = """
+INSERT INTO perf_delta
+SELECT p.staff_id, p.type_id, %(sign)s * sum(p.asset_days), %(sign)s * sum(p.net_commission),
+       %(sign)s * sum(p.turnover), %(sign)s * sum(p.transfer_in), %(sign)s * sum(p.trade_count),
+       %(sign)s * sum(p.new_customers), %(sign)s * count(*)
+FROM perf_dirty d JOIN performance_staffperformance p ON p.grain = 'day' AND p.period = d.day
+GROUP BY p.staff_id, p.type_id
+"""
+
+_APPLY_DELTA = [
+    """CREATE TEMP TABLE perf_net ON COMMIT DROP AS
+       SELECT staff_id, type_id, sum(asset_days) AS asset_days, sum(net_commission) AS net_commission,
+              sum(turnover) AS turnover, sum(transfer_in) AS transfer_in, sum(trade_count) AS trade_count,
+              sum(new_customers) AS new_customers, sum(n) AS n
+       FROM perf_delta GROUP BY staff_id, type_id""",
+    """UPDATE performance_staffperformance p
+       SET asset_days = p.asset_days + d.asset_days, net_commission = p.net_commission + d.net_commission,
+           turnover = p.turnover + d.turnover, transfer_in = p.transfer_in + d.transfer_in,
+           trade_count = p.trade_count + d.trade_count, new_customers = p.new_customers + d.new_customers
+       FROM perf_net d
+       WHERE p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id AND p.type_id = d.type_id""",
+    f"""INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, {_FIGURES})
+       SELECT 'month', %(start)s, %(start)s, d.staff_id, d.type_id, st.outlet_id, d.asset_days, d.net_commission,
+              d.turnover, d.transfer_in, d.trade_count, d.new_customers
+       FROM perf_net d JOIN relationships_staff st ON st.id = d.staff_id
+       WHERE NOT EXISTS (SELECT 1 FROM performance_staffperformance p WHERE p.grain = 'month'
+                         AND p.period = %(start)s AND p.staff_id = d.staff_id AND p.type_id = d.type_id)""",
+    # A pair that lost day rows and has none left has no month row either.
+    """DELETE FROM performance_staffperformance p USING perf_net d
+       WHERE d.n < 0 AND p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id
+         AND p.type_id = d.type_id
+         AND NOT EXISTS (SELECT 1 FROM performance_staffperformance x WHERE x.staff_id = d.staff_id
+                         AND x.grain = 'day' AND x.period >= %(start)s AND x.period < %(end)s
+                         AND x.type_id = d.type_id)""",
+]
+
+# Month-end assets are those of the last reported day: every month row when that day is new or recomputed,
+# else only the rows the night added (their pairs have no row on the last day).
+_MONTH_END_ASSETS = """
+UPDATE performance_staffperformance p SET assets = coalesce(x.assets, 0)
+FROM performance_staffperformance p2
+LEFT JOIN performance_staffperformance x
+  ON x.grain = 'day' AND x.period = %(last_day)s AND x.staff_id = p2.staff_id AND x.type_id = p2.type_id
+WHERE p2.id = p.id AND p.grain = 'month' AND p.period = %(start)s
+  AND (%(all)s OR EXISTS (SELECT 1 FROM perf_net d WHERE d.staff_id = p.staff_id AND d.type_id = p.type_id))
+  AND p.assets IS DISTINCT FROM coalesce(x.assets, 0)
 """
 
 
@@ -114,24 +164,31 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         days = sorted(versions)
         last_day = days[-1] if days else None
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        params = {"start": start, "end": end, "last_day": last_day}
+        params = {"start": start, "end": end, "last_day": last_day,
+                  "all": last_day != known.last_day or last_day in dirty}
         cur.execute(_FOLLOW_OUTLETS, params)
-        followed = cur.rowcount
-        if not dirty and not followed:
+        if not dirty and not params["all"]:
             return {"rows": known.rows, "days": len(days), "days_computed": 0, "whole": 0}
-        cur.execute("DROP TABLE IF EXISTS perf_dirty")
+        cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_delta, perf_net")
         cur.execute("CREATE TEMP TABLE perf_dirty (day date PRIMARY KEY) ON COMMIT DROP")
         cur.execute("INSERT INTO perf_dirty SELECT unnest(%s::date[])", [sorted(dirty)])
         cur.execute("ANALYZE perf_dirty")
+        cur.execute("CREATE TEMP TABLE perf_delta (staff_id bigint, type_id text, asset_days numeric, "
+                    "net_commission numeric, turnover numeric, transfer_in numeric, trade_count numeric, "
+                    "new_customers numeric, n bigint) ON COMMIT DROP")
+        cur.execute(_DELTA, {"sign": -1})
         cur.execute(_DELETE_DAYS)
         cur.execute(_INSERT_DAYS, params)
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
-        cur.execute("DELETE FROM performance_staffperformance WHERE grain = 'month' AND period = %(start)s", params)
-        cur.execute(_ROLL_UP_MONTH, params)
-        cur.execute("DROP TABLE perf_dirty")
-        cur.execute("SELECT count(*) FROM performance_staffperformance WHERE grain IN ('day', 'month') "
-                    "AND period >= %(start)s AND period < %(end)s", params)
-        rows = cur.fetchone()[0]
+        cur.execute(_DELTA, {"sign": 1})
+        rows = known.rows
+        for sql, sign in zip(_APPLY_DELTA, (0, 0, 1, -1), strict=True):
+            cur.execute(sql, params)
+            rows += sign * cur.rowcount                     # month rows added and removed
+        cur.execute("SELECT coalesce(sum(n), 0) FROM perf_net")
+        rows += cur.fetchone()[0]                           # day rows added less those removed
+        cur.execute(_MONTH_END_ASSETS, params)
+        cur.execute("DROP TABLE perf_dirty, perf_delta, perf_net")
         now = timezone.now()
         ComputedPeriod.objects.filter(period=start).update(days=len(days), last_day=last_day, rows=rows,
                                                            computed_at=now)

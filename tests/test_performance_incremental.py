@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from performance.exports import section12_export
-from performance.models import StaffPerformance
+from performance.models import ComputedPeriod, StaffPerformance
 from performance.nightly import compute_month_incremental, performance_night
 from performance.services import compute_period, open_periods_through
 from permissions.scoping import visible_staff_performance
@@ -76,6 +76,9 @@ def test_r_perf_1_day_by_day_nights_with_corrections_equal_a_full_recomputation_
     rels = [relate(c, (x, "0.6"), (y, "0.4")) if i % 2 else relate(c, (z, "1"), type_code="IB_SERVICE")
             for i, (_idn, c) in enumerate(people[:6])]
     late_idn, late_customer = people[6]
+    v = StaffFactory(outlet=outlet)                       # holds one customer, whose metrics stop on 20 March
+    quiet_idn, quiet = customer("静")
+    relate(quiet, (v, "1"), type_code="IB_SERVICE")
     figures = {}
     for day in _reported_days():
         for idn, _c in people:
@@ -83,7 +86,8 @@ def test_r_perf_1_day_by_day_nights_with_corrections_equal_a_full_recomputation_
                                    f"{rng.randint(-50, 300)}.{rng.randint(0, 99):02d}", f"{rng.randint(0, 9999)}.13",
                                    rng.randint(0, 4), f"{rng.randint(0, 500)}.07")
     for day in _reported_days():
-        metrics(*[figures[(day, idn)] for idn, _c in people], name=f"m-{day}.csv")
+        quiet_rows = [(day.isoformat(), quiet_idn, "321.09", "1.00", "2.00", 1)] if day <= dt.date(2026, 3, 20) else []
+        metrics(*[figures[(day, idn)] for idn, _c in people], *quiet_rows, name=f"m-{day}.csv")
         if day == dt.date(2026, 3, 5):   # a correction of 3 March (and of a February day: the open February too)
             metrics(("2026-03-03", people[1][0], "1.01", "-3.50", "0", 0), ("2026-02-26", people[3][0], "7.77",
                     "0", "0", 0), name="correction.csv")
@@ -106,6 +110,8 @@ def test_r_perf_1_day_by_day_nights_with_corrections_equal_a_full_recomputation_
         if day == dt.date(2026, 3, 11):
             performance_night(business_date=day)  # a re-run changes nothing
         assert _rows() == _full_recompute(day), day
+        for computed in ComputedPeriod.objects.all():
+            assert computed.rows == StaffPerformance.objects.filter(month=computed.period).count()
     assert not CreditChange.objects.exists()
     hq = RoleFactory(kind="hq", organisation=HQFactory()).user
     exported = _export(hq)
@@ -132,11 +138,14 @@ def test_r_perf_2_a_night_computes_only_the_new_day_whatever_the_day_of_the_mont
 
 def test_r_perf_3_a_change_of_shares_recomputes_the_open_months_from_the_day_it_touches():
     outlet = OutletFactory()
-    x, y = StaffFactory(outlet=outlet), StaffFactory(outlet=outlet)
+    x, y, w = StaffFactory(outlet=outlet), StaffFactory(outlet=outlet), StaffFactory(outlet=outlet)
     idn, cust = customer()
+    other_idn, other = customer()
     rel = relate(cust, (x, "1"))
+    only = relate(other, (w, "1"), type_code="IB_SERVICE")
     for day in _reported_days():
-        metrics((day.isoformat(), idn, "100.00", "1.00", "0", 1), name=f"m-{day}.csv")
+        metrics((day.isoformat(), idn, "100.00", "1.00", "0", 1), (day.isoformat(), other_idn, "5.00", "0", "0", 0),
+                name=f"m-{day}.csv")
     performance_night(business_date=dt.date(2026, 3, 31))
     RelationshipShare.objects.filter(relationship=rel, staff=x).update(effective_to=dt.date(2026, 3, 25))
     RelationshipShare.objects.create(relationship=rel, staff=y, ratio=D("1"), effective_from=dt.date(2026, 3, 25))
@@ -145,3 +154,11 @@ def test_r_perf_3_a_change_of_shares_recomputes_the_open_months_from_the_day_it_
     march = compute_month_incremental(period=MARCH, changed_from=dt.date(2026, 3, 25))
     assert (february["days_computed"], march["days_computed"]) == (0, 5)   # 25, 26, 27, 30, 31 March
     assert _rows() == _full_recompute(dt.date(2026, 3, 31))
+    # w's only relationship is cancelled on its first day: his rows of both months go, month rows included.
+    assert StaffPerformance.objects.filter(staff=w, grain="month").count() == 2
+    relationship_end(actor="test", relationship_id=only.pk, on=only.effective_from, reason="test")
+    performance_night(business_date=dt.date(2026, 3, 31))
+    assert not StaffPerformance.objects.filter(staff=w).exists()
+    assert _rows() == _full_recompute(dt.date(2026, 3, 31))
+    for computed in ComputedPeriod.objects.all():
+        assert computed.rows == StaffPerformance.objects.filter(month=computed.period).count()
