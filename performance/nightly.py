@@ -185,8 +185,8 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         for sql, sign in zip(_APPLY_DELTA, (0, 0, 1, -1), strict=True):
             cur.execute(sql, params)
             rows += sign * cur.rowcount                     # month rows added and removed
-        cur.execute("SELECT coalesce(sum(n), 0) FROM perf_net")
-        rows += cur.fetchone()[0]                           # day rows added less those removed
+        cur.execute("SELECT coalesce(sum(n), 0)::bigint FROM perf_net")
+        rows += int(cur.fetchone()[0])                      # day rows added less those removed
         cur.execute(_MONTH_END_ASSETS, params)
         cur.execute("DROP TABLE perf_dirty, perf_delta, perf_net")
         now = timezone.now()

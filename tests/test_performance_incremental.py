@@ -3,6 +3,7 @@ its day rows; night by night it writes, to the last decimal, what a full recompu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from decimal import Decimal
 
@@ -157,7 +158,8 @@ def test_r_perf_3_a_change_of_shares_recomputes_the_open_months_from_the_day_it_
     # w's only relationship is cancelled on its first day: his rows of both months go, month rows included.
     assert StaffPerformance.objects.filter(staff=w, grain="month").count() == 2
     relationship_end(actor="test", relationship_id=only.pk, on=only.effective_from, reason="test")
-    performance_night(business_date=dt.date(2026, 3, 31))
+    counts = performance_night(business_date=dt.date(2026, 3, 31))
+    assert json.loads(json.dumps(counts)) == counts    # the run ledger stores them as JSON
     assert not StaffPerformance.objects.filter(staff=w).exists()
     assert _rows() == _full_recompute(dt.date(2026, 3, 31))
     for computed in ComputedPeriod.objects.all():
