@@ -73,17 +73,17 @@ ON CONFLICT (grain, period, staff_id, type_id) DO UPDATE SET new_customers = EXC
 """
 
 # A staff member who moved: his month row and his day rows of the month follow his outlet (as a recomputation).
-_FOLLOW_OUTLETS = """
-WITH moved AS (
-    UPDATE performance_staffperformance p SET outlet_id = st.outlet_id
-    FROM relationships_staff st
-    WHERE p.grain = 'month' AND p.period = %(start)s AND st.id = p.staff_id
-      AND p.outlet_id IS DISTINCT FROM st.outlet_id
-    RETURNING p.staff_id, st.outlet_id
-)
-UPDATE performance_staffperformance p SET outlet_id = m.outlet_id
-FROM (SELECT DISTINCT staff_id, outlet_id FROM moved) m
-WHERE p.staff_id = m.staff_id AND p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
+_FOLLOW_OUTLETS_MONTH = """
+UPDATE performance_staffperformance p SET outlet_id = st.outlet_id
+FROM relationships_staff st
+WHERE p.grain = 'month' AND p.period = %(start)s AND st.id = p.staff_id AND p.outlet_id IS DISTINCT FROM st.outlet_id
+RETURNING p.staff_id
+"""
+_FOLLOW_OUTLETS_DAYS = """
+UPDATE performance_staffperformance p SET outlet_id = st.outlet_id
+FROM relationships_staff st
+WHERE p.staff_id = ANY(%(moved)s) AND p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
+  AND st.id = p.staff_id AND p.outlet_id IS DISTINCT FROM st.outlet_id
 """
 
 _FIGURES = "asset_days, net_commission, turnover, transfer_in, trade_count, new_customers"
@@ -166,7 +166,10 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         params = {"start": start, "end": end, "last_day": last_day,
                   "all": last_day != known.last_day or last_day in dirty}
-        cur.execute(_FOLLOW_OUTLETS, params)
+        cur.execute(_FOLLOW_OUTLETS_MONTH, params)
+        moved = sorted({row[0] for row in cur.fetchall()})
+        if moved:
+            cur.execute(_FOLLOW_OUTLETS_DAYS, {**params, "moved": moved})
         if not dirty and not params["all"]:
             return {"rows": known.rows, "days": len(days), "days_computed": 0, "whole": 0}
         cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_delta, perf_net")
