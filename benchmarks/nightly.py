@@ -11,7 +11,7 @@ migrates it, and generates with set-based SQL:
   reservations that meet nothing): N/100 openings a trading night, spread over the trading days 1–22 December
   2026 (the openings and the reservations meeting them are moved to their day), N/2 reservations in all;
 - N customers with a securities account since 2024, a tenth lost, dormant or active again (classify.py's mix),
-  70 % holding a relationship (3 in 20 co-developed), 3 audit rows each;
+  70 % holding a relationship (3 in 20 co-developed) whose callback is done, 3 audit rows each;
 - one metrics row per customer per trading day (Monday–Friday) for 13 months, December 2025 to November 2026, and
   the monthly summary the metrics load keeps; the months before November are locked by HQ, November is computed.
 
@@ -139,6 +139,11 @@ def generate_base(cur, *, customers: int, staff: int) -> dict:
           ON x.shape = CASE WHEN kk.k %% 20 < 16 THEN 0 WHEN kk.k %% 20 < 19 THEN 1 ELSE 2 END
         JOIN b_staff s ON s.idx = (kk.k * 7919 + x.slot * 104729) %% %(s)s
         WHERE r.source = 'bench'""", p)
+    cur.execute("""
+        INSERT INTO relationships_callback (relationship_id, outlet_id, created_on, due_on, status, reason,
+                                            resolution, resolution_note, recorded_at)
+        SELECT r.id, r.outlet_id, r.effective_from, r.effective_from + 7, 'confirmed', '', '', '', now()
+        FROM relationships_relationship r WHERE r.source = 'bench'""")
     cur.execute("""
         INSERT INTO relationships_auditentry (at, actor_label, action, target_model, target_id, before, after)
         SELECT now() - (k %% 400) * interval '1 day', 'bench', 'bench.history', 'relationships.customer',
@@ -271,7 +276,7 @@ def run_floor(cur, statements: list[str], params: dict, tables: str) -> float:
     return elapsed
 
 
-def interleaved(label: str, floor, product, repeat: int) -> None:
+def interleaved(label: str, floor, product, repeat: int) -> tuple[float, float]:
     floors, products = [], []
     for _i in range(repeat):
         floors.append(floor())
@@ -279,6 +284,7 @@ def interleaved(label: str, floor, product, repeat: int) -> None:
     f, p = statistics.median(floors), statistics.median(products)
     log(f"  {label}: product median {p:.3f} s, floor median {f:.3f} s, ratio {p / f:.2f} "
         f"(runs: product {' '.join(f'{x:.3f}' for x in products)}; floor {' '.join(f'{x:.3f}' for x in floors)})")
+    return p, f
 
 
 def measure_day(day: dt.date, repeat: int) -> None:

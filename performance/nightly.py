@@ -29,8 +29,8 @@ from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLo
 from performance.services import WORK_MEM, PeriodLocked, compute_period, next_month, open_periods_through
 from relationships.models import CreditChange
 
-# The days to compute are in the temporary table perf_dirty (day date): a reported day's metrics and a calendar
-# day's new customers.
+# The days to compute are in the temporary table perf_dirty (day date): a calendar day's rows and new customers;
+# perf_dirty_reported holds those of them the metrics feed reported (read through the BRIN index one by one).
 _DELETE_DAYS = """
 DELETE FROM performance_staffperformance p USING perf_dirty d
 WHERE p.grain = 'day' AND p.period = d.day
@@ -42,7 +42,7 @@ INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_i
 SELECT 'day', m.date, %(start)s, s.staff_id, r.type_id, st.outlet_id,
        sum(m.assets * s.ratio), sum(m.assets * s.ratio), sum(m.net_commission * s.ratio),
        sum(m.turnover * s.ratio), sum(m.transfer_in * s.ratio), sum(m.trade_count * s.ratio)
-FROM perf_dirty d
+FROM perf_dirty_reported d
 JOIN performance_dailymetric m ON m.date = d.day
 JOIN relationships_relationship r ON r.customer_id = m.customer_id
 JOIN relationships_relationshipshare s ON s.relationship_id = r.id
@@ -105,6 +105,7 @@ _APPLY_DELTA = [
               sum(turnover) AS turnover, sum(transfer_in) AS transfer_in, sum(trade_count) AS trade_count,
               sum(new_customers) AS new_customers, sum(n) AS n
        FROM perf_delta GROUP BY staff_id, type_id""",
+    "ANALYZE perf_net",
     """UPDATE performance_staffperformance p
        SET asset_days = p.asset_days + d.asset_days, net_commission = p.net_commission + d.net_commission,
            turnover = p.turnover + d.turnover, transfer_in = p.transfer_in + d.transfer_in,
@@ -128,15 +129,19 @@ _APPLY_DELTA = [
 
 # Month-end assets are those of the last reported day: every month row when that day is new or recomputed,
 # else only the rows the night added (their pairs have no row on the last day).
-_MONTH_END_ASSETS = """
-UPDATE performance_staffperformance p SET assets = coalesce(x.assets, 0)
-FROM performance_staffperformance p2
-LEFT JOIN performance_staffperformance x
-  ON x.grain = 'day' AND x.period = %(last_day)s AND x.staff_id = p2.staff_id AND x.type_id = p2.type_id
-WHERE p2.id = p.id AND p.grain = 'month' AND p.period = %(start)s
-  AND (%(all)s OR EXISTS (SELECT 1 FROM perf_net d WHERE d.staff_id = p.staff_id AND d.type_id = p.type_id))
-  AND p.assets IS DISTINCT FROM coalesce(x.assets, 0)
-"""
+_MONTH_END_ASSETS = [
+    # The last reported day's rows, counted first: fresh rows the planner has no statistics of yet.
+    """CREATE TEMP TABLE perf_last ON COMMIT DROP AS
+       SELECT staff_id, type_id, assets FROM performance_staffperformance
+       WHERE grain = 'day' AND period = %(last_day)s""",
+    "ANALYZE perf_last",
+    """UPDATE performance_staffperformance p SET assets = coalesce(x.assets, 0)
+       FROM performance_staffperformance p2
+       LEFT JOIN perf_last x ON x.staff_id = p2.staff_id AND x.type_id = p2.type_id
+       WHERE p2.id = p.id AND p.grain = 'month' AND p.period = %(start)s
+         AND (%(all)s OR EXISTS (SELECT 1 FROM perf_net d WHERE d.staff_id = p.staff_id AND d.type_id = p.type_id))
+         AND p.assets IS DISTINCT FROM coalesce(x.assets, 0)""",
+]
 
 
 def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None = None) -> dict:
@@ -172,10 +177,11 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
             cur.execute(_FOLLOW_OUTLETS_DAYS, {**params, "moved": moved})
         if not dirty and not params["all"]:
             return {"rows": known.rows, "days": len(days), "days_computed": 0, "whole": 0}
-        cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_delta, perf_net")
-        cur.execute("CREATE TEMP TABLE perf_dirty (day date PRIMARY KEY) ON COMMIT DROP")
-        cur.execute("INSERT INTO perf_dirty SELECT unnest(%s::date[])", [sorted(dirty)])
-        cur.execute("ANALYZE perf_dirty")
+        cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_dirty_reported, perf_delta, perf_net, perf_last")
+        for table, chosen in (("perf_dirty", dirty), ("perf_dirty_reported", dirty & set(versions))):
+            cur.execute(f"CREATE TEMP TABLE {table} (day date PRIMARY KEY) ON COMMIT DROP")
+            cur.execute(f"INSERT INTO {table} SELECT unnest(%s::date[])", [sorted(chosen)])
+            cur.execute(f"ANALYZE {table}")
         cur.execute("CREATE TEMP TABLE perf_delta (staff_id bigint, type_id text, asset_days numeric, "
                     "net_commission numeric, turnover numeric, transfer_in numeric, trade_count numeric, "
                     "new_customers numeric, n bigint) ON COMMIT DROP")
@@ -185,13 +191,14 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
         cur.execute(_DELTA, {"sign": 1})
         rows = known.rows
-        for sql, sign in zip(_APPLY_DELTA, (0, 0, 1, -1), strict=True):
+        for sql, sign in zip(_APPLY_DELTA, (0, 0, 0, 1, -1), strict=True):
             cur.execute(sql, params)
             rows += sign * cur.rowcount                     # month rows added and removed
         cur.execute("SELECT coalesce(sum(n), 0)::bigint FROM perf_net")
         rows += int(cur.fetchone()[0])                      # day rows added less those removed
-        cur.execute(_MONTH_END_ASSETS, params)
-        cur.execute("DROP TABLE perf_dirty, perf_delta, perf_net")
+        for sql in _MONTH_END_ASSETS:
+            cur.execute(sql, params)
+        cur.execute("DROP TABLE perf_dirty, perf_dirty_reported, perf_delta, perf_net, perf_last")
         now = timezone.now()
         ComputedPeriod.objects.filter(period=start).update(days=len(days), last_day=last_day, rows=rows,
                                                            computed_at=now)
