@@ -17,16 +17,23 @@ The mix (by customer i mod 100):
 - 40–59 month-end assets below 1,000 yuan and no trade for the 13 months (silent);
 - 60–64 low assets but one trade in the window (not silent); everyone else holds 5,000 yuan or more.
 
-Metrics: every customer has a row on each reported month-end (13 month-ends) and, for 70 % of them,
-one mid-month trading day per month — about 22 rows per customer. A production metrics table holds a
-row per customer and trading day (~21 a month). The classification reads the 12 month-end dates
-through the BRIN index on the date (cost independent of the density) and scans the 12-month window
-once for the customers who traded (cost proportional to the window's rows: with daily density expect
-that scan to dominate, roughly ten times the rows generated here).
+Metrics: one row per customer per trading day (Monday–Friday) for the 13 complete months before D, as a
+production metrics table holds them, and the per-customer monthly summary the metrics load keeps (built as its
+migration builds it).
+
+Timed: the first night (every class new, silence judged), then, interleaved with hand-written SQL floors
+(medians of --repeat):
+- a night: `customers_classify` again (the stored silent set; nothing changes) against the customers whose latest
+  lifecycle event is a loss or a dormancy, and the stored silent set, into temporary tables;
+- a judgement night (the judgement dropped, as a metrics load touching the window does): the silent set judged
+  again from the monthly summary, against the same set by one hand-written statement over the summary;
+- before: `customers_classify(recompute_silent=True)`, the silent judgement from the daily metrics that every
+  night used to make.
 
 The last line printed is:
-    classify customers=N seconds=S rows_per_s=R peak_mb=P
-(S: the first night; the steady-state night is logged on the line before.)
+    classify customers=N seconds=S rows_per_s=R peak_mb=P night_s=… night_floor_ratio=… judgement_s=…
+    judgement_floor_ratio=… before_s=…
+(S: the first night.)
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ import argparse
 import datetime as dt
 import os
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -44,7 +52,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from match import bench_database, generate_org_tree, log  # noqa: E402
 
-BENCH_DB = "crm_bench_classify"
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_classify")
 
 
 def recreate(admin: dict, create: bool = True) -> None:
@@ -102,29 +110,38 @@ def generate(cur, *, customers: int, day: dt.date) -> dict:
                CASE WHEN e.kind = 'open' THEN 'done' END, '', now(), e.i + 1, o.id
         FROM b_ev e JOIN b_outlet o ON o.idx = e.i % 300
         ORDER BY e.t, e.i""")
-    # Metrics: 13 reported month-ends up to the last complete month, plus a mid-month day each month.
+    # Metrics: one row per customer per trading day (Monday–Friday) for the 13 complete months before D; a
+    # month-end is the month's last trading day.
     cur.execute("""
         CREATE TEMP TABLE b_days AS
-        SELECT (date_trunc('month', %(d)s::date) - (k || ' month')::interval - interval '1 day')::date AS day,
-               true AS month_end FROM generate_series(0, 12) k
-        UNION ALL
-        SELECT (date_trunc('month', %(d)s::date) - (k || ' month')::interval + interval '14 day')::date, false
-        FROM generate_series(1, 13) k""", p)
+        SELECT d::date AS day FROM generate_series(date_trunc('month', %(d)s::date) - interval '13 month',
+                                                   date_trunc('month', %(d)s::date) - interval '1 day',
+                                                   interval '1 day') d
+        WHERE extract(isodow FROM d) < 6""", p)
     cur.execute("INSERT INTO performance_metricdate (date, loaded_at) SELECT day, now() FROM b_days")
+    cur.execute("SELECT day FROM b_days ORDER BY day")
+    days = [row[0] for row in cur.fetchall()]
+    trade_day = days[len(days) // 2]   # the one trade of customers 60–64
+    for day in days:   # one statement a day, in date order, as the feed fills the table
+        cur.execute("""
+            INSERT INTO performance_dailymetric (customer_id, date, assets, net_commission, turnover, trade_count,
+                                                 transfer_in)
+            SELECT i + 1, %(day)s,
+                   CASE WHEN i %% 100 BETWEEN 40 AND 64 THEN 300 + (i %% 600) ELSE 5000 + (i %% 100000) END,
+                   0, 0,
+                   CASE WHEN i %% 100 BETWEEN 40 AND 59 THEN 0
+                        WHEN i %% 100 BETWEEN 60 AND 64 THEN (%(day)s = %(trade_day)s::date)::int
+                        WHEN (i + %(k)s) %% 3 = 0 THEN 1 + i %% 3 ELSE 0 END,
+                   0
+            FROM generate_series(0, %(n)s - 1) i ORDER BY i""", {**p, "day": day, "k": day.toordinal(),
+                                                                   "trade_day": trade_day})
+    # The monthly summary the metrics load keeps (performance.feeds), as the migration builds it.
     cur.execute("""
-        INSERT INTO performance_dailymetric (customer_id, date, assets, net_commission, turnover, trade_count,
-                                             transfer_in)
-        SELECT i + 1, d.day,
-               CASE WHEN i %% 100 BETWEEN 40 AND 64 THEN 300 + (i %% 600) ELSE 5000 + (i %% 100000) END,
-               0, 0,
-               CASE WHEN NOT d.month_end AND (i %% 100 NOT BETWEEN 40 AND 64 OR
-                                              (i %% 100 BETWEEN 60 AND 64 AND d.day = (SELECT max(day) FROM b_days
-                                                                                        WHERE NOT month_end)))
-                    THEN 1 + i %% 3 ELSE 0 END,
-               0
-        FROM generate_series(0, %(n)s - 1) i CROSS JOIN b_days d
-        WHERE d.month_end OR i %% 100 < 70 OR i %% 100 BETWEEN 60 AND 64
-        ORDER BY d.day, i""", p)
+        INSERT INTO performance_customermonth (customer_id, month, last_date, assets, trade_days)
+        SELECT DISTINCT ON (customer_id, date_trunc('month', date))
+               customer_id, date_trunc('month', date)::date, date, assets,
+               count(*) FILTER (WHERE trade_count > 0) OVER (PARTITION BY customer_id, date_trunc('month', date))
+        FROM performance_dailymetric ORDER BY customer_id, date_trunc('month', date), date DESC""")
     cur.execute("SET session_replication_role = origin")
     cur.execute("SELECT count(*) FROM performance_dailymetric")
     metric_rows = cur.fetchone()[0]
@@ -137,9 +154,22 @@ def generate(cur, *, customers: int, day: dt.date) -> dict:
             "metric_rows": metric_rows, "event_rows": event_rows}
 
 
+# The silent set by hand, from the same monthly summary (with the outlet of the latest account).
+JUDGE_FLOOR = """
+CREATE TEMP TABLE f_silent AS
+SELECT q.customer_id, (SELECT a.outlet_id FROM relationships_account a WHERE a.customer_id = q.customer_id
+                       ORDER BY a.opened_at DESC NULLS LAST, a.id DESC LIMIT 1) AS outlet_id
+FROM (SELECT cm.customer_id FROM performance_customermonth cm
+      JOIN unnest(%(ends)s::date[]) e(day) ON cm.month = date_trunc('month', e.day)::date AND cm.last_date = e.day
+      WHERE cm.assets < 1000 AND cm.trade_days = 0
+      GROUP BY cm.customer_id HAVING count(*) = %(months)s) q
+"""
+
+
 def vacuum(cur) -> None:
     for table in ("relationships_customer", "relationships_account", "relationships_accountevent",
-                  "performance_dailymetric", "performance_metricdate", "relationships_organisation"):
+                  "performance_dailymetric", "performance_metricdate", "relationships_organisation",
+                  "performance_customermonth"):
         cur.execute(f"VACUUM (ANALYZE) {table}")
 
 
@@ -147,6 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, required=True, help="customers (N)")
     parser.add_argument("--date", default="2026-11-16", help="business date")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of product and floor")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
     day = dt.date.fromisoformat(args.date)
@@ -197,18 +228,59 @@ def main() -> None:
     if wrong:
         log(f"WARNING: open classes differ from the plan (got, expected): {wrong}")
 
-    started = time.perf_counter()
-    again = customers_classify(business_date=day)
-    steady = time.perf_counter() - started
-    changed = {k: v for k, v in again.items() if k.startswith(("new_", "ended_")) and v}
-    log(f"steady-state night (same date again): {steady:.2f} s, changes {changed or 'none'}")
+    from django.db import transaction
+    from nightly import CLASSIFY_FLOOR, interleaved, run_floor
+
+    def steady_product() -> float:
+        started = time.perf_counter()
+        again = customers_classify(business_date=day)
+        assert not any(v for k, v in again.items() if k.startswith(("new_", "ended_"))), again
+        return time.perf_counter() - started
+
+    def steady_floor() -> float:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            return run_floor(cur, CLASSIFY_FLOOR, {"day": day}, "f_life, f_class")
+
+    def judge_product() -> float:
+        from performance.models import SilentJudgement
+
+        SilentJudgement.objects.all().delete()   # as a metrics load touching the window does
+        started = time.perf_counter()
+        again = customers_classify(business_date=day)
+        assert again["silent_rejudged"] == 1 and not any(
+            v for k, v in again.items() if k.startswith(("new_", "ended_"))), again
+        return time.perf_counter() - started
+
+    def judge_floor() -> float:
+        from performance.classification import SILENT_MONTHS, silent_window
+
+        with transaction.atomic(), connection.cursor() as cur:
+            w0, w1 = silent_window(day)
+            cur.execute("SELECT max(date) FROM performance_metricdate WHERE date BETWEEN %s AND %s "
+                        "GROUP BY date_trunc('month', date) ORDER BY 1", [w0, w1])
+            ends = [row[0] for row in cur.fetchall()]
+            return run_floor(cur, [JUDGE_FLOOR], {"ends": ends, "months": SILENT_MONTHS}, "f_silent")
+
+    log(f"interleaved, median of {args.repeat}:")
+    steady = interleaved("a night (the stored silent set)", steady_floor, steady_product, args.repeat)
+    judged = interleaved("a judgement night (silence from the monthly summary)", judge_floor, judge_product,
+                         args.repeat)
+    before = []
+    for _i in range(args.repeat):
+        started = time.perf_counter()
+        customers_classify(business_date=day, recompute_silent=True)
+        before.append(time.perf_counter() - started)
+    log(f"  before (every night judged silence from the daily metrics): median {statistics.median(before):.2f} s")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     connections.close_all()
     if not args.keep:
         recreate(admin, create=False)
     log(f"classify customers={args.customers} seconds={seconds:.2f} rows_per_s={args.customers / seconds:.0f} "
-        f"peak_mb={peak_mb:.0f}")
+        f"peak_mb={peak_mb:.0f} night_s={steady[0]:.3f} night_floor_ratio={steady[0] / steady[1]:.2f} "
+        f"judgement_s={judged[0]:.3f} judgement_floor_ratio={judged[0] / judged[1]:.2f} "
+        f"before_s={statistics.median(before):.2f}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "crm_bench_match"
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_match")
 N_OUTLETS = 300          # 30 branches × 10 outlets, in 5 regions
 OUTLETS_PER_BRANCH = 10
 

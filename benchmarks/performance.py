@@ -25,8 +25,17 @@ Then it times, in this order:
   rolled-back transaction, extrapolated to all shares;
 - seconds: the product's `performance.services.compute_period` for each month the window touches.
 
+Metrics are written for the trading days (Monday to Friday) of the window only, as the feed delivers them.
+
+Then, interleaved with their floors (medians of --repeat): the night (`performance.nightly`: the last reported day
+computed again into the stored day rows and the month row moved by it, against the same work by hand: the day's
+aggregate and the month's rows moved by it, into temporary tables), and the months recomputed whole
+(`compute_period`, what every night did before) against the floor above. Run it with --days 2 and --days 22
+from a month's 1st to compare the night early and late in a month.
+
 The last line printed is:
-    performance shares=N days=D seconds=S floor_seconds=F naive_seconds_est=E peak_mb=P
+    performance shares=N days=D seconds=S floor_seconds=F naive_seconds_est=E peak_mb=P night_s=…
+    night_floor_ratio=… whole_s=… whole_floor_ratio=…
 (peak_mb: the benchmark process's peak resident memory; the work itself runs in PostgreSQL.)
 """
 from __future__ import annotations
@@ -45,7 +54,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import match as match_bench  # noqa: E402  (the bench-database helpers of the matching benchmark)
 
-match_bench.BENCH_DB = BENCH_DB = "crm_bench_perf"
+match_bench.BENCH_DB = BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_perf")
 N_STAFF = 3000
 SHARES_PER_BLOCK, RELS_PER_BLOCK = 27, 20
 TYPES = ["NEW_DEV", "SECONDARY_DEV", "IB_SERVICE", "CREDIT_DEV", "REPURCHASE_DEV", "EXISTING_DEV",
@@ -147,17 +156,19 @@ def generate(cur, *, shares: int, days: int, start: dt.date) -> dict:
                CASE WHEN k %% 50 = 0 THEN 1000 ELSE 0 END
         FROM generate_series(%(start)s::date, %(start)s::date + (%(days)s - 1), interval '1 day') d,
              generate_series(0::bigint, %(cust)s + %(plain)s - 1) k
+        WHERE extract(isodow FROM d) < 6   -- trading days: Monday to Friday
         ORDER BY d, k""", {**p, "cust0": cust0})
     cur.execute("""
         INSERT INTO performance_metricdate (date, loaded_at)
         SELECT d::date, now() FROM generate_series(%(start)s::date, %(start)s::date + (%(days)s - 1),
-                                                   interval '1 day') d""", p)
+                                                   interval '1 day') d
+        WHERE extract(isodow FROM d) < 6""", p)
     cur.execute("SET session_replication_role = origin")
     cur.execute("SELECT count(*) FROM relationships_relationshipshare")
     made = cur.fetchone()[0]
     cur.execute("DROP TABLE b_staff")
     return {"shares": made, "relationships": n_rel, "customers": n_cust + n_plain,
-            "metrics": (n_cust + n_plain) * days}
+            "metrics": (n_cust + n_plain) * sum((start + dt.timedelta(days=i)).weekday() < 5 for i in range(days))}
 
 
 def vacuum(cur) -> None:
@@ -294,6 +305,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1, help="days of metrics (D)")
     parser.add_argument("--date", default="2026-03-02", help="first day of metrics")
     parser.add_argument("--naive-every", type=int, default=100, help="naive sample: every k-th share (1 %%)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of product and floor")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
     start = dt.date.fromisoformat(args.date)
@@ -374,11 +386,53 @@ def main() -> None:
                                                    else "the product's day and month rows equal the floor's"))
     log(f"staff rows: {StaffPerformance.objects.count()}")
 
+    # The night (performance.nightly): the last reported day computed again into the stored day rows and the month
+    # moved by it, against the hand-written floor of the same work, interleaved.
+    from django.db import transaction
+    from nightly import PERF_FLOOR, interleaved, run_floor
+
+    from performance.nightly import compute_month_incremental
+
+    last = months[-1]
+    with connection.cursor() as cur:
+        cur.execute("VACUUM (ANALYZE) performance_staffperformance")
+        cur.execute("SELECT max(date) FROM performance_metricdate")
+        last_day = cur.fetchone()[0]
+
+    def night_product() -> float:
+        with connection.cursor() as cur:
+            cur.execute("UPDATE performance_metricdate SET version = version + 1 WHERE date = %s", [last_day])
+        started = time.perf_counter()
+        done = compute_month_incremental(period=last)
+        assert done["days_computed"] == 1, done
+        return time.perf_counter() - started
+
+    def night_floor() -> float:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            return run_floor(cur, PERF_FLOOR, {"day": last_day, "start": last}, "f_day, f_month")
+
+    def whole_product() -> float:
+        started = time.perf_counter()
+        for month in months:
+            compute_period(period=month)
+        return time.perf_counter() - started
+
+    def whole_floor() -> float:
+        with connection.cursor() as cur:
+            return floor_seconds(cur, months)
+
+    log(f"interleaved, median of {args.repeat}:")
+    night, night_floor_s = interleaved(f"the night of {last_day} (day {last_day.day})", night_floor, night_product,
+                                       args.repeat)
+    whole, whole_floor_s = interleaved("the month(s) recomputed whole", whole_floor, whole_product, args.repeat)
+
     connections.close_all()
     if not args.keep:
         match_bench.recreate(admin, create=False)
     log(f"performance shares={args.shares} days={args.days} seconds={seconds:.2f} floor_seconds={floor:.2f} "
-        f"naive_seconds_est={naive:.1f} peak_mb={peak_mb:.0f}")
+        f"naive_seconds_est={naive:.1f} peak_mb={peak_mb:.0f} night_s={night:.3f} "
+        f"night_floor_ratio={night / night_floor_s:.2f} whole_s={whole:.2f} whole_floor_ratio={whole / whole_floor_s:.2f}")
 
 
 if __name__ == "__main__":

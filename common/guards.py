@@ -22,6 +22,8 @@ connects as neither.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pgtrigger
 from django.db import models
 from pgtrigger import compiler
@@ -60,15 +62,19 @@ class GuardSql(compiler.UpsertTriggerSql):
         return _TEMPLATE
 
 
-class Guard(pgtrigger.Trigger):
-    """A trigger that refuses the statement, compiled without pgtrigger's session bypass."""
-
-    when = pgtrigger.Before
-    func = REFUSE
+class StrictTrigger(pgtrigger.Trigger):
+    """A trigger compiled without pgtrigger's session bypass."""
 
     def compile(self, model: models.Model) -> compiler.Trigger:
         compiled = super().compile(model)
         return compiler.Trigger(name=compiled.name, sql=GuardSql(**compiled.sql.kwargs))
+
+
+class Guard(StrictTrigger):
+    """A trigger that refuses the statement, compiled without pgtrigger's session bypass."""
+
+    when = pgtrigger.Before
+    func = REFUSE
 
 
 def append_only_guards() -> list[pgtrigger.Trigger]:
@@ -76,4 +82,34 @@ def append_only_guards() -> list[pgtrigger.Trigger]:
     return [
         Guard(name="append_only", level=pgtrigger.Row, operation=pgtrigger.Update | pgtrigger.Delete),
         Guard(name="no_truncate", level=pgtrigger.Statement, operation=pgtrigger.Truncate),
+    ]
+
+
+def change_recorders(*, into: str, columns: Sequence[str]) -> list[pgtrigger.Trigger]:
+    """The Meta `triggers` of a table with `effective_from` / `effective_to` whose changes must be seen by work
+    derived from it: after each INSERT, UPDATE or DELETE statement, one row (`from_day`, `recorded_at`) goes into
+    `into` with the earliest effective day the statement touched. An UPDATE counts a changed `effective_to` from
+    the earlier of its two values, any other change of `columns` from the earlier `effective_from`; a statement
+    that changed none of them records nothing. Compiled without pgtrigger's bypass, so no session skips them."""
+    record = (f"INSERT INTO {into} (from_day, recorded_at) "
+              "SELECT {day}, now() FROM {rows} HAVING {day} IS NOT NULL;")
+    old_cols = ", ".join(f"o.{c}" for c in columns)
+    new_cols = ", ".join(f"n.{c}" for c in columns)
+    updated_day = (
+        "min(least("
+        f"CASE WHEN ROW({old_cols}, o.effective_from) IS DISTINCT FROM ROW({new_cols}, n.effective_from) "
+        "THEN least(o.effective_from, n.effective_from) END, "
+        "CASE WHEN o.effective_to IS DISTINCT FROM n.effective_to "
+        "THEN least(coalesce(o.effective_to, 'infinity'::date), coalesce(n.effective_to, 'infinity'::date)) END))")
+    return [
+        StrictTrigger(name="record_insert", when=pgtrigger.After, operation=pgtrigger.Insert,
+                      level=pgtrigger.Statement, referencing=pgtrigger.Referencing(new="new_rows"),
+                      func=record.format(day="min(effective_from)", rows="new_rows") + " RETURN NULL;"),
+        StrictTrigger(name="record_update", when=pgtrigger.After, operation=pgtrigger.Update,
+                      level=pgtrigger.Statement, referencing=pgtrigger.Referencing(old="old_rows", new="new_rows"),
+                      func=record.format(day=updated_day, rows="old_rows o JOIN new_rows n ON n.id = o.id")
+                      + " RETURN NULL;"),
+        StrictTrigger(name="record_delete", when=pgtrigger.After, operation=pgtrigger.Delete,
+                      level=pgtrigger.Statement, referencing=pgtrigger.Referencing(old="old_rows"),
+                      func=record.format(day="min(effective_from)", rows="old_rows") + " RETURN NULL;"),
     ]

@@ -13,6 +13,7 @@ class LockSpace(IntEnum):
 
     NIGHTLY_DATE = 73          # one business date's nightly run (reservations.pipeline)
     PERFORMANCE_PERIOD = 74    # one month's performance computation or lock (performance.services)
+    METRICS = 75               # a metrics load against what is derived from metrics (performance)
 
 
 def lock_key(space: LockSpace, day: dt.date) -> int:
@@ -23,6 +24,12 @@ def xact_lock(space: LockSpace, day: dt.date) -> None:
     """Wait for the lock; it is released when the current transaction ends."""
     with connection.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(space, day)])
+
+
+def metrics_xact_lock() -> None:
+    """One metrics load at a time, and none while the silent judgement or a month's performance reads what it
+    derives from (performance.feeds, .classification, .services): one key, held until the transaction ends."""
+    xact_lock(LockSpace.METRICS, dt.date(2000, 1, 1))
 
 
 @contextmanager

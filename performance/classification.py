@@ -16,6 +16,10 @@ dates), a new one is inserted. Running it twice for the same date changes nothin
   (`performance.MetricDate`); a customer needs a snapshot at every one of the 12. The silent state is
   judged at month-ends only: the 12 months are the last 12 complete calendar months up to D.
   `since` is the 12th month-end of the first evaluation that found him silent.
+  The judgement is made once per new month-end, from the per-customer monthly summary the metrics load
+  keeps (`CustomerMonth`), and stored (`SilentJudgement`, `SilentCustomer`); the nights after read the stored
+  set. A new reported day in the window or a metrics load touching it drops the judgement, and the next night
+  judges again. `recompute_silent=True` judges from the daily metrics themselves, as a check.
 
 A customer in several states is classified once, in the order lost, dormant, silent.
 
@@ -35,7 +39,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from common.actors import BATCH, Actor, actor_label, actor_user
-from performance.models import DailyMetric, MetricDate
+from common.locks import metrics_xact_lock
+from performance.models import CustomerMonth, DailyMetric, MetricDate, SilentCustomer, SilentJudgement
 
 log = logging.getLogger(__name__)
 SILENT_THRESHOLD = Decimal("1000")
@@ -117,6 +122,27 @@ CROSS JOIN LATERAL (
 WHERE l.last_dormant > COALESCE(l.last_awake, '-infinity'::timestamptz)
 """
 
+# The judgement from the monthly summary: 12 customer-months whose last reported day is the month-end, each
+# below the threshold and without a trading day. The outlet is that of his latest account.
+_SILENT_JUDGE_SQL = """
+INSERT INTO {silent} (customer_id, window_end, outlet_id)
+SELECT q.customer_id, %(w1)s,
+       (SELECT a.outlet_id FROM relationships_account a WHERE a.customer_id = q.customer_id
+        ORDER BY a.opened_at DESC NULLS LAST, a.id DESC LIMIT 1)
+FROM (SELECT cm.customer_id
+      FROM {summary} cm
+      JOIN unnest(%(ends)s::date[]) AS e(day) ON cm.month = date_trunc('month', e.day)::date AND cm.last_date = e.day
+      WHERE cm.assets < %(threshold)s AND cm.trade_days = 0
+      GROUP BY cm.customer_id
+      HAVING count(*) = %(months)s) q
+"""
+
+_SILENT_STORED_SQL = """
+INSERT INTO cls_now SELECT customer_id, 'silent', window_end, NULL, NULL, outlet_id, 3 FROM {silent}
+"""
+
+# The same judgement from the daily metrics themselves (`recompute_silent`): the reference the summary is checked
+# against.
 _SILENT_SQL = """
 WITH low AS (
     -- the month-end snapshots: a handful of dates, read through the BRIN index on the date
@@ -190,9 +216,10 @@ SELECT kind FROM added
 """
 
 
-def customers_classify(*, business_date: dt.date, actor: Actor = BATCH) -> Counter:
+def customers_classify(*, business_date: dt.date, actor: Actor = BATCH, recompute_silent: bool = False) -> Counter:
     """The nightly stage (R-SEC-6): bring the open classes in line with the state as of `business_date`; each
-    class ended or created is audited, by `actor` (the batch)."""
+    class ended or created is audited, by `actor` (the batch). `recompute_silent` judges silence from the daily
+    metrics instead of the stored judgement (a check; it leaves the stored judgement alone)."""
     counts: Counter = Counter()
     user = actor_user(actor)
     params = {"d": business_date}
@@ -215,10 +242,13 @@ def customers_classify(*, business_date: dt.date, actor: Actor = BATCH) -> Count
             cur.execute(f"SELECT max(date) FROM {dates} WHERE date BETWEEN %s AND %s "
                         "GROUP BY date_trunc('month', date) ORDER BY 1", [w0, w1])
             ends = [row[0] for row in cur.fetchall()]
-            if len(ends) == SILENT_MONTHS:  # fewer reported months: nobody can be silent yet
+            if len(ends) == SILENT_MONTHS and recompute_silent:
                 cur.execute(_SILENT_SQL.format(metrics=metrics),
                             {"w0": w0, "w1": w1, "ends": ends, "months": SILENT_MONTHS,
                              "threshold": SILENT_THRESHOLD})
+            elif len(ends) == SILENT_MONTHS:  # fewer reported months: nobody can be silent yet
+                counts["silent_rejudged"] = int(_silent_judgement(cur, w0, w1, ends))
+                cur.execute(_SILENT_STORED_SQL.format(silent=SilentCustomer._meta.db_table))
         cur.execute("CREATE TEMP TABLE cls_best ON COMMIT DROP AS "
                     "SELECT DISTINCT ON (customer_id) * FROM cls_now ORDER BY customer_id, prio")
         cur.execute("CREATE INDEX ON cls_best (customer_id)")
@@ -236,6 +266,25 @@ def customers_classify(*, business_date: dt.date, actor: Actor = BATCH) -> Count
         cur.execute("DROP TABLE cls_life, cls_now, cls_best")
     log.debug("classify %s: %s", business_date, ", ".join(f"{k} {v:.2f}s" for k, v in cur.timings))
     return counts
+
+
+def _silent_judgement(cur, w0: dt.date, w1: dt.date, ends: list[dt.date]) -> bool:
+    """Make sure the stored silent set is that of the window [w0, w1] with these month-ends; judge it again (from
+    the monthly summary) only when it is not. Returns whether it judged."""
+    metrics_xact_lock()  # no metrics load between reading the summary and storing
+    judgements, silent = SilentJudgement._meta.db_table, SilentCustomer._meta.db_table
+    cur.execute(f"SELECT month_ends FROM {judgements} WHERE window_end = %s", [w1])
+    row = cur.fetchone()
+    if row is not None and list(row[0]) == list(ends):
+        return False
+    cur.execute(f"DELETE FROM {silent}")
+    cur.execute(f"DELETE FROM {judgements}")
+    cur.execute(_SILENT_JUDGE_SQL.format(silent=silent, summary=CustomerMonth._meta.db_table),
+                {"w1": w1, "ends": ends, "months": SILENT_MONTHS, "threshold": SILENT_THRESHOLD})
+    found = cur.rowcount
+    cur.execute(f"INSERT INTO {judgements} (window_end, window_start, month_ends, customers, judged_at) "
+                "VALUES (%s, %s, %s, %s, now())", [w1, w0, ends, found])
+    return True
 
 
 class _Timed:
@@ -256,3 +305,7 @@ class _Timed:
 
     def fetchall(self):
         return self.cur.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self.cur.rowcount

@@ -20,6 +20,11 @@ transfer out is not a negative transfer in). Net commission may be: it is the co
 on and the rebates paid, and a day with a rebate or a correction of an earlier day and no trade nets below 0.
 
 A line with a NUL or another control character never reaches COPY: `load_feed` refuses it first.
+
+The same load keeps the per-customer monthly summary (`CustomerMonth`: last reported day, its assets, days with
+trades) with two set-based statements, and drops a silent judgement whose window it touches (R-SEC-3, see
+`performance.classification`). Loads are serialised by an advisory lock, so the summary's trading days, counted
+as the lines add less what they replace, stay exact.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from common.feedlines import EARLIEST_YEAR, LATEST_YEAR, FieldRules, LineError, check_horizon, refusal_text
+from common.locks import metrics_xact_lock
 from relationships.identity import normalise_id_number
 from relationships.pii import pii_hashes
 from relationships.pii_store import hold_hash_versions
@@ -44,6 +50,29 @@ AMOUNT_RE = r"^[+-]?[0-9]{1,16}(\.[0-9]{1,2})?$"
 COUNT_RE = r"^[0-9]{1,9}$"
 
 
+# The monthly summary (`CustomerMonth`) of the customer-months the file touches: the last reported day and its
+# assets move forward only, the trading days change by what the lines add less what they replace.
+_SUMMARY_UPSERT = """
+WITH t AS (
+    SELECT customer_id, date_trunc('month', day)::date AS month, max(day) AS last_date,
+           (array_agg(assets_raw::numeric ORDER BY day DESC))[1] AS assets,
+           sum((trade_count_raw::integer > 0)::int - coalesce(old_traded::int, 0))::int AS trade_delta
+    FROM {staging} WHERE error IS NULL
+    GROUP BY 1, 2
+), updated AS (
+    UPDATE performance_customermonth cm
+    SET assets = CASE WHEN t.last_date >= cm.last_date THEN t.assets ELSE cm.assets END,
+        last_date = GREATEST(cm.last_date, t.last_date),
+        trade_days = cm.trade_days + t.trade_delta
+    FROM t WHERE cm.customer_id = t.customer_id AND cm.month = t.month
+    RETURNING cm.customer_id, cm.month
+)
+INSERT INTO performance_customermonth (customer_id, month, last_date, assets, trade_days)
+SELECT t.customer_id, t.month, t.last_date, t.assets, t.trade_delta FROM t
+WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = t.customer_id AND u.month = t.month)
+"""
+
+
 def load_metrics(actor, rows, result) -> None:
     """`rows` are (line number, {column: stripped text}); fills `result` (a `common.feedlines.FeedResult`)."""
     if not rows:
@@ -54,7 +83,7 @@ def load_metrics(actor, rows, result) -> None:
             CREATE TEMP TABLE {STAGING} (
                 line integer PRIMARY KEY, id_hash text, id_hash_other text[], id_error text, date_raw text,
                 assets_raw text, net_commission_raw text, turnover_raw text, trade_count_raw text, transfer_in_raw text,
-                customer_id bigint, day date, error text, first_line integer
+                customer_id bigint, day date, error text, first_line integer, old_traded boolean
             ) ON COMMIT DROP""")
         hold_hash_versions()  # R-PII-1: no key-rotation chunk between the two customer lookups below
         with cur.copy(f"COPY {STAGING} (line, id_hash, id_hash_other, id_error, date_raw, assets_raw, "
@@ -105,7 +134,12 @@ def load_metrics(actor, rows, result) -> None:
             FROM (SELECT line, min(line) OVER (PARTITION BY customer_id, day) AS first_line
                   FROM {STAGING} WHERE error IS NULL) f
             WHERE f.line = s.line AND f.first_line <> s.line""")
-        # 3. Upsert the good lines and record the reported days.
+        # 3. Upsert the good lines (what they replace first: the monthly summary counts trading days), keep the
+        # monthly summary, and record the reported days.
+        metrics_xact_lock()  # one load at a time against the summary and the judgement
+        cur.execute(f"""
+            UPDATE {STAGING} s SET old_traded = m.trade_count > 0 FROM performance_dailymetric m
+            WHERE s.error IS NULL AND m.customer_id = s.customer_id AND m.date = s.day""")
         cur.execute(f"""
             INSERT INTO performance_dailymetric (customer_id, date, assets, net_commission, turnover, trade_count,
                                                  transfer_in)
@@ -117,10 +151,16 @@ def load_metrics(actor, rows, result) -> None:
                 turnover = EXCLUDED.turnover, trade_count = EXCLUDED.trade_count,
                 transfer_in = EXCLUDED.transfer_in""")
         result.rows_loaded += cur.rowcount
+        cur.execute(_SUMMARY_UPSERT.format(staging=STAGING))
+        cur.execute(f"""
+            DELETE FROM performance_silentjudgement j
+            USING (SELECT min(day) AS first, max(day) AS last FROM {STAGING} WHERE error IS NULL) t
+            WHERE j.window_start <= t.last AND j.window_end >= t.first""")
         cur.execute(f"""
             INSERT INTO performance_metricdate (date, loaded_at)
             SELECT DISTINCT day, now() FROM {STAGING} WHERE error IS NULL
-            ON CONFLICT (date) DO UPDATE SET loaded_at = EXCLUDED.loaded_at""")
+            ON CONFLICT (date) DO UPDATE SET loaded_at = EXCLUDED.loaded_at,
+                                             version = performance_metricdate.version + 1""")
         cur.execute(f"""
             SELECT line, error, id_error, date_raw, assets_raw, net_commission_raw, turnover_raw, trade_count_raw,
                    transfer_in_raw, first_line

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -49,6 +50,9 @@ class MetricDate(models.Model):
 
     date = models.DateField(_("date"), primary_key=True)
     loaded_at = models.DateTimeField(_("loaded at"), auto_now=True)
+    # Raised by every metrics load that touches the day: the performance night recomputes a day whose computed
+    # version (`ComputedDay`) is behind.
+    version = models.PositiveIntegerField(_("version"), db_default=1)
 
     class Meta:
         verbose_name = _("reported day")
@@ -56,6 +60,83 @@ class MetricDate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d}"
+
+
+class ComputedDay(models.Model):
+    """A reported day whose staff rows (grain `day`) were computed from its metrics at `version`."""
+
+    date = models.DateField(_("date"), primary_key=True)
+    month = models.DateField(_("month"))
+    version = models.PositiveIntegerField(_("version"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("computed day")
+        verbose_name_plural = _("computed days")
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
+
+
+class CustomerMonth(models.Model):
+    """One customer's month as the metrics feed reported it, kept by the metrics load (`performance.feeds`):
+    his last reported day of the month, his assets that day, and on how many days he traded.
+
+    The silent judgement (R-SEC-3) reads 12 of these per customer instead of his daily rows: he has a
+    month-end snapshot when `last_date` is the month's last reported day (`MetricDate`).
+    """
+
+    pk = models.CompositePrimaryKey("customer", "month")
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="+", db_constraint=False, db_index=False)
+    month = models.DateField(_("month"))
+    last_date = models.DateField(_("last reported day"))
+    assets = models.DecimalField(_("assets on the last reported day"), **AMOUNT)
+    trade_days = models.PositiveIntegerField(_("days with trades"))
+
+    class Meta:
+        verbose_name = _("customer month")
+        verbose_name_plural = _("customer months")
+        constraints = [models.CheckConstraint(
+            condition=models.Q(last_date__gte=models.F("month")), name="customer_month_last_date_in_month")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} · {self.month:%Y-%m}"
+
+
+class SilentJudgement(models.Model):
+    """The last silent judgement (R-SEC-3): the window and its month-ends. It is judged once per new month-end;
+    a metrics load that touches a month of the window drops it, so the next night judges again."""
+
+    window_end = models.DateField(_("window end"), primary_key=True)
+    window_start = models.DateField(_("window start"))
+    month_ends = ArrayField(models.DateField(), verbose_name=_("month-ends"))
+    customers = models.PositiveIntegerField(_("customers"))
+    judged_at = models.DateTimeField(_("judged at"))
+
+    class Meta:
+        verbose_name = _("silent judgement")
+        verbose_name_plural = _("silent judgements")
+
+    def __str__(self) -> str:
+        return f"{self.window_end:%Y-%m-%d}"
+
+
+class SilentCustomer(models.Model):
+    """A customer the last silent judgement found silent, with the outlet of his latest account."""
+
+    customer = models.OneToOneField(Customer, verbose_name=_("customer"), primary_key=True,
+                                    on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    window_end = models.DateField(_("window end"))
+    outlet = models.ForeignKey(Organisation, verbose_name=_("outlet"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
+
+    class Meta:
+        verbose_name = _("silent customer")
+        verbose_name_plural = _("silent customers")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} · {self.window_end:%Y-%m-%d}"
 
 
 class Grain(models.TextChoices):

@@ -22,8 +22,9 @@ customer, and neither is a relationship cancelled on its first day (`effective_t
 
 **Locking (R-PERF-3).** HQ locks a month with `period_lock`; a locked month is never recomputed
 (`compute_period` refuses, the nightly stage skips it), so later changes to relationships or
-metrics do not rewrite it. An open month is recomputed from scratch, so any retroactive
-correction shows in the open months' figures.
+metrics do not rewrite it. `compute_period` recomputes an open month from scratch; the nightly stage
+(`performance.nightly`) computes only the days that changed and rolls the month up from them, to the same
+figures, so any retroactive correction shows in the open months' figures.
 """
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from common.locks import LockSpace, xact_lock
-from performance.models import ComputedPeriod, MetricDate, PeriodLock
+from common.locks import LockSpace, metrics_xact_lock, xact_lock
+from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
 from permissions.authority import is_hq_office
 from relationships.audit import audit
 
@@ -164,8 +165,9 @@ def compute_period(*, period: dt.date) -> dict:
         if PeriodLock.objects.filter(period=start).exists():
             raise PeriodLocked(_("The period %(period)s is locked; its figures are not recomputed.")
                                % {"period": f"{start:%Y-%m}"})
-        days = list(MetricDate.objects.filter(date__gte=start, date__lt=end).order_by("date")
-                    .values_list("date", flat=True))
+        metrics_xact_lock()  # no metrics load in between: the days' versions hold
+        versions = dict(MetricDate.objects.filter(date__gte=start, date__lt=end).values_list("date", "version"))
+        days = sorted(versions)
         params = {"start": start, "end": end, "last_day": days[-1] if days else None}
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         cur.execute("DELETE FROM performance_staffperformance WHERE grain IN ('day', 'month') "
@@ -179,8 +181,12 @@ def compute_period(*, period: dt.date) -> dict:
         cur.execute("SELECT count(*) FROM performance_staffperformance WHERE grain IN ('day', 'month') "
                     "AND period >= %(start)s AND period < %(end)s", params)
         rows = cur.fetchone()[0]
+        now = timezone.now()
         ComputedPeriod.objects.update_or_create(period=start, defaults={
-            "days": len(days), "last_day": params["last_day"], "rows": rows, "computed_at": timezone.now()})
+            "days": len(days), "last_day": params["last_day"], "rows": rows, "computed_at": now})
+        ComputedDay.objects.filter(month=start).delete()
+        ComputedDay.objects.bulk_create([ComputedDay(date=d, month=start, version=v, computed_at=now)
+                                         for d, v in versions.items()])
     return {"rows": rows, "days": len(days)}
 
 
@@ -193,21 +199,6 @@ def open_periods_through(business_date: dt.date) -> tuple[list[dt.date], list[dt
     months.add(last)
     locked = set(PeriodLock.objects.filter(period__in=months).values_list("period", flat=True))
     return sorted(months - locked), sorted(months & locked)
-
-
-def compute_through(*, business_date: dt.date) -> dict:
-    """The nightly stage: recompute every open month up to the business date's; skip locked ones."""
-    todo, locked = open_periods_through(business_date)
-    counts = {"periods_computed": 0, "periods_locked_skipped": len(locked), "performance_rows": 0}
-    for period in todo:
-        try:
-            result = compute_period(period=period)
-        except PeriodLocked:  # locked between listing and computing
-            counts["periods_locked_skipped"] += 1
-            continue
-        counts["periods_computed"] += 1
-        counts["performance_rows"] += result["rows"]
-    return counts
 
 
 # --- locking ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
-from common.guards import append_only_guards
+from common.guards import append_only_guards, change_recorders
 
 
 class Region(models.Model):
@@ -358,6 +358,8 @@ class Relationship(models.Model):
                                               | Q(effective_to__gte=models.F("effective_from"))),
                                    name="relationship_dates_ordered"),
         ]
+        # Performance (R-PERF-3) recomputes the open months from the earliest day a change touched.
+        triggers = change_recorders(into="relationships_creditchange", columns=["customer_id", "type_id"])
 
     def __str__(self) -> str:
         return f"{self.type} · {self.customer}"
@@ -390,9 +392,26 @@ class RelationshipShare(models.Model):
                                     name="share_one_active_per_holder"),
         ]
         indexes = [models.Index(fields=["staff", "effective_from"])]
+        triggers = change_recorders(into="relationships_creditchange",
+                                    columns=["relationship_id", "staff_id", "ratio"])
 
     def __str__(self) -> str:
         return f"{self.staff} · {self.ratio}"
+
+
+class CreditChange(models.Model):
+    """Who is credited with a customer's figures may have changed from `from_day` on: written by the triggers of
+    `Relationship` and `RelationshipShare` (one row per statement), read and removed by the performance night."""
+
+    from_day = models.DateField(_("from day"))
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        verbose_name = _("credit change")
+        verbose_name_plural = _("credit changes")
+
+    def __str__(self) -> str:
+        return f"{self.from_day:%Y-%m-%d}"
 
 
 class AuditEntry(models.Model):

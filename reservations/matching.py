@@ -169,6 +169,14 @@ def _match_each(event_ids: list[int], business_date: dt.date, types: dict[str, R
     return counts
 
 
+def _record_weak_outcome(outcome_of_event: dict[int, str], event_id: int, outcome: str) -> None:
+    """An opening tried under several types (securities: BROKER_DEV, then NEW_DEV): an empty type never hides
+    what another found. "no_reservation" replaces nothing, "flagged" only "no_reservation"."""
+    rank, current = {"no_reservation": 0, "flagged": 1}, outcome_of_event.get(event_id)
+    if current is None or rank.get(current, 2) < rank[outcome]:
+        outcome_of_event[event_id] = outcome
+
+
 def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, RelationshipType]) -> Counter:
     counts: Counter = Counter(events_read=len(event_ids))
     openings: dict[tuple[int, str], Opening] = {}
@@ -212,7 +220,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
             outcome_of_event[op.event_id] = "already_held"
             continue
         if not cands:
-            outcome_of_event.setdefault(op.event_id, "no_reservation")
+            _record_weak_outcome(outcome_of_event, op.event_id, "no_reservation")
             continue
         if op.business_date not in deadlines:
             deadlines[op.business_date] = late_window(op.business_date)
@@ -251,7 +259,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
                 late_ids.add(c.reservation_id)
         if not valid:
             any_decided = any(u.event_id == op.event_id for u in res_updates)
-            outcome_of_event.setdefault(op.event_id, "flagged" if any_decided else "no_reservation")
+            _record_weak_outcome(outcome_of_event, op.event_id, "flagged" if any_decided else "no_reservation")
             continue
         # R-MATCH-3 counts staff, not rows: an expired and a newer reservation of one staff are one claim.
         by_staff: dict[int, Candidate] = {}

@@ -27,7 +27,7 @@ from approvals.reminders import reminders_run
 from common.actors import BATCH
 from common.locks import LockSpace, session_try_lock
 from performance.classification import customers_classify
-from performance.services import compute_through
+from performance.nightly import performance_night
 from relationships.callbacks import CALLBACK_DUE_WORKDAYS, callbacks_create_for_date
 from relationships.workdays import count_workdays_after
 from reservations.matching import expire_reservations, match_pending_events
@@ -76,8 +76,9 @@ def _stage_reminders(business_date: dt.date, progress=None) -> dict:
 
 
 def _stage_performance(business_date: dt.date, progress=None) -> dict:
-    """R-PERF-1..3: recompute every open (unlocked) month up to the business date's; locked ones are skipped."""
-    return compute_through(business_date=business_date)
+    """R-PERF-1..3: bring every open (unlocked) month up to the business date's up to date, computing only the days
+    that changed (performance.nightly); locked ones are skipped."""
+    return performance_night(business_date=business_date)
 
 
 STAGES: list[tuple[str, Callable[..., dict]]] = [

@@ -76,6 +76,18 @@ def test_name_mismatch_flags_reservation_and_creates_nothing(staff, outlet):
     assert Relationship.objects.count() == 1
 
 
+def test_r_match_2_a_misnamed_new_development_opening_is_recorded_as_flagged_not_as_without_reservation(
+        staff, outlet):
+    """R-MATCH-2: a securities opening is tried as BROKER_DEV (nobody reserved it) and as NEW_DEV (a reservation
+    under another name): the opening's outcome is the flag, not "no reservation" from the empty type."""
+    idn = make_id_number()
+    bad = reserve(staff, id_number=idn, name="李四", when=at("2026-03-02 09:00"))
+    record_events([event_row(when=at("2026-03-03 10:00"), id_number=idn, name="李思", outlet=outlet, event_id="MIS")])
+    nightly("2026-03-03")
+    assert _status(bad) == "flagged"
+    assert AccountEvent.objects.get(event_id="MIS").match_outcome == "flagged"
+
+
 def test_full_width_name_folds_to_half_width(staff, outlet):
     """R-MATCH-2: ＡＢＣ equals ABC after folding."""
     idn = make_id_number()
