@@ -18,8 +18,8 @@ from permissions.scoping import visible_staff_performance
 from relationships.models import CreditChange, RelationshipShare, RelationshipType
 from relationships.services import Share, relationship_create
 from relationships.versions import relationship_end
-from tests.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory
-from tests.test_performance import customer, metrics, relate
+from tests.integration.performance.test_performance import customer, metrics, relate
+from tests.support.factories import HQFactory, OutletFactory, RoleFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 

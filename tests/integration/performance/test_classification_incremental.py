@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from performance.classification import customers_classify
 from performance.models import CustomerMonth, SilentJudgement
 from relationships.models import CustomerClass
-from tests.factories import OutletFactory, make_id_number
-from tests.test_secondary_support import customer_of, event, metrics, open_account
+from tests.support.factories import OutletFactory, make_id_number
+from tests.support.secondary import customer_of, event, metrics, open_account
 
 pytestmark = pytest.mark.django_db
 
