@@ -15,7 +15,8 @@ changed into the stored day rows (grain `day`), and rolls the month up from the 
 - the rows of a staff member whose outlet changed follow his outlet, as a recomputation would.
 
 A month never computed is computed whole. A locked month is never touched (R-PERF-3). The result is, to the
-last decimal, what `compute_period` writes (tests/test_performance_incremental.py checks it night by night).
+last decimal, what `compute_period` writes (tests/integration/performance/test_performance_incremental.py checks it
+night by night).
 """
 from __future__ import annotations
 
