@@ -38,6 +38,10 @@ def test_the_upload_page_lists_each_feed_its_columns_and_what_happens_to_bad_lin
     assert "End-of-day assets in yuan" in html
     chinese = hq.get("/reservations/feeds/").content.decode()
     assert "错误行如何处理" in chinese and "日终资产" in chinese
+    # The help is one section of the page's content: not in its <title>, not in the breadcrumbs.
+    assert html.count('id="formats"') == 1
+    title = html[html.index("<title>"):html.index("</title>")]
+    assert "<section" not in title and "File formats" not in title
 
 
 def _sample(client, kind: str) -> list[list[str]]:
