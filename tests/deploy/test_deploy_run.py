@@ -36,6 +36,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.deploy.test_production_settings import compose_environment, compose_secrets
+from tests.support.workers import redis_up
 
 pytestmark = pytest.mark.deploy
 
@@ -206,18 +207,9 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _redis_up() -> bool:
-    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    if PG_BIN is None or not _redis_up():
+    if PG_BIN is None or not redis_up():
         pytest.fail("the deploy tests need PostgreSQL's server binaries and Redis (.ci/run provides both)")
     c = Cluster()
     yield c

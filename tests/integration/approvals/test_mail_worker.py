@@ -3,8 +3,6 @@ server is down the task is retried, and once it is up the message is sent exactl
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -12,8 +10,8 @@ from aiosmtpd.controller import Controller
 
 from approvals.models import Notification
 from tests.integration.approvals.test_notifications_mail import _free_port, _Inbox
-from tests.integration.reservations.test_celery_worker import REDIS_URL, ROOT, _redis_up, _test_database_url
 from tests.support.factories import UserFactory
+from tests.support.workers import REDIS_URL, running_worker
 
 QUEUE = f"crm-mail-test-{os.getpid()}"
 
@@ -25,24 +23,10 @@ def smtp_port():
 
 @pytest.fixture
 def mail_worker(smtp_port):
-    if not _redis_up():
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI must start it")
-        pytest.skip("no Redis on this machine (CI always has one)")
-    env = dict(os.environ, DATABASE_URL=_test_database_url(), REDIS_URL=REDIS_URL, DJANGO_DEBUG="1",
-               CELERY_QUEUE=QUEUE, EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-               EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_port), EMAIL_TIMEOUT="5", MAIL_RETRY_SECONDS="1",
-               DEFAULT_FROM_EMAIL="crm@example.test")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm_platform", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"mail-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_worker("mail", queue=QUEUE, EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+                        EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_port), EMAIL_TIMEOUT="5",
+                        MAIL_RETRY_SECONDS="1", DEFAULT_FROM_EMAIL="crm@example.test") as proc:
+        yield proc
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

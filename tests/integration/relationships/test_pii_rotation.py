@@ -28,6 +28,7 @@ from relationships.services import customer_get_or_create
 from reservations.models import Reservation
 from tests.support.factories import make_id_number
 from tests.support.helpers import at, event_row, nightly, record_events, reserve
+from tests.support.workers import test_database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -191,13 +192,12 @@ def test_r_pii_1_one_id_number_never_becomes_two_customers_across_versions(staff
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_r_pii_1_rotate_pii_key_killed_with_sigkill_resumes_when_run_again(settings):
     """A real `manage.py rotate_pii_key` process, killed with SIGKILL mid-run, then run again to the end."""
-    from tests.integration.reservations.test_celery_worker import _test_database_url
 
     numbers = [make_id_number(seq=i) for i in range(1, 901)]
     Customer.objects.bulk_create([Customer(id_hash=pii_hash(n), id_encrypted=encrypt(n), id_masked=n[:6],
                                            name="客户", phone_encrypted=encrypt(f"138{i:08d}"))
                                   for i, n in enumerate(numbers)])
-    env = dict(os.environ, DATABASE_URL=_test_database_url(), DJANGO_DEBUG="1", PII_KEY=DEV_KEY,
+    env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_DEBUG="1", PII_KEY=DEV_KEY,
                PII_KEYS=f"2:{NEW_KEY}", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "manage.py", "rotate_pii_key", "--chunk-size", "30", "--pause", "0.15"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

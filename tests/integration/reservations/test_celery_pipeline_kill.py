@@ -17,20 +17,19 @@ from celery import Celery
 from relationships.models import AccountEvent
 from reservations.models import BatchRun
 from reservations.pipeline import STAGE_NAMES
-from tests.integration.reservations.test_celery_worker import QUEUE, REDIS_URL, ROOT, _redis_up, _test_database_url
 from tests.integration.reservations.test_matching import _outcome, _scenario
 from tests.support.factories import OutletFactory, StaffFactory
 from tests.support.helpers import nightly
+from tests.support.workers import QUEUE, REDIS_URL, ROOT, require_redis, worker_env
 
 VISIBILITY = 4
 N = 120
 
 
 def _start_worker(name: str) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=_test_database_url(), REDIS_URL=REDIS_URL, DJANGO_DEBUG="1",
-               CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY), CELERY_RESTORE_INTERVAL="1",
-               CELERY_RESTORE_THROTTLE="1", PIPELINE_RETRY_SECONDS="1", MATCH_CHUNK_SIZE="4",
-               MATCH_UNIT_PAUSE_SECONDS="0.15", CELERY_QUEUE=QUEUE)
+    env = worker_env(CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY), CELERY_RESTORE_INTERVAL="1",
+                     CELERY_RESTORE_THROTTLE="1", PIPELINE_RETRY_SECONDS="1", MATCH_CHUNK_SIZE="4",
+                     MATCH_UNIT_PAUSE_SECONDS="0.15")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "crm_platform", "worker", "--concurrency=2", "--loglevel=WARNING",
          "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"{name}-{os.getpid()}@%h"],
@@ -56,10 +55,7 @@ def _wait(predicate, seconds: float, what: str) -> None:
 
 @pytest.fixture
 def broker():
-    if not _redis_up():
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI must start it")
-        pytest.skip("no Redis on this machine (CI always has one)")
+    require_redis()
     client = Celery("test-client", broker=REDIS_URL)
     yield client
     with client.connection_for_write() as conn:  # leave nothing of this run's queue behind

@@ -1,63 +1,20 @@
 """The nightly run through a real Celery worker on the real Redis broker (not the in-process mode)."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from reservations.models import BatchRun
 from tests.support.factories import OutletFactory, StaffFactory, make_id_number
 from tests.support.helpers import at, event_row, load_events, reserve
-
-REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
-# A queue of this test run's own, so that runs sharing the Redis server never take each other's tasks.
-QUEUE = f"crm-test-{os.getpid()}"
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _redis_up() -> bool:
-    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    host = s["HOST"] or "127.0.0.1"
-    host = quote(host, safe="") if host.startswith("/") else host
-    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
-    port = f":{s['PORT']}" if s["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{s['NAME']}"
+from tests.support.workers import QUEUE, REDIS_URL, running_worker
 
 
 @pytest.fixture
 def worker():
-    if not _redis_up():
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI must start it")
-        pytest.skip("no Redis on this machine (CI always has one)")
-    env = dict(os.environ, DATABASE_URL=_test_database_url(), REDIS_URL=REDIS_URL, DJANGO_DEBUG="1",
-               CELERY_QUEUE=QUEUE)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm_platform", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_worker("test") as proc:
+        yield proc
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
