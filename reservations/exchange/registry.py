@@ -44,7 +44,8 @@ class Feed:
 
 LOADERS: dict[str, Feed] = {
     "org": Feed(org_feed.ORG_COLUMNS, org_feed.load_org, org_feed.ORG_RULES),
-    "staff": Feed(org_feed.STAFF_COLUMNS, org_feed.load_staff, org_feed.STAFF_RULES),
+    "staff": Feed(org_feed.STAFF_COLUMNS, org_feed.load_staff, org_feed.STAFF_RULES,
+                  optional=org_feed.STAFF_OPTIONAL_COLUMNS),  # R-STAFF-1
     "reservations": Feed(reservation_feed.COLUMNS, reservation_feed.load_reservations, reservation_feed.RULES),
     "account_events": Feed(event_feed.ACCOUNT_EVENT_COLUMNS, event_feed.load_account_events,
                            event_feed.ACCOUNT_EVENT_RULES),
