@@ -5,6 +5,7 @@ from django.urls import path
 from crm_platform import views as composed
 from relationships import views as relationships
 from reservations.branch import views as branch
+from reservations.reassign import views as reassign
 from reservations.secondary import views as secondary
 
 app_name = "work"
@@ -22,6 +23,9 @@ urlpatterns = [
     path("branch/relationships/<int:pk>/end/", branch.relationship_end_view, name="end"),
     path("core/", branch.core_list, name="core"),
     path("core/<int:pk>/remove/", branch.core_remove, name="core_remove"),
+    path("reassignments/awaiting/", reassign.awaiting_list, name="awaiting"),  # R-STAFF-1
+    path("reassignments/staff/<int:pk>/", reassign.reassign, name="reassign"),
+    path("reassignments/staff/<int:pk>/holders/", reassign.holders_summary, name="reassign_summary"),
     path("callbacks/", relationships.callback_list, name="callbacks"),
     path("callbacks/<int:pk>/", relationships.callback_detail, name="callback"),
     path("customers/<int:pk>/", composed.customer_history, name="customer"),
