@@ -31,6 +31,7 @@ from relationships.feeds import organisation as org_feed
 from reservations import feed as reservation_feed
 from reservations.branch import feed as branch_feed
 from reservations.models import FeedFile
+from reservations.reassign import feed as reassign_feed
 from reservations.secondary import feed as secondary_feed
 
 
@@ -56,6 +57,8 @@ LOADERS: dict[str, Feed] = {
                         secondary_feed.RULES),
     "relationships": Feed(branch_feed.RELATIONSHIP_COLUMNS, branch_feed.load_relationships,  # R-BR-1, R-CORE-2
                           branch_feed.RULES),
+    "reassignments": Feed(reassign_feed.COLUMNS, reassign_feed.load_reassignments,  # R-STAFF-1
+                          reassign_feed.RULES),
     "calendar": Feed(calendar_feed.COLUMNS, calendar_feed.load_calendar, calendar_feed.RULES,  # R-CAL-1
                      optional=calendar_feed.OPTIONAL_COLUMNS),
 }
