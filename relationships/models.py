@@ -594,6 +594,7 @@ class CallbackStatus(models.TextChoices):
 class DisputeResolution(models.TextChoices):
     KEPT = "kept", _("relationship kept")
     ENDED = "ended", _("relationship ended")
+    REASSIGNED = "reassigned", _("reassigned to other holders")  # R-STAFF-1, through an approved reassignment
 
 
 class Callback(models.Model):

@@ -82,6 +82,9 @@ class Reassignment(models.Model):
     note = models.TextField(_("note"), blank=True)
     source = models.CharField(_("source"), max_length=10, default="form")
     case_id = models.PositiveIntegerField(_("approval case"), null=True, blank=True)
+    # A disputed callback resolved by reassignment (R-CB-1): decided when the reassignment is approved.
+    callback = models.ForeignKey("relationships.Callback", verbose_name=_("callback"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
     requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)

@@ -28,7 +28,9 @@ from django.utils.translation import gettext as _
 from common.actors import actor_label, actor_user
 from relationships.audit import audit
 from relationships.models import (
+    Callback,
     CustomerClass,
+    DisputeResolution,
     Reassignment,
     ReassignmentLine,
     ReassignmentLineStatus,
@@ -200,6 +202,13 @@ def reassignment_apply(*, actor, reassignment_id: int, shares: Sequence[dict]) -
                    jsonb_build_object('effective_from', %(on)s::text, 'reassignment', %(ra)s,
                                       'shares', %(shares)s::jsonb)
             {applied}""", params)
+    if ra.callback_id is not None:  # R-CB-1: the disputed callback is decided by this reassignment
+        cb = Callback.objects.select_for_update().get(pk=ra.callback_id)
+        cb.resolution, cb.resolution_note = DisputeResolution.REASSIGNED, ra.note
+        cb.resolved_by, cb.resolved_at = actor_user(actor), timezone.now()
+        cb.save(update_fields=["resolution", "resolution_note", "resolved_by", "resolved_at"])
+        audit(actor=actor, action="callback.resolve", target=cb, before={"status": "disputed"},
+              after={"resolution": cb.resolution, "note": ra.note, "reassignment": ra.pk})
     ra.status, ra.decided_at = ReassignmentStatus.APPROVED, timezone.now()
     ra.shares = list(shares)
     ra.save(update_fields=["status", "decided_at", "shares"])

@@ -34,3 +34,11 @@ class ReassignForm(forms.Form):
         ("chosen", gettext_lazy("The ones ticked below")),
         ("all", gettext_lazy("Every relationship matching the filter"))], widget=forms.RadioSelect)
     note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DisputeReassignForm(forms.Form):
+    effective_from = forms.DateField(label=gettext_lazy("Effective from"),
+                                     help_text=gettext_lazy("The right holders' first day (the relationship's start "
+                                                            "gives them every day of it)."),
+                                     widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=gettext_lazy("Note"), widget=forms.Textarea(attrs={"rows": 2}))

@@ -20,7 +20,7 @@ from approvals.services import case_open
 from common.actors import actor_user
 from permissions.authority import may_act_for_branch
 from relationships.audit import audit
-from relationships.models import Reassignment, ReassignmentLine, Relationship, Staff
+from relationships.models import Callback, Reassignment, ReassignmentLine, Relationship, Staff
 from relationships.reassignment import lines_refusals
 from relationships.services import Share, parse_ratio
 
@@ -59,7 +59,7 @@ def clean_participants(participants: Sequence[tuple[Staff, object]], *, from_sta
 
 def reassignment_file(*, actor, from_staff: Staff, relationships: Sequence[Relationship],
                       participants: Sequence[tuple[Staff, object]], effective_from: dt.date, note: str = "",
-                      source: str = "form") -> Filed:
+                      source: str = "form", callback: Callback | None = None) -> Filed:
     """File one reassignment case for the eligible lines of `relationships` (already scoped by the caller)."""
     from_staff = Staff.objects.select_related("outlet__branch").get(pk=from_staff.pk)
     branch = from_staff.outlet.branch
@@ -79,7 +79,7 @@ def reassignment_file(*, actor, from_staff: Staff, relationships: Sequence[Relat
         with transaction.atomic():
             ra = Reassignment.objects.create(branch=branch, from_staff=from_staff, effective_from=effective_from,
                                              shares=stored, note=(note or "").strip(), source=source,
-                                             requested_by=actor_user(actor))
+                                             requested_by=actor_user(actor), callback=callback)
             ReassignmentLine.objects.bulk_create([ReassignmentLine(reassignment=ra, relationship=r) for r in good],
                                                  batch_size=5000)
             first = good[0]

@@ -19,10 +19,12 @@ from approvals.words import holder_totals
 from common.forms import add_service_errors
 from common.pagination import CappedPaginator
 from permissions.authority import acting_branches
-from permissions.scoping import visible_relationships, visible_staff
+from permissions.scoping import visible_callbacks, visible_relationships, visible_staff
+from relationships.callbacks import may_resolve_dispute
 from relationships.models import Organisation, OrgKind, RelationshipShare, Staff
 from relationships.reassignment import awaiting_reassignment, reassignable
-from reservations.reassign.forms import ReassignFilterForm, ReassignForm
+from reservations.reassign.disputes import callback_dispute_reassign
+from reservations.reassign.forms import DisputeReassignForm, ReassignFilterForm, ReassignForm
 from reservations.reassign.services import reassignment_file
 
 PAGE_SIZE = 50
@@ -121,4 +123,44 @@ def holders_summary(request, pk: int):
     """The holder rows' live total (htmx fragment, R-RES-4)."""
     from_staff = _from_staff(request, pk)
     holders = HolderFormSet(request.POST, prefix=HOLDERS, eligible=_eligible(request, from_staff))
+    return render(request, "approvals/_holder_summary.html", {"summary": holder_totals(holders), "preview": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispute_reassign(request, pk: int):
+    """R-CB-1: resolve a disputed callback by giving the relationship to the right holders (one reassignment case)."""
+    cb = get_object_or_404(visible_callbacks(request.user).select_related(
+        "relationship__customer", "relationship__type", "outlet__branch"), pk=pk)
+    if not may_resolve_dispute(request.user, cb):
+        raise PermissionDenied(_("Only the branch decides a disputed relationship."))
+    eligible = list(visible_staff(request.user).filter(attach_open=True, left_on__isnull=True)
+                    .select_related("outlet").order_by("outlet__code", "staff_no")[:500])
+    form = DisputeReassignForm(request.POST or None, initial={"effective_from": cb.relationship.effective_from})
+    holders = HolderFormSet(request.POST or None, prefix=HOLDERS, eligible=eligible)
+    if request.method == "POST" and form.is_valid() and holders.is_valid():
+        try:
+            filed = callback_dispute_reassign(
+                actor=request.user, callback_id=cb.pk,
+                participants=[(f.cleaned_data["staff"], f.cleaned_data["ratio"]) for f in holders.forms
+                              if f.cleaned_data.get("staff") is not None],
+                effective_from=form.cleaned_data["effective_from"], note=form.cleaned_data["note"])
+        except (ValidationError, PermissionDenied) as exc:
+            add_service_errors(form, exc, fields={"effective_from", "note"}, formset=holders,
+                               formset_keys={"participants"})
+        else:
+            assert filed.reassignment is not None
+            messages.success(request, _("The reassignment has been sent for approval; the dispute is decided when "
+                                        "it is approved."))
+            return redirect("approvals:case", filed.reassignment.case_id)
+    return render(request, "reassign/dispute.html", {"cb": cb, "form": form, "holder_formset": holders,
+                                                     "holder_summary": holder_totals(holders)})
+
+
+@login_required
+@require_POST
+def dispute_holders_summary(request, pk: int):
+    get_object_or_404(visible_callbacks(request.user), pk=pk)
+    holders = HolderFormSet(request.POST, prefix=HOLDERS, eligible=list(
+        visible_staff(request.user).filter(attach_open=True, left_on__isnull=True).select_related("outlet")[:500]))
     return render(request, "approvals/_holder_summary.html", {"summary": holder_totals(holders), "preview": None})
