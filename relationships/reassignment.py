@@ -218,6 +218,24 @@ def reassignment_apply(*, actor, reassignment_id: int, shares: Sequence[dict]) -
     return count
 
 
+REASSIGNMENT_SHOWN = 100  # lines listed on the case page; the count says how many there are
+
+
+def reassignment_of_case(dedupe_key: str) -> tuple[Reassignment, list[ReassignmentLine], int] | None:
+    """The reassignment a case decides (its dedupe key `reassignment:<id>`), its first lines and their number: what
+    the case page lists for its approvers. Three queries."""
+    prefix, _sep, pk = dedupe_key.partition(":")
+    if prefix != "reassignment" or not pk.isdigit():
+        return None
+    ra = Reassignment.objects.select_related("from_staff__outlet").filter(pk=int(pk)).first()
+    if ra is None:
+        return None
+    lines = ReassignmentLine.objects.filter(reassignment=ra)
+    shown = list(lines.select_related("relationship__customer", "relationship__type", "relationship__outlet",
+                                      "new_relationship").order_by("id")[:REASSIGNMENT_SHOWN])
+    return ra, shown, lines.count()
+
+
 def reassignment_drop(*, actor, reassignment_id: int, status: str) -> None:
     """A rejected or withdrawn reassignment changed nothing: its lines stop waiting (one UPDATE)."""
     ra = Reassignment.objects.select_for_update().get(pk=reassignment_id)

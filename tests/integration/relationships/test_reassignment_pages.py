@@ -10,6 +10,7 @@ from django.utils import timezone
 from approvals.models import ApprovalCase
 from permissions.staff_changes import staff_leave
 from relationships.models import ReassignmentLine
+from reservations.reassign.services import reassignment_file
 from tests.support.approvals import holder, hq_admin, make_branch
 from tests.support.factories import RelationshipFactory, StaffFactory
 from tests.support.helpers import queries_for
@@ -76,3 +77,13 @@ def test_a_ratio_total_over_one_is_refused_on_the_holder_rows_and_nothing_is_fil
         "holders-1-staff": str(StaffFactory(outlet=b.outlet).pk), "holders-1-ratio": "0.6"})
     assert response.status_code == 200 and not ApprovalCase.objects.exists()
     assert rel.customer.name in response.content.decode()
+
+
+def test_the_case_page_lists_the_reassigned_relationships_for_the_approver(b, client):
+    rels = [RelationshipFactory(shares=[(b.staff, "1")]) for _ in range(2)]
+    filed = reassignment_file(actor=b.head, from_staff=b.staff, relationships=rels, participants=[(b.colleague, "1")],
+                              effective_from=dt.date(2026, 11, 10))
+    client.force_login(b.designated)
+    page = client.get(reverse("approvals:case", args=[filed.reassignment.case_id])).content.decode()
+    assert all(r.customer.name in page for r in rels)
+    assert 'name="decision"' in page

@@ -4,14 +4,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from permissions.models import PermissionRegisterEntry
+from permissions.staff_changes import staff_move
 from relationships.membership import EPOCH, staff_outlets_on
 from relationships.models import RelationshipType, Staff, StaffMembership
 from relationships.services import attach_refusal
 from reservations.exchange.registry import load_feed
+from tests.support.approvals import hq_admin, make_branch
 from tests.support.factories import OutletFactory, StaffFactory
 from tests.support.helpers import csv_bytes
 
@@ -105,3 +108,15 @@ def test_a_future_leaving_date_refuses_attachments_from_that_day_only():
     rel_type = RelationshipType.objects.get(code="NEW_DEV")
     assert staff.attach_open and attach_refusal(staff, rel_type, day - dt.timedelta(days=1)) is None
     assert attach_refusal(staff, rel_type, day) is not None
+
+
+def test_the_admin_records_a_move_with_its_date_and_another_branchs_admin_may_not():
+    """R-STAFF-1 through `staff_move` (the staff admin's action); R-PERM-1: only his branch's admin or HQ."""
+    admin, _hq = hq_admin()
+    staff = StaffFactory()
+    old, new = staff.outlet, OutletFactory(parent=staff.outlet.parent)
+    staff_move(actor=admin, staff=staff, outlet=new, on=dt.date(2026, 11, 15), reason="调岗")
+    assert staff_outlets_on([staff.pk], dt.date(2026, 11, 14)) == {staff.pk: old.pk}
+    assert Staff.objects.get(pk=staff.pk).outlet == new
+    with pytest.raises(PermissionDenied):
+        staff_move(actor=make_branch().head, staff=staff, outlet=old, on=dt.date(2026, 11, 20), reason="调岗")
