@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalCase
+from approvals.services import case_act
 from permissions.staff_changes import staff_leave
 from relationships.models import ReassignmentLine
 from reservations.reassign.services import reassignment_file
@@ -87,3 +88,23 @@ def test_the_case_page_lists_the_reassigned_relationships_for_the_approver(b, cl
     page = client.get(reverse("approvals:case", args=[filed.reassignment.case_id])).content.decode()
     assert all(r.customer.name in page for r in rels)
     assert 'name="decision"' in page
+
+
+def test_the_customer_and_staff_pages_show_the_holders_over_time(b, client):
+    """R-STAFF-1: after the reassignment both versions show, each holder with his dates."""
+    rel = RelationshipFactory(shares=[(b.staff, "1")], effective_from=dt.date(2026, 3, 2))
+    filed = reassignment_file(actor=b.head, from_staff=b.staff, relationships=[rel], participants=[(b.colleague, "1")],
+                              effective_from=dt.date(2026, 11, 10))
+    case_act(actor=b.designated, case_id=filed.reassignment.case_id, decision="approve")
+    client.force_login(b.head)
+    customer_page = client.get(reverse("work:customer", args=[rel.customer_id])).content.decode()
+    assert b.staff.name in customer_page and b.colleague.name in customer_page and "2026-11-10" in customer_page
+    url = reverse("work:staff", args=[b.staff.pk])
+    staff_page = client.get(url).content.decode()
+    assert rel.customer.name in staff_page and "2026-03-02" in staff_page and "2026-11-10" in staff_page
+    few = queries_for(client, url)
+    for _ in range(4):
+        RelationshipFactory(shares=[(b.staff, "1")])
+    assert queries_for(client, url) <= few
+    client.force_login(make_branch().head)
+    assert client.get(url).status_code == 404
