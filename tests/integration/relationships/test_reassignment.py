@@ -11,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from approvals.models import ApprovalCase, CaseReason
 from approvals.services import case_act
+from performance.models import Grain, StaffPerformance
+from performance.services import compute_period
 from relationships.models import (
     AuditEntry,
     Callback,
@@ -19,9 +21,19 @@ from relationships.models import (
     Relationship,
     RelationshipShare,
 )
+from reservations.exchange.registry import load_feed
 from reservations.reassign.services import reassignment_file
 from tests.support.approvals import holder, hq_admin, make_branch
-from tests.support.factories import BranchFactory, OutletFactory, RelationshipFactory, RoleFactory, StaffFactory
+from tests.support.factories import (
+    BranchFactory,
+    CustomerFactory,
+    OutletFactory,
+    RelationshipFactory,
+    RoleFactory,
+    StaffFactory,
+    make_id_number,
+)
+from tests.support.helpers import csv_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +154,19 @@ def test_approval_runs_in_a_constant_number_of_statements_whatever_the_batch_siz
         return len(ctx.captured_queries)
 
     assert approve(2) == approve(10)
+
+
+def test_a_reassignment_effective_on_the_10th_credits_old_holders_days_1_to_9_and_new_holders_from_the_10th(b):
+    """R-STAFF-1 / R-PERF-3: the month's credit follows the versions' dates (the nightly performance SQL)."""
+    idn = make_id_number()
+    rel = RelationshipFactory(customer=CustomerFactory(id_number=idn), shares=[(b.staff, "1")],
+                              effective_from=dt.date(2026, 3, 2))
+    filed = _file(b, [rel], [(b.colleague, "1")])
+    case_act(actor=b.designated, case_id=filed.reassignment.case_id, decision="approve")
+    lines = [[f"2026-11-{d:02d}", idn, "1000", "10", "0", "1", "0"] for d in range(1, 31)]
+    assert not load_feed(actor="test", kind="metrics", filename="m.csv", content=csv_bytes(
+        ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"], lines)).errors
+    compute_period(period=dt.date(2026, 11, 1))
+    month = {r.staff_id: r for r in StaffPerformance.objects.filter(grain=Grain.MONTH, period=dt.date(2026, 11, 1))}
+    assert month[b.staff.pk].net_commission == Decimal("90")      # days 1–9
+    assert month[b.colleague.pk].net_commission == Decimal("210")  # days 10–30
