@@ -12,12 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.actors import BATCH
 from permissions.authority import may_administer
 from permissions.models import RegisterEvent
-from permissions.services import register_append
+from permissions.services import StaffPermissions, register_append, staff_permissions_sync
 from relationships.audit import audit
 from relationships.membership import Leave, Move, memberships_change
-from relationships.models import Organisation, OrgKind, Staff
+from relationships.models import Organisation, OrgKind, Qualification, Staff
 
 
 def _locked(actor, staff: Staff) -> Staff:
@@ -78,3 +79,22 @@ def staff_leave(*, actor, staff: Staff, on: dt.date, reason: str) -> Staff:
             audit(actor=actor, action="staff.attach_close", target=staff, before={"attach_open": True},
                   after={"attach_open": False, "reason": reason})
     return staff
+
+
+def leavers_attach_close_due(*, today: dt.date | None = None) -> int:
+    """R-ATT-2: the attach permission of every leaver whose leaving day has come closes through the register (a
+    leaving recorded ahead of its day, by the feed or the admin). Set-based: one read of the leavers and their
+    qualifications, then the register's bulk writer (which keeps their qualifications as they are). Beat runs it
+    every night; idempotent. The eligibility check refused them from that day in any case."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        leavers = list(Staff.objects.select_for_update(of=("self",)).select_related("outlet")
+                       .filter(left_on__lte=today, attach_open=True).order_by("pk"))
+        if not leavers:
+            return 0
+        held: dict[int, list[str]] = {s.pk: [] for s in leavers}
+        for staff_id, kind in Qualification.objects.filter(staff__in=leavers, valid_to__isnull=True).values_list(
+                "staff_id", "kind"):
+            held[staff_id].append(kind)
+        return staff_permissions_sync(actor=BATCH, today=today, reason=_("leaving date reached"), lines=[
+            StaffPermissions(staff=s, attach_open=False, qualifications=held[s.pk]) for s in leavers])

@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from permissions.models import PermissionRegisterEntry
-from permissions.staff_changes import staff_move
+from permissions.staff_changes import leavers_attach_close_due, staff_move
 from relationships.membership import EPOCH, staff_outlets_on
-from relationships.models import RelationshipType, Staff, StaffMembership
+from relationships.models import Qualification, RelationshipType, Staff, StaffMembership
 from relationships.services import attach_refusal
 from reservations.exchange.registry import load_feed
 from tests.support.approvals import hq_admin, make_branch
@@ -120,3 +120,18 @@ def test_the_admin_records_a_move_with_its_date_and_another_branchs_admin_may_no
     assert Staff.objects.get(pk=staff.pk).outlet == new
     with pytest.raises(PermissionDenied):
         staff_move(actor=make_branch().head, staff=staff, outlet=old, on=dt.date(2026, 11, 20), reason="调岗")
+
+
+def test_a_leaving_recorded_ahead_closes_attach_permission_through_the_register_on_its_day():
+    """R-ATT-2: the nightly beat task closes it once the day has come; his qualifications stay as they were."""
+    staff = StaffFactory()
+    day = timezone.localdate() + dt.timedelta(days=3)
+    assert _load([_line(staff, staff.outlet, leaving_date=day.isoformat())]).errors == []
+    assert leavers_attach_close_due(today=day - dt.timedelta(days=1)) == 0
+    quals = set(Qualification.objects.filter(staff=staff, valid_to__isnull=True).values_list("kind", flat=True))
+    assert leavers_attach_close_due(today=day) == 1
+    staff.refresh_from_db()
+    assert not staff.attach_open
+    assert PermissionRegisterEntry.objects.filter(subject_staff=staff, event="attach_closed").count() == 1
+    assert set(Qualification.objects.filter(staff=staff, valid_to__isnull=True).values_list("kind", flat=True)) == quals
+    assert leavers_attach_close_due(today=day) == 0
