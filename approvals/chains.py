@@ -10,6 +10,7 @@ _BY_REASON = {
     CaseReason.SPECIAL_NEW: "special_new",
     CaseReason.BRANCH_CREATED: "one_level",
     CaseReason.CORE_LIST: "core_list",
+    CaseReason.REASSIGNMENT: "reassignment",  # R-STAFF-1: the branch's 1-level chain
 }
 
 

@@ -31,6 +31,7 @@ class Code:
     BRANCH_END = "branch_end"
     CORE_LINE = "core_line"
     CORE_REMOVE = "core_remove"
+    REASSIGN = "reassign"
     # The nightly matching's reasons (R-MATCH-3/4/5, R-APR-5).
     BY_REASON = {"duplicate": DUPLICATE, "late": LATE, "broker": BROKER, "cross_region": CROSS_REGION}
 
@@ -112,6 +113,13 @@ EXPLANATIONS: dict[str, Article] = {
         "the rule on core lists, which change only in January and July, %(branch)s asked on %(date)s to "
         "remove this customer from its core list (advisor: %(advisors)s)."),
         item=3, point=3),
+    Code.REASSIGN: Article("R-STAFF-1", gettext_lazy(
+        "Under %(citation)s, "
+        "the rule on staff who leave or move, the branch reassigns their relationships, keeping every version "
+        "with its dates, once its designated person approves (and, where another branch's staff take over, that "
+        "branch confirms and head office approves). %(branch)s asks to give %(line)s relationships of "
+        "%(claimants)s to %(holders)s from %(date)s."),
+        item=None, point=None),
 }
 CALENDAR_NOTE = Article("R-CAL-1", gettext_lazy(
     "The working-day calendar of %(years)s was not loaded yet, so the window was counted Monday to Friday; it is "

@@ -75,6 +75,7 @@ class CaseReason(models.TextChoices):
     SPECIAL_NEW = "special_new", _("special new")
     BRANCH_CREATED = "branch_created", _("branch-created relationship")
     CORE_LIST = "core_list", _("core customer list")
+    REASSIGNMENT = "reassignment", _("reassignment of relationships")
 
 
 class CaseOutcome(models.TextChoices):
@@ -83,6 +84,8 @@ class CaseOutcome(models.TextChoices):
     CREATE = "create", _("create the relationship")
     END = "end", _("end the relationship")
     REPLACE = "replace", _("replace the relationship")
+    # R-STAFF-1: a batch of relationships given to new holders (relationships.reassignment applies it).
+    REASSIGN = "reassign", _("reassign the relationships")
 
 
 class CaseStatus(models.TextChoices):
@@ -160,7 +163,7 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
             valid_choice("reason", CaseReason, name="case_reason_valid"),
 
             models.CheckConstraint(
-                condition=(Q(outcome="create", target_relationship__isnull=True)
+                condition=(Q(outcome__in=["create", "reassign"], target_relationship__isnull=True)
                            | Q(outcome__in=["end", "replace"], target_relationship__isnull=False)),
                 name="approval_case_outcome_target"),
             models.UniqueConstraint(fields=["customer", "type"], name="approval_case_one_open_claim",

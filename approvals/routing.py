@@ -19,6 +19,8 @@ CONFIRMING_SCOPES = ("opening_branch", "participant_branches")  # a chain's own 
 def routes_cross_region(case: ApprovalCase) -> bool:
     """The cases R-MATCH-5 covers: every claim on a type that checks regions (`NEW_DEV`), broker development and
     special new — read from the type's row and the case's reason, never branched per type elsewhere."""
+    if case.reason == CaseReason.REASSIGNMENT:  # R-STAFF-1: another branch's staff taking over
+        return True
     if case.reason not in CLAIM_REASONS:
         return False
     rt = case.type

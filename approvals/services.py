@@ -127,7 +127,7 @@ def case_open(*, actor, reason: str, rel_type, customer, proposed_shares: Sequen
     successor (`replace`). The case's date and outlet are its opening event's, unless given (a branch request
     or a core-list line has no opening: its requested date and the holder's outlet)."""
     outcome = CaseOutcome(outcome)
-    if (outcome == CaseOutcome.CREATE) != (target_relationship is None):
+    if (outcome in (CaseOutcome.CREATE, CaseOutcome.REASSIGN)) != (target_relationship is None):
         raise ValidationError(_("Only a case that ends or replaces a relationship names the relationship."))
     if target_relationship is not None and (target_relationship.customer_id != customer.pk
                                             or target_relationship.type_id != rel_type.pk):
@@ -349,7 +349,10 @@ def _end_target(*, actor, case: ApprovalCase) -> None:
 
 def _complete(*, actor, case: ApprovalCase) -> Relationship | None:
     """Carry out the approved case's outcome: end the target version (`end`, `replace`), then create the
-    approved relationship, effective from the opening date (R-MATCH-3/4/5). `end` creates nothing."""
+    approved relationship, effective from the opening date (R-MATCH-3/4/5). `end` creates nothing; a reassignment
+    (R-STAFF-1) is carried out by its follower (`reservations.reassign.follow`), in this transaction."""
+    if case.outcome == CaseOutcome.REASSIGN:
+        return None
     if case.outcome in (CaseOutcome.END, CaseOutcome.REPLACE):
         _end_target(actor=actor, case=case)
         if case.outcome == CaseOutcome.END:

@@ -14,7 +14,7 @@ from approvals import selectors
 from approvals.evidence import conflict_evidence
 from approvals.filters import CaseFilter, InboxFilter
 from approvals.forms import DecisionForm, DocumentsForm, HolderFormSet, ResubmitForm, holder_initial, same_shares
-from approvals.models import CLAIM_REASONS, OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseStatus
+from approvals.models import CLAIM_REASONS, OPEN_CASE_STATUSES, ApprovalCase, CaseDocuments, CaseReason, CaseStatus
 from approvals.preview import case_preview
 from approvals.services import (
     acting_step,
@@ -33,6 +33,7 @@ from approvals.waiting import escalated_to, escalation_heads, with_waiting
 from approvals.words import decision_message, holder_totals
 from common.forms import add_service_errors
 from common.tables import configure, table_page
+from relationships.reassignment import reassignment_of_case
 
 INBOX_PAGE_SIZE = 50
 HOLDERS = "holders"      # the final approver's holder rows
@@ -128,6 +129,7 @@ def _render_case(request, case, *, decision_form=None, documents_form=None, resu
     return render(request, "approvals/case.html", {
         "case": case,
         "conflict": conflict_evidence(user, case) if case.reason in CLAIM_REASONS else None,  # R-MATCH-3
+        "reassignment": reassignment_of_case(case.dedupe_key) if case.reason == CaseReason.REASSIGNMENT else None,
         "is_broker": broker,
         "docs": docs,
         "decision_form": decision_form or DecisionForm(initial={"step_id": step.pk if step else None}),

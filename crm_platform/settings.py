@@ -264,6 +264,10 @@ CELERY_BEAT_SCHEDULE = {
 # sent every morning.
 APPROVAL_REMIND_DAYS = int(os.environ.get("APPROVAL_REMIND_DAYS", 2))
 APPROVAL_ESCALATE_DAYS = int(os.environ.get("APPROVAL_ESCALATE_DAYS", 5))
+CELERY_BEAT_SCHEDULE["leavers-attach"] = {  # R-ATT-2 / R-STAFF-1: a leaving recorded ahead takes effect on its day
+    "task": "permissions.tasks.leavers_attach_close_task",
+    "schedule": __import__("celery.schedules", fromlist=["crontab"]).crontab(hour=0, minute=15),
+}
 CELERY_BEAT_SCHEDULE["daily-digest"] = {
     "task": "approvals.tasks.send_digests_task",
     "schedule": __import__("celery.schedules", fromlist=["crontab"]).crontab(hour=7, minute=30),

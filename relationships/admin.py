@@ -18,6 +18,7 @@ from permissions.authority import is_hq_office, may_administer
 from permissions.services import attach_close, attach_open, qualification_record, qualification_set_validity
 from relationships import calendar_admin  # noqa: F401  (R-CAL-1: HQ's calendar days and years)
 from relationships.models import AuditEntry, Organisation, PiiAccess, Qualification, QualificationKind, Staff
+from relationships.people_admin import MembershipInline, staff_change_action
 
 
 class QualificationInline(admin.TabularInline):
@@ -41,14 +42,22 @@ class QualificationInline(admin.TabularInline):
 @admin.register(Staff)
 class StaffAdmin(ScopedAdmin):
     scope = scoping.visible_staff
-    list_display = ("staff_no", "name", "kind", "outlet", "attach_open", "user")
+    list_display = ("staff_no", "name", "kind", "outlet", "attach_open", "left_on", "user")
     list_filter = ("attach_open", "kind")
     search_fields = ("staff_no", "name")
     list_select_related = ("outlet", "user")
     ordering = ("staff_no",)
-    readonly_fields = ("staff_no", "name", "kind", "outlet", "parent", "user", "attach_open")
-    inlines = [QualificationInline]
-    actions = ["open_attach", "close_attach"]
+    readonly_fields = ("staff_no", "name", "kind", "outlet", "parent", "user", "attach_open", "left_on")
+    inlines = [QualificationInline, MembershipInline]
+    actions = ["open_attach", "close_attach", "record_move", "record_leaving"]
+
+    @admin.action(description=gettext_lazy("Record a move of the selected staff to another outlet"))
+    def record_move(self, request, queryset):
+        return staff_change_action(self, request, queryset, kind="move")
+
+    @admin.action(description=gettext_lazy("Record the leaving of the selected staff"))
+    def record_leaving(self, request, queryset):
+        return staff_change_action(self, request, queryset, kind="leave")
 
     @admin.action(description=gettext_lazy("Open attach permission of the selected staff"))
     def open_attach(self, request, queryset):

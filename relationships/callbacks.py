@@ -80,7 +80,7 @@ def callback_dispute_resolve(*, actor, callback_id: int, decision: str, note: st
                              end_on: dt.date | None = None) -> Callback:
     """The branch decides a disputed relationship: keep it, or end it (the version keeps its dates)."""
     note = (note or "").strip()
-    if decision not in DisputeResolution.values:
+    if decision not in (DisputeResolution.KEPT, DisputeResolution.ENDED):  # reassigned: through its case
         raise ValidationError(_("Choose whether to keep or end the relationship."))
     if not note:
         raise ValidationError({"note": [_("A note is required.")]})

@@ -16,7 +16,9 @@ class CallbackResultForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=DisputeResolution.choices)
+    # Keep or end here; a reassignment has its own page (R-STAFF-1) and is decided with its case.
+    decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
+        c for c in DisputeResolution.choices if c[0] != DisputeResolution.REASSIGNED])
     end_on = forms.DateField(label=_("Ends on (when ending)"), required=False,
                              widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}))

@@ -16,6 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
 from common.guards import append_only_guards, change_recorders
+from relationships.people_models import (  # noqa: F401  (registered with this app; R-STAFF-1)
+    Reassignment,
+    ReassignmentLine,
+    ReassignmentLineStatus,
+    ReassignmentStatus,
+    StaffMembership,
+)
 
 
 class Region(models.Model):
@@ -88,6 +95,8 @@ class Staff(models.Model):
     parent = models.ForeignKey("self", verbose_name=_("parent broker"), null=True, blank=True,
                                on_delete=models.PROTECT, related_name="children")
     attach_open = models.BooleanField(_("attach permission open"), default=False)
+    # R-STAFF-1 / R-ATT-2: from this day he holds no outlet and may not be attached (relationships.membership).
+    left_on = models.DateField(_("leaving date"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("marketing staff")
@@ -331,6 +340,7 @@ RELATIONSHIP_SOURCES = {
     "secondary": _("secondary development of a pre-assigned customer"),
     "core_list": _("core list"),
     "feed": _("loaded from the relationships feed"),
+    "reassignment": _("reassignment of a departing or moving holder"),
 }
 
 
@@ -608,6 +618,7 @@ class CallbackStatus(models.TextChoices):
 class DisputeResolution(models.TextChoices):
     KEPT = "kept", _("relationship kept")
     ENDED = "ended", _("relationship ended")
+    REASSIGNED = "reassigned", _("reassigned to other holders")  # R-STAFF-1, through an approved reassignment
 
 
 class Callback(models.Model):

@@ -95,7 +95,10 @@ def attach_refusals(staff: Sequence[Staff], rel_type: RelationshipType, on: dt.d
         Q(valid_to__isnull=True) | Q(valid_to__gte=on)).values_list("staff_id", flat=True))
     refusals: dict[int, str | None] = {}
     for s in staff:
-        if not s.attach_open:
+        if s.left_on is not None and s.left_on <= on:  # R-ATT-2 / R-STAFF-1: closed from his leaving day
+            refusals[s.pk] = _("%(staff)s left on %(date)s and may not be attached.") % {
+                "staff": s, "date": s.left_on.isoformat()}
+        elif not s.attach_open:
             refusals[s.pk] = _("%(staff)s has no open attach permission.") % {"staff": s}
         elif s.kind not in rel_type.holder_kinds:
             refusals[s.pk] = _("%(staff)s (%(kind)s) may not hold %(type)s.") % {

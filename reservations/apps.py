@@ -11,9 +11,11 @@ class ReservationsConfig(AppConfig):
         from approvals.hooks import register_case_decided
         from reservations.branch.follow import branch_cases_decided
         from reservations.case_hooks import reservations_follow_case
+        from reservations.reassign.follow import reassignment_case_decided
 
         register_case_decided(reservations_follow_case)
         register_case_decided(branch_cases_decided)
+        register_case_decided(reassignment_case_decided)  # R-STAFF-1
 
         from relationships.pii_store import register_hashed_table, register_sealed_column
         from reservations.models import FeedUpload, Reservation

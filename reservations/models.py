@@ -116,6 +116,7 @@ FEED_KIND_LABELS = {
     "assignments": _("pre-assignments"),
     "relationships": _("branch relationships and core lists"),
     "calendar": _("working-day calendar"),
+    "reassignments": _("reassignments"),  # R-STAFF-1
 }
 
 

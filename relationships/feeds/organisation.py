@@ -5,11 +5,13 @@ what a staff member is. Attach permission and qualifications change through the 
 """
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from common.feedlines import FeedResult, FieldRules, LineError, max_length
+from common.feedlines import FeedResult, FieldRules, LineError, max_length, parse_day
 from permissions.services import StaffPermissions, staff_permissions_sync
 from relationships.audit import audit_many
+from relationships.membership import Leave, Move, memberships_change
 from relationships.models import (
     Organisation,
     QualificationKind,
@@ -20,6 +22,8 @@ from relationships.models import (
 
 ORG_COLUMNS = ["code", "name", "kind", "parent_code", "region"]
 STAFF_COLUMNS = ["staff_no", "name", "outlet_code", "kind", "parent_staff_no", "qualifications", "attach_open"]
+# R-STAFF-1: the first day at a new outlet (empty: the day the file is loaded), and the first day away.
+STAFF_OPTIONAL_COLUMNS = ("effective_from", "leaving_date")
 _ORG_CODE = max_length(Organisation, "code")
 _STAFF_NO = max_length(Staff, "staff_no")
 ORG_RULES = FieldRules(lengths={"code": _ORG_CODE, "parent_code": _ORG_CODE, "name": max_length(Organisation, "name"),
@@ -95,6 +99,7 @@ def load_staff(actor, rows, result: FeedResult) -> None:
     kinds = set(StaffKind.values)
     qual_kinds = set(QualificationKind.values)
     parsed = []
+    dates: dict[int, tuple] = {}
     first_line: dict[str, int] = {}
     for line, row in rows:
         try:
@@ -118,9 +123,12 @@ def load_staff(actor, rows, result: FeedResult) -> None:
             attach = row.get("attach_open", "").lower()
             if attach not in {"true", "false"}:
                 raise LineError(_("attach_open must be true or false."))
+            effective_from = parse_day(row["effective_from"], "effective_from") if row.get("effective_from") else None
+            leaving = parse_day(row["leaving_date"], "leaving_date") if row.get("leaving_date") else None
             first_line[staff_no] = line
             parsed.append((line, staff_no, name, outlet, kind, row.get("parent_staff_no", ""), quals,
                            attach == "true"))
+            dates[line] = (effective_from, leaving)
         except LineError as exc:
             result.errors.append((line, str(exc)))
     in_file = {p[1] for p in parsed}
@@ -133,6 +141,7 @@ def load_staff(actor, rows, result: FeedResult) -> None:
             result.errors.append((p[0], _("a staff member cannot be his own parent broker.")))
         else:
             good.append(p)
+    good, leaving_today = _staff_changes(actor, good, dates, staff_by_no, result)
     audits = []
     for _line, staff_no, name, outlet, kind, _parent, quals, attach in good:
         staff = staff_by_no.get(staff_no)
@@ -159,8 +168,41 @@ def load_staff(actor, rows, result: FeedResult) -> None:
     # Attach permission and qualifications change only through the permission register (R-ATT-1, R-ORG-4,
     # R-PERM-3): a listed qualification is recorded, one no longer listed ends today.
     staff_permissions_sync(actor=actor, reason=_("staff feed %(file)s") % {"file": result.filename}, lines=[
-        StaffPermissions(staff=staff_by_no[p[1]], attach_open=p[7], qualifications=p[6]) for p in good])
+        StaffPermissions(staff=staff_by_no[p[1]], attach_open=p[7] and p[0] not in leaving_today, qualifications=p[6])
+        for p in good])
     result.rows_loaded += len(good)
+
+
+def _staff_changes(actor, good: list, dates: dict[int, tuple], staff_by_no: dict, result: FeedResult
+                   ) -> tuple[list, set[int]]:
+    """R-STAFF-1: a known staff member at another outlet moves on `effective_from` (or today); a `leaving_date`
+    records his leaving. A refused change refuses its line (nothing of it is written). Returns the lines kept
+    and those whose leaving has begun (their attach permission closes through the register, R-ATT-2)."""
+    today = timezone.localdate()
+    moves: list[Move] = []
+    leaves: list[Leave] = []
+    refused: dict[int, str] = {}
+    for p in good:
+        line, staff, outlet = p[0], staff_by_no.get(p[1]), p[3]
+        effective_from, leaving = dates[line]
+        if staff is None:
+            if leaving is not None:
+                refused[line] = _("leaving_date is given for a staff member the platform does not know yet.")
+            continue
+        if outlet.pk != staff.outlet_id and leaving is not None and leaving <= (effective_from or today):
+            refused[line] = _("leaving_date %(leaving)s must come after the move's effective_from.") % {
+                "leaving": leaving.isoformat()}
+            continue
+        if outlet.pk != staff.outlet_id:
+            moves.append(Move(key=line, staff=staff, outlet_id=outlet.pk, on=effective_from or today))
+        if leaving is not None and staff.left_on != leaving:
+            leaves.append(Leave(key=line, staff=staff, on=leaving))
+    refused.update(memberships_change(actor=actor, moves=moves, leaves=leaves, today=today))
+    result.errors.extend(sorted(refused.items()))
+    leaving_today = {leave.key for leave in leaves if leave.key not in refused and leave.on <= today}
+    leaving_today |= {p[0] for p in good if (s := staff_by_no.get(p[1])) is not None
+                      and s.left_on is not None and s.left_on <= today}
+    return [p for p in good if p[0] not in refused], leaving_today
 
 
 # --- account events --------------------------------------------------------------------------------------

@@ -33,6 +33,18 @@ MEANINGS: dict[str, dict[str, object]] = {
         "parent_staff_no": _("A broker's parent broker (staff number); empty otherwise."),
         "qualifications": _("Qualifications held, separated by “;”: securities, futures, consulting, broker."),
         "attach_open": _("true when the staff member may hold relationships (attach permission open), else false."),
+        "effective_from": _("First day at the outlet of outlet_code, YYYY-MM-DD, when the staff member moves; empty: "
+                            "the day the file is loaded."),
+        "leaving_date": _("First day away, YYYY-MM-DD, when the staff member leaves (no new relationships from that "
+                          "day); empty: not leaving."),
+    },
+    "reassignments": {
+        "id_number": _("ID card number of the customer (18 characters, GB 11643; the last may be X)."),
+        "relationship_type": _("Relationship type code of the customer's active relationship to reassign."),
+        "from_staff_no": _("Staff number of the current holder whose relationship is reassigned."),
+        "participants": _("The new holders and their split ratios, “staff_no:ratio” separated by “;”; they replace "
+                          "every current holder. Ratios have up to 4 decimals and add up to at most 1."),
+        "effective_from": _("The new holders' first day, YYYY-MM-DD; the current holders keep the days before it."),
     },
     "reservations": {
         "staff_no": _STAFF_NO,
@@ -84,9 +96,11 @@ MEANINGS: dict[str, dict[str, object]] = {
 SAMPLES: dict[str, list[list[str]]] = {
     "org": [["HQ", "总部", "hq", "", ""], ["SH", "上海分公司", "branch", "HQ", "华东区域"],
             ["SH01", "上海浦东营业部", "outlet", "SH", "华东区域"]],
-    "staff": [["E10001", "谢琳", "SH01", "advisor", "", "securities;consulting", "true"],
-              ["E10002", "赵敏", "SH01", "account_manager", "", "securities", "true"],
-              ["J20001", "王强", "SH01", "broker", "", "broker;securities", "true"]],
+    "staff": [["E10001", "谢琳", "SH01", "advisor", "", "securities;consulting", "true", "", ""],
+              ["E10002", "赵敏", "SH01", "account_manager", "", "securities", "true", "", ""],
+              ["J20001", "王强", "SH01", "broker", "", "broker;securities", "true", "", ""]],
+    "reassignments": [["110105198506150014", "NEW_DEV", "E10001", "E10002:0.6;E10003:0.4", "2026-11-10"],
+                      ["310115199003021231", "MAINTENANCE", "E10001", "E10002:1", "2026-11-10"]],
     "reservations": [["E10001", "NEW_DEV", "张三", "110105198506150014", "13812345678",
                       "2026-03-02T09:31:00+08:00", "E10001:0.6;E10002:0.4"],
                      ["E10002", "NEW_DEV", "李四", "310115199003021231", "13912345678",

@@ -32,6 +32,7 @@ from reservations import feed as reservation_feed
 from reservations.branch import feed as branch_feed
 from reservations.exchange.columns import MEANINGS, SAMPLES
 from reservations.models import FEED_KIND_LABELS, FeedFile
+from reservations.reassign import feed as reassign_feed
 from reservations.secondary import feed as secondary_feed
 
 
@@ -45,7 +46,8 @@ class Feed:
 
 LOADERS: dict[str, Feed] = {
     "org": Feed(org_feed.ORG_COLUMNS, org_feed.load_org, org_feed.ORG_RULES),
-    "staff": Feed(org_feed.STAFF_COLUMNS, org_feed.load_staff, org_feed.STAFF_RULES),
+    "staff": Feed(org_feed.STAFF_COLUMNS, org_feed.load_staff, org_feed.STAFF_RULES,
+                  optional=org_feed.STAFF_OPTIONAL_COLUMNS),  # R-STAFF-1
     "reservations": Feed(reservation_feed.COLUMNS, reservation_feed.load_reservations, reservation_feed.RULES),
     "account_events": Feed(event_feed.ACCOUNT_EVENT_COLUMNS, event_feed.load_account_events,
                            event_feed.ACCOUNT_EVENT_RULES),
@@ -56,6 +58,8 @@ LOADERS: dict[str, Feed] = {
                         secondary_feed.RULES),
     "relationships": Feed(branch_feed.RELATIONSHIP_COLUMNS, branch_feed.load_relationships,  # R-BR-1, R-CORE-2
                           branch_feed.RULES),
+    "reassignments": Feed(reassign_feed.COLUMNS, reassign_feed.load_reassignments,  # R-STAFF-1
+                          reassign_feed.RULES),
     "calendar": Feed(calendar_feed.COLUMNS, calendar_feed.load_calendar, calendar_feed.RULES,  # R-CAL-1
                      optional=calendar_feed.OPTIONAL_COLUMNS),
 }

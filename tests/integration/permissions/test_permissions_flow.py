@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from guardian.shortcuts import get_perms
 
 from permissions import authority, services
@@ -21,6 +22,7 @@ from permissions.models import (
     Role,
     RoleKind,
 )
+from relationships.membership import staff_outlets_on
 from relationships.models import AuditEntry, Qualification, RelationshipType
 from relationships.services import attach_refusal
 from tests.support.factories import BranchFactory, HQFactory, OutletFactory, StaffFactory, UserFactory, make_id_number
@@ -380,6 +382,29 @@ def test_r_att_1_admin_action_closes_attach_permission_with_a_reason(org):
     assert not org["staff"].attach_open
     assert org["far_staff"].attach_open  # not in his list: not touched
     assert PermissionRegisterEntry.objects.filter(event=RegisterEvent.ATTACH_CLOSED, reason="suspended").count() == 1
+
+
+def test_r_staff_1_admin_records_a_move_and_a_leaving_with_their_dates(org):
+    """R-STAFF-1 / R-ATT-2 in the admin: the move keeps the days before it with the old outlet; the leaving closes
+    attach permission through the register from its day."""
+    client = Client()
+    client.force_login(org["admin1"])
+    url = reverse("admin:relationships_staff_changelist")
+    move = {"action": "record_move", "_selected_action": [org["staff"].pk]}
+    assert 'name="on"' in client.post(url, move).content.decode()  # asks for the outlet, the date and the reason
+    client.post(url, {**move, "confirm": "yes", "outlet": org["o1b"].pk, "on": "2026-11-15", "reason": "调岗"})
+    org["staff"].refresh_from_db()
+    assert org["staff"].outlet == org["o1b"]
+    assert staff_outlets_on([org["staff"].pk], dt.date(2026, 11, 14)) == {org["staff"].pk: org["o1"].pk}
+    today = timezone.localdate()
+    leave = {"action": "record_leaving", "_selected_action": [org["staff"].pk, org["far_staff"].pk]}
+    client.post(url, {**leave, "confirm": "yes", "on": today.isoformat(), "reason": "离职"})
+    org["staff"].refresh_from_db()
+    org["far_staff"].refresh_from_db()
+    assert org["staff"].left_on == today and not org["staff"].attach_open
+    assert org["far_staff"].left_on is None  # not his branch: not in his list
+    assert PermissionRegisterEntry.objects.filter(event=RegisterEvent.ATTACH_CLOSED, reason="离职",
+                                                  subject_staff=org["staff"]).count() == 1
 
 
 def test_r_perm_1_hq_assigns_a_branch_admin_in_the_admin_site(org):
