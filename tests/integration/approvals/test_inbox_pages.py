@@ -10,6 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from approvals.selectors import inbox_for
+from approvals.waiting import with_waiting
 from tests.support.approvals import branch_created_case, holder, make_branch
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +50,20 @@ def test_an_empty_inbox_says_none(client):
     client.force_login(holder("designated_person", b.branch, actor=b.head))
     html = client.get(INBOX).content.decode()
     assert _links(html) == [] and _count(html) == "0"
+
+
+def test_the_inbox_probes_its_steps_pending_cases_by_the_pending_case_index():
+    """Issue 18: the holder's waiting steps are joined to their pending cases through `case_pending_by_id` (the
+    columns the inbox tests and sorts on are in it), not by reading every case. Checked on the plan PostgreSQL would
+    choose once the case table is large, as at a branch's scale (sequential scans priced out)."""
+    b = make_branch()
+    for i in range(3):
+        branch_created_case(b, key=f"x{i}")
+    holder_user = holder("designated_person", b.branch, actor=b.head)
+    qs = with_waiting(inbox_for(holder_user).select_related(None)).order_by("waiting_since", "case_id", "order", "id")
+    sql, params = qs.values_list("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "case_pending_by_id" in plan, plan
