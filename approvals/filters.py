@@ -10,9 +10,11 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase, CaseReason, CaseStatus, CaseStep
+from common.choices import ListedModelChoiceFilter
 from common.widgets import LabelledDateRangeWidget
 from permissions.scoping import visible_organisations
 from relationships.models import Organisation, RelationshipType
+from relationships.types import type_rows
 
 
 def visible_branches(request) -> QuerySet:
@@ -27,8 +29,8 @@ class CaseFilter(django_filters.FilterSet):
                                          empty_label=_("All statuses"))
     reason = django_filters.ChoiceFilter(label=_("Reason"), choices=CaseReason.choices,
                                          empty_label=_("All reasons"))
-    type = django_filters.ModelChoiceFilter(label=_("Relationship type"), queryset=RelationshipType.objects.all(),
-                                            empty_label=_("All types"))
+    type = ListedModelChoiceFilter(label=_("Relationship type"), rows=type_rows,
+                                   queryset=RelationshipType.objects.all(), empty_label=_("All types"))
     branch = django_filters.ModelChoiceFilter(label=_("Branch company"), queryset=visible_branches,
                                               empty_label=_("All branches"))
     opened = django_filters.DateFromToRangeFilter(label=_("Opened"), field_name="created_at",
@@ -46,8 +48,8 @@ class InboxFilter(django_filters.FilterSet):
 
     reason = django_filters.ChoiceFilter(label=_("Reason"), field_name="case__reason", choices=CaseReason.choices,
                                          empty_label=_("All reasons"))
-    type = django_filters.ModelChoiceFilter(label=_("Relationship type"), field_name="case__type",
-                                            queryset=RelationshipType.objects.all(), empty_label=_("All types"))
+    type = ListedModelChoiceFilter(label=_("Relationship type"), rows=type_rows, field_name="case__type",
+                                   queryset=RelationshipType.objects.all(), empty_label=_("All types"))
     branch = django_filters.ModelChoiceFilter(label=_("Branch company"), field_name="case__branch",
                                               queryset=visible_branches, empty_label=_("All branches"))
 

@@ -157,7 +157,14 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
     class Meta:
         verbose_name = _("approval case")
         verbose_name_plural = _("approval cases")
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            # Issue 18: the inbox joins a holder's waiting steps to their pending cases by id; with the columns it
+            # tests and sorts on included, PostgreSQL probes this index per step (index-only) instead of reading
+            # every case in a sequential scan.
+            models.Index(fields=["id"], include=["current_step", "filed_by", "applicant", "created_at"],
+                         condition=Q(status="pending"), name="case_pending_by_id"),
+        ]
         constraints = [
             valid_choice("status", CaseStatus, name="case_status_valid"),
             valid_choice("reason", CaseReason, name="case_reason_valid"),

@@ -4,8 +4,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import JSONArray, JSONObject
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
@@ -23,12 +22,23 @@ from approvals.models import (
 )
 from approvals.notices import StepAssignee
 from approvals.services import current_assignments
-from permissions.models import Role
 from permissions.scoping import HQ_ROLES, scope_for
 from relationships.models import Staff
+from relationships.selectors import current_staff
 from relationships.services import attach_refusals
 
 HQ_INBOX_REASONS = (CaseReason.CROSS_REGION, CaseReason.SPECIAL_NEW)
+
+
+def _assignments(user) -> list[PostAssignment]:
+    """His posts today, read once per request for the page reads below (the inbox, the HQ reviewer's inbox and the
+    case list each asked again); the services' authority checks read them afresh (`current_assignments`)."""
+    today = timezone.localdate()
+    cached = getattr(user, "_crm_assignments", None)
+    if cached is None or cached[0] != today:
+        cached = (today, current_assignments(user, today))
+        user._crm_assignments = cached
+    return cached[1]
 
 
 def inbox_for(user) -> QuerySet:
@@ -38,20 +48,25 @@ def inbox_for(user) -> QuerySet:
     """
     if not getattr(user, "is_authenticated", False):
         return CaseStep.objects.none()
-    assignments = current_assignments(user)
+    assignments = _assignments(user)
     if not assignments:
         return CaseStep.objects.none()
     held = reduce(or_, (Q(post=a.post, organisation_id=a.organisation_id) for a in assignments))
     already = CaseStep.objects.filter(case=OuterRef("case"), state=StepState.APPROVED, decided_by=user)
-    mine = JSONArray(JSONObject(staff_id=Subquery(Staff.objects.filter(user=user).values("pk")[:1])))
-    return (CaseStep.objects.filter(held, state=StepState.PENDING, case__status=CaseStatus.PENDING,
-                                    order=F("case__current_step"))
-            .exclude(case__applicant__user=user)
-            .exclude(case__filed_by=user)
-            .exclude(case__proposed_shares__contains=mine)  # R-APR-3: a proposed holder
-            .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), shares__contains=mine)))  # co-developer
-            .exclude(Exists(already))
-            .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), staff__user=user)))  # R-APR-3
+    steps = (CaseStep.objects.filter(held, state=StepState.PENDING, case__status=CaseStatus.PENDING,
+                                     order=F("case__current_step"))
+             .exclude(case__filed_by=user))
+    staff = current_staff(user)
+    if staff is not None:
+        # R-APR-3: the applicant, a proposed holder, a co-developer or a claimant does not decide. His staff id is
+        # a literal (issue 18): a subquery inside the JSON made PostgreSQL test every case's shares; a user with
+        # no staff record can be none of them, and his inbox tests nothing of the kind.
+        mine = [{"staff_id": staff.pk}]
+        steps = (steps.exclude(case__applicant_id=staff.pk)
+                 .exclude(case__proposed_shares__contains=mine)
+                 .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), shares__contains=mine)))
+                 .exclude(Exists(CaseClaimant.objects.filter(case=OuterRef("case"), staff_id=staff.pk))))
+    return (steps.exclude(Exists(already))
             .exclude(Exists(StepAssignee.objects.filter(step=OuterRef("pk")).exclude(user=user)))  # R-APR-10
             .select_related("organisation", "case__customer", "case__type", "case__chain", "case__branch",
                             "case__opening_outlet", "case__applicant__outlet")
@@ -61,9 +76,9 @@ def inbox_for(user) -> QuerySet:
 def is_hq_reviewer(user) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
-    if user.is_superuser or Role.objects.filter(user=user, kind__in=HQ_ROLES).exists():
+    if user.is_superuser or scope_for(user).role_kinds & HQ_ROLES:  # the roles the scope read once
         return True
-    return any(a.post == Post.HQ for a in current_assignments(user))
+    return any(a.post == Post.HQ for a in _assignments(user))
 
 
 def hq_inbox(user) -> QuerySet:
@@ -88,12 +103,13 @@ def visible_cases(user) -> QuerySet:
     # Issue 18: each test is a column of the case or an uncorrelated id list that PostgreSQL hashes once, so the
     # count reads no other table row by row and a page walks the newest-first index, testing each case; a join
     # to the applicant or a step lookup per case made counting a post holder's cases cost a join per case.
-    cond = Q(applicant_id__in=Staff.objects.filter(user=user).values("id")) | Q(filed_by=user)
+    staff = current_staff(user)  # read once per request (the scope read it)
+    cond = Q(filed_by=user) | (Q(applicant_id=staff.pk) if staff is not None else Q())
     if scope.branch_ids:
         cond |= Q(branch_id__in=scope.branch_ids)
     if scope.outlet_ids:
         cond |= Q(opening_outlet_id__in=scope.outlet_ids)
-    org_ids = {a.organisation_id for a in current_assignments(user)}
+    org_ids = {a.organisation_id for a in _assignments(user)}
     if org_ids:
         cond |= Q(pk__in=CaseStep.objects.filter(organisation_id__in=org_ids).order_by().values("case_id"))
     return qs.filter(cond)

@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce
 
 from approvals.models import CaseAction, CaseStatus, CaseStep, StepState
 from approvals.notices import Reminder, ReminderKind, StepAssignee
-from permissions.models import Role, RoleKind
+from permissions.models import RoleKind
+from permissions.scoping import scope_for
 from relationships.models import OrgKind
 
 
@@ -50,9 +51,8 @@ def escalation_heads(user) -> set[int]:
     (holders of the head-office role there)."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    rows = Role.objects.filter(user=user).filter(
-        Q(kind=RoleKind.BRANCH_HEAD) | Q(kind=RoleKind.HQ, organisation__kind=OrgKind.HQ))
-    return set(rows.values_list("organisation_id", flat=True))
+    return {org_id for kind, org_id, org_kind in scope_for(user).roles  # the roles the scope read once
+            if kind == RoleKind.BRANCH_HEAD or (kind == RoleKind.HQ and org_kind == OrgKind.HQ)}
 
 
 def escalated_to(user) -> QuerySet:

@@ -144,17 +144,18 @@ def generate(cur, *, customers: int, with_cases: bool, cases: int) -> dict:
     if with_cases:
         cur.execute("""
             INSERT INTO approvals_approvalcase (id, reason, type_id, customer_id, status, current_step,
-                proposed_shares, branch_id, applicant_id, explanation, dedupe_key, outcome, created_at, updated_at)
+                proposed_shares, branch_id, applicant_id, explanation, explanation_code, explanation_params, dedupe_key,
+                outcome, created_at, updated_at)
             SELECT g, 'late', 'NEW_DEV', 1 + (g * 5) %% %(n)s, 'pending', 1,
                    jsonb_build_array(jsonb_build_object('staff_id', s.id, 'ratio', '1.0000')),
-                   o.branch_id, s.id, '', 'bench-' || g, 'create', now() - g * interval '1 minute', now()
+                   o.branch_id, s.id, '', '', '{}', 'bench-' || g, 'create', now() - g * interval '1 minute', now()
             FROM generate_series(1, %(c)s) g
             JOIN b_staff s ON s.idx = (g * 17) %% %(s)s
             JOIN b_outlet o ON o.id = s.outlet_id""", p)
         cur.execute("SELECT setval(pg_get_serial_sequence('approvals_approvalcase', 'id'), %(c)s)", p)
         cur.execute("""
-            INSERT INTO approvals_casestep (case_id, "order", post, organisation_id, state)
-            SELECT c.id, st.o, st.post, c.branch_id, 'pending'
+            INSERT INTO approvals_casestep (case_id, "order", post, organisation_id, state, kind)
+            SELECT c.id, st.o, st.post, c.branch_id, 'pending', 'chain'
             FROM approvals_approvalcase c,
                  (VALUES (1, 'account_opening_review'), (2, 'outlet_review'), (3, 'final_approval')) st(o, post)""")
         cur.execute("SELECT count(*) FROM approvals_casestep")

@@ -11,14 +11,15 @@ import datetime as dt
 import tempfile
 
 import django_tables2 as tables
-from django.db.models import QuerySet
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger
+from django.db.models import Count, QuerySet, Window
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
-from django_tables2.rows import BoundRow
+from django_tables2.rows import BoundRow, BoundRows
 
 from common.pagination import CappedPaginator
 from common.spreadsheets import append_row, csv_writer, workbook
@@ -41,18 +42,56 @@ class CappedTablePaginator(CappedPaginator):
         return min(len(self.object_list), self.cap + 1)
 
 
+class SortedPagePaginator(CappedTablePaginator):
+    """For a list whose order needs every row anyway (a sort key computed per row, like the inbox's waiting time):
+    one query picks the page's ids with only the joins its filters need and counts the rows in the same pass (a
+    window count over the rows it has sorted), a second reads the page's rows by primary key through `rows_for(ids)`
+    with the joins and annotations the table shows. The separate count, and sorting every row with its display
+    joins (and planning them), are gone. A page past the end falls back to counting, as every list does."""
+
+    def __init__(self, object_list, per_page, *, rows_for, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.rows_for = rows_for
+
+    def page(self, number):
+        data = getattr(self.object_list, "data", None)
+        qs = getattr(data, "data", None)
+        table = getattr(self.object_list, "table", None)  # django-tables2's BoundRows
+        if not isinstance(qs, QuerySet) or table is None:
+            return super().page(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        bottom = (number - 1) * self.per_page
+        picked = list(qs.annotate(_rows_total=Window(Count("*"))).values_list("pk", "_rows_total")
+                      [bottom:bottom + self.per_page])
+        if not picked:
+            return super().page(number)
+        self.__dict__["count"] = min(picked[0][1], self.cap + 1)
+        if number > self.num_pages:
+            raise EmptyPage(self.error_messages["no_results"])
+        ids = [pk for pk, _total in picked]
+        by_id = {row.pk: row for row in self.rows_for(ids)}
+        rows = BoundRows(data=[by_id[pk] for pk in ids if pk in by_id], table=table)
+        return Page(rows, number, self)
+
+
 def export_format_of(request) -> str | None:
     fmt = request.GET.get("_export")
     return fmt if fmt in EXPORT_FORMATS else None
 
 
-def configure(table, request, export_format: str | None = None, *, per_page: int = PAGE_SIZE):
+def configure(table, request, export_format: str | None = None, *, per_page: int = PAGE_SIZE,
+              paginator_class=CappedTablePaginator, **paginator_kwargs):
     """Sort and paginate `table` from the request (an export is sorted the same way but not paginated)."""
     tables.RequestConfig(request, paginate=False if export_format else {
-        "per_page": per_page, "paginator_class": CappedTablePaginator}).configure(table)
+        "per_page": per_page, "paginator_class": paginator_class, **paginator_kwargs}).configure(table)
     if not export_format and table.paginator.per_page != per_page:
         # django-tables2 takes `?per_page=` from the URL; a page never holds more rows than the list offers.
-        table.paginate(paginator_class=CappedTablePaginator, per_page=per_page, page=1)
+        table.paginate(paginator_class=paginator_class, per_page=per_page, page=1, **paginator_kwargs)
     return table
 
 

@@ -11,7 +11,8 @@ from functools import wraps
 from django.db import transaction
 
 from common.actors import actor_label
-from permissions.models import Role, RoleKind
+from permissions.models import RoleKind
+from permissions.scoping import scope_for
 from relationships.models import PiiAccess
 from relationships.pii import decrypt
 
@@ -24,7 +25,8 @@ def needs_full_pii(user) -> bool:
         return False
     cached = getattr(user, "_crm_needs_pii", None)
     if cached is None:
-        cached = user.is_superuser or Role.objects.filter(user=user, kind__in=PII_ROLES).exists()
+        # The roles the request's scope has already read (issue 18: no second query for them).
+        cached = user.is_superuser or bool(scope_for(user).role_kinds & set(PII_ROLES))
         user._crm_needs_pii = cached
     return cached
 

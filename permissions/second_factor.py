@@ -9,9 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from permissions.models import Role
 from permissions.pii import PII_ROLES, needs_full_pii
-from permissions.scoping import HQ_ROLES
+from permissions.scoping import HQ_ROLES, scope_for
 
 # HQ roles that do not reveal full ID numbers (none today: both do) still need the second factor.
 _HQ_ONLY_ROLES = tuple(set(HQ_ROLES) - set(PII_ROLES))
@@ -26,8 +25,8 @@ def needs_second_factor(user) -> bool:
         return False
     cached = getattr(user, "_crm_needs_otp", None)
     if cached is None:
-        cached = bool(user.is_staff or user.is_superuser or needs_full_pii(user) or (
-            _HQ_ONLY_ROLES and Role.objects.filter(user=user, kind__in=_HQ_ONLY_ROLES).exists()))
+        cached = bool(user.is_staff or user.is_superuser or needs_full_pii(user)
+                      or scope_for(user).role_kinds & set(_HQ_ONLY_ROLES))
         user._crm_needs_otp = cached
     return cached
 

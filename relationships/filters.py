@@ -6,18 +6,20 @@ from django import forms
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
+from common.choices import ListedModelChoiceFilter
 from common.widgets import LabelledDateRangeWidget
 from permissions.scoping import visible_customer_classes, visible_relationships
 from relationships.identity import normalise_id_number
 from relationships.models import Customer, CustomerClassKind, Relationship, RelationshipType
 from relationships.pii import pii_hashes
+from relationships.types import type_rows
 
 ACTIVE, ENDED = "active", "ended"
 
 
 class RelationshipFilter(django_filters.FilterSet):
-    type = django_filters.ModelChoiceFilter(label=_("Relationship type"), queryset=RelationshipType.objects.all(),
-                                            empty_label=_("All types"))
+    type = ListedModelChoiceFilter(label=_("Relationship type"), rows=type_rows,
+                                   queryset=RelationshipType.objects.all(), empty_label=_("All types"))
     state = django_filters.ChoiceFilter(label=_("Status"), choices=[(ACTIVE, _("active")), (ENDED, _("ended"))],
                                         empty_label=_("All statuses"), method="filter_state")
     effective = django_filters.DateFromToRangeFilter(label=_("Effective from"), field_name="effective_from",
@@ -59,8 +61,9 @@ class CustomerFilter(django_filters.FilterSet):
 
     name = django_filters.CharFilter(label=_("Customer name"), lookup_expr="icontains")
     id_number = IdNumberFilter(label=_("ID card number"))
-    type = django_filters.ModelChoiceFilter(label=_("Relationship type"), queryset=RelationshipType.objects.all(),
-                                            empty_label=_("All types"), method="filter_type")
+    type = ListedModelChoiceFilter(label=_("Relationship type"), rows=type_rows,
+                                   queryset=RelationshipType.objects.all(), empty_label=_("All types"),
+                                   method="filter_type")
     classification = django_filters.ChoiceFilter(label=_("Classification"), choices=CustomerClassKind.choices,
                                                  empty_label=_("All classifications"),
                                                  method="filter_classification")

@@ -67,3 +67,13 @@ def _second_factor_only_where_tested(settings, request):
     """R-SEC-AUTH-2's gate is on in production (OTP_REQUIRED cannot be turned off without debug). Tests of other
     rules sign HQ, branch and admin users in without a device; the tests marked `second_factor` turn it on."""
     settings.OTP_REQUIRED = request.node.get_closest_marker("second_factor") is not None
+
+
+@pytest.fixture(autouse=True)
+def _type_rows_read_afresh():
+    """The type filters' rows are kept per process (issue 18); a test's rolled-back types must not outlive it."""
+    from relationships.types import forget_type_rows
+
+    forget_type_rows()
+    yield
+    forget_type_rows()
