@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.contrib.postgres.fields import BigIntegerRangeField, DateRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +20,18 @@ class DateRange(Func):
 
     function = "daterange"
     output_field = DateRangeField()
+
+
+class OneStaff(Func):
+    """`int8range(staff_id, staff_id, '[]')`: the staff member as a one-point range, so that the no-overlap
+    constraint needs only PostgreSQL's built-in GiST range operator class — not the btree_gist extension, which
+    the embedded PostgreSQL of `./dev up` (pgserver) does not ship."""
+
+    function = "int8range"
+    output_field = BigIntegerRangeField()
+
+    def __init__(self, field: str) -> None:
+        super().__init__(models.F(field), models.F(field), models.Value("[]"))
 
 
 class StaffMembership(models.Model):
@@ -49,7 +61,7 @@ class StaffMembership(models.Model):
             models.UniqueConstraint(fields=["staff"], condition=Q(valid_to__isnull=True),
                                     name="membership_one_open_per_staff"),
             ExclusionConstraint(name="membership_no_overlap", expressions=[
-                ("staff", RangeOperators.EQUAL),
+                (OneStaff("staff"), RangeOperators.EQUAL),
                 (DateRange("valid_from", "valid_to", models.Value("[)")), RangeOperators.OVERLAPS)]),
         ]
 
