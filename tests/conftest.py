@@ -30,6 +30,17 @@ TransactionTestCase._fixture_teardown = _fixture_teardown
 
 
 @pytest.fixture(autouse=True)
+def _fresh_type_rows():
+    """The type choices a process keeps for a minute (relationships.types.type_rows) are forgotten between tests:
+    a rolled-back test's types must not show in the next one's forms."""
+    from relationships.types import forget_type_rows
+
+    forget_type_rows()
+    yield
+    forget_type_rows()
+
+
+@pytest.fixture(autouse=True)
 def _chinese_first(settings):
     settings.LANGUAGE_CODE = "zh-hans"
 
