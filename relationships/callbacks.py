@@ -76,6 +76,18 @@ def may_resolve_dispute(user, callback: Callback) -> bool:
             and may_act_for_branch(user, callback.outlet.branch_id))
 
 
+def disputed_callback_lock(*, actor, callback_id: int) -> Callback:
+    """The disputed callback `actor`'s branch is to decide, locked for the decision (inside the caller's
+    transaction); refused when it no longer waits for the branch or is not his branch's."""
+    cb = Callback.objects.select_for_update(of=("self",)).select_related("relationship", "outlet").get(
+        pk=callback_id)
+    if cb.status != CallbackStatus.DISPUTED or cb.resolution:
+        raise ValidationError(_("This callback is not waiting for the branch."), code="not_disputed")
+    if not may_resolve_dispute(actor, cb):
+        raise PermissionDenied(_("Only the branch decides a disputed relationship."))
+    return cb
+
+
 def callback_dispute_resolve(*, actor, callback_id: int, decision: str, note: str = "",
                              end_on: dt.date | None = None) -> Callback:
     """The branch decides a disputed relationship: keep it, or end it (the version keeps its dates)."""
@@ -85,12 +97,7 @@ def callback_dispute_resolve(*, actor, callback_id: int, decision: str, note: st
     if not note:
         raise ValidationError({"note": [_("A note is required.")]})
     with transaction.atomic():
-        cb = Callback.objects.select_for_update(of=("self",)).select_related("relationship", "outlet").get(
-            pk=callback_id)
-        if cb.status != CallbackStatus.DISPUTED or cb.resolution:
-            raise ValidationError(_("This callback is not waiting for the branch."), code="not_disputed")
-        if not may_resolve_dispute(actor, cb):
-            raise PermissionDenied(_("Only the branch decides a disputed relationship."))
+        cb = disputed_callback_lock(actor=actor, callback_id=callback_id)
         if decision == DisputeResolution.ENDED:
             relationship_end(actor=actor, relationship_id=cb.relationship_id, on=end_on or timezone.localdate(),
                              reason=_("Disputed at the callback: %(note)s") % {"note": note},

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from relationships.callbacks import may_resolve_dispute
-from relationships.models import Callback, CallbackStatus, RelationshipShare, Staff
+from relationships.callbacks import disputed_callback_lock
+from relationships.models import RelationshipShare, Staff
 from reservations.reassign.services import Filed, reassignment_file
 
 
@@ -21,12 +21,7 @@ def callback_dispute_reassign(*, actor, callback_id: int, participants: Sequence
     if not note:
         raise ValidationError({"note": [_("A note is required.")]})
     with transaction.atomic():
-        cb = Callback.objects.select_for_update(of=("self",)).select_related("relationship", "outlet").get(
-            pk=callback_id)
-        if cb.status != CallbackStatus.DISPUTED or cb.resolution:
-            raise ValidationError(_("This callback is not waiting for the branch."), code="not_disputed")
-        if not may_resolve_dispute(actor, cb):
-            raise PermissionDenied(_("Only the branch decides a disputed relationship."))
+        cb = disputed_callback_lock(actor=actor, callback_id=callback_id)
         holder = (RelationshipShare.objects.filter(relationship_id=cb.relationship_id, effective_to__isnull=True)
                   .select_related("staff").order_by("-ratio", "id").first())
         if holder is None or cb.relationship.effective_to is not None:
