@@ -11,27 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.chain_services import chain_activate, chain_in_use, chain_new_version
 from approvals.models import Chain, ChainStep
-from permissions.admin_base import ScopedAdmin, is_admin_user
+from permissions.admin_base import HQOfficeAdmin
 from permissions.authority import is_hq_office
 from relationships.audit import audit
 from relationships.models import RelationshipType
-
-
-class HQOnlyAdmin(ScopedAdmin):
-    def _hq(self, request) -> bool:
-        return is_admin_user(request) and is_hq_office(request.user)
-
-    def has_module_permission(self, request):
-        return self._hq(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._hq(request)
-
-    def has_add_permission(self, request, obj=None):
-        return self._hq(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._hq(request)
 
 
 def _chain_codes() -> set[str]:
@@ -55,7 +38,7 @@ class RelationshipTypeForm(forms.ModelForm):
 
 
 @admin.register(RelationshipType)
-class RelationshipTypeAdmin(HQOnlyAdmin):
+class RelationshipTypeAdmin(HQOfficeAdmin):
     scope = staticmethod(lambda user: RelationshipType.objects.all())
     form = RelationshipTypeForm
     list_display = ("code", "name", "name_en", "creation", "qualification", "chain_late", "chain_always",
@@ -93,7 +76,7 @@ class ChainStepInline(admin.TabularInline):
 
 
 @admin.register(Chain)
-class ChainAdmin(HQOnlyAdmin):
+class ChainAdmin(HQOfficeAdmin):
     scope = staticmethod(lambda user: Chain.objects.all())
     fields = ("code", "version", "name", "active")
     readonly_fields = ("version", "active")

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from permissions.authority import administered_branch_ids
+from permissions.authority import administered_branch_ids, is_hq_office
 
 
 def admin_branches(request):
@@ -51,6 +51,25 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class HQOfficeAdmin(ScopedAdmin):
+    """HQ's office maintains these rows (rule data: types, chains, the calendar); nobody else sees them at all."""
+
+    def _hq(self, request) -> bool:
+        return is_admin_user(request) and is_hq_office(request.user)
+
+    def has_module_permission(self, request):
+        return self._hq(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._hq(request)
+
+    def has_add_permission(self, request, obj=None):
+        return self._hq(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._hq(request)
 
 
 def reason_action(modeladmin, request, queryset, *, title: str, run, action: str):

@@ -12,8 +12,7 @@ from django.db.models.functions import ExtractYear
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from permissions.admin_base import ScopedAdmin, is_admin_user
-from permissions.authority import is_hq_office
+from permissions.admin_base import HQOfficeAdmin
 from relationships.calendar_services import (
     calendar_day_delete,
     calendar_day_save,
@@ -25,23 +24,8 @@ from relationships.models import CalendarDay, CalendarYear
 from relationships.workdays import package_years
 
 
-class HQCalendarAdmin(ScopedAdmin):
+class HQCalendarAdmin(HQOfficeAdmin):
     """Lists, adds, changes and deletes for HQ's office; nothing at all for anyone else."""
-
-    def _hq(self, request) -> bool:
-        return is_admin_user(request) and is_hq_office(request.user)
-
-    def has_module_permission(self, request):
-        return self._hq(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._hq(request)
-
-    def has_add_permission(self, request):
-        return self._hq(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._hq(request)
 
     def has_delete_permission(self, request, obj=None):
         return self._hq(request)
