@@ -22,7 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from common.redirects import local_url
 from permissions import signin
-from permissions.second_factor import needs_second_factor, second_factor_pending
+from permissions.second_factor import has_second_factor, needs_second_factor, second_factor_pending
 
 
 class SignInView(auth_views.LoginView):
@@ -78,7 +78,7 @@ def _verified(request, device) -> None:
 @sensitive_post_parameters("otp_token")
 @login_required
 def second_factor_verify(request):
-    if not signin.has_second_factor(request.user):
+    if not has_second_factor(request.user):
         return redirect(f"{reverse('signin:enrol')}?{urlencode({'next': _next_url(request)})}")
     if not second_factor_pending(request.user):
         return redirect(_next_url(request))
@@ -103,7 +103,7 @@ def _grouped(secret: str) -> str:
 @login_required
 def second_factor_enrol(request):
     user = request.user
-    if signin.has_second_factor(user):
+    if has_second_factor(user):
         return redirect(f"{reverse('signin:verify')}?{urlencode({'next': _next_url(request)})}")
     device = signin.otp_enrolment_device(user=user)
     form = CodeForm(request.POST or None)
