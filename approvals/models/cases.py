@@ -1,7 +1,7 @@
-"""Approval chains as data and the cases that move through them (§9).
+"""§9: the approval case, its reasons, outcomes and state machine, and its append-only actions (R-APR-8).
 
-A case carries what it decides (customer, type, proposed holders and ratios),
-so this app never imports `reservations`; a reservation points at its case.
+A case carries what it decides (customer, type, proposed holders and ratios), so this app never imports
+`reservations`; a reservation points at its case.
 """
 from __future__ import annotations
 
@@ -11,60 +11,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from approvals.notices import Notification, NotificationPreference, Reminder, StepAssignee  # noqa: F401
+from approvals.models.chains import Chain
 from common.constraints import valid_choice
 from common.guards import append_only_guards
 from relationships.models import AccountEvent, Customer, Organisation, RelationshipType, Staff
-
-
-class Post(models.TextChoices):
-    OUTLET_HEAD = "outlet_head", _("outlet head")
-    ACCOUNT_OPENING_REVIEW = "account_opening_review", _("account-opening review")
-    OUTLET_REVIEW = "outlet_review", _("outlet review")
-    FINAL_APPROVAL = "final_approval", _("final approval")
-    BRANCH_HEAD = "branch_head", _("branch head")
-    DESIGNATED_PERSON = "designated_person", _("branch designated person")
-    HQ = "hq", _("head office")
-
-
-class Chain(models.Model):
-    """R-APR-1: an ordered list of steps; a case keeps the chain version it started with."""
-
-    code = models.CharField(_("code"), max_length=30)
-    version = models.PositiveIntegerField(_("version"), default=1)
-    name = models.CharField(_("name"), max_length=100)
-    active = models.BooleanField(default=True)
-
-    class Meta:
-        verbose_name = _("approval chain")
-        verbose_name_plural = _("approval chains")
-        constraints = [
-            models.UniqueConstraint(fields=["code", "version"], name="chain_code_version"),
-            models.UniqueConstraint(fields=["code"], condition=Q(active=True), name="chain_one_active_version"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} v{self.version}"
-
-
-class ChainStep(models.Model):
-    chain = models.ForeignKey(Chain, on_delete=models.CASCADE, related_name="steps")
-    order = models.PositiveSmallIntegerField(_("order"))
-    post = models.CharField(_("post"), max_length=30, choices=Post.choices)
-    # Steps sharing `order` run in parallel (R-APR-6); `scope` says whose organisation acts.
-    scope = models.CharField(_("acting organisation"), max_length=20, default="branch", choices=[
-        ("outlet", _("opening outlet")), ("branch", _("applicant's branch")),
-        ("opening_branch", _("opening outlet's branch")), ("participant_branches", _("each participant's branch")),
-        ("hq", _("head office")),
-    ])
-
-    class Meta:
-        verbose_name = _("chain step")
-        verbose_name_plural = _("chain steps")
-        ordering = ["chain", "order", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.chain} · {self.order} · {self.get_post_display()}"
 
 
 class CaseReason(models.TextChoices):
@@ -225,142 +175,3 @@ class CaseAction(models.Model):
 
     def __str__(self) -> str:
         return _("Action on case #%(case)s, step %(step)s") % {"case": self.case_id, "step": self.step_order}
-
-
-class PostAssignment(models.Model):
-    """R-APR-1: who holds a post at an organisation, and when; or a delegate (授权代表) for a holder.
-
-    A row with `delegate_for` set is a delegation: `user` acts for `delegate_for.user` at the same
-    post and organisation between `valid_from` and `valid_to` (inclusive).
-    """
-
-    post = models.CharField(_("post"), max_length=30, choices=Post.choices)
-    organisation = models.ForeignKey(Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT,
-                                     related_name="post_assignments")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("holder"), on_delete=models.PROTECT,
-                             related_name="post_assignments")
-    valid_from = models.DateField(_("valid from"))
-    valid_to = models.DateField(_("valid to"), null=True, blank=True)
-    delegate_for = models.ForeignKey("self", verbose_name=_("delegate for"), null=True, blank=True,
-                                     on_delete=models.PROTECT, related_name="delegations")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("post assignment")
-        verbose_name_plural = _("post assignments")
-        constraints = [
-            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
-                                   name="post_assignment_dates_ordered"),
-        ]
-        indexes = [models.Index(fields=["user", "post", "organisation"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_post_display()} @ {self.organisation}: {self.user}"
-
-
-class StepState(models.TextChoices):
-    PENDING = "pending", _("pending")
-    APPROVED = "approved", _("approved")
-    REJECTED = "rejected", _("rejected")
-    RETURNED = "returned", _("returned")
-    SKIPPED = "skipped", _("skipped")
-
-
-class StepKind(models.TextChoices):
-    CHAIN = "chain", _("chain step")
-    CONFIRM = "confirm", _("branch confirmation")  # R-MATCH-5 / R-APR-6: each branch confirms, in parallel
-    HQ = "hq", _("head-office approval")  # R-APR-6: added after the confirmations when the chain has none
-
-
-class CaseStep(models.Model):
-    """A chain step materialised for one case, with the organisation whose post holders act on it.
-
-    Steps are written when the case opens, so a case keeps the chain version it started with.
-    """
-
-    case = models.ForeignKey(ApprovalCase, on_delete=models.CASCADE, related_name="steps")
-    order = models.PositiveSmallIntegerField(_("order"))
-    post = models.CharField(_("post"), max_length=30, choices=Post.choices)
-    organisation = models.ForeignKey(Organisation, verbose_name=_("acting organisation"), on_delete=models.PROTECT,
-                                     related_name="+")
-    state = models.CharField(_("state"), max_length=10, choices=StepState.choices, default=StepState.PENDING)
-    kind = models.CharField(_("kind"), max_length=10, choices=StepKind.choices, default=StepKind.CHAIN)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("case step")
-        verbose_name_plural = _("case steps")
-        ordering = ["case", "order", "id"]
-        constraints = [
-            valid_choice("state", StepState, name="case_step_state_valid"),
-            valid_choice("post", Post, name="case_step_post_valid"),
-            valid_choice("kind", StepKind, name="case_step_kind_valid"),
-
-            models.UniqueConstraint(fields=["case", "order", "post", "organisation"], name="case_step_once"),
-        ]
-        indexes = [
-            models.Index(fields=["post", "organisation"], name="case_step_pending",
-                         condition=Q(state="pending")),
-        ]
-
-    def __str__(self) -> str:
-        return _("Case #%(case)s, step %(order)s: %(post)s") % {
-            "case": self.case_id, "order": self.order, "post": self.get_post_display()}
-
-
-class CaseClaimant(models.Model):
-    """R-MATCH-3: one competing claim a case holds — the reservation, its staff, when it was registered
-    (on time, or late by how many working days) and the ratios it proposed. Kept while the case lives."""
-
-    case = models.ForeignKey(ApprovalCase, on_delete=models.PROTECT, related_name="claimants")
-    reservation = models.OneToOneField("reservations.Reservation", null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="claim")
-    staff = models.ForeignKey(Staff, verbose_name=_("staff"), on_delete=models.PROTECT, related_name="+")
-    registered_at = models.DateTimeField(_("registered at"))
-    late_workdays = models.PositiveSmallIntegerField(_("late by working days"), null=True, blank=True)
-    shares = models.JSONField(_("proposed ratios"), default=list)  # [{"staff_id": 1, "ratio": "0.6000"}, …]
-    joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("claimant")
-        verbose_name_plural = _("claimants")
-        ordering = ["case", "registered_at", "id"]
-        indexes = [models.Index(fields=["case", "registered_at"], name="case_claimant_order")]
-
-    def __str__(self) -> str:
-        return f"{self.case_id} · {self.staff_id}"
-
-
-class CaseDocuments(models.Model):
-    """R-APR-5: the broker case's signed forms, recorded as received and reviewed."""
-
-    case = models.OneToOneField(ApprovalCase, on_delete=models.CASCADE, related_name="documents")
-    risk_disclosure_received = models.BooleanField(_("risk disclosure form received"), default=False)
-    risk_disclosure_reviewed = models.BooleanField(_("risk disclosure form reviewed"), default=False)
-    service_confirmation_received = models.BooleanField(_("customer service confirmation received"), default=False)
-    service_confirmation_reviewed = models.BooleanField(_("customer service confirmation reviewed"), default=False)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    recorded_at = models.DateTimeField(auto_now=True)
-
-    FIELDS = ("risk_disclosure_received", "risk_disclosure_reviewed",
-              "service_confirmation_received", "service_confirmation_reviewed")
-
-    class Meta:
-        verbose_name = _("case documents")
-        verbose_name_plural = _("case documents")
-
-    def __str__(self) -> str:
-        return _("Documents of case #%(case)s") % {"case": self.case_id}
-
-    @property
-    def complete(self) -> bool:
-        return all(getattr(self, f) for f in self.FIELDS)
-
-    def as_dict(self) -> dict:
-        return {f: getattr(self, f) for f in self.FIELDS}
