@@ -473,8 +473,7 @@ def main() -> None:
         else:
             steps: dict = {}
             floor_match(business_date=day, timings=steps)
-            log("  floor steps: " + ", ".join(f"{k.split()[-1] if k.split() else k}={v:.2f}"
-                                              for k, v in steps.items()))
+            log("  floor steps: " + ", ".join(f"{k}={v:.2f}" for k, v in steps.items()))
         seconds = time.perf_counter() - started
         with connection.cursor() as cur:
             prints = fingerprint(cur, audit_from=mark)

@@ -72,6 +72,8 @@ JOIN reservations_reservation r
   ON r.id_hash = p.id_hash AND r.type_id = p.type_code
  AND (r.status = 'active' OR (r.status = 'expired' AND r.valid_until >= p.business_date));
 DELETE FROM f_cand WHERE NOT held AND NOT on_time AND NOT late;
+CREATE INDEX ON f_cand (event_id, type_code);
+CREATE INDEX ON f_cand (rid);
 -- R-MATCH-3: one claim per staff, the earliest reservation (registered_at, id)
 ALTER TABLE f_cand ADD COLUMN rn int;
 UPDATE f_cand c SET rn = x.rn FROM (
@@ -82,6 +84,13 @@ WHERE x.rid = c.rid AND x.event_id = c.event_id AND x.type_code = c.type_code;
 """
 
 DECISIONS = """
+CREATE TEMP TABLE f_valid ON COMMIT DROP AS
+SELECT c.event_id, c.type_code, count(*) AS n_staff, bool_or(c.late) AS any_late,
+       (array_agg(c.rid ORDER BY c.registered_at, c.rid))[1] AS first_rid,
+       (array_agg(c.staff_id ORDER BY c.registered_at, c.rid))[1] AS first_staff,
+       (array_agg(c.registered_at ORDER BY c.registered_at, c.rid))[1] AS first_reg,
+       jsonb_agg(c.staff_id ORDER BY c.registered_at, c.rid) AS staff_ids
+FROM f_cand c WHERE c.verdict IS NULL AND c.rn = 1 GROUP BY c.event_id, c.type_code;
 CREATE TEMP TABLE f_dec ON COMMIT DROP AS
 SELECT p.*, v.n_staff, v.any_late, v.first_rid, v.first_staff, v.first_reg, v.staff_ids,
        CASE WHEN v.n_staff > 1 THEN 'duplicate' WHEN v.any_late THEN 'late'
@@ -92,16 +101,11 @@ SELECT p.*, v.n_staff, v.any_late, v.first_rid, v.first_staff, v.first_reg, v.st
                  WHERE rp.reservation_id = v.first_rid AND o.branch_id IS DISTINCT FROM p.branch_id) THEN 'cross_region'
             ELSE 'matched' END AS reason,
        NULL::bigint AS rel_id, NULL::bigint AS case_id
-FROM f_pair p
-JOIN LATERAL (
-    SELECT count(*) AS n_staff, bool_or(c.late) AS any_late,
-           (array_agg(c.rid ORDER BY c.registered_at, c.rid))[1] AS first_rid,
-           (array_agg(c.staff_id ORDER BY c.registered_at, c.rid))[1] AS first_staff,
-           (array_agg(c.registered_at ORDER BY c.registered_at, c.rid))[1] AS first_reg,
-           jsonb_agg(c.staff_id ORDER BY c.registered_at, c.rid) AS staff_ids
-    FROM f_cand c WHERE c.event_id = p.event_id AND c.type_code = p.type_code AND c.verdict IS NULL AND c.rn = 1
-) v ON v.n_staff > 0
+FROM f_valid v JOIN f_pair p ON p.event_id = v.event_id AND p.type_code = v.type_code
 WHERE NOT p.held;
+CREATE INDEX ON f_dec (event_id, type_code);
+CREATE INDEX ON f_dec (case_id);
+ANALYZE f_dec;
 CREATE TEMP TABLE f_parts ON COMMIT DROP AS
 SELECT rp.reservation_id AS rid, jsonb_agg(jsonb_build_object('staff_id', rp.staff_id, 'ratio', rp.ratio::text)
                                            ORDER BY rp.id) AS shares
@@ -300,11 +304,11 @@ def _params(business_date: dt.date) -> dict:
     }
 
 
-def _run(cur, sql: str, params: dict, timings: dict | None) -> None:
+def _run(cur, label: str, sql: str, params: dict, timings: dict | None) -> None:
     started = time.perf_counter()
     cur.execute(sql, params)
     if timings is not None:
-        timings[sql.strip().split("\n")[0][:60]] = time.perf_counter() - started
+        timings[label] = time.perf_counter() - started
 
 
 def floor_match(*, business_date: dt.date, timings: dict | None = None) -> None:
@@ -330,19 +334,20 @@ def floor_match(*, business_date: dt.date, timings: dict | None = None) -> None:
                     [[d for d, _w in windows], [w.day for _d, w in windows],
                      [f"[{', '.join(map(str, w.unknown_years))}]" for _d, w in windows],
                      [calendar_unknown_note(w) if w.calendar_unknown else None for _d, w in windows]])
-        _run(cur, PAIRS, params, timings)
+        _run(cur, "pairs", PAIRS, params, timings)
+        cur.execute("CREATE INDEX ON f_pair (event_id, type_code)")
         cur.execute("ANALYZE f_pair")
         cur.execute("SELECT count(*) FILTER (WHERE open_case), count(*) - count(DISTINCT (customer_id, type_code)) "
                     "FROM f_pair")
         open_cases, repeated = cur.fetchone()
         if open_cases or repeated:
             raise FloorUnsupported(f"{open_cases} openings join an open case, {repeated} repeat a customer and type")
-        _run(cur, CANDS, params, timings)
+        _run(cur, "cands", CANDS, params, timings)
         cur.execute("ANALYZE f_cand")
-        _run(cur, DECISIONS, params, timings)
-        _run(cur, RELATIONSHIPS, params, timings)
-        _run(cur, CASES, params, timings)
-        _run(cur, OUTCOMES, params, timings)
+        _run(cur, "decisions", DECISIONS, params, timings)
+        _run(cur, "relationships", RELATIONSHIPS, params, timings)
+        _run(cur, "cases", CASES, params, timings)
+        _run(cur, "outcomes", OUTCOMES, params, timings)
 
 
 # --- the fingerprint of what a run wrote ---------------------------------------------------------------------
