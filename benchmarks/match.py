@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Benchmark of the nightly matching (§6) at scale, on a fresh PostgreSQL database.
+"""Benchmark of the nightly matching (§6) at scale, against its floor and a naive loop, in one run.
 
-    .venv/bin/python benchmarks/match.py --openings 100000 --reservations 1000000 [--keep]
+    CRM_BENCH_DB=crm_bench_x .venv/bin/python benchmarks/match.py --openings 100000 --reservations 1000000 [--keep]
 
-Creates the database `crm_bench_match` (dropped first) on the server of DATABASE_URL, or on the
-embedded server when DATABASE_URL is unset; migrates it; generates an organisation tree, a few
-thousand staff with qualifications, M reservations (one participant each) and N pending opening
-events with their customers and accounts, all with set-based SQL; then times
-`match_pending_events(business_date=D)`.
+Creates the database `crm_bench_match` (or CRM_BENCH_DB; dropped first) on the server of DATABASE_URL, or on the
+embedded server when DATABASE_URL is unset; migrates it; generates an organisation tree, a few thousand staff with
+qualifications, what earlier nights left (2 × N customers with a relationship, its share and callback, 0.2 × N
+decided approval cases with their steps, 10 × N audit rows), M reservations (one participant each) and N pending
+opening events over the working days of the month up to --date (the 15th), all with set-based SQL.
+The generated database becomes a template: every run below works on a fresh copy of it.
 
 The mix of openings (by i mod 100): 30 % on time with exactly one reservation, 3 % duplicates
 (two staff), 2 % late registrations, 2 % name mismatches, 1 % cross-branch, the rest without any
@@ -15,13 +16,19 @@ reservation; 85 % are securities openings of new customers, 5 % futures, 5 % cre
 existing customers, 5 % first agreed-repurchase business. All other reservations (the great
 majority) find no opening; a tenth of them are already expired.
 
-Besides the real run it measures two reference points (for comparison, not product code):
-- floor_seconds: one hand-written SQL statement doing the core on-time match join into a temp table;
-- naive_seconds_est: a per-row ORM loop (per event: query its reservations, create the relationship
-  and shares, update reservation and event) over a 1 % sample, in a rolled-back transaction, ×100.
+Three ways to do the same night:
+- the product: `match_pending_events(business_date=D)`;
+- the floor (benchmarks/match_floor.py): hand-written set-based SQL writing the same rows in one transaction.
+  After each run the script fingerprints every table the matching writes (row counts and an md5 of the business
+  columns, new ids replaced by business keys) and stops with FAILED when the floor's rows differ from the
+  product's. Floor and product runs are interleaved (--runs each, median);
+- naive: a per-row ORM loop doing the same writes one row at a time (relationship, shares, case, claimants,
+  steps, reservation statuses, every audit row, the event) over every --naive-every-th opening, rolled back,
+  extrapolated to N.
 
 The last line printed is:
     match openings=N reservations=M seconds=S rows_per_s=R peak_mb=P floor_seconds=F naive_seconds_est=E
+          floor_ratio=S/F naive_ratio=E/S
 """
 from __future__ import annotations
 
@@ -307,8 +314,8 @@ def naive_loop(day: dt.date, every: int) -> tuple[float, int]:
     from django.db import transaction
 
     from approvals.chains import active_chains, chain_code_for
-    from common.actors import BATCH
     from approvals.models import ApprovalCase, CaseClaimant, CaseStep, ChainStep
+    from common.actors import BATCH
     from relationships.audit import audit
     from relationships.identity import normalise_name
     from relationships.models import AccountEvent, Relationship, RelationshipShare, RelationshipType
