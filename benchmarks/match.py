@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Benchmark of the nightly matching (§6) at scale, on a fresh PostgreSQL database.
+"""Benchmark of the nightly matching (§6) at scale, against its floor and a naive loop, in one run.
 
-    .venv/bin/python benchmarks/match.py --openings 100000 --reservations 1000000 [--keep]
+    CRM_BENCH_DB=crm_bench_x .venv/bin/python benchmarks/match.py --openings 100000 --reservations 1000000 [--keep]
 
-Creates the database `crm_bench_match` (dropped first) on the server of DATABASE_URL, or on the
-embedded server when DATABASE_URL is unset; migrates it; generates an organisation tree, a few
-thousand staff with qualifications, M reservations (one participant each) and N pending opening
-events with their customers and accounts, all with set-based SQL; then times
-`match_pending_events(business_date=D)`.
+Creates the database `crm_bench_match` (or CRM_BENCH_DB; dropped first) on the server of DATABASE_URL, or on the
+embedded server when DATABASE_URL is unset; migrates it; generates an organisation tree, a few thousand staff with
+qualifications, what earlier nights left (2 × N customers with a relationship, its share and callback, 0.2 × N
+decided approval cases with their steps, 10 × N audit rows), M reservations (one participant each) and N pending
+opening events over the working days of the month up to --date (the 15th), all with set-based SQL.
+The generated database becomes a template: every run below works on a fresh copy of it.
 
 The mix of openings (by i mod 100): 30 % on time with exactly one reservation, 3 % duplicates
 (two staff), 2 % late registrations, 2 % name mismatches, 1 % cross-branch, the rest without any
@@ -15,13 +16,19 @@ reservation; 85 % are securities openings of new customers, 5 % futures, 5 % cre
 existing customers, 5 % first agreed-repurchase business. All other reservations (the great
 majority) find no opening; a tenth of them are already expired.
 
-Besides the real run it measures two reference points (for comparison, not product code):
-- floor_seconds: one hand-written SQL statement doing the core on-time match join into a temp table;
-- naive_seconds_est: a per-row ORM loop (per event: query its reservations, create the relationship
-  and shares, update reservation and event) over a 1 % sample, in a rolled-back transaction, ×100.
+Three ways to do the same night:
+- the product: `match_pending_events(business_date=D)`;
+- the floor (benchmarks/match_floor.py): hand-written set-based SQL writing the same rows in one transaction.
+  After each run the script fingerprints every table the matching writes (row counts and an md5 of the business
+  columns, new ids replaced by business keys) and stops with FAILED when the floor's rows differ from the
+  product's. Floor and product runs are interleaved (--runs each, median);
+- naive: a per-row ORM loop doing the same writes one row at a time (relationship, shares, case, claimants,
+  steps, reservation statuses, every audit row, the event) over every --naive-every-th opening, rolled back,
+  extrapolated to N.
 
 The last line printed is:
     match openings=N reservations=M seconds=S rows_per_s=R peak_mb=P floor_seconds=F naive_seconds_est=E
+          floor_ratio=S/F naive_ratio=E/S
 """
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ import argparse
 import datetime as dt
 import os
 import resource
+import statistics
 import sys
 import time
 import urllib.parse
@@ -99,7 +107,8 @@ def generate_org_tree(cur) -> None:
 def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date) -> dict:
     """Returns the planned outcome counts. All statements are INSERT … SELECT over generate_series."""
     staff = max(2 * N_OUTLETS, staff - staff % N_OUTLETS)   # a multiple of the outlets: duplicates share an outlet
-    params = {"n": openings, "m": reservations, "s": staff, "d": day}
+    days = [day - dt.timedelta(days=k) for k in range(31) if (day - dt.timedelta(days=k)).weekday() < 5]
+    params = {"n": openings, "m": reservations, "s": staff, "d": day, "days": days}
     cur.execute("SET session_replication_role = replica")   # bulk load: the rows are consistent by construction
     cur.execute("SET work_mem = '256MB'")
     generate_org_tree(cur)
@@ -139,7 +148,8 @@ def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date)
                       ELSE 'NEW_DEV' END AS rtype,
                k IN (18, 19) AS existing,
                (i::bigint * 7919) %% %(s)s AS sidx,
-               ((%(d)s::date + time '09:00') + (i %% 23400) * interval '1 second') AT TIME ZONE 'Asia/Shanghai' AS t,
+               (((%(days)s::date[])[1 + (i::bigint * 13) %% cardinality(%(days)s::date[])] + time '09:00')
+                + (i %% 23400) * interval '1 second') AT TIME ZONE 'Asia/Shanghai' AS t,
                encode(sha256(convert_to('bench-id-' || i, 'UTF8')), 'hex') AS id_hash,
                NULL::bigint AS customer_id, NULL::bigint AS outlet_id
         FROM generate_series(0, %(n)s - 1) i, LATERAL (SELECT (i / 100) %% 20 AS k) kk""", params)
@@ -168,7 +178,7 @@ def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date)
         INSERT INTO relationships_accountevent (event_id, event_time, business_date, kind, account_type, account_no,
             customer_name, existing_customer, first_of_kind, match_state, match_outcome, loaded_at, customer_id,
             outlet_id)
-        SELECT 'BE' || lpad(i::text, 10, '0'), t, %(d)s, ev_kind, acct_type, 'A' || lpad(i::text, 10, '0'),
+        SELECT 'BE' || lpad(i::text, 10, '0'), t, (t AT TIME ZONE 'Asia/Shanghai')::date, ev_kind, acct_type, 'A' || lpad(i::text, 10, '0'),
                CASE WHEN cat IN (35, 36) THEN '客户' || i || '甲' ELSE '客户' || i END, existing, true, 'pending', '',
                now(), customer_id, outlet_id
         FROM b_open ORDER BY t, i""", params)
@@ -219,6 +229,7 @@ def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date)
     cur.execute("""
         INSERT INTO reservations_reservationparticipant (ratio, reservation_id, staff_id)
         SELECT 1, id, staff_id FROM reservations_reservation""")
+    history(cur, openings=openings, day=day)
     cur.execute("SET session_replication_role = origin")
     cur.execute("""
         SELECT count(*) FILTER (WHERE cat < 30 OR (cat = 37 AND rtype <> 'NEW_DEV')),
@@ -231,81 +242,171 @@ def generate(cur, *, openings: int, reservations: int, staff: int, day: dt.date)
     return {"matched": matched, "sent_to_approval": cases, "flagged": flagged}
 
 
+def history(cur, *, openings: int, day: dt.date) -> None:
+    """What earlier nights left: 2 × N customers holding a relationship (share, callback) opened over the past two
+    years, 0.2 × N decided approval cases with their steps and claimants, and 10 × N audit rows."""
+    params = {"n": openings, "d": day}
+    cur.execute("""
+        INSERT INTO relationships_customer (id_hash, id_encrypted, id_masked, name, phone_encrypted, created_at)
+        SELECT encode(sha256(convert_to('bench-old-' || g, 'UTF8')), 'hex'), 'bench', '110105********0000',
+               '老客户' || g, '', %(d)s::date - 800 + g %% 700
+        FROM generate_series(0, 2 * %(n)s - 1) g""", params)
+    cur.execute("""
+        INSERT INTO relationships_relationship (effective_from, source, created_at, customer_id, outlet_id, type_id)
+        SELECT c.created_at::date + 30, 'reservation', c.created_at + interval '30 days', c.id,
+               o.id, CASE WHEN c.id %% 10 = 0 THEN 'IB_SERVICE' ELSE 'NEW_DEV' END
+        FROM relationships_customer c
+        JOIN relationships_organisation o ON o.kind = 'outlet' AND o.code = 'BO' || lpad((c.id %% 300)::text, 3, '0')
+        WHERE c.name LIKE '老客户%%'""", params)
+    cur.execute("""
+        INSERT INTO relationships_relationshipshare (ratio, effective_from, relationship_id, staff_id)
+        SELECT 1, r.effective_from, r.id, s.id
+        FROM relationships_relationship r
+        JOIN relationships_staff s ON s.staff_no = 'S' || lpad(((r.id * 7919) %% (SELECT count(*) FROM
+             relationships_staff WHERE staff_no LIKE 'S%%'))::text, 6, '0')""", params)
+    cur.execute("""
+        INSERT INTO relationships_callback (relationship_id, outlet_id, created_on, due_on, status, reason,
+                                            resolution, resolution_note)
+        SELECT id, outlet_id, effective_from + 1, effective_from + 8, 'confirmed', '', '', ''
+        FROM relationships_relationship""")
+    cur.execute("""
+        INSERT INTO approvals_approvalcase (reason, status, current_step, proposed_shares, opening_date, explanation,
+            dedupe_key, created_at, updated_at, applicant_id, branch_id, customer_id, opening_outlet_id, type_id,
+            chain_id, outcome, explanation_code, explanation_params)
+        SELECT 'late', 'approved', 3, jsonb_build_array(jsonb_build_object('staff_id', s.staff_id, 'ratio', '1.0000')),
+               r.effective_from, '', 'late:old:' || r.id, r.created_at, r.created_at, s.staff_id, o.branch_id,
+               r.customer_id, r.outlet_id, r.type_id, (SELECT id FROM approvals_chain WHERE code = 'three_level'),
+               'create', 'late', jsonb_build_object('staff_ids', jsonb_build_array(s.staff_id))
+        FROM relationships_relationship r
+        JOIN relationships_relationshipshare s ON s.relationship_id = r.id
+        JOIN relationships_organisation o ON o.id = r.outlet_id
+        WHERE r.id %% 10 = 3""", params)
+    cur.execute("""
+        INSERT INTO approvals_casestep (case_id, "order", post, organisation_id, state, kind)
+        SELECT a.id, cs."order", cs.post, a.branch_id, 'approved', 'chain'
+        FROM approvals_approvalcase a JOIN approvals_chainstep cs ON cs.chain_id = a.chain_id""")
+    cur.execute("""
+        INSERT INTO relationships_auditentry (at, actor_label, action, target_model, target_id, before, after)
+        SELECT %(d)s::date - g %% 700, 'nightly-batch',
+               (ARRAY['relationship.create', 'reservation.match_outcome', 'approval_case.open',
+                      'callback.create', 'reservation.expire'])[1 + g %% 5], 'relationships.relationship', g::text,
+               NULL, jsonb_build_object('type', 'NEW_DEV', 'effective_from', '2025-01-01', 'source', 'reservation',
+                                        'shares', jsonb_build_array(jsonb_build_object('staff_id', g %% 3000,
+                                                                                       'ratio', '1.0000')))
+        FROM generate_series(1, 10 * %(n)s) g""", params)
+
+
 def vacuum(cur) -> None:
     for table in ("relationships_customer", "relationships_account", "relationships_accountevent",
                   "relationships_staff", "relationships_qualification", "relationships_organisation",
-                  "reservations_reservation", "reservations_reservationparticipant"):
+                  "reservations_reservation", "reservations_reservationparticipant", "relationships_relationship",
+                  "relationships_relationshipshare", "relationships_callback", "relationships_auditentry",
+                  "approvals_approvalcase", "approvals_casestep"):
         cur.execute(f"VACUUM (ANALYZE) {table}")
 
 
 # --- reference points ------------------------------------------------------------------------------------
 
-FLOOR_SQL = """
-CREATE TEMP TABLE bench_floor AS
-SELECT e.id AS event_id, r.id AS reservation_id, rt.code AS type_code, r.staff_id
-FROM relationships_accountevent e
-JOIN relationships_customer c ON c.id = e.customer_id
-JOIN relationships_relationshiptype rt
-  ON rt.match_event_kind = e.kind AND rt.match_account_type = e.account_type
- AND (rt.match_customer = 'any' OR (rt.match_customer = 'new' AND NOT e.existing_customer)
-      OR (rt.match_customer = 'existing' AND e.existing_customer))
- AND (NOT rt.match_first_only OR e.first_of_kind)
-JOIN reservations_reservation r
-  ON r.id_hash = c.id_hash AND r.type_id = rt.code AND r.status = 'active'
- AND r.registered_at < e.event_time AND e.business_date <= r.valid_until
-WHERE e.match_state = 'pending' AND e.business_date <= %s
-"""
-
-
-def floor_seconds(cur, day: dt.date) -> float:
-    started = time.perf_counter()
-    cur.execute(FLOOR_SQL, [day])
-    elapsed = time.perf_counter() - started
-    cur.execute("DROP TABLE bench_floor")
-    return elapsed
-
-
-def naive_seconds_estimate(day: dt.date, every: int = 100) -> float:
-    """A per-row ORM loop over every `every`-th pending opening, rolled back, extrapolated."""
+def naive_loop(day: dt.date, every: int) -> tuple[float, int]:
+    """A per-row ORM loop doing the product's writes one row at a time over every `every`-th pending opening:
+    per event its reservations are read, then the relationship and its shares, or the approval case with its
+    claimants and steps, the reservations' statuses, every audit row, and the event itself. Seconds, events."""
     from django.db import transaction
 
+    from approvals.chains import active_chains, chain_code_for
+    from approvals.models import ApprovalCase, CaseClaimant, CaseStep, ChainStep
+    from common.actors import BATCH
+    from relationships.audit import audit
     from relationships.identity import normalise_name
     from relationships.models import AccountEvent, Relationship, RelationshipShare, RelationshipType
+    from relationships.workdays import late_window, workdays_between
     from reservations.models import Reservation
 
     ids = list(AccountEvent.objects.filter(match_state="pending", business_date__lte=day)
-               .order_by("id").values_list("id", flat=True))
-    sample = ids[::every]
-    if not sample:
-        return 0.0
-    types = list(RelationshipType.objects.exclude(match_event_kind=""))
+               .order_by("business_date", "id").values_list("id", flat=True))[::every]
+    types = list(RelationshipType.objects.exclude(match_event_kind="").order_by("code"))
     started = time.perf_counter()
     with transaction.atomic():
-        for event_id in sample:
-            event = AccountEvent.objects.select_related("customer").get(pk=event_id)
+        chains = active_chains()
+        for event_id in ids:
+            event = AccountEvent.objects.select_related("customer", "outlet").get(pk=event_id)
+            outcome = "no_reservation"
             for rt in types:
                 if (rt.match_event_kind != event.kind or rt.match_account_type != event.account_type
                         or (rt.match_customer == "new" and event.existing_customer)
                         or (rt.match_customer == "existing" and not event.existing_customer)
                         or (rt.match_first_only and not event.first_of_kind)):
                     continue
-                found = list(Reservation.objects.filter(
-                    id_hash=event.customer.id_hash, type=rt, status="active", registered_at__lt=event.event_time,
-                    valid_until__gte=event.business_date).prefetch_related("participants"))
-                if len(found) == 1 and found[0].name_normalised == normalise_name(event.customer_name):
-                    reservation = found[0]
+                found = list(Reservation.objects.filter(id_hash=event.customer.id_hash, type=rt, status="active")
+                             .order_by("registered_at", "id").prefetch_related("participants__staff__outlet"))
+                deadline = late_window(event.business_date).day
+                valid, late = [], []
+                for r in found:
+                    if r.registered_at >= event.event_time:
+                        late.append(r)
+                    elif event.business_date > r.valid_until:
+                        continue
+                    if r.name_normalised != normalise_name(event.customer_name):
+                        before = r.status
+                        r.status, r.matched_event = "flagged", event
+                        r.save(update_fields=["status", "matched_event", "updated_at"])
+                        audit(actor=BATCH, action="reservation.match_outcome", target=r,
+                              before={"status": before}, after={"status": "flagged", "event": event.pk})
+                        outcome = "flagged"
+                        continue
+                    valid.append(r)
+                if not valid:
+                    continue
+                cross = any(p.staff.outlet.branch_id != event.outlet.branch_id for p in valid[0].participants.all())
+                if len(valid) == 1 and not late and not rt.chain_always and not (rt.cross_region_check and cross):
+                    r = valid[0]
                     rel = Relationship.objects.create(customer=event.customer, type=rt,
                                                       effective_from=event.business_date, source="reservation",
                                                       origin_event=event, outlet_id=event.outlet_id)
-                    for p in reservation.participants.all():
+                    for p in r.participants.all():
                         RelationshipShare.objects.create(relationship=rel, staff_id=p.staff_id, ratio=p.ratio,
                                                          effective_from=event.business_date)
-                    reservation.status, reservation.relationship, reservation.matched_event = "matched", rel, event
-                    reservation.save(update_fields=["status", "relationship", "matched_event", "updated_at"])
-            event.match_state, event.matched_on = "done", day
-            event.save(update_fields=["match_state", "matched_on"])
+                    audit(actor=BATCH, action="relationship.create", target=rel,
+                          after={"type": rt.code, "reservation": r.pk})
+                    r.status, r.relationship, r.matched_event = "matched", rel, event
+                    r.save(update_fields=["status", "relationship", "matched_event", "updated_at"])
+                    audit(actor=BATCH, action="reservation.match_outcome", target=r,
+                          before={"status": "active"}, after={"status": "matched", "relationship": rel.pk})
+                    outcome = "matched"
+                    continue
+                reason = "duplicate" if len(valid) > 1 else "late" if late else \
+                    "broker" if rt.chain_always else "cross_region"
+                shares = [{"staff_id": p.staff_id, "ratio": str(p.ratio)} for p in valid[0].participants.all()]
+                case = ApprovalCase.objects.create(
+                    reason=reason, type=rt, customer=event.customer, chain=chains[chain_code_for(reason, rt)],
+                    proposed_shares=shares, opening_event=event, opening_date=event.business_date,
+                    opening_outlet_id=event.outlet_id, branch_id=event.outlet.branch_id,
+                    applicant_id=valid[0].staff_id, explanation=reason, explanation_code=reason,
+                    dedupe_key=f"{reason}:event:{event.pk}:{rt.code}")
+                for r in valid:
+                    CaseClaimant.objects.create(
+                        case=case, reservation=r, staff_id=r.staff_id, registered_at=r.registered_at, shares=shares,
+                        late_workdays=workdays_between(event.business_date, r.registered_at.date())
+                        if r in late else None)
+                for cs in ChainStep.objects.filter(chain=case.chain).order_by("order"):
+                    orgs = {p.staff.outlet.branch_id for p in valid[0].participants.all()} - {
+                        event.outlet.branch_id} if cs.scope == "participant_branches" else {
+                        {"hq": event.outlet.parent_id, "outlet": event.outlet_id}.get(cs.scope,
+                                                                                     event.outlet.branch_id)}
+                    for org in sorted(o for o in orgs if o):
+                        CaseStep.objects.create(case=case, order=cs.order, post=cs.post, organisation_id=org)
+                audit(actor=BATCH, action="approval_case.open", target=case,
+                      after={"reason": reason, "type": rt.code, "shares": shares, "deadline": str(deadline)})
+                for r in valid:
+                    r.status, r.approval_case, r.matched_event = "pending_approval", case, event
+                    r.save(update_fields=["status", "approval_case", "matched_event", "updated_at"])
+                    audit(actor=BATCH, action="reservation.match_outcome", target=r,
+                          before={"status": "active"}, after={"status": "pending_approval", "case": case.pk})
+                outcome = f"case_{reason}"
+            event.match_state, event.match_outcome, event.matched_on = "done", outcome, day
+            event.save(update_fields=["match_state", "match_outcome", "matched_on"])
         transaction.set_rollback(True)
-    return (time.perf_counter() - started) * len(ids) / len(sample)
+    return time.perf_counter() - started, len(ids)
 
 
 # --- main ------------------------------------------------------------------------------------------------
@@ -315,9 +416,11 @@ def main() -> None:
     parser.add_argument("--openings", type=int, required=True, help="pending opening events (N)")
     parser.add_argument("--reservations", type=int, required=True, help="reservations (M)")
     parser.add_argument("--staff", type=int, default=3000, help="front staff (rounded to a multiple of 300)")
-    parser.add_argument("--date", default="2026-11-16", help="business date of the openings")
+    parser.add_argument("--date", default="2026-12-15", help="business date of the run (openings over the month before)")
     parser.add_argument("--chunk-size", type=int, default=None, help="MATCH_CHUNK_SIZE override")
-    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the generated bench database afterwards")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the floor and of the product (interleaved)")
+    parser.add_argument("--naive-every", type=int, default=100, help="the naive loop samples every n-th opening")
     args = parser.parse_args()
     day = dt.date.fromisoformat(args.date)
 
@@ -329,6 +432,7 @@ def main() -> None:
     recreate(admin)
 
     import django
+    import psycopg
 
     django.setup()
     from django.conf import settings
@@ -348,34 +452,86 @@ def main() -> None:
     log(f"generated {args.openings} openings and {args.reservations} reservations in {generated:.1f} s "
         f"(+ vacuum/analyze {time.perf_counter() - started - generated:.1f} s); expected {planned}")
 
-    with connection.cursor() as cur:
-        floor = floor_seconds(cur, day)
-    log(f"floor: single on-time join {floor:.2f} s")
-    naive = naive_seconds_estimate(day)
-    log(f"naive: per-row ORM loop, estimated {naive:.1f} s")
+    connections.close_all()
+    template = BENCH_DB + "_tpl"
+    with psycopg.connect(**admin) as conn:  # the generated database becomes the template of every run's copy
+        conn.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+        conn.execute(f"ALTER DATABASE {BENCH_DB} RENAME TO {template}")
 
+    from benchmarks.match_floor import audit_watermark, fingerprint, floor_match
     from reservations.matching import match_pending_events
 
-    started = time.perf_counter()
-    counts = match_pending_events(business_date=day, chunk_size=args.chunk_size)
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    def fresh_copy() -> None:
+        connections.close_all()
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {BENCH_DB} TEMPLATE {template}")
+        with connection.cursor() as cur:
+            cur.execute("CHECKPOINT")
+
+    def one_run(kind: str) -> tuple[float, dict, dict]:
+        fresh_copy()
+        with connection.cursor() as cur:
+            mark = audit_watermark(cur)
+        started = time.perf_counter()
+        counts: dict = {}
+        if kind == "product":
+            counts = dict(match_pending_events(business_date=day, chunk_size=args.chunk_size))
+        else:
+            steps: dict = {}
+            floor_match(business_date=day, timings=steps)
+            log("  floor steps: " + ", ".join(f"{k}={v:.2f}" for k, v in steps.items()))
+        seconds = time.perf_counter() - started
+        with connection.cursor() as cur:
+            prints = fingerprint(cur, audit_from=mark)
+        log(f"{kind}: {seconds:.2f} s")
+        return seconds, prints, counts
+
+    times: dict[str, list[float]] = {"product": [], "floor": []}
+    prints: dict[str, dict] = {}
+    counts: dict = {}
+    for _run in range(args.runs):  # interleaved: floor, product, floor, product, …
+        for kind in ("floor", "product"):
+            seconds, fp, got = one_run(kind)
+            times[kind].append(seconds)
+            if kind == "product":
+                counts = got
+            if kind in prints and prints[kind] != fp:
+                raise SystemExit(f"{kind}: two runs on identical copies wrote different rows")
+            prints[kind] = fp
+    differ = {t: (prints["product"][t], prints["floor"][t]) for t in prints["product"]
+              if prints["product"][t] != prints["floor"][t]}
+    for table in sorted(prints["product"]):
+        prod, flo = prints["product"][table], prints["floor"][table]
+        log(f"  {table}: rows={prod[0]} md5={prod[1][:12]}" + ("" if table not in differ else
+                                                              f"  FLOOR rows={flo[0]} md5={flo[1][:12]} DIFFERS"))
+    if differ:
+        raise SystemExit(f"FAILED: the floor does not write the product's rows: {sorted(differ)}")
+    log("floor and product wrote the same rows (counts and fingerprints of every table)")
     log("outcomes: " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     mismatched = {k: (counts.get(k, 0), v) for k, v in planned.items() if counts.get(k, 0) != v}
     if mismatched:
         log(f"WARNING: outcome counts differ from the plan (got, expected): {mismatched}")
-    with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM relationships_accountevent WHERE match_state = 'pending'")
-        left = cur.fetchone()[0]
-    if left:
-        log(f"WARNING: {left} events still pending")
+
+    fresh_copy()
+    naive_s, sampled = naive_loop(day, args.naive_every)
+    naive = naive_s * args.openings / max(sampled, 1)
+    log(f"naive: per-row ORM loop over {sampled} openings in {naive_s:.1f} s, extrapolated {naive:.1f} s")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     connections.close_all()
-    if not args.keep:
-        recreate(admin, create=False)
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        if args.keep:
+            conn.execute(f"ALTER DATABASE {template} RENAME TO {BENCH_DB}")
+        else:
+            conn.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+    seconds, floor = statistics.median(times["product"]), statistics.median(times["floor"])
+    log("product runs: " + " ".join(f"{t:.2f}" for t in times["product"])
+        + "; floor runs: " + " ".join(f"{t:.2f}" for t in times["floor"]))
     log(f"match openings={args.openings} reservations={args.reservations} seconds={seconds:.2f} "
         f"rows_per_s={args.openings / seconds:.0f} peak_mb={peak_mb:.0f} floor_seconds={floor:.2f} "
-        f"naive_seconds_est={naive:.1f}")
+        f"naive_seconds_est={naive:.1f} floor_ratio={seconds / floor:.2f} naive_ratio={naive / seconds:.1f}")
 
 
 if __name__ == "__main__":
