@@ -40,6 +40,7 @@ from common.locks import LockSpace, metrics_xact_lock, xact_lock
 from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
 from permissions.authority import is_hq_office
 from relationships.audit import audit
+from relationships.membership import OUTLET_SEGMENTS_SQL
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 WORK_MEM = "256MB"
@@ -99,46 +100,59 @@ GROUP BY m.date, h.staff_id, h.type_id
 """
 
 
-def month_rollup_sql(days: str) -> str:
-    """A month's figures per staff and type from its credited days: asset-days, the assets of the last reported
-    day (R-PERF-2), and the sums."""
+def month_rollup_sql(days: str, *, by_outlet: bool = False) -> str:
+    """A month's figures per staff and type (and, `by_outlet`, per outlet of the day: R-STAFF-1) from its credited
+    days: asset-days, the assets of the last reported day (R-PERF-2), and the sums."""
+    outlet = ", d.outlet_id" if by_outlet else ""
     return f"""
-SELECT d.staff_id, d.type_id, sum(d.assets) AS asset_days,
+SELECT d.staff_id, d.type_id{outlet}, sum(d.assets) AS asset_days,
        coalesce(sum(d.assets) FILTER (WHERE d.day = %(last_day)s), 0) AS assets,
        sum(d.net_commission) AS net_commission, sum(d.turnover) AS turnover,
        sum(d.transfer_in) AS transfer_in, sum(d.trade_count) AS trade_count
 FROM {days} d
-GROUP BY d.staff_id, d.type_id
+GROUP BY d.staff_id, d.type_id{outlet}
 """
 
 
-_DAY_AGGREGATE = "CREATE TEMP TABLE perf_day ON COMMIT DROP AS " + credited_days_sql(HOLDINGS_IN_FORCE)
+# perf_day: the credited days with the outlet of each day (R-STAFF-1): the staff member's effective-dated segment
+# of that day, joined once, set-based; a day outside every segment (after he left: his relationships stay until
+# reassigned, R-ATT-2) goes to his current outlet.
+_DAY_AGGREGATE = f"""CREATE TEMP TABLE perf_day ON COMMIT DROP AS
+SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
+FROM ({credited_days_sql(HOLDINGS_IN_FORCE)}) c
+JOIN relationships_staff st ON st.id = c.staff_id
+LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
+  ON seg.staff_id = c.staff_id AND seg.valid_from <= c.day AND (seg.valid_to IS NULL OR c.day < seg.valid_to)
+"""
 
 _INSERT_DAYS = """
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
-SELECT 'day', d.day, %(start)s, d.staff_id, d.type_id, st.outlet_id, d.assets, d.assets,
+SELECT 'day', d.day, %(start)s, d.staff_id, d.type_id, d.outlet_id, d.assets, d.assets,
        d.net_commission, d.turnover, d.transfer_in, d.trade_count
-FROM perf_day d JOIN relationships_staff st ON st.id = d.staff_id
+FROM perf_day d
 """
 
 _INSERT_MONTH = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
-SELECT 'month', %(start)s, %(start)s, mo.staff_id, mo.type_id, st.outlet_id, mo.asset_days, mo.assets,
+SELECT 'month', %(start)s, %(start)s, mo.staff_id, mo.type_id, mo.outlet_id, mo.asset_days, mo.assets,
        mo.net_commission, mo.turnover, mo.transfer_in, mo.trade_count
-FROM ({month_rollup_sql("perf_day")}) mo JOIN relationships_staff st ON st.id = mo.staff_id
+FROM ({month_rollup_sql("perf_day", by_outlet=True)}) mo
 """
 
-# New effective customers, by day and for the month (see the module docstring).
-_UPSERT_NEW_CUSTOMERS = """
+# New effective customers, by day and for the month (see the module docstring), at the outlet of the effective day.
+_UPSERT_NEW_CUSTOMERS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
-SELECT g.grain, g.period, %(start)s, s.staff_id, r.type_id, st.outlet_id, sum(s.ratio)
+SELECT g.grain, g.period, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id), sum(s.ratio)
 FROM relationships_relationship r
 JOIN relationships_relationshipshare s
   ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
  AND (s.effective_to IS NULL OR s.effective_to > r.effective_from)
 JOIN relationships_staff st ON st.id = s.staff_id
+LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
+  ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
+ AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
 CROSS JOIN LATERAL (VALUES ('day', r.effective_from), ('month', %(start)s::date)) AS g(grain, period)
 WHERE r.effective_from >= %(start)s AND r.effective_from < %(end)s
   AND (r.effective_to IS NULL OR r.effective_to > r.effective_from)
@@ -147,8 +161,8 @@ WHERE r.effective_from >= %(start)s AND r.effective_from < %(end)s
       WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
         AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
         AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY g.grain, g.period, s.staff_id, r.type_id, st.outlet_id
-ON CONFLICT (grain, period, staff_id, type_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
+GROUP BY g.grain, g.period, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
 """
 
 
