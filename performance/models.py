@@ -149,10 +149,13 @@ class StaffPerformance(models.Model):
 
     `period` is the day (grain `day`) or the first day of the month (grain `month`); `month` is always the
     first day of the month the row belongs to.
-    `outlet` is the staff member's outlet when the period was computed: a locked period keeps its
+    `outlet` is the outlet the staff member belonged to on the credited day (R-STAFF-1, his effective-dated
+    membership): a move on the 15th splits the month into one month row per outlet. A locked period keeps its
     organisation too (R-PERF-3). Branch and region roll-ups join the outlet at query time.
 
-    - `asset_days`: Σ over reported days of end-of-day assets × ratio (average = asset_days / days);
+    - `asset_days`: end-of-day assets × ratio × the calendar days they stand for (a day row: itself and the days
+      up to the next loaded day, R-PERF-2; a month row: the sum of its day rows; average = asset_days / the
+      month's calendar days `ComputedPeriod.days`);
     - `assets`: assets × ratio on the last reported day of the period (month-end assets);
     - `new_customers`: Σ ratio over relationships whose effective date falls in the period
       (see `performance.services.compute_period`).
@@ -183,7 +186,8 @@ class StaffPerformance(models.Model):
         verbose_name = _("staff performance")
         verbose_name_plural = _("staff performance")
         constraints = [
-            models.UniqueConstraint(fields=["grain", "period", "staff", "type"], name="staff_performance_once"),
+            models.UniqueConstraint(fields=["grain", "period", "staff", "type", "outlet"],
+                                    name="staff_performance_once"),
             models.CheckConstraint(condition=models.Q(grain__in=["day", "month"]), name="staff_performance_grain"),
         ]
         # Every report reads one grain over a period range (the unique index's prefix) and filters the
@@ -195,7 +199,8 @@ class StaffPerformance(models.Model):
 
 
 class ComputedPeriod(models.Model):
-    """A computed month: when, over how many reported days, up to which day (frozen with a locked period)."""
+    """A computed month: when, over how many calendar days (its first loaded day to its last, R-PERF-2: what
+    average daily assets divide by), up to which day (frozen with a locked period)."""
 
     period = models.DateField(_("period"), primary_key=True)
     days = models.PositiveIntegerField(_("reported days"))

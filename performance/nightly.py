@@ -8,11 +8,16 @@ changed into the stored day rows (grain `day`), and rolls the month up from the 
   `ComputedDay.version`: a new day, a correction of that day);
 - every day from the earliest day a change of relationships or shares touched (`relationships.CreditChange`,
   written by the tables' own triggers, whoever wrote the change), in each open month it reaches;
-- the month row moves by what the recomputed days' rows add less what their old rows held (asset-days,
+- a loaded day whose calendar span changed (R-PERF-2: the next loaded day arrived, so its assets now also stand
+  for the weekend or holiday before it) has its day rows' asset-days set from their own assets × the new span;
+- the month row moves by what the recomputed (and respanned) days' rows add less what their old rows held (asset-days,
   commission, turnover, transfers, trades, new customers: sums of the days'), so a night reads only the days it
   computes, whatever the day of the month; a pair left without day rows loses its month row; month-end assets
   are set from the last reported day's rows;
-- the rows of a staff member whose outlet changed follow his outlet, as a recomputation would.
+- every credited day goes to the outlet the staff member belonged to on that day (R-STAFF-1, as in
+  `compute_period`); the month holds one row per staff, type and outlet. A recorded move (membership rows) writes a
+  credit change from its day; a staff member without membership rows whose outlet is changed in place has that
+  outlet for all time, so his rows of the open month follow it, as a recomputation would.
 
 A month never computed is computed whole. A locked month is never touched (R-PERF-3). The result is, to the
 last decimal, what `compute_period` writes (tests/integration/performance/test_performance_incremental.py checks it
@@ -27,7 +32,17 @@ from django.utils import timezone
 
 from common.locks import LockSpace, metrics_xact_lock, xact_lock
 from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
-from performance.services import WORK_MEM, PeriodLocked, compute_period, next_month, open_periods_through
+from performance.services import (
+    WORK_MEM,
+    PeriodLocked,
+    calendar_days,
+    calendar_spans,
+    compute_period,
+    create_span_table,
+    next_month,
+    open_periods_through,
+)
+from relationships.membership import OUTLET_SEGMENTS_SQL
 from relationships.models import CreditChange
 
 # The days to compute are in the temporary table perf_dirty (day date): a calendar day's rows and new customers;
@@ -37,47 +52,57 @@ DELETE FROM performance_staffperformance p USING perf_dirty d
 WHERE p.grain = 'day' AND p.period = d.day
 """
 
-_INSERT_DAYS = """
+_INSERT_DAYS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
-SELECT 'day', m.date, %(start)s, s.staff_id, r.type_id, st.outlet_id,
-       sum(m.assets * s.ratio), sum(m.assets * s.ratio), sum(m.net_commission * s.ratio),
+SELECT 'day', m.date, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id),
+       sum(m.assets * s.ratio) * min(sp.span), sum(m.assets * s.ratio), sum(m.net_commission * s.ratio),
        sum(m.turnover * s.ratio), sum(m.transfer_in * s.ratio), sum(m.trade_count * s.ratio)
 FROM perf_dirty_reported d
+JOIN perf_span sp ON sp.day = d.day
 JOIN performance_dailymetric m ON m.date = d.day
 JOIN relationships_relationship r ON r.customer_id = m.customer_id
 JOIN relationships_relationshipshare s ON s.relationship_id = r.id
 JOIN relationships_staff st ON st.id = s.staff_id
+LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
+  ON seg.staff_id = s.staff_id AND seg.valid_from <= m.date AND (seg.valid_to IS NULL OR m.date < seg.valid_to)
 WHERE r.effective_from <= m.date AND (r.effective_to IS NULL OR m.date < r.effective_to)
   AND s.effective_from <= m.date AND (s.effective_to IS NULL OR m.date < s.effective_to)
-GROUP BY m.date, s.staff_id, r.type_id, st.outlet_id
+GROUP BY m.date, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
 """
 
 # New effective customers of the dirty days (the definition is that of performance.services).
-_UPSERT_NEW_CUSTOMERS = """
+_UPSERT_NEW_CUSTOMERS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
-SELECT 'day', r.effective_from, %(start)s, s.staff_id, r.type_id, st.outlet_id, sum(s.ratio)
+SELECT 'day', r.effective_from, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id),
+       sum(s.ratio)
 FROM perf_dirty d
 JOIN relationships_relationship r ON r.effective_from = d.day
 JOIN relationships_relationshipshare s
   ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
  AND (s.effective_to IS NULL OR s.effective_to > r.effective_from)
 JOIN relationships_staff st ON st.id = s.staff_id
+LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
+  ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
+ AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
 WHERE (r.effective_to IS NULL OR r.effective_to > r.effective_from)
   AND NOT EXISTS (
       SELECT 1 FROM relationships_relationship p
       WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
         AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
         AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY r.effective_from, s.staff_id, r.type_id, st.outlet_id
-ON CONFLICT (grain, period, staff_id, type_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
+GROUP BY r.effective_from, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
 """
 
-# A staff member who moved: his month row and his day rows of the month follow his outlet (as a recomputation).
+# A staff member without membership rows whose outlet was changed in place has that outlet for all time (his one
+# segment, R-STAFF-1): his month and day rows of the month follow it, as a recomputation would. (A recorded move
+# writes membership rows and a credit change from its day: those days are recomputed.)
 _FOLLOW_OUTLETS_MONTH = """
 UPDATE performance_staffperformance p SET outlet_id = st.outlet_id
 FROM relationships_staff st
 WHERE p.grain = 'month' AND p.period = %(start)s AND st.id = p.staff_id AND p.outlet_id IS DISTINCT FROM st.outlet_id
+  AND NOT EXISTS (SELECT 1 FROM relationships_staffmembership m WHERE m.staff_id = p.staff_id)
 RETURNING p.staff_id
 """
 _FOLLOW_OUTLETS_DAYS = """
@@ -85,47 +110,58 @@ UPDATE performance_staffperformance p SET outlet_id = st.outlet_id
 FROM relationships_staff st
 WHERE p.staff_id = ANY(%(moved)s) AND p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
   AND st.id = p.staff_id AND p.outlet_id IS DISTINCT FROM st.outlet_id
+  AND NOT EXISTS (SELECT 1 FROM relationships_staffmembership m WHERE m.staff_id = p.staff_id)
 """
 
 _FIGURES = "asset_days, net_commission, turnover, transfer_in, trade_count, new_customers"
 
-# The month row changes by the dirty days' new rows less their old ones (`sign` -1 before, +1 after): a night
-# reads only the days it computes, whatever the day of the month.
+# A loaded day whose calendar span changed (the next loaded day came: the carry of day k into the days between k
+# and k+1 is counted once, in day k's rows) has its asset-days set from its own credited assets (R-PERF-2).
+_RESPAN = """
+UPDATE performance_staffperformance p SET asset_days = p.assets * sp.span
+FROM perf_respan r JOIN perf_span sp ON sp.day = r.day
+WHERE p.grain = 'day' AND p.period = r.day
+"""
+
+# The month row changes by the touched (dirty or respanned) days' new rows less their old ones (`sign` -1 before,
+# +1 after): a night reads only the days it computes, whatever the day of the month.
 _DELTA = """
 INSERT INTO perf_delta
-SELECT p.staff_id, p.type_id, %(sign)s * sum(p.asset_days), %(sign)s * sum(p.net_commission),
+SELECT p.staff_id, p.type_id, p.outlet_id, %(sign)s * sum(p.asset_days), %(sign)s * sum(p.net_commission),
        %(sign)s * sum(p.turnover), %(sign)s * sum(p.transfer_in), %(sign)s * sum(p.trade_count),
        %(sign)s * sum(p.new_customers), %(sign)s * count(*)
-FROM perf_dirty d JOIN performance_staffperformance p ON p.grain = 'day' AND p.period = d.day
-GROUP BY p.staff_id, p.type_id
+FROM perf_touched d JOIN performance_staffperformance p ON p.grain = 'day' AND p.period = d.day
+GROUP BY p.staff_id, p.type_id, p.outlet_id
 """
 
 _APPLY_DELTA = [
     """CREATE TEMP TABLE perf_net ON COMMIT DROP AS
-       SELECT staff_id, type_id, sum(asset_days) AS asset_days, sum(net_commission) AS net_commission,
+       SELECT staff_id, type_id, outlet_id, sum(asset_days) AS asset_days, sum(net_commission) AS net_commission,
               sum(turnover) AS turnover, sum(transfer_in) AS transfer_in, sum(trade_count) AS trade_count,
               sum(new_customers) AS new_customers, sum(n) AS n
-       FROM perf_delta GROUP BY staff_id, type_id""",
+       FROM perf_delta GROUP BY staff_id, type_id, outlet_id""",
     "ANALYZE perf_net",
     """UPDATE performance_staffperformance p
        SET asset_days = p.asset_days + d.asset_days, net_commission = p.net_commission + d.net_commission,
            turnover = p.turnover + d.turnover, transfer_in = p.transfer_in + d.transfer_in,
            trade_count = p.trade_count + d.trade_count, new_customers = p.new_customers + d.new_customers
        FROM perf_net d
-       WHERE p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id AND p.type_id = d.type_id""",
+       WHERE p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id AND p.type_id = d.type_id
+         AND p.outlet_id = d.outlet_id""",
     f"""INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, {_FIGURES})
-       SELECT 'month', %(start)s, %(start)s, d.staff_id, d.type_id, st.outlet_id, d.asset_days, d.net_commission,
+       SELECT 'month', %(start)s, %(start)s, d.staff_id, d.type_id, d.outlet_id, d.asset_days, d.net_commission,
               d.turnover, d.transfer_in, d.trade_count, d.new_customers
-       FROM perf_net d JOIN relationships_staff st ON st.id = d.staff_id
+       FROM perf_net d
        WHERE NOT EXISTS (SELECT 1 FROM performance_staffperformance p WHERE p.grain = 'month'
-                         AND p.period = %(start)s AND p.staff_id = d.staff_id AND p.type_id = d.type_id)""",
+                         AND p.period = %(start)s AND p.staff_id = d.staff_id AND p.type_id = d.type_id
+                         AND p.outlet_id = d.outlet_id)""",
     # A pair that lost day rows and has none left has no month row either.
     """DELETE FROM performance_staffperformance p USING perf_net d
        WHERE d.n < 0 AND p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id
-         AND p.type_id = d.type_id
+         AND p.type_id = d.type_id AND p.outlet_id = d.outlet_id
          AND NOT EXISTS (SELECT 1 FROM performance_staffperformance x WHERE x.staff_id = d.staff_id
                          AND x.grain = 'day' AND x.period >= %(start)s AND x.period < %(end)s
-                         AND x.type_id = d.type_id)""",
+                         AND x.type_id = d.type_id AND x.outlet_id = d.outlet_id)""",
 ]
 
 # Month-end assets are those of the last reported day: every month row when that day is new or recomputed,
@@ -133,14 +169,15 @@ _APPLY_DELTA = [
 _MONTH_END_ASSETS = [
     # The last reported day's rows, counted first: fresh rows the planner has no statistics of yet.
     """CREATE TEMP TABLE perf_last ON COMMIT DROP AS
-       SELECT staff_id, type_id, assets FROM performance_staffperformance
+       SELECT staff_id, type_id, outlet_id, assets FROM performance_staffperformance
        WHERE grain = 'day' AND period = %(last_day)s""",
     "ANALYZE perf_last",
     """UPDATE performance_staffperformance p SET assets = coalesce(x.assets, 0)
        FROM performance_staffperformance p2
-       LEFT JOIN perf_last x ON x.staff_id = p2.staff_id AND x.type_id = p2.type_id
+       LEFT JOIN perf_last x ON x.staff_id = p2.staff_id AND x.type_id = p2.type_id AND x.outlet_id = p2.outlet_id
        WHERE p2.id = p.id AND p.grain = 'month' AND p.period = %(start)s
-         AND (%(all)s OR EXISTS (SELECT 1 FROM perf_net d WHERE d.staff_id = p.staff_id AND d.type_id = p.type_id))
+         AND (%(all)s OR EXISTS (SELECT 1 FROM perf_net d WHERE d.staff_id = p.staff_id AND d.type_id = p.type_id
+                                   AND d.outlet_id = p.outlet_id))
          AND p.assets IS DISTINCT FROM coalesce(x.assets, 0)""",
 ]
 
@@ -164,6 +201,7 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         versions = dict(MetricDate.objects.filter(date__gte=start, date__lt=end).values_list("date", "version"))
         computed = dict(ComputedDay.objects.filter(month=start).values_list("date", "version"))
         dirty = {d for d, v in versions.items() if computed.get(d) != v}
+        spans, old_spans = calendar_spans(sorted(versions)), calendar_spans(sorted(computed))
         if changed_from is not None and changed_from < end:
             first = max(changed_from, start)
             dirty |= {first + dt.timedelta(days=k) for k in range((end - first).days)}
@@ -178,18 +216,23 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
             cur.execute(_FOLLOW_OUTLETS_DAYS, {**params, "moved": moved})
         if not dirty and not params["all"]:
             return {"rows": known.rows, "days": len(days), "days_computed": 0, "whole": 0}
-        cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_dirty_reported, perf_delta, perf_net, perf_last")
-        for table, chosen in (("perf_dirty", dirty), ("perf_dirty_reported", dirty & set(versions))):
+        respan = {d for d, n in spans.items() if d not in dirty and old_spans.get(d, n) != n}
+        cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_dirty_reported, perf_respan, perf_touched, perf_delta, "
+                    "perf_net, perf_last")
+        create_span_table(cur, spans)
+        for table, chosen in (("perf_dirty", dirty), ("perf_dirty_reported", dirty & set(versions)),
+                              ("perf_respan", respan), ("perf_touched", dirty | respan)):
             cur.execute(f"CREATE TEMP TABLE {table} (day date PRIMARY KEY) ON COMMIT DROP")
             cur.execute(f"INSERT INTO {table} SELECT unnest(%s::date[])", [sorted(chosen)])
             cur.execute(f"ANALYZE {table}")
-        cur.execute("CREATE TEMP TABLE perf_delta (staff_id bigint, type_id text, asset_days numeric, "
-                    "net_commission numeric, turnover numeric, transfer_in numeric, trade_count numeric, "
-                    "new_customers numeric, n bigint) ON COMMIT DROP")
+        cur.execute("CREATE TEMP TABLE perf_delta (staff_id bigint, type_id text, outlet_id bigint, "
+                    "asset_days numeric, net_commission numeric, turnover numeric, transfer_in numeric, "
+                    "trade_count numeric, new_customers numeric, n bigint) ON COMMIT DROP")
         cur.execute(_DELTA, {"sign": -1})
         cur.execute(_DELETE_DAYS)
         cur.execute(_INSERT_DAYS, params)
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
+        cur.execute(_RESPAN)
         cur.execute(_DELTA, {"sign": 1})
         rows = known.rows
         for sql, sign in zip(_APPLY_DELTA, (0, 0, 0, 1, -1), strict=True):
@@ -199,9 +242,10 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         rows += int(cur.fetchone()[0])                      # day rows added less those removed
         for sql in _MONTH_END_ASSETS:
             cur.execute(sql, params)
-        cur.execute("DROP TABLE perf_dirty, perf_dirty_reported, perf_delta, perf_net, perf_last")
+        cur.execute("DROP TABLE perf_dirty, perf_dirty_reported, perf_respan, perf_touched, perf_span, perf_delta, "
+                    "perf_net, perf_last")
         now = timezone.now()
-        ComputedPeriod.objects.filter(period=start).update(days=len(days), last_day=last_day, rows=rows,
+        ComputedPeriod.objects.filter(period=start).update(days=calendar_days(days), last_day=last_day, rows=rows,
                                                            computed_at=now)
         ComputedDay.objects.bulk_create(
             [ComputedDay(date=d, month=start, version=v, computed_at=now) for d, v in versions.items()

@@ -18,10 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from relationships.audit import audit_many
-from relationships.models import Staff, StaffMembership
+from relationships.models import CreditChange, Staff, StaffMembership
 
 EPOCH = dt.date(1990, 1, 1)  # the feeds' earliest date (common.feedlines.EARLIEST_YEAR)
 
@@ -142,6 +143,9 @@ def memberships_change(*, actor, moves: Sequence[Move] = (), leaves: Sequence[Le
             open_rows.pop(staff.pk, None)
             audits.append((staff.pk, {"outlet": old_outlet, "left_on": None}, {"left_on": on.isoformat()}))
         with_rows.add(staff.pk)
+    if audits:  # the outlet credited from the earliest change on is another (the performance night recomputes)
+        first = min(dt.date.fromisoformat(after.get("from") or after["left_on"]) for _pk, _b, after in audits)
+        CreditChange.objects.create(from_day=first, recorded_at=timezone.now())
     StaffMembership.objects.bulk_update(closing, ["valid_to"], batch_size=2000)
     StaffMembership.objects.bulk_create(new, batch_size=2000)
     Staff.objects.bulk_update(leavers, ["left_on"], batch_size=2000)
