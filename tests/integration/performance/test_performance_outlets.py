@@ -117,33 +117,3 @@ def test_reassignment_effective_on_the_tenth_credits_old_holders_days_1_to_9_and
         (dt.date(2026, 3, 11), new_outlet.pk, D("1100.000000"), D("1.000000"), D("0"))]
     assert _month_rows(leaver) == {old_outlet.pk: (D("0"), D("1.000000"), D("0"), D("1.0000"))}
     assert _month_rows(taker) == {new_outlet.pk: (D("1100.000000"), D("2.000000"), D("0"), D("0"))}
-
-
-def test_average_daily_assets_are_taken_over_calendar_days():
-    """R-PERF-2: Friday 6 March's assets carry over the weekend, Wednesday 11 March's over the holiday of the 12th;
-    the last loaded day (Friday 13th) counts once and the divisor runs from the first loaded day to it — by the
-    nightly path night by night (the carry of a day counted once, when the next loaded day arrives) and by
-    compute_period alike."""
-    x = StaffFactory(outlet=OutletFactory())
-    idn, cust = customer()
-    relate(cust, (x, "0.5"), since=dt.date(2026, 3, 2))
-    loaded = {dt.date(2026, 3, 5): "100.00", dt.date(2026, 3, 6): "200.00", dt.date(2026, 3, 9): "300.00",
-              dt.date(2026, 3, 10): "400.00", dt.date(2026, 3, 11): "500.00", dt.date(2026, 3, 13): "600.00"}
-    for day, assets in loaded.items():
-        metrics((day.isoformat(), idn, assets, "0", "0", 0), name=f"m-{day}.csv")
-        performance_night(business_date=day)
-        assert _rows() == _full_recompute(day), day
-    # calendar days 5th–13th: 100 + 200×3 (6th, 7th, 8th) + 300 + 400 + 500×2 (11th, 12th) + 600 = 3000, × 0.5
-    row = StaffPerformance.objects.get(grain=Grain.MONTH, staff=x, period=MARCH, type_id="NEW_DEV")
-    assert row.asset_days == D("1500.000000") and row.assets == D("300.000000")
-    q = Query(kind="month", day=MARCH, level="staff", metric="avg_daily_assets")
-    facts = period_facts(q)
-    assert facts.days == 9
-    [reported] = report_rows(list(ranking(UserFactory(is_superuser=True), q, facts)), q, facts)
-    assert reported["avg_daily_assets"] == D("166.67")                 # 1500 / 9, half-up
-    day_q = Query(kind="day", day=dt.date(2026, 3, 6), level="staff", metric="avg_daily_assets")
-    [friday] = report_rows(list(ranking(UserFactory(is_superuser=True), day_q, period_facts(day_q))), day_q,
-                           period_facts(day_q))
-    assert friday["avg_daily_assets"] == D("100.00")                   # a day's own assets
-    compute_period(period=MARCH)
-    assert StaffPerformance.objects.get(grain=Grain.MONTH, staff=x, period=MARCH).asset_days == D("1500.000000")
