@@ -153,9 +153,7 @@ class StaffPerformance(models.Model):
     membership): a move on the 15th splits the month into one month row per outlet. A locked period keeps its
     organisation too (R-PERF-3). Branch and region roll-ups join the outlet at query time.
 
-    - `asset_days`: end-of-day assets × ratio × the calendar days they stand for (a day row: itself and the days
-      up to the next loaded day, R-PERF-2; a month row: the sum of its day rows; average = asset_days / the
-      month's calendar days `ComputedPeriod.days`);
+    - `asset_days`: Σ over reported days of end-of-day assets × ratio (average = asset_days / days);
     - `assets`: assets × ratio on the last reported day of the period (month-end assets);
     - `new_customers`: Σ ratio over relationships whose effective date falls in the period
       (see `performance.services.compute_period`).
@@ -199,8 +197,7 @@ class StaffPerformance(models.Model):
 
 
 class ComputedPeriod(models.Model):
-    """A computed month: when, over how many calendar days (its first loaded day to its last, R-PERF-2: what
-    average daily assets divide by), up to which day (frozen with a locked period)."""
+    """A computed month: when, over how many reported days, up to which day (frozen with a locked period)."""
 
     period = models.DateField(_("period"), primary_key=True)
     days = models.PositiveIntegerField(_("reported days"))

@@ -8,9 +8,7 @@ changed into the stored day rows (grain `day`), and rolls the month up from the 
   `ComputedDay.version`: a new day, a correction of that day);
 - every day from the earliest day a change of relationships or shares touched (`relationships.CreditChange`,
   written by the tables' own triggers, whoever wrote the change), in each open month it reaches;
-- a loaded day whose calendar span changed (R-PERF-2: the next loaded day arrived, so its assets now also stand
-  for the weekend or holiday before it) has its day rows' asset-days set from their own assets × the new span;
-- the month row moves by what the recomputed (and respanned) days' rows add less what their old rows held (asset-days,
+- the month row moves by what the recomputed days' rows add less what their old rows held (asset-days,
   commission, turnover, transfers, trades, new customers: sums of the days'), so a night reads only the days it
   computes, whatever the day of the month; a pair left without day rows loses its month row; month-end assets
   are set from the last reported day's rows;
@@ -32,16 +30,7 @@ from django.utils import timezone
 
 from common.locks import LockSpace, metrics_xact_lock, xact_lock
 from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
-from performance.services import (
-    WORK_MEM,
-    PeriodLocked,
-    calendar_days,
-    calendar_spans,
-    compute_period,
-    create_span_table,
-    next_month,
-    open_periods_through,
-)
+from performance.services import WORK_MEM, PeriodLocked, compute_period, next_month, open_periods_through
 from relationships.membership import OUTLET_SEGMENTS_SQL
 from relationships.models import CreditChange
 
@@ -56,10 +45,9 @@ _INSERT_DAYS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
 SELECT 'day', m.date, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id),
-       sum(m.assets * s.ratio) * min(sp.span), sum(m.assets * s.ratio), sum(m.net_commission * s.ratio),
+       sum(m.assets * s.ratio), sum(m.assets * s.ratio), sum(m.net_commission * s.ratio),
        sum(m.turnover * s.ratio), sum(m.transfer_in * s.ratio), sum(m.trade_count * s.ratio)
 FROM perf_dirty_reported d
-JOIN perf_span sp ON sp.day = d.day
 JOIN performance_dailymetric m ON m.date = d.day
 JOIN relationships_relationship r ON r.customer_id = m.customer_id
 JOIN relationships_relationshipshare s ON s.relationship_id = r.id
@@ -115,22 +103,14 @@ WHERE p.staff_id = ANY(%(moved)s) AND p.grain = 'day' AND p.period >= %(start)s 
 
 _FIGURES = "asset_days, net_commission, turnover, transfer_in, trade_count, new_customers"
 
-# A loaded day whose calendar span changed (the next loaded day came: the carry of day k into the days between k
-# and k+1 is counted once, in day k's rows) has its asset-days set from its own credited assets (R-PERF-2).
-_RESPAN = """
-UPDATE performance_staffperformance p SET asset_days = p.assets * sp.span
-FROM perf_respan r JOIN perf_span sp ON sp.day = r.day
-WHERE p.grain = 'day' AND p.period = r.day
-"""
-
-# The month row changes by the touched (dirty or respanned) days' new rows less their old ones (`sign` -1 before,
-# +1 after): a night reads only the days it computes, whatever the day of the month.
+# The month row changes by the dirty days' new rows less their old ones (`sign` -1 before, +1 after): a night
+# reads only the days it computes, whatever the day of the month.
 _DELTA = """
 INSERT INTO perf_delta
 SELECT p.staff_id, p.type_id, p.outlet_id, %(sign)s * sum(p.asset_days), %(sign)s * sum(p.net_commission),
        %(sign)s * sum(p.turnover), %(sign)s * sum(p.transfer_in), %(sign)s * sum(p.trade_count),
        %(sign)s * sum(p.new_customers), %(sign)s * count(*)
-FROM perf_touched d JOIN performance_staffperformance p ON p.grain = 'day' AND p.period = d.day
+FROM perf_dirty d JOIN performance_staffperformance p ON p.grain = 'day' AND p.period = d.day
 GROUP BY p.staff_id, p.type_id, p.outlet_id
 """
 
@@ -201,7 +181,6 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         versions = dict(MetricDate.objects.filter(date__gte=start, date__lt=end).values_list("date", "version"))
         computed = dict(ComputedDay.objects.filter(month=start).values_list("date", "version"))
         dirty = {d for d, v in versions.items() if computed.get(d) != v}
-        spans, old_spans = calendar_spans(sorted(versions)), calendar_spans(sorted(computed))
         if changed_from is not None and changed_from < end:
             first = max(changed_from, start)
             dirty |= {first + dt.timedelta(days=k) for k in range((end - first).days)}
@@ -216,12 +195,8 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
             cur.execute(_FOLLOW_OUTLETS_DAYS, {**params, "moved": moved})
         if not dirty and not params["all"]:
             return {"rows": known.rows, "days": len(days), "days_computed": 0, "whole": 0}
-        respan = {d for d, n in spans.items() if d not in dirty and old_spans.get(d, n) != n}
-        cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_dirty_reported, perf_respan, perf_touched, perf_delta, "
-                    "perf_net, perf_last")
-        create_span_table(cur, spans)
-        for table, chosen in (("perf_dirty", dirty), ("perf_dirty_reported", dirty & set(versions)),
-                              ("perf_respan", respan), ("perf_touched", dirty | respan)):
+        cur.execute("DROP TABLE IF EXISTS perf_dirty, perf_dirty_reported, perf_delta, perf_net, perf_last")
+        for table, chosen in (("perf_dirty", dirty), ("perf_dirty_reported", dirty & set(versions))):
             cur.execute(f"CREATE TEMP TABLE {table} (day date PRIMARY KEY) ON COMMIT DROP")
             cur.execute(f"INSERT INTO {table} SELECT unnest(%s::date[])", [sorted(chosen)])
             cur.execute(f"ANALYZE {table}")
@@ -232,7 +207,6 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         cur.execute(_DELETE_DAYS)
         cur.execute(_INSERT_DAYS, params)
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
-        cur.execute(_RESPAN)
         cur.execute(_DELTA, {"sign": 1})
         rows = known.rows
         for sql, sign in zip(_APPLY_DELTA, (0, 0, 0, 1, -1), strict=True):
@@ -242,10 +216,9 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         rows += int(cur.fetchone()[0])                      # day rows added less those removed
         for sql in _MONTH_END_ASSETS:
             cur.execute(sql, params)
-        cur.execute("DROP TABLE perf_dirty, perf_dirty_reported, perf_respan, perf_touched, perf_span, perf_delta, "
-                    "perf_net, perf_last")
+        cur.execute("DROP TABLE perf_dirty, perf_dirty_reported, perf_delta, perf_net, perf_last")
         now = timezone.now()
-        ComputedPeriod.objects.filter(period=start).update(days=calendar_days(days), last_day=last_day, rows=rows,
+        ComputedPeriod.objects.filter(period=start).update(days=len(days), last_day=last_day, rows=rows,
                                                            computed_at=now)
         ComputedDay.objects.bulk_create(
             [ComputedDay(date=d, month=start, version=v, computed_at=now) for d, v in versions.items()

@@ -118,7 +118,7 @@ def trend_window(q: Query, months: int = 12) -> tuple[dt.date, dt.date]:
 
 @dataclass(frozen=True)
 class PeriodFacts:
-    days: int                      # calendar days (R-PERF-2): what average daily assets divide by
+    days: int                      # reported days: what average daily assets divide by
     last_month: dt.date | None     # a year's assets are those of its last computed month
 
 
@@ -147,11 +147,6 @@ def _report(row: dict, days: int) -> dict:
 
 def _sums(q: Query, facts: PeriodFacts) -> dict:
     sums = dict(_SUMS)
-    if q.kind == "day":
-        # A day's average daily assets are its end-of-day assets (its rows' asset-days also cover the calendar
-        # days it carries into, R-PERF-2).
-        # (first, so that "assets" is still the column, not the annotation of the same name)
-        sums = {"asset_days": Sum("assets"), **{k: v for k, v in sums.items() if k != "asset_days"}}
     if q.kind == "year":
         # A year's assets are the month-end assets of its last computed month, not a sum of month-ends.
         sums["assets"] = Sum("assets", filter=Q(period=facts.last_month))
@@ -220,13 +215,9 @@ def section12_rows(qs: QuerySet, period: dt.date | None):
     if period is not None:
         qs = qs.filter(period=month_start(period))
     days = {p: c.days for p, c in computed_periods(start=dt.date(1900, 1, 1), end=dt.date(9999, 1, 1)).items()}
-    # A staff member who moved in the month has a row per outlet (R-STAFF-1): the export sums them.
     rows = (qs.order_by("period", "staff__staff_no", "type_id")
-            .values("period", "staff__staff_no", "type_id")
-            .annotate(s_assets=Sum("assets"), s_asset_days=Sum("asset_days"), s_commission=Sum("net_commission"),
-                      s_turnover=Sum("turnover"), s_new=Sum("new_customers"))
-            .values_list("period", "staff__staff_no", "type_id", "s_assets", "s_asset_days", "s_commission",
-                         "s_turnover", "s_new"))
+            .values_list("period", "staff__staff_no", "type_id", "assets", "asset_days", "net_commission",
+                         "turnover", "new_customers"))
     for month, staff_no, type_code, assets, asset_days, commission, turnover, new in rows.iterator(chunk_size=5000):
         d = days.get(month) or 0
         yield [f"{month:%Y-%m}", staff_no, type_code, money(assets), money(asset_days / d) if d else money(ZERO),

