@@ -226,7 +226,8 @@ def section12_rows(qs: QuerySet, period: dt.date | None):
     qs = qs.filter(grain=Grain.MONTH)
     if period is not None:
         qs = qs.filter(period=month_start(period))
-    days = {p: calendar_days(c) for p, c in computed_periods(start=dt.date(1900, 1, 1), end=dt.date(9999, 1, 1)).items()}
+    every = computed_periods(start=dt.date(1900, 1, 1), end=dt.date(9999, 1, 1))
+    days = {p: calendar_days(c) for p, c in every.items()}
     rows = (qs.order_by("period", "staff__staff_no", "type_id")
             .values_list("period", "staff__staff_no", "type_id", "assets", "asset_days", "net_commission",
                          "turnover", "new_customers"))
