@@ -17,6 +17,13 @@ changed into the stored day rows (grain `day`), and rolls the month up from the 
   credit change from its day; a staff member without membership rows whose outlet is changed in place has that
   outlet for all time, so his rows of the open month follow it, as a recomputation would.
 
+- average daily assets over calendar days (R-PERF-2, see performance.services): the day rows are weighted by
+  `APPLY_WEIGHTS_SQL` as in `compute_period`. On day k+1 the weight of the loaded day k before it becomes the days
+  from k to k+1 (its carry into the days between, counted once: only k's rows, not recomputed, are reweighed and
+  the month moves by the difference); the carry-in row at the month's first day is recomputed with that day
+  when its first loaded day or its credits change. (A correction of the previous month's last loaded day does not
+  reach the carry-in of an already computed month until that month is recomputed.)
+
 A month never computed is computed whole. A locked month is never touched (R-PERF-3). The result is, to the
 last decimal, what `compute_period` writes (tests/integration/performance/test_performance_incremental.py checks it
 night by night).
@@ -30,7 +37,16 @@ from django.utils import timezone
 
 from common.locks import LockSpace, metrics_xact_lock, xact_lock
 from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
-from performance.services import WORK_MEM, PeriodLocked, compute_period, next_month, open_periods_through
+from performance.services import (
+    APPLY_WEIGHTS_SQL,
+    CARRY_IN_SQL,
+    WORK_MEM,
+    PeriodLocked,
+    carry_from,
+    compute_period,
+    next_month,
+    open_periods_through,
+)
 from relationships.membership import OUTLET_SEGMENTS_SQL
 from relationships.models import CreditChange
 
@@ -99,6 +115,16 @@ FROM relationships_staff st
 WHERE p.staff_id = ANY(%(moved)s) AND p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
   AND st.id = p.staff_id AND p.outlet_id IS DISTINCT FROM st.outlet_id
   AND NOT EXISTS (SELECT 1 FROM relationships_staffmembership m WHERE m.staff_id = p.staff_id)
+"""
+
+# The carry-in day row at the month's first day (R-PERF-2, see performance.services), inserted as a day like the
+# others (weight 1 first, then the month's weights).
+_INSERT_CARRY_IN = f"""
+INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
+                                          net_commission, turnover, transfer_in, trade_count)
+SELECT 'day', c.day, %(start)s, c.staff_id, c.type_id, c.outlet_id, c.assets, c.assets, c.net_commission,
+       c.turnover, c.transfer_in, c.trade_count
+FROM ({CARRY_IN_SQL}) c
 """
 
 _FIGURES = "asset_days, net_commission, turnover, transfer_in, trade_count, new_customers"
@@ -186,6 +212,15 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
             dirty |= {first + dt.timedelta(days=k) for k in range((end - first).days)}
         days = sorted(versions)
         last_day = days[-1] if days else None
+        carry = carry_from(start, days)
+        if carry is not None and (start in dirty or days[0] in dirty):   # the carry-in row changes (R-PERF-2)
+            dirty.add(start)
+        # The weights that may have changed (R-PERF-2): the dirty days', the loaded day before each (its carry now
+        # ends at the dirty day, counted once), and the month's first day (the carry-in up to the first loaded day).
+        weigh = set(dirty) | {start}
+        for i, day in enumerate(days):
+            if i and day in dirty:
+                weigh.add(days[i - 1])
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         params = {"start": start, "end": end, "last_day": last_day,
                   "all": last_day != known.last_day or last_day in dirty}
@@ -206,6 +241,8 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         cur.execute(_DELTA, {"sign": -1})
         cur.execute(_DELETE_DAYS)
         cur.execute(_INSERT_DAYS, params)
+        if carry is not None and start in dirty:
+            cur.execute(_INSERT_CARRY_IN, {**params, "carry_from": carry})
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
         cur.execute(_DELTA, {"sign": 1})
         rows = known.rows
@@ -214,6 +251,7 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
             rows += sign * cur.rowcount                     # month rows added and removed
         cur.execute("SELECT coalesce(sum(n), 0)::bigint FROM perf_net")
         rows += int(cur.fetchone()[0])                      # day rows added less those removed
+        cur.execute(APPLY_WEIGHTS_SQL, {**params, "weigh": sorted(weigh)})
         for sql in _MONTH_END_ASSETS:
             cur.execute(sql, params)
         cur.execute("DROP TABLE perf_dirty, perf_dirty_reported, perf_delta, perf_net, perf_last")

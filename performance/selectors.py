@@ -52,7 +52,7 @@ _LEVEL_FIELDS = {
     "branch": ("outlet__branch_id", "outlet__branch__code", "outlet__branch__name"),
     "region": ("outlet__branch__region_id", "outlet__branch__region__code", "outlet__branch__region__name"),
 }
-# The summed column behind each metric (average daily assets: asset-days ÷ reported days).
+# The summed column behind each metric (average daily assets: asset-days ÷ calendar days, R-PERF-2).
 _METRIC_COLUMN = {"assets": "assets", "avg_daily_assets": "asset_days", "net_commission": "net_commission",
                   "turnover": "turnover", "trade_count": "trade_count", "new_customers": "new_customers"}
 _SUMS = {"assets": Sum("assets"), "asset_days": Sum("asset_days"), "net_commission": Sum("net_commission"),
@@ -116,9 +116,17 @@ def trend_window(q: Query, months: int = 12) -> tuple[dt.date, dt.date]:
     return first, next_month(last)
 
 
+def calendar_days(computed: ComputedPeriod) -> int:
+    """R-PERF-2: the divisor of a month's average daily assets — its calendar days from its first day up to its
+    last loaded day (0 before any day is loaded); see performance.services."""
+    if computed.last_day is None:
+        return 0
+    return (computed.last_day - computed.period).days + 1
+
+
 @dataclass(frozen=True)
 class PeriodFacts:
-    days: int                      # reported days: what average daily assets divide by
+    days: int                      # calendar days up to the last loaded day: what average daily assets divide by
     last_month: dt.date | None     # a year's assets are those of its last computed month
 
 
@@ -129,12 +137,15 @@ def period_facts(q: Query, computed: dict[dt.date, ComputedPeriod] | None = None
     if computed is None:
         computed = computed_periods(start=q.start, end=q.end)
     mine = [p for p in computed.values() if q.start <= p.period < q.end]
-    return PeriodFacts(days=sum(p.days for p in mine), last_month=max((p.period for p in mine), default=None))
+    return PeriodFacts(days=sum(calendar_days(p) for p in mine),
+                       last_month=max((p.period for p in mine), default=None))
 
 
-def _report(row: dict, days: int) -> dict:
-    """Round once, at the reported aggregate."""
-    asset_days = row.get("asset_days") or ZERO
+def _report(row: dict, days: int, *, one_day: bool = False) -> dict:
+    """Round once, at the reported aggregate. `one_day`: a day's average daily assets are its own assets (its row's
+    asset-days carry them over the days up to the next loaded day, R-PERF-2, which only a month's average counts);
+    the ranking's order is the same (one day's rows share its weight)."""
+    asset_days = (row.get("assets") if one_day else row.get("asset_days")) or ZERO
     return {
         "assets": money(row.get("assets")),
         "avg_daily_assets": money(asset_days / days) if days else money(ZERO),
@@ -167,12 +178,13 @@ def report_rows(rows, q: Query, facts: PeriodFacts, *, offset: int = 0) -> list[
     for i, row in enumerate(rows, start=offset + 1):
         labels = [row.get(k) for k in keys[1:]]
         out.append({"rank": i, "key": row.get(keys[0]), "code": labels[0], "name": labels[1],
-                    "parent": labels[2] if len(labels) > 2 else "", **_report(row, facts.days)})
+                    "parent": labels[2] if len(labels) > 2 else "",
+                    **_report(row, facts.days, one_day=q.kind == "day")})
     return out
 
 
 def totals(user, q: Query, facts: PeriodFacts) -> dict:
-    return _report(_filtered(user, q).aggregate(**_sums(q, facts)), facts.days)
+    return _report(_filtered(user, q).aggregate(**_sums(q, facts)), facts.days, one_day=q.kind == "day")
 
 
 def monthly_trend(user, q: Query, computed: dict[dt.date, ComputedPeriod] | None = None
@@ -187,7 +199,7 @@ def monthly_trend(user, q: Query, computed: dict[dt.date, ComputedPeriod] | None
     while month < end:
         value = sums.get(month) or ZERO
         if q.metric == "avg_daily_assets":
-            days = computed[month].days if month in computed else 0
+            days = calendar_days(computed[month]) if month in computed else 0
             value = money(value / days) if days else money(ZERO)
         elif q.metric in AMOUNT_METRICS:
             value = money(value)
@@ -214,7 +226,8 @@ def section12_rows(qs: QuerySet, period: dt.date | None):
     qs = qs.filter(grain=Grain.MONTH)
     if period is not None:
         qs = qs.filter(period=month_start(period))
-    days = {p: c.days for p, c in computed_periods(start=dt.date(1900, 1, 1), end=dt.date(9999, 1, 1)).items()}
+    every = computed_periods(start=dt.date(1900, 1, 1), end=dt.date(9999, 1, 1))
+    days = {p: calendar_days(c) for p, c in every.items()}
     rows = (qs.order_by("period", "staff__staff_no", "type_id")
             .values_list("period", "staff__staff_no", "type_id", "assets", "asset_days", "net_commission",
                          "turnover", "new_customers"))

@@ -9,10 +9,20 @@ under the relationship's type. Whatever the ratios leave unallocated (a 0.6 sing
 credited to no one. Sums are kept exact (see `performance.models`); rounding is done once, half-up,
 when a figure is reported.
 
-**Reported days.** The metrics feed delivers the core system's business days; `MetricDate` records
-them. Average daily assets of a period are the credited asset-days divided by the number of
-reported days in the period (a holder who held a customer on 10 of 20 reported days gets half of
-that customer's average). `assets` of a period are the credited assets of its last reported day.
+**Calendar days (R-PERF-2).** The metrics feed delivers the core system's business days; `MetricDate` records
+them. Average daily assets are taken over calendar days: a day without a metrics row (weekend, holiday) carries
+the assets of the last earlier loaded day, and the divisor is the period's calendar days from its first day up to
+its last loaded day (`calendar_days`). Stored as weights: a loaded day's `asset_days` are its credited assets ×
+its weight, the days from it up to the next loaded day of the month (the month's last loaded day counts once:
+the carry reaches only up to the last loaded day), so the month's `asset_days` (their sum) ÷ its calendar days is
+the average. The days of a month before its first loaded day carry the previous month's last loaded day: a
+"carry-in" day row at the month's first day (its assets are that day's, credited to the holders and the outlet of
+the month's first day), weighted by the days up to the first loaded day. The weight is per day, the same for
+every customer (`CALENDAR_WEIGHTS_SQL`, one statement for the whole month): the carry assumes the feed sends every
+customer on every loaded day, as the core system does; a customer missing from one loaded day is not carried
+from his own earlier row (the weight would be per customer and each night would reread all earlier rows of the
+month). `APPLY_WEIGHTS_SQL` is the one statement both `compute_period` and the night run, so they agree.
+`assets` of a period are the credited assets of its last reported day.
 
 **New effective customers (R-PERF-2).** A relationship counts as a new customer of the month (and
 of the day) in which it becomes effective, credited to the holders of the shares active on that
@@ -166,6 +176,58 @@ ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_cust
 """
 
 
+# R-PERF-2: each loaded day's weight in calendar days (to the next loaded day of the month; the last counts once),
+# and that of the month's first day when it is not loaded (the carry-in: the days up to the first loaded day).
+CALENDAR_WEIGHTS_SQL = """
+SELECT t.day, coalesce(lead(t.day) OVER (ORDER BY t.day), t.day + 1) - t.day AS w
+FROM (SELECT date AS day FROM performance_metricdate WHERE date >= %(start)s AND date < %(end)s
+      UNION
+      SELECT %(start)s::date WHERE EXISTS (SELECT 1 FROM performance_metricdate
+                                           WHERE date >= %(start)s AND date < %(end)s)) t
+"""
+
+# Day rows get asset_days = assets × their day's weight (only those that differ: `weigh` limits the days looked
+# at, None: all), and their month rows the difference — the same statement for `compute_period` and the night.
+APPLY_WEIGHTS_SQL = f"""
+WITH w AS ({CALENDAR_WEIGHTS_SQL}),
+c AS (SELECT x.id, x.staff_id, x.type_id, x.outlet_id, x.asset_days AS old, x.assets * w.w AS new
+      FROM performance_staffperformance x JOIN w ON x.grain = 'day' AND x.period = w.day
+      WHERE (%(weigh)s::date[] IS NULL OR w.day = ANY(%(weigh)s::date[]))
+        AND x.asset_days IS DISTINCT FROM x.assets * w.w),
+u AS (UPDATE performance_staffperformance p SET asset_days = c.new FROM c WHERE p.id = c.id
+      RETURNING c.staff_id, c.type_id, c.outlet_id, c.new - c.old AS diff)
+UPDATE performance_staffperformance p SET asset_days = p.asset_days + d.diff
+FROM (SELECT staff_id, type_id, outlet_id, sum(diff) AS diff FROM u GROUP BY staff_id, type_id, outlet_id) d
+WHERE p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id AND p.type_id = d.type_id
+  AND p.outlet_id = d.outlet_id
+"""
+
+# The carry-in (R-PERF-2): the previous month's last loaded day's assets (`carry_from`), credited as on the month's
+# first day — its holders, at the outlet of that day (R-STAFF-1) — as a day row at the month's first day.
+CARRY_IN_SQL = f"""
+SELECT %(start)s::date AS day, h.staff_id, h.type_id, sum(m.assets * h.ratio) AS assets,
+       0::numeric AS net_commission, 0::numeric AS turnover, 0::numeric AS transfer_in, 0::numeric AS trade_count,
+       coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
+FROM performance_dailymetric m
+JOIN {HOLDINGS_IN_FORCE} h ON h.customer_id = m.customer_id
+JOIN relationships_staff st ON st.id = h.staff_id
+LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
+  ON seg.staff_id = h.staff_id AND seg.valid_from <= %(start)s AND (seg.valid_to IS NULL OR %(start)s < seg.valid_to)
+WHERE m.date = %(carry_from)s
+  AND h.rel_from <= %(start)s AND (h.rel_to IS NULL OR %(start)s < h.rel_to)
+  AND h.share_from <= %(start)s AND (h.share_to IS NULL OR %(start)s < h.share_to)
+GROUP BY h.staff_id, h.type_id, coalesce(seg.outlet_id, st.outlet_id)
+"""
+
+
+def carry_from(start: dt.date, days: list[dt.date]) -> dt.date | None:
+    """The day whose assets the month's first days carry (R-PERF-2): the last loaded day before the month, when
+    the month has loaded days and its first day is not one of them."""
+    if not days or days[0] == start:
+        return None
+    return MetricDate.objects.filter(date__lt=start).order_by("-date").values_list("date", flat=True).first()
+
+
 def compute_period(*, period: dt.date) -> dict:
     """Recompute one month's staff rows (days and month) from metrics and shares, in one transaction.
 
@@ -188,9 +250,14 @@ def compute_period(*, period: dt.date) -> dict:
                     "AND period >= %(start)s AND period < %(end)s", params)   # the unique index's prefix
         cur.execute("DROP TABLE IF EXISTS perf_day")
         cur.execute(_DAY_AGGREGATE, params)
+        carry = carry_from(start, days)
+        if carry is not None:
+            cur.execute("INSERT INTO perf_day (day, staff_id, type_id, assets, net_commission, turnover, "
+                        f"transfer_in, trade_count, outlet_id) {CARRY_IN_SQL}", {**params, "carry_from": carry})
         cur.execute(_INSERT_DAYS, params)
         cur.execute(_INSERT_MONTH, params)
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
+        cur.execute(APPLY_WEIGHTS_SQL, {**params, "weigh": None})
         cur.execute("DROP TABLE perf_day")
         cur.execute("SELECT count(*) FROM performance_staffperformance WHERE grain IN ('day', 'month') "
                     "AND period >= %(start)s AND period < %(end)s", params)

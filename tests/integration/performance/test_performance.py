@@ -95,7 +95,8 @@ def test_three_holders_share_each_day_by_ratio_and_a_single_holder_leaves_the_re
 
 def test_share_changes_mid_month_credit_each_holder_for_his_days_only(trio):
     """R-PERF-3: a share counts on the days in [effective_from, effective_to): the old holder up to the day
-    before the change, the new one from the change day; the relationship's own end stops both."""
+    before the change, the new one from the change day; the relationship's own end stops both. R-PERF-2: a day
+    without metrics (the 14th, 18th) carries the day before it; the divisor is 1–23 March, 23 calendar days."""
     x, y, _z = trio
     idn, cust = customer()
     rel = relate(cust, (x, "1"))
@@ -106,14 +107,14 @@ def test_share_changes_mid_month_credit_each_holder_for_his_days_only(trio):
     metrics(*[(f"2026-03-{d:02d}", idn, f"{d}00.00", "1.00", "0", 0) for d in (13, 15, 16, 17, 19, 20, 23)])
     compute_period(period=MARCH)
 
-    assert month_row(x).asset_days == D("1300") + D("1500")                  # 13th and 15th
+    assert month_row(x).asset_days == 2 * D("1300") + D("1500")              # 13th (and the 14th), 15th
     assert month_row(x).net_commission == D("2")
-    assert month_row(y).asset_days == D("0.7") * (1600 + 1700 + 1900)      # 16th–19th, not the 20th
+    assert month_row(y).asset_days == D("0.7") * (1600 + 2 * 1700 + 1900)  # 16th–19th, not the 20th
     assert month_row(y).net_commission == D("2.1")
     assert month_row(x).assets == 0 and month_row(y).assets == 0             # nobody held it on the 23rd
     facts = period_facts(Query(kind="month", day=MARCH))
-    assert facts.days == 7
-    assert reported(month_row(y), facts.days)["avg_daily_assets"] == money(D("3640") / 7)  # 520.00
+    assert facts.days == 23
+    assert reported(month_row(y), facts.days)["avg_daily_assets"] == money(D("4830") / 23)  # 210.00
 
 
 def test_hand_computed_month_for_a_small_data_set(trio, outlet):
@@ -130,18 +131,18 @@ def test_hand_computed_month_for_a_small_data_set(trio, outlet):
             ("2026-03-04", idn_a, "1200.01", "3.33", "100.00", 1),
             ("2026-03-04", idn_b, "700.00", "2.00", "0", 0))
     compute_period(period=MARCH)
-    days = 3
+    days = 4   # R-PERF-2: calendar days 1–4 March (the 1st, a Sunday with nothing before it, carries nothing)
 
-    # x, NEW_DEV: assets 0.5 × 1200.01 = 600.005 → 600.01; asset-days 0.5 × 3300.01 = 1650.005, ÷ 3 = 550.0016…
+    # x, NEW_DEV: assets 0.5 × 1200.01 = 600.005 → 600.01; asset-days 0.5 × 3300.01 = 1650.005, ÷ 4 = 412.50125
     # net commission 0.5 × 13.33 = 6.665 → 6.67 (half-up, not half-even); turnover 0.5 × 5100 = 2550.
-    assert reported(month_row(x), days) == {"assets": D("600.01"), "avg_daily_assets": D("550.00"),
+    assert reported(month_row(x), days) == {"assets": D("600.01"), "avg_daily_assets": D("412.50"),
                                             "net_commission": D("6.67"), "turnover": D("2550.00")}
-    assert reported(month_row(y), days) == {"assets": D("360.00"), "avg_daily_assets": D("330.00"),
+    assert reported(month_row(y), days) == {"assets": D("360.00"), "avg_daily_assets": D("247.50"),
                                             "net_commission": D("4.00"), "turnover": D("1530.00")}
-    assert reported(month_row(z), days) == {"assets": D("240.00"), "avg_daily_assets": D("220.00"),
+    assert reported(month_row(z), days) == {"assets": D("240.00"), "avg_daily_assets": D("165.00"),
                                             "net_commission": D("2.67"), "turnover": D("1020.00")}
-    # x, MAINTENANCE: only the 3rd and 4th count: assets 420, asset-days 0.6 × 1200 = 720 ÷ 3 = 240, commission 1.80.
-    assert reported(month_row(x, "MAINTENANCE"), days) == {"assets": D("420.00"), "avg_daily_assets": D("240.00"),
+    # x, MAINTENANCE: only the 3rd and 4th count: assets 420, asset-days 0.6 × 1200 = 720 ÷ 4 = 180, commission 1.80.
+    assert reported(month_row(x, "MAINTENANCE"), days) == {"assets": D("420.00"), "avg_daily_assets": D("180.00"),
                                                            "net_commission": D("1.80"), "turnover": D("0.00")}
     # New effective customers: 乙 became effective in March (0.6 to x); 甲 did not.
     assert month_row(x, "MAINTENANCE").new_customers == D("0.6")
@@ -155,7 +156,7 @@ def test_hand_computed_month_for_a_small_data_set(trio, outlet):
     [row] = report_rows(list(ranking(UserFactory(is_superuser=True), q, facts)), q, facts)
     assert row["net_commission"] == D("15.13")
     assert row["assets"] == D("1620.01")                      # 600.005 + 360.003 + 240.002 + 420 = 1620.010
-    assert row["avg_daily_assets"] == D("1340.00")            # (1650.005 + 990.003 + 660.002 + 720) / 3
+    assert row["avg_daily_assets"] == D("1005.00")            # (1650.005 + 990.003 + 660.002 + 720) / 4
     assert row["new_customers"] == D("0.6")
 
 
@@ -286,7 +287,8 @@ def test_year_figures_sum_months_and_take_the_last_months_assets(trio):
     compute_period(period=dt.date(2026, 2, 1))
     q = Query(kind="year", day=dt.date(2026, 6, 1), level="staff", metric="assets")
     facts = period_facts(q)
-    assert facts == PeriodFacts(days=2, last_month=dt.date(2026, 2, 1))
+    # R-PERF-2: 1–30 January and 1–27 February (30 + 27 calendar days); 30 January carries into 1–26 February
+    assert facts == PeriodFacts(days=57, last_month=dt.date(2026, 2, 1))
     [row] = report_rows(list(ranking(UserFactory(is_superuser=True), q, facts)), q, facts)
-    assert row["assets"] == D("300.00") and row["avg_daily_assets"] == D("200.00")
+    assert row["assets"] == D("300.00") and row["avg_daily_assets"] == money(D(100 + 26 * 100 + 300) / 57)
     assert row["net_commission"] == D("3.00") and row["new_customers"] == D("1")

@@ -104,11 +104,12 @@ def test_export_performance_command_writes_the_section12_columns(tmp_path):
     assert rows == [
         ["period", "staff_no", "relationship_type", "assets", "avg_daily_assets", "net_commission", "turnover",
          "new_customers"],
-        # P001: assets 0.5 × 200 = 100.00; (50.005 + 100) / 2 = 75.0025 → 75.00; 0.5 × 0.05 = 0.025 → 0.03
+        # P001: assets 0.5 × 200 = 100.00; average over the calendar days 1–3 March (R-PERF-2; the 1st, a Sunday
+        # before the relationship, holds nothing): (50.005 + 100) / 3 = 50.0016… → 50.00; 0.5 × 0.05 = 0.025 → 0.03
         # new_customers is credited by ratio too, so it is fractional: two decimals, half-up, as on the page (R-PERF-4)
-        ["2026-03", "P001", "NEW_DEV", "100.00", "75.00", "0.03", "5.00", "0.50"],
-        # P002: 0.3 × 200 = 60.00; (30.003 + 60) / 2 = 45.0015 → 45.00; 0.3 × 0.05 = 0.015 → 0.02
-        ["2026-03", "P002", "NEW_DEV", "60.00", "45.00", "0.02", "3.00", "0.30"],
+        ["2026-03", "P001", "NEW_DEV", "100.00", "50.00", "0.03", "5.00", "0.50"],
+        # P002: 0.3 × 200 = 60.00; (30.003 + 60) / 3 = 30.001 → 30.00; 0.3 × 0.05 = 0.015 → 0.02
+        ["2026-03", "P002", "NEW_DEV", "60.00", "30.00", "0.02", "3.00", "0.30"],
     ]
     assert PiiAccess.objects.filter(purpose="export performance", detail="2026-03", rows=2).exists()
     call_command("export", "performance", str(path), "--period", "2026-04")
