@@ -228,9 +228,14 @@ def section12_rows(qs: QuerySet, period: dt.date | None):
         qs = qs.filter(period=month_start(period))
     every = computed_periods(start=dt.date(1900, 1, 1), end=dt.date(9999, 1, 1))
     days = {p: calendar_days(c) for p, c in every.items()}
+    # A staff member who moved in the month has a row per outlet (R-STAFF-1): the export's format has no outlet, so
+    # it sums them into his one row.
     rows = (qs.order_by("period", "staff__staff_no", "type_id")
-            .values_list("period", "staff__staff_no", "type_id", "assets", "asset_days", "net_commission",
-                         "turnover", "new_customers"))
+            .values("period", "staff__staff_no", "type_id")
+            .annotate(s_assets=Sum("assets"), s_asset_days=Sum("asset_days"), s_commission=Sum("net_commission"),
+                      s_turnover=Sum("turnover"), s_new=Sum("new_customers"))
+            .values_list("period", "staff__staff_no", "type_id", "s_assets", "s_asset_days", "s_commission",
+                         "s_turnover", "s_new"))
     for month, staff_no, type_code, assets, asset_days, commission, turnover, new in rows.iterator(chunk_size=5000):
         d = days.get(month) or 0
         yield [f"{month:%Y-%m}", staff_no, type_code, money(assets), money(asset_days / d) if d else money(ZERO),
