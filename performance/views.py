@@ -20,6 +20,7 @@ from performance.charts import bar_chart, line_chart
 from performance.exports import table_csv, table_xlsx
 from performance.forms import LockForm, ReportFilterForm
 from performance.models import ComputedPeriod, PeriodLock
+from performance.periods import period_lock
 from performance.selectors import (
     LEVELS,
     METRICS,
@@ -32,7 +33,7 @@ from performance.selectors import (
     totals,
     trend_window,
 )
-from performance.services import month_start, next_month, parse_period, period_lock
+from performance.services import month_start, next_month, parse_period
 from permissions.authority import is_hq_office
 
 PAGE_SIZE = 50
