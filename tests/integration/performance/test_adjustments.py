@@ -3,13 +3,17 @@ adjustments (调整) into the first open period, shown and exported beside its f
 period with a reason, written to the register, and lock it again."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from openpyxl import load_workbook
 
 from approvals.services import case_act
 from performance.models import (
@@ -225,3 +229,69 @@ def test_reopening_reverses_the_periods_adjustments_into_the_first_open_period_s
     period_lock(actor=b.hq, period=OCT)
     period_reopen(actor=b.hq, period=OCT, reason="再次")
     assert PerformanceAdjustment.objects.filter(source=AdjustmentSource.REVERSAL).count() == 2  # never twice
+
+
+REPORT = reverse("performance:report")
+
+
+def test_report_and_export_show_adjustments_beside_the_periods_figures(b, client, django_assert_max_num_queries):
+    """R-PERF-5 / R-PERF-4: November's page and its CSV and Excel exports list the adjustments posted into it, with
+    their source in words and the period they belong to; the page's queries do not grow with their number."""
+    _idns, rels = _locked_october(b)
+    client.force_login(b.hq)
+    client.get(REPORT, {"period": "2026-11"})                        # warm the session
+    with CaptureQueriesContext(connection) as few:
+        client.get(REPORT, {"period": "2026-11"}, HTTP_ACCEPT_LANGUAGE="en")
+    _reassign(b, rels[:1], participants=[(b.colleague, "0.5"), (b.third, "0.5")])
+    more = [RelationshipFactory(shares=[(b.staff, "1")], effective_from=dt.date(2026, 9, 1)) for _ in range(3)]
+    _reassign(b, more)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        html = client.get(REPORT, {"period": "2026-11"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert html.count('class="adjustment"') == 3                     # staff, colleague, third
+    assert "Adjustments posted into 2026-11" in html and "reassignment" in html and "2026-10" in html
+    assert "-1000.00" in html or "-1,000.00" in html                 # b.staff's month-end assets of October
+    zh = client.get(REPORT, {"period": "2026-11"}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    section = zh[zh.index("记入2026-11的调整"):]
+    assert "重新分配" in section and "reassignment" not in section and "Adjustments" not in section
+    assert 'class="adjustment"' not in client.get(REPORT, {"period": "2026-10"}).content.decode()
+
+    response = client.get(reverse("performance:export", args=["csv"]), {"period": "2026-11", "level": "staff"},
+                          HTTP_ACCEPT_LANGUAGE="en")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    blank = rows.index([])
+    assert rows[blank + 1][:3] == ["posted in", "belongs to period", "source"]
+    adjusted = {r[3]: r for r in rows[blank + 2:]}
+    assert set(adjusted) == {b.staff.staff_no, b.colleague.staff_no, b.third.staff_no}
+    assert adjusted[b.staff.staff_no][:3] == ["2026-11", "2026-10", "reassignment"]
+    assert adjusted[b.staff.staff_no][8] == "-120.00"                 # net commission of 20–31 October
+    assert adjusted[b.third.staff_no][8] == "60.00"                   # 0.5 of one customer's 12 days (120)
+    response = client.get(reverse("performance:export", args=["xlsx"]), {"period": "2026-11", "level": "outlet"},
+                          HTTP_ACCEPT_LANGUAGE="en")
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book.worksheets[1]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0][:3] == ["posted in", "belongs to period", "source"] and len(values) == 2   # one outlet
+    assert Decimal(str(values[1][8])) == Decimal("0")                 # moved within the outlet: nets out
+
+
+def test_the_reopen_page_asks_for_a_reason_and_only_hq_sees_the_register(b, client):
+    """R-PERF-5: the report's reopen button brings a confirmation page with the reason; without one nothing is
+    reopened; HQ reads the register, others are refused."""
+    _locked_october(b)
+    client.force_login(b.head)
+    assert client.post(reverse("performance:reopen"), {"period": "2026-10", "confirm": "yes",
+                                                       "reason": "x"}).status_code == 403
+    assert client.get(reverse("performance:register")).status_code == 403
+    client.force_login(b.hq)
+    html = client.get(REPORT, {"period": "2026-10"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert reverse("performance:reopen") in html and reverse("performance:register") in html
+    asked = client.post(reverse("performance:reopen"), {"period": "2026-10"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert asked.status_code == 200 and 'name="reason"' in asked.content.decode()
+    assert PeriodLock.objects.filter(period=OCT).exists()
+    refused = client.post(reverse("performance:reopen"), {"period": "2026-10", "confirm": "yes", "reason": " "})
+    assert refused.status_code == 200 and "errorlist" in refused.content.decode()
+    assert PeriodLock.objects.filter(period=OCT).exists()
+    done = client.post(reverse("performance:reopen"), {"period": "2026-10", "confirm": "yes", "reason": "核对十月"})
+    assert done.status_code == 302 and not PeriodLock.objects.filter(period=OCT).exists()
+    register = client.get(reverse("performance:register"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "核对十月" in register and "2026-10" in register and "重新开放" in register
