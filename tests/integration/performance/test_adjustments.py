@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from approvals.models import ApprovalCase
 from approvals.services import case_act
 from performance.models import (
     AdjustmentSource,
@@ -29,6 +30,7 @@ from performance.periods import period_lock, period_reopen
 from performance.services import compute_period
 from relationships.callbacks import callbacks_create_for_date
 from relationships.models import AuditEntry, Callback, Relationship
+from reservations.branch.requests import branch_relationship_end
 from reservations.exchange.registry import load_feed
 from reservations.reassign.disputes import callback_dispute_decide
 from reservations.reassign.services import reassignment_file
@@ -295,3 +297,27 @@ def test_the_reopen_page_asks_for_a_reason_and_only_hq_sees_the_register(b, clie
     assert done.status_code == 302 and not PeriodLock.objects.filter(period=OCT).exists()
     register = client.get(reverse("performance:register"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "核对十月" in register and "2026-10" in register and "重新开放" in register
+
+
+def test_a_correction_ending_a_relationship_back_dated_into_a_locked_period_posts_an_adjustment(b):
+    """R-PERF-5 / R-BR-1: the branch's end of a relationship from 20 October, approved after October was locked,
+    leaves October as it was and posts the holder's 12 days as a `correction` adjustment into November."""
+    idn = make_id_number()
+    rel = RelationshipFactory(customer=CustomerFactory(id_number=idn), type_code="MAINTENANCE",
+                              shares=[(b.staff, "1")], effective_from=dt.date(2026, 9, 1))
+    Relationship.objects.filter(pk=rel.pk).update(outlet=b.outlet)
+    _metrics([idn], OCT, dt.date(2026, 10, 31))
+    compute_period(period=OCT)
+    period_lock(actor=b.hq, period=OCT)
+    locked = _figures(OCT)
+    req = branch_relationship_end(actor=branch_user(b.branch), relationship_id=rel.pk, on=OCT_20, reason="录入有误")
+    case = ApprovalCase.objects.get(dedupe_key=f"branch_request:{req.pk}")
+    case_act(actor=b.designated, case_id=case.pk, decision="approve")
+
+    rel.refresh_from_db()
+    assert rel.effective_to == OCT_20 and _figures(OCT) == locked
+    [adj] = PerformanceAdjustment.objects.all()
+    assert (adj.staff_id, adj.type_id, adj.belongs_to, adj.posted_in, adj.source, adj.case_id,
+            adj.relationship_id) == (b.staff.pk, "MAINTENANCE", OCT, NOV, AdjustmentSource.CORRECTION, case.pk,
+                                     rel.pk)
+    assert (adj.net_commission, adj.asset_days) == (D("-120"), D("-12000"))
