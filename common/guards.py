@@ -1,6 +1,7 @@
 """Append-only tables, guarded by PostgreSQL itself and declared beside their models with django-pgtrigger.
 
-Every append-only model (the audit trail, the PII-access log, case actions, the permission register) lists
+Every append-only model (the audit trail, the PII-access log, case actions, the permission register, performance
+adjustments and the period register) lists
 `triggers = append_only_guards()` in its Meta; the migrations install them. Two triggers per table:
 
 - `append_only`: row-level, BEFORE UPDATE OR DELETE — no row is changed or removed;

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -42,30 +43,58 @@ def table_values(rows: list[dict], level: str, period_label: str):
         yield [period_label, row["rank"], *labels, *(row[m] for m in TABLE_METRICS)]
 
 
-def table_csv(rows: list[dict], level: str, period_label: str) -> bytes:
+def adjustments_header(level: str) -> list[str]:
+    """R-PERF-5: the adjustments posted into the period, beside its figures: the period they belong to, their
+    source, then the columns of the table."""
+    header = table_header(level)
+    return [_("posted in"), _("belongs to period"), _("source"), *header[2:]]
+
+
+def adjustments_values(adjustments: Sequence[dict], level: str):
+    width = 3 if level in ("staff", "outlet") else 2
+    for row in adjustments:
+        labels = [row["code"], row["name"], row["parent"]][:width]
+        yield [f"{row['posted_in']:%Y-%m}", f"{row['belongs_to']:%Y-%m}", str(row["source_label"]), *labels,
+               *(row[m] for m in TABLE_METRICS)]
+
+
+def table_csv(rows: list[dict], level: str, period_label: str, adjustments: Sequence[dict] = ()) -> bytes:
+    """The table; the period's adjustments, if any, follow after an empty line under their own header."""
     buf = io.StringIO()
     writer = csv_writer(buf, lineterminator="\n")
     writer.writerow(table_header(level))
     writer.writerows(table_values(rows, level, period_label))
+    if adjustments:
+        writer.writerow([])
+        writer.writerow(adjustments_header(level))
+        writer.writerows(adjustments_values(adjustments, level))
     return buf.getvalue().encode("utf-8-sig")  # with a BOM, so that Excel opens the Chinese text as UTF-8
 
 
-def table_xlsx(rows: list[dict], level: str, period_label: str) -> bytes:
-    wb = workbook()
-    ws = wb.active
-    ws.title = f"{LEVELS[level]} {period_label}"[:31]
-    append_row(ws, table_header(level))
+def _sheet(ws, header: list[str], values) -> None:
+    append_row(ws, header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    first_metric = len(table_header(level)) - len(TABLE_METRICS) + 1
-    for values in table_values(rows, level, period_label):
-        append_row(ws, values)
+    first_metric = len(header) - len(TABLE_METRICS) + 1
+    for line in values:
+        append_row(ws, line)
     # Decimals are written as numbers, amounts and ratio-weighted counts alike shown with 2 decimals: the figures
     # of the page and the CSV (each rounded once, half-up, by the selectors).
     for row in ws.iter_rows(min_row=2, min_col=first_metric, max_col=first_metric + len(TABLE_METRICS) - 1):
         for cell in row:
             cell.number_format = "#,##0.00"
     ws.freeze_panes = "A2"
+
+
+def table_xlsx(rows: list[dict], level: str, period_label: str, adjustments: Sequence[dict] = ()) -> bytes:
+    """The table on the first sheet; the period's adjustments, if any, on a second sheet."""
+    wb = workbook()
+    ws = wb.active
+    ws.title = f"{LEVELS[level]} {period_label}"[:31]
+    _sheet(ws, table_header(level), table_values(rows, level, period_label))
+    if adjustments:
+        _sheet(wb.create_sheet(f"{_('Adjustments')} {period_label}"[:31]), adjustments_header(level),
+               adjustments_values(adjustments, level))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

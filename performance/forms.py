@@ -1,4 +1,4 @@
-"""The report's filters (parsing only) and the lock form."""
+"""The report's filters (parsing only), the lock form and the reopen form."""
 from __future__ import annotations
 
 import datetime as dt
@@ -84,3 +84,12 @@ class ReportFilterForm(forms.Form):
 
 class LockForm(forms.Form):
     period = forms.RegexField(label=_("Period"), regex=r"^\d{4}-\d{2}$", max_length=7)
+
+
+class ReopenForm(forms.Form):
+    """R-PERF-5: the period to reopen and the reason (required; the service checks it too)."""
+
+    period = forms.RegexField(label=_("Period"), regex=r"^\d{4}-\d{2}$", max_length=7, widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("Reason for reopening"), max_length=1000, required=False,
+                             widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=_("Written to the period register with your name."))

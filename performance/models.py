@@ -12,8 +12,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.guards import append_only_guards
 from relationships.models import Customer, Organisation, RelationshipType, Staff
 
 AMOUNT = {"max_digits": 18, "decimal_places": 2}      # a metric as delivered: yuan with 2 decimals
@@ -228,3 +230,99 @@ class PeriodLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period:%Y-%m}"
+
+
+class PeriodEvent(models.TextChoices):
+    LOCK = "lock", _("locked")
+    REOPEN = "reopen", _("reopened")
+    RELOCK = "relock", _("locked again")
+
+
+class PeriodRegisterEntry(models.Model):
+    """R-PERF-3 / R-PERF-5: the register of locked periods — every lock, reopen and relock by HQ, with the reason of
+    a reopen (required). Append-only: triggers refuse UPDATE, DELETE and TRUNCATE."""
+
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    period = models.DateField(_("period"))
+    event = models.CharField(_("event"), max_length=10, choices=PeriodEvent.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(_("recorded by"), max_length=150)
+    reason = models.TextField(_("reason"), blank=True)
+    detail = models.JSONField(_("detail"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("period register entry")
+        verbose_name_plural = _("period register")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(event__in=PeriodEvent.values), name="period_register_event"),
+            models.CheckConstraint(condition=~models.Q(event=PeriodEvent.REOPEN) | ~models.Q(reason=""),
+                                   name="period_register_reopen_has_reason"),
+        ]
+        indexes = [models.Index(fields=["period", "at"], name="period_register_period_at")]
+        triggers = append_only_guards()  # R-PERF-5: append-only
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} {self.event}"
+
+
+class AdjustmentSource(models.TextChoices):
+    DISPUTE = "dispute", _("dispute")
+    REASSIGNMENT = "reassignment", _("reassignment")
+    CORRECTION = "correction", _("correction")
+    REVERSAL = "reversal", _("reversal on reopening")
+
+
+class PerformanceAdjustment(models.Model):
+    """R-PERF-5: an adjustment (调整) — the difference a change made to a locked month `belongs_to`, posted into
+    the first open month after it, `posted_in` (see `performance.adjustments`). Figures as `StaffPerformance`'s,
+    exact. Append-only: a reversal is a counter-row (`reverses`), never an edit."""
+
+    posted_in = models.DateField(_("posted in"))
+    belongs_to = models.DateField(_("belongs to"))
+    staff = models.ForeignKey(Staff, verbose_name=_("staff"), on_delete=models.PROTECT, related_name="+",
+                              db_index=False)
+    type = models.ForeignKey(RelationshipType, verbose_name=_("relationship type"), on_delete=models.PROTECT,
+                             related_name="+", db_index=False)
+    outlet = models.ForeignKey(Organisation, verbose_name=_("outlet"), on_delete=models.PROTECT, related_name="+",
+                               db_index=False)
+    source = models.CharField(_("source"), max_length=12, choices=AdjustmentSource.choices)
+    # What caused it (any that applies): the approval case, the reassignment, the one relationship changed.
+    case = models.ForeignKey("approvals.ApprovalCase", verbose_name=_("case"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="+", db_index=False)
+    reassignment = models.ForeignKey("relationships.Reassignment", verbose_name=_("reassignment"), null=True,
+                                     blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    relationship = models.ForeignKey("relationships.Relationship", verbose_name=_("relationship"), null=True,
+                                     blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    reverses = models.ForeignKey("self", verbose_name=_("reverses"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+", db_index=False)
+    asset_days = models.DecimalField(_("asset-days"), default=Decimal("0"), **CREDITED)
+    assets = models.DecimalField(_("assets"), default=Decimal("0"), **CREDITED)
+    net_commission = models.DecimalField(_("net commission"), default=Decimal("0"), **CREDITED)
+    turnover = models.DecimalField(_("turnover"), default=Decimal("0"), **CREDITED)
+    transfer_in = models.DecimalField(_("assets transferred in"), default=Decimal("0"), **CREDITED)
+    trade_count = models.DecimalField(_("trade count"), default=Decimal("0"), **COUNT)
+    new_customers = models.DecimalField(_("new effective customers"), default=Decimal("0"), **COUNT)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_by_label = models.CharField(_("created by"), max_length=150)
+
+    class Meta:
+        verbose_name = _("performance adjustment")
+        verbose_name_plural = _("performance adjustments")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(source__in=AdjustmentSource.values),
+                                   name="performance_adjustment_source"),
+            models.CheckConstraint(condition=models.Q(posted_in__gt=models.F("belongs_to")),
+                                   name="performance_adjustment_posted_after"),
+            models.CheckConstraint(condition=models.Q(source=AdjustmentSource.REVERSAL, reverses__isnull=False)
+                                   | (~models.Q(source=AdjustmentSource.REVERSAL) & models.Q(reverses__isnull=True)),
+                                   name="performance_adjustment_reversal_reverses"),
+        ]
+        indexes = [models.Index(fields=["posted_in", "staff"], name="perf_adjust_posted"),
+                   models.Index(fields=["belongs_to"], name="perf_adjust_belongs")]
+        triggers = append_only_guards()  # R-PERF-5: append-only
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} · {self.belongs_to:%Y-%m} → {self.posted_in:%Y-%m} · {self.source}"

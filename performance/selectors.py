@@ -10,12 +10,12 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
-from performance.models import ComputedPeriod, DailyMetric, Grain
+from performance.models import AdjustmentSource, ComputedPeriod, DailyMetric, Grain
 from performance.services import month_start, next_month
-from permissions.scoping import visible_staff_performance
+from permissions.scoping import visible_performance_adjustments, visible_staff_performance
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -248,3 +248,36 @@ def month_end_assets(period: dt.date) -> QuerySet:
     return (DailyMetric.objects.filter(date__gte=start, date__lt=next_month(start))
             .order_by("customer_id", "-date").distinct("customer_id")
             .values("customer_id", "date", "assets", "trade_count", "transfer_in"))
+
+
+# --- adjustments (R-PERF-5) -------------------------------------------------------------------------------
+
+ADJUSTMENTS_SHOWN = 100  # on the page; the export has them all
+
+
+def adjustment_rows(user, q: Query, *, limit: int | None = None) -> list[dict]:
+    """The adjustments posted into the months of the period asked (none for a day), scoped and filtered as its
+    figures, at the report's level, per month they belong to and source: one query. Average daily assets divide
+    a row's asset-days by the calendar days of the month it belongs to up to its last loaded day, frozen with its
+    lock (R-PERF-2)."""
+    if q.kind == "day":
+        return []
+    keys = _LEVEL_FIELDS[q.level]
+    qs = visible_performance_adjustments(user).filter(posted_in__gte=q.start, posted_in__lt=q.end)
+    if q.type_code:
+        qs = qs.filter(type_id=q.type_code)
+    if q.organisation_id and q.organisation_kind == "branch":
+        qs = qs.filter(outlet__branch_id=q.organisation_id)
+    elif q.organisation_id and q.organisation_kind == "outlet":
+        qs = qs.filter(outlet_id=q.organisation_id)
+    last_day = Subquery(ComputedPeriod.objects.filter(period=OuterRef("belongs_to")).values("last_day")[:1])
+    rows = (qs.values("posted_in", "belongs_to", "source", *keys).annotate(last_day=last_day, **_SUMS)
+            .order_by("posted_in", "belongs_to", "source", keys[1]))
+    out = []
+    for row in (rows[:limit] if limit else rows):
+        labels = [row.get(k) for k in keys[1:]]
+        out.append({"posted_in": row["posted_in"], "belongs_to": row["belongs_to"], "source": row["source"],
+                    "source_label": AdjustmentSource(row["source"]).label, "key": row.get(keys[0]),
+                    "code": labels[0], "name": labels[1], "parent": labels[2] if len(labels) > 2 else "",
+                    **_report(row, (row["last_day"] - row["belongs_to"]).days + 1 if row["last_day"] else 0)})
+    return out

@@ -30,7 +30,7 @@ day × their ratios. A relationship that continues an earlier one of the same cu
 reassignment or replacement that ends the old version and starts a new one, R-BR-1) is not a new
 customer, and neither is a relationship cancelled on its first day (`effective_to = effective_from`).
 
-**Locking (R-PERF-3).** HQ locks a month with `period_lock`; a locked month is never recomputed
+**Locking (R-PERF-3).** HQ locks a month with `performance.periods.period_lock`; a locked month is never recomputed
 (`compute_period` refuses, the nightly stage skips it), so later changes to relationships or
 metrics do not rewrite it. `compute_period` recomputes an open month from scratch; the nightly stage
 (`performance.nightly`) computes only the days that changed and rolls the month up from them, to the same
@@ -41,15 +41,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.locks import LockSpace, metrics_xact_lock, xact_lock
 from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
-from permissions.authority import is_hq_office
-from relationships.audit import audit
 from relationships.membership import OUTLET_SEGMENTS_SQL
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -204,12 +202,14 @@ WHERE p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id AND
 
 # The carry-in (R-PERF-2): the previous month's last loaded day's assets (`carry_from`), credited as on the month's
 # first day — its holders, at the outlet of that day (R-STAFF-1) — as a day row at the month's first day.
-CARRY_IN_SQL = f"""
+def carry_in_sql(holdings: str) -> str:
+    """The carry-in rows over `holdings` (the nightly tables, or the customers an adjustment captures)."""
+    return f"""
 SELECT %(start)s::date AS day, h.staff_id, h.type_id, sum(m.assets * h.ratio) AS assets,
        0::numeric AS net_commission, 0::numeric AS turnover, 0::numeric AS transfer_in, 0::numeric AS trade_count,
        coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
 FROM performance_dailymetric m
-JOIN {HOLDINGS_IN_FORCE} h ON h.customer_id = m.customer_id
+JOIN {holdings} h ON h.customer_id = m.customer_id
 JOIN relationships_staff st ON st.id = h.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = h.staff_id AND seg.valid_from <= %(start)s AND (seg.valid_to IS NULL OR %(start)s < seg.valid_to)
@@ -218,6 +218,9 @@ WHERE m.date = %(carry_from)s
   AND h.share_from <= %(start)s AND (h.share_to IS NULL OR %(start)s < h.share_to)
 GROUP BY h.staff_id, h.type_id, coalesce(seg.outlet_id, st.outlet_id)
 """
+
+
+CARRY_IN_SQL = carry_in_sql(HOLDINGS_IN_FORCE)
 
 
 def carry_from(start: dt.date, days: list[dt.date]) -> dt.date | None:
@@ -280,30 +283,3 @@ def open_periods_through(business_date: dt.date) -> tuple[list[dt.date], list[dt
     months.add(last)
     locked = set(PeriodLock.objects.filter(period__in=months).values_list("period", flat=True))
     return sorted(months - locked), sorted(months & locked)
-
-
-# --- locking ---------------------------------------------------------------------------------------------
-
-def period_lock(*, actor, period: dt.date) -> PeriodLock:
-    """R-PERF-3: HQ's office locks a month that has ended. A month never computed is computed first, so that
-    what is locked is the month's figures as they stand now."""
-    if not is_hq_office(actor):
-        raise PermissionDenied(_("Only head office can lock a period."))
-    start = month_start(period)
-    if next_month(start) > timezone.localdate():
-        raise ValidationError(_("%(period)s has not ended yet and cannot be locked.")
-                              % {"period": f"{start:%Y-%m}"}, code="period_open")
-    with transaction.atomic():
-        if not ComputedPeriod.objects.filter(period=start).exists():
-            compute_period(period=start)
-        xact_lock(LockSpace.PERFORMANCE_PERIOD, start)
-        lock, created = PeriodLock.objects.get_or_create(
-            period=start, defaults={"locked_by": actor, "locked_by_label": actor.get_username()})
-        if not created:
-            raise ValidationError(_("%(period)s is already locked.") % {"period": f"{start:%Y-%m}"},
-                                  code="already_locked")
-        computed = ComputedPeriod.objects.get(period=start)
-        audit(actor=actor, action="performance.period_lock", target=lock, after={
-            "period": f"{start:%Y-%m}", "rows": computed.rows, "days": computed.days,
-            "computed_at": computed.computed_at.isoformat()})
-    return lock

@@ -1,4 +1,5 @@
-"""Performance pages (R-PERF-4): rankings and trends as tables and inline SVG charts, exports, period locks.
+"""Performance pages (R-PERF-4): rankings and trends as tables and inline SVG charts, exports, period locks,
+reopening and the period register, and the adjustments posted into a period (R-PERF-5).
 
 Thin: parse the filters, call the scoped selectors, render. A fixed number of queries per page,
 whatever the number of rows (every figure is aggregated in SQL).
@@ -16,13 +17,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from common.forms import add_service_errors
 from performance.charts import bar_chart, line_chart
 from performance.exports import table_csv, table_xlsx
-from performance.forms import LockForm, ReportFilterForm
-from performance.models import ComputedPeriod, PeriodLock
+from performance.forms import LockForm, ReopenForm, ReportFilterForm
+from performance.models import ComputedPeriod, PeriodLock, PeriodRegisterEntry
+from performance.periods import period_lock, period_reopen
 from performance.selectors import (
+    ADJUSTMENTS_SHOWN,
     LEVELS,
     METRICS,
+    adjustment_rows,
     computed_periods,
     monthly_trend,
     period_facts,
@@ -32,7 +37,7 @@ from performance.selectors import (
     totals,
     trend_window,
 )
-from performance.services import month_start, next_month, parse_period, period_lock
+from performance.services import month_start, next_month, parse_period
 from permissions.authority import is_hq_office
 
 PAGE_SIZE = 50
@@ -65,8 +70,10 @@ def report(request):
     if q.kind == "month":
         lock = PeriodLock.objects.filter(period=month).first()
         computed = computed_months.get(month)
+    adjustments = adjustment_rows(request.user, q, limit=ADJUSTMENTS_SHOWN + 1)
     query = request.GET.copy()
     query.pop("page", None)
+    hq = is_hq_office(request.user)
     return render(request, "performance/report.html", {
         "form": form, "q": q, "page_obj": page, "rows": rows, "totals": totals(request.user, q, facts),
         "facts": facts, "level_label": LEVELS[q.level], "metric_label": metric_label,
@@ -80,8 +87,9 @@ def report(request):
                              description=_("The %(n)d staff with the highest %(figure)s in %(period)s.")
                              % {"n": len(top), "figure": str(metric_label).lower(), "period": q.label}),
         "top": top, "lock": lock, "computed": computed,
-        "can_lock": (is_hq_office(request.user) and q.kind == "month" and lock is None
-                     and next_month(month) <= timezone.localdate()),
+        "adjustments": adjustments[:ADJUSTMENTS_SHOWN], "more_adjustments": len(adjustments) > ADJUSTMENTS_SHOWN,
+        "can_lock": (hq and q.kind == "month" and lock is None and next_month(month) <= timezone.localdate()),
+        "can_reopen": hq and lock is not None, "is_hq": hq,
         "query": query.urlencode(), "staff_only": form.staff_only,
     })
 
@@ -93,12 +101,14 @@ def export(request, fmt: str):
     q = _filters(request).query()
     facts = period_facts(q)
     rows = report_rows(ranking(request.user, q, facts)[:EXPORT_MAX_ROWS], q, facts)
+    adjustments = adjustment_rows(request.user, q, limit=EXPORT_MAX_ROWS)
     name = f"performance-{q.level}-{q.label}.{fmt}"
     if fmt == "csv":
-        response = HttpResponse(table_csv(rows, q.level, q.label), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(table_csv(rows, q.level, q.label, adjustments),
+                                content_type="text/csv; charset=utf-8")
     else:
         response = HttpResponse(
-            table_xlsx(rows, q.level, q.label),
+            table_xlsx(rows, q.level, q.label, adjustments),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -131,3 +141,41 @@ def lock(request):
     else:
         messages.success(request, _("%(period)s is locked: its figures will not change any more.") % {"period": text})
     return redirect(f"{target}?period={text}")
+
+
+@login_required
+@require_POST
+def reopen(request):
+    """R-PERF-5: HQ reopens a locked period with a reason. The report's button brings the confirmation page with the
+    reason to give (no JavaScript needed); only its own button (`confirm=yes`) reopens."""
+    if not is_hq_office(request.user):
+        raise PermissionDenied
+    form = ReopenForm(request.POST)
+    target = reverse("performance:report")
+    if not form.is_valid():
+        messages.error(request, _("Enter the period to reopen as YYYY-MM."))
+        return redirect(target)
+    text = form.cleaned_data["period"]
+    back = f"{target}?period={text}"
+    if request.POST.get("confirm") == "yes":
+        try:
+            period_reopen(actor=request.user, period=parse_period(text), reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc, fields={"reason"})
+        else:
+            messages.success(request, _("%(period)s is reopened: the next night computes it again.")
+                             % {"period": text})
+            return redirect(back)
+    else:
+        form = ReopenForm(initial={"period": text})
+    return render(request, "performance/reopen_confirm.html", {"form": form, "period": text, "back": back})
+
+
+@login_required
+def register(request):
+    """R-PERF-5: the period register (every lock, reopen and relock), for HQ's office; newest first, paged."""
+    if not is_hq_office(request.user):
+        raise PermissionDenied
+    entries = PeriodRegisterEntry.objects.order_by("-at", "-id")
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "performance/register.html", {"page_obj": page})

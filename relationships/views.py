@@ -21,11 +21,12 @@ from permissions.scoping import (
     visible_relationships,
     visible_reservations,
 )
-from relationships.callbacks import callback_dispute_resolve, callback_record, may_resolve_dispute
+from relationships.callbacks import callback_record, may_resolve_dispute
 from relationships.filters import CustomerFilter, RelationshipFilter
 from relationships.forms import CallbackResultForm, ResolveForm
 from relationships.models import CallbackStatus, RelationshipShare
 from relationships.tables import CustomerTable, RelationshipTable
+from reservations.reassign.disputes import callback_dispute_decide
 
 PAGE_SIZE = 50
 
@@ -107,7 +108,7 @@ def callback_detail(request, pk: int):
             resolve_form = ResolveForm(request.POST)
             if resolve_form.is_valid():
                 try:
-                    callback_dispute_resolve(actor=request.user, callback_id=cb.pk,
+                    callback_dispute_decide(actor=request.user, callback_id=cb.pk,
                                     decision=resolve_form.cleaned_data["decision"],
                                     note=resolve_form.cleaned_data["note"], end_on=resolve_form.cleaned_data["end_on"])
                 except (ValidationError, PermissionDenied) as exc:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from approvals.conflicts import check_new_holders, hq_lookup, interested_user_ids
-from approvals.hooks import fire_case_decided
+from approvals.hooks import case_completion, fire_case_decided
 from approvals.models import (
     ApprovalCase,
     CaseAction,
@@ -208,7 +208,8 @@ def case_act(*, actor, case_id: int, decision: str, reason: str = "", shares: li
                             code="documents")
                 _transition(case, "approve")
                 _save(case, ["status", "proposed_shares"])
-                relationship = _complete(actor=actor, case=case)
+                with case_completion(case, actor=actor):  # e.g. adjustments of a back-dated correction
+                    relationship = _complete(actor=actor, case=case)
                 ended = True
             else:
                 case.current_step = min(s.order for s in [*pending, *added] if s.pk != step.pk)

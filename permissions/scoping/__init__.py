@@ -40,6 +40,7 @@ from permissions.scoping.work import (
     visible_branch_requests,
     visible_callbacks,
     visible_core_lines,
+    visible_performance_adjustments,
     visible_reservations,
     visible_staff_performance,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "visible_reservations",
     "visible_roles",
     "visible_staff",
+    "visible_performance_adjustments",
     "visible_staff_performance",
     "visible_users",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from performance.models import StaffPerformance
+from performance.models import PerformanceAdjustment, StaffPerformance
 from permissions.scoping.core import _at_outlets, _filter, scope_for
 from relationships.models import AccountEvent, BranchRequest, Callback, CoreListLine
 from reservations.models import BatchRun, Reservation
@@ -17,6 +17,11 @@ def visible_reservations(user) -> QuerySet:
 def visible_staff_performance(user) -> QuerySet:
     """R-PERF-4 / R-PERM-4: own figures (with the broker tree), outlet, branch, or everything for HQ."""
     return _filter(StaffPerformance.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id")
+
+
+def visible_performance_adjustments(user) -> QuerySet:
+    """R-PERF-5: adjustments are seen as the staff figures they adjust (R-PERF-4 / R-PERM-4)."""
+    return _filter(PerformanceAdjustment.objects.all(), scope_for(user), staff="staff_id", outlet="outlet_id")
 
 
 def visible_batch_runs(user) -> QuerySet:

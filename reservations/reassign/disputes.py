@@ -1,6 +1,11 @@
-"""A disputed callback resolved by reassignment (R-CB-1, R-STAFF-1): the branch gives the relationship to the
-right holders through the same reassignment case, for that one relationship; the callback is decided when the
-case is approved (`relationships.reassignment.reassignment_apply`). Rejected, the dispute is still the branch's."""
+"""A disputed callback decided by the branch (R-CB-1, R-STAFF-1, R-PERF-5).
+
+- Resolved by reassignment: the branch gives the relationship to the right holders through the same reassignment
+  case, for that one relationship; the callback is decided when the case is approved
+  (`relationships.reassignment.reassignment_apply`). Rejected, the dispute is still the branch's.
+- Kept or ended (`callback_dispute_decide`): `relationships.callbacks.callback_dispute_resolve`, with an end
+  reaching back into a locked month posted as adjustments into the first open one (`performance.adjustments`).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,10 +13,13 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from relationships.callbacks import disputed_callback_lock
-from relationships.models import RelationshipShare, Staff
+from performance.adjustments import adjustments_posted
+from performance.models import AdjustmentSource
+from relationships.callbacks import callback_dispute_resolve, disputed_callback_lock
+from relationships.models import Callback, DisputeResolution, RelationshipShare, Staff
 from reservations.reassign.services import Filed, reassignment_file
 
 
@@ -32,3 +40,24 @@ def callback_dispute_reassign(*, actor, callback_id: int, participants: Sequence
         if filed.reassignment is None:
             raise ValidationError({"participants": list(filed.refused.values())})
     return filed
+
+
+_CALLBACK_CUSTOMER = """
+    SELECT r.customer_id FROM relationships_callback c JOIN relationships_relationship r ON r.id = c.relationship_id
+    WHERE c.id = %(cb)s"""
+
+
+def callback_dispute_decide(*, actor, callback_id: int, decision: str, note: str = "",
+                            end_on: dt.date | None = None) -> Callback:
+    """The branch keeps or ends a disputed relationship; an end effective in a locked month posts the difference as
+    adjustments (R-PERF-5) in the same transaction."""
+    if decision != DisputeResolution.ENDED:
+        return callback_dispute_resolve(actor=actor, callback_id=callback_id, decision=decision, note=note,
+                                        end_on=end_on)
+    end_on = end_on or timezone.localdate()
+    relationship_id = Callback.objects.values_list("relationship_id", flat=True).get(pk=callback_id)
+    with adjustments_posted(actor=actor, source=AdjustmentSource.DISPUTE, effective_from=end_on,
+                            customers_sql=_CALLBACK_CUSTOMER, params={"cb": callback_id},
+                            relationship_id=relationship_id):
+        return callback_dispute_resolve(actor=actor, callback_id=callback_id, decision=decision, note=note,
+                                        end_on=end_on)

@@ -71,7 +71,8 @@ def test_the_app_role_cannot_create_tables_in_the_schema(app_role):
 
 
 APPEND_ONLY = {"relationships_auditentry", "relationships_piiaccess", "approvals_caseaction",
-               "permissions_permissionregisterentry"}
+               "permissions_permissionregisterentry", "performance_performanceadjustment",
+               "performance_periodregisterentry"}
 
 
 def _guarded_models():

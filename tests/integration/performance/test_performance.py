@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from performance.models import ComputedPeriod, Grain, PeriodLock, StaffPerformance
+from performance.periods import period_lock
 from performance.selectors import PeriodFacts, Query, money, month_end_assets, period_facts, ranking, report_rows
-from performance.services import PeriodLocked, compute_period, period_lock
+from performance.services import PeriodLocked, compute_period
 from relationships.models import AuditEntry, RelationshipShare, RelationshipType
 from relationships.services import Share, customer_get_or_create, relationship_create
 from reservations.exchange.registry import load_feed
