@@ -62,7 +62,8 @@ class Role(models.Model):
     reconciles only the roles it granted.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="roles")
     kind = models.CharField(_("role"), max_length=30, choices=RoleKind.choices)
     organisation = models.ForeignKey(Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT,
                                      related_name="roles")
