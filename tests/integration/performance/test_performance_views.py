@@ -158,7 +158,8 @@ def test_hq_locks_a_month_from_the_page_and_others_cannot(client, world):
     assert reverse("performance:lock") in page(client, hq)
     # The page's button asks first (a page of its own, no JavaScript): nothing is locked yet.
     asked = client.post(reverse("performance:lock"), {"period": "2026-03"}, HTTP_ACCEPT_LANGUAGE="en")
-    assert asked.status_code == 200 and "This cannot be undone" in asked.content.decode()
+    assert asked.status_code == 200 and "Its figures will be frozen" in asked.content.decode()
+    assert "Only head office can reopen it" in asked.content.decode()  # R-PERF-5: a lock is not for ever
     assert 'name="confirm" value="yes"' in asked.content.decode() and not PeriodLock.objects.exists()
     response = client.post(reverse("performance:lock"), {"period": "2026-03", "confirm": "yes"})
     assert response.status_code == 302 and PeriodLock.objects.get().locked_by == hq
