@@ -55,13 +55,12 @@ FIGURES = ("asset_days", "assets", "net_commission", "turnover", "transfer_in", 
 
 _HOLDINGS = f"(SELECT h.* FROM {HOLDINGS_IN_FORCE} h WHERE h.customer_id IN (SELECT customer_id FROM adj_customers))"
 
-# Each credited day of the customers, with the month's carry-in (R-PERF-2), keyed by (staff, outlet of that day) so
-# that `month_rollup_sql`'s grouping by staff and type also groups by outlet: its `staff_id` is the pair as an
-# array (`outlet_id` is there as well). Assets are weighted by the day's calendar days (`CALENDAR_WEIGHTS_SQL`), so
-# the roll-up's asset-days are those of `compute_period`; the last loaded day weighs 1, so its assets (the month's
-# assets) are unchanged.
+# Each credited day of the customers, with the month's carry-in (R-PERF-2), at the staff member's outlet of that day
+# (rolled up per outlet by `month_rollup_sql(by_outlet=True)`, as `compute_period` does). Assets are weighted by
+# the day's calendar days (`CALENDAR_WEIGHTS_SQL`), so the roll-up's asset-days are those of `compute_period`; the
+# last loaded day weighs 1, so its assets (the month's assets) are unchanged.
 _KEYED_DAYS = f"""(
-    SELECT d.day, ARRAY[d.staff_id, coalesce(seg.outlet_id, st.outlet_id)] AS staff_id, d.type_id,
+    SELECT d.day, d.staff_id, d.type_id,
            coalesce(seg.outlet_id, st.outlet_id) AS outlet_id, d.assets * w.w AS assets, d.net_commission,
            d.turnover, d.transfer_in, d.trade_count
     FROM (SELECT * FROM ({credited_days_sql(_HOLDINGS)}) cd
@@ -77,9 +76,9 @@ _KEYED_DAYS = f"""(
 _CAPTURE_CREDITS = f"""
 INSERT INTO adj_figures (sign, month, staff_id, type_id, outlet_id, asset_days, assets, net_commission, turnover,
                          transfer_in, trade_count, new_customers)
-SELECT %(sign)s, %(start)s, mo.staff_id[1], mo.type_id, mo.staff_id[2], mo.asset_days, mo.assets,
+SELECT %(sign)s, %(start)s, mo.staff_id, mo.type_id, mo.outlet_id, mo.asset_days, mo.assets,
        mo.net_commission, mo.turnover, mo.transfer_in, mo.trade_count, 0
-FROM ({month_rollup_sql(_KEYED_DAYS)}) mo
+FROM ({month_rollup_sql(_KEYED_DAYS, by_outlet=True)}) mo
 """
 
 # New effective customers of the month among the customers (the rule of `performance.services.compute_period`: a
