@@ -10,6 +10,10 @@ from django.test import TransactionTestCase
 # The flush alone gets past them the way only a superuser can — the test database's connection is one, the
 # application's role never is: `SET LOCAL session_replication_role = replica` in the flush's own transaction, just
 # before its TRUNCATE, so triggers do not fire for that one statement. Nothing else in a test runs that way.
+#
+# The flush also empties the rows the migrations seed (relationship types, chains, permissions). One process runs
+# every rolled-back test before the first flushing one (pytest-django's order); the suite runs on every core with
+# `--dist load` (pyproject.toml), which hands each worker its tests in that same order, so that stays true per worker.
 def _lift_guards_for_the_flush(execute, sql, params, many, context):
     if isinstance(sql, str) and sql.lstrip()[:8].upper() == "TRUNCATE":
         context["cursor"].execute("SET LOCAL session_replication_role = replica")
@@ -78,13 +82,3 @@ def _second_factor_only_where_tested(settings, request):
     """R-SEC-AUTH-2's gate is on in production (OTP_REQUIRED cannot be turned off without debug). Tests of other
     rules sign HQ, branch and admin users in without a device; the tests marked `second_factor` turn it on."""
     settings.OTP_REQUIRED = request.node.get_closest_marker("second_factor") is not None
-
-
-@pytest.fixture(autouse=True)
-def _type_rows_read_afresh():
-    """The type filters' rows are kept per process (issue 18); a test's rolled-back types must not outlive it."""
-    from relationships.types import forget_type_rows
-
-    forget_type_rows()
-    yield
-    forget_type_rows()
