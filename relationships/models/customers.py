@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
@@ -28,7 +29,7 @@ class Customer(models.Model):
         indexes = [models.Index(fields=["-created_at", "-id"], name="customer_newest_first")]
 
     def __str__(self) -> str:
-        return f"{self.name}（{self.id_masked}）"
+        return gettext("%(name)s (%(code)s)") % {"name": self.name, "code": self.id_masked}
 
 
 class AccountType(models.TextChoices):

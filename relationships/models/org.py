@@ -7,6 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
@@ -93,7 +94,7 @@ class Staff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name}（{self.staff_no}）"
+        return gettext("%(name)s (%(code)s)") % {"name": self.name, "code": self.staff_no}
 
 
 class QualificationKind(models.TextChoices):
