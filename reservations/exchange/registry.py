@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils.translation import gettext_noop
 
 from common.actors import actor_label
-from common.feedlines import FeedResult, FieldRules, Row, check_row, safe_stored
+from common.feedlines import FeedResult, FieldRules, Row, check_row, refused_character, safe_stored
 from common.feedtext import gc_paused, read_feed
 from common.wording import Message, from_stored, stored_line
 from performance import feeds as performance_feeds
@@ -128,10 +128,12 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
     with transaction.atomic():
         feed = FeedFile.objects.create(kind=kind, sha256=digest, filename=filename, loaded_by=actor_label(actor))
         spec.loader(actor, rows, result)
-        # Each reason as its message and parameters, rendered in the reader's language (common.wording).
-        feed.errors = [safe_stored(stored_line(n, r)) for n, r in sorted(refused + result.errors,
-                                                                         key=lambda e: (e[0], str(e[1])))]
-        result.errors = [(e["line"], from_stored(e)) for e in feed.errors]
+        # Each reason as its message and parameters, rendered in the reader's language (common.wording); no text
+        # in it may hold a character the JSON column refuses (a NUL in a quoted value).
+        result.errors = sorted(refused + result.errors, key=lambda e: (e[0], str(e[1])))
+        feed.errors = [safe_stored(stored_line(n, r)) for n, r in result.errors]
+        result.errors = [(n, r if refused_character(r) is None else from_stored(e))
+                         for (n, r), e in zip(result.errors, feed.errors, strict=True)]
         feed.rows_total, feed.rows_loaded = result.rows_total, result.rows_loaded
         feed.rows_skipped, feed.rows_failed = result.rows_skipped, result.rows_failed
         feed.save()
