@@ -25,6 +25,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from common.wording import Joined, Message, from_validation_error, recognise
 
 PROGRESS_EVERY = 100  # lines between two progress reports of a line-by-line loader
 
@@ -38,7 +41,14 @@ Row = dict[str, str]
 
 
 class LineError(Exception):
-    """This line is refused, for the reason given; the file goes on."""
+    """This line is refused, for the reason given; the file goes on.
+
+    The reason is a message (`common.wording`): a msgid marked with `gettext_noop` and its parameters, or a
+    `Message` made already — stored as such and shown in the reader's language."""
+
+    def __init__(self, reason: str, params: Mapping[str, object] | None = None) -> None:
+        self.message: str = reason if isinstance(reason, (Message, Joined)) else Message(reason, params)
+        super().__init__(self.message)
 
 
 @dataclass
@@ -49,6 +59,7 @@ class FeedResult:
     rows_total: int = 0
     rows_loaded: int = 0
     rows_skipped: int = 0
+    # (line, reason): each reason a `common.wording.Message` (a str: its text in the language it was made in).
     errors: list[tuple[int, str]] = field(default_factory=list)
     on_progress: Callable[[int, int], None] | None = field(default=None, repr=False)
     # Lines refused before the loader saw them (malformed quoting, a refused character, too long): their text,
@@ -65,6 +76,7 @@ class FeedResult:
         return len(self.errors)
 
     def summary(self) -> str:
+        """For the command's output, in the language active now; the pages render theirs from the counts."""
         if self.already_loaded:
             return _("%(file)s: already loaded, nothing done.") % {"file": self.filename}
         return _("%(file)s: %(total)d lines, %(loaded)d loaded, %(skipped)d skipped, %(failed)d refused.") % {
@@ -77,15 +89,16 @@ def parse_time(value: str, column: str) -> dt.datetime:
     try:
         parsed = parse_datetime(value) if value else None
     except (ValueError, OverflowError):  # 2026-02-30, 25:00, +25:00: well formed, impossible
-        raise LineError(_("%(col)s “%(value)s” is not a real time (day, hour, minute or UTC offset out of range).")
-                        % {"col": column, "value": value}) from None
+        raise LineError(gettext_noop("%(col)s “%(value)s” is not a real time (day, hour, minute or UTC offset out of "
+                                     "range)."), {"col": column, "value": value}) from None
     if parsed is None:
-        raise LineError(_("%(col)s “%(value)s” is not an ISO 8601 time.") % {"col": column, "value": value})
+        raise LineError(gettext_noop("%(col)s “%(value)s” is not an ISO 8601 time."), {"col": column, "value": value})
     offset = parsed.utcoffset()
     if offset is None:
-        raise LineError(_("%(col)s “%(value)s” has no UTC offset.") % {"col": column, "value": value})
+        raise LineError(gettext_noop("%(col)s “%(value)s” has no UTC offset."), {"col": column, "value": value})
     if abs(offset) > MAX_UTC_OFFSET:
-        raise LineError(_("%(col)s “%(value)s” has a UTC offset beyond ±14:00.") % {"col": column, "value": value})
+        raise LineError(gettext_noop("%(col)s “%(value)s” has a UTC offset beyond ±14:00."),
+                        {"col": column, "value": value})
     check_horizon(parsed.date(), column)
     return parsed
 
@@ -100,14 +113,14 @@ def parse_day(value: str, column: str) -> dt.date:
     except ValueError:
         day = None
     if day is None:
-        raise LineError(_("%(col)s “%(value)s” is not a YYYY-MM-DD date.") % {"col": column, "value": value})
+        raise LineError(gettext_noop("%(col)s “%(value)s” is not a YYYY-MM-DD date."), {"col": column, "value": value})
     check_horizon(day, column)
     return day
 
 
 def check_horizon(day: dt.date, column: str) -> None:
     if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
-        raise LineError(_("%(col)s %(value)s is outside the years %(first)d–%(last)d.") % {
+        raise LineError(gettext_noop("%(col)s %(value)s is outside the years %(first)d–%(last)d."), {
             "col": column, "value": day.isoformat(), "first": EARLIEST_YEAR, "last": LATEST_YEAR})
 
 
@@ -172,44 +185,57 @@ def check_row(row: Mapping[str, str], rules: FieldRules) -> str | None:
         for column, value in row.items():
             bad = refused_character(value)
             if bad:
-                return _("%(col)s holds a control or invisible formatting character (U+%(code)04X), which is "
-                         "refused.") % {"col": column, "code": ord(bad)}
+                return Message(gettext_noop("%(col)s holds a control or invisible formatting character "
+                                            "(U+%(code)04X), which is refused."), {"col": column, "code": ord(bad)})
     for column, limit in rules.lengths.items():
         length = len(row.get(column, ""))
         if length > limit:
-            return _("%(col)s is %(length)d characters long; at most %(max)d are allowed.") % {
-                "col": column, "length": length, "max": limit}
+            return Message(gettext_noop("%(col)s is %(length)d characters long; at most %(max)d are allowed."), {
+                "col": column, "length": length, "max": limit})
     if _SPACE.search("".join([row.get(c, "") for c in rules.codes])):
         for column, code in row.items():  # in the file's column order
             if column in rules.codes and _SPACE.search(code):
-                return _("%(col)s “%(value)s” holds a space, which a code cannot.") % {"col": column, "value": code}
+                return Message(gettext_noop("%(col)s “%(value)s” holds a space, which a code cannot."),
+                               {"col": column, "value": code})
     return None
 
 
 def safe_text(text: str) -> str:
-    """A reason as stored and shown: no character the database's JSON or the page cannot hold."""
+    """A text as stored and shown: no character the database's JSON or the page cannot hold."""
     if refused_character(text) is None:
         return text
     return "".join("\ufffd" if refused_character(c) else c for c in text)
 
 
+def safe_stored(value):
+    """A stored reason (`common.wording.stored_line`) with `safe_text` applied to every text in it."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {k: safe_stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [safe_stored(v) for v in value]
+    return value
+
+
 def validation_messages(exc: ValidationError) -> str:
-    """Every message of a service's refusal, field by field, as one line of text."""
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
+    """Every message of a service's refusal, field by field, as one message (`common.wording`)."""
+    return from_validation_error(exc)
 
 
 REFUSALS = (LineError, ValidationError, PermissionDenied, IntegrityError)
 
 
 def refusal_text(exc: Exception) -> str:
-    """The reason a line is refused: a service's messages, or the first line of a constraint's."""
+    """The reason a line is refused, as a message: a line error's, a service's messages, or the first line of a
+    constraint's (the database's words: a literal text)."""
+    if isinstance(exc, LineError):
+        return exc.message
     if isinstance(exc, ValidationError):
         return validation_messages(exc)
     if isinstance(exc, IntegrityError):  # a constraint the service did not foresee: the line, not the file
         return str(exc).splitlines()[0]
-    return str(exc)
+    return recognise(str(exc))
 
 
 def for_each_line(rows: Iterable[tuple[int, Row]], result: FeedResult, handle: Callable[[int, Row], None]) -> None:

@@ -48,9 +48,11 @@ import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+
+from common.wording import Message
 
 UTF8_BOM = b"\xef\xbb\xbf"
 GB18030_BOM = b"\x84\x31\x95\x33"
@@ -99,7 +101,8 @@ def decode_feed(content: bytes, *, filename: str, encoding: str | None = None) -
         return _decode(content[len(GB18030_BOM):], "gb18030", filename), "gb18030"
     if encoding:
         if encoding not in ENCODINGS:
-            raise FeedFileError(_("Unknown encoding “%(enc)s”; use utf-8 or gb18030.") % {"enc": encoding})
+            raise FeedFileError(Message(gettext_noop("Unknown encoding “%(enc)s”; use utf-8 or gb18030."),
+                                        {"enc": encoding}))
         return _decode(content, encoding, filename), encoding
     try:
         text = content.decode("utf-8")
@@ -112,7 +115,8 @@ def decode_feed(content: bytes, *, filename: str, encoding: str | None = None) -
     except UnicodeDecodeError:
         if text is not None:
             return text, "utf-8"
-        raise FeedFileError(_("%(file)s is neither UTF-8 nor GB18030 (GBK) text.") % {"file": filename}) from None
+        raise FeedFileError(Message(gettext_noop("%(file)s is neither UTF-8 nor GB18030 (GBK) text."),
+                                    {"file": filename})) from None
     if text is None or plausible(gb_text):
         return gb_text, "gb18030"
     return text, "utf-8"
@@ -122,8 +126,8 @@ def _decode(content: bytes, encoding: str, filename: str) -> str:
     try:
         return content.decode(encoding)
     except UnicodeDecodeError:
-        raise FeedFileError(_("%(file)s is not %(enc)s text.") % {
-            "file": filename, "enc": "UTF-8" if encoding == "utf-8" else "GB18030"}) from None
+        raise FeedFileError(Message(gettext_noop("%(file)s is not %(enc)s text."), {
+            "file": filename, "enc": "UTF-8" if encoding == "utf-8" else "GB18030"})) from None
 
 
 def well_quoted(line: str) -> bool:
@@ -144,8 +148,9 @@ def well_quoted(line: str) -> bool:
 
 
 class QuotingError(ValueError):
-    def __init__(self, column: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, column: int, msgid: str) -> None:
+        self.message = Message(msgid)  # shown in the reader's language (common.wording)
+        super().__init__(self.message)
         self.column = column  # 1-based position of the field where the quoting went wrong
 
 
@@ -163,8 +168,8 @@ def split_line(text: str) -> list[str]:
             while True:
                 j = text.find('"', i)
                 if j < 0:
-                    raise QuotingError(column, _("the quoted field does not end on this line (a field cannot "
-                                                 "span lines)"))
+                    raise QuotingError(column, gettext_noop("the quoted field does not end on this line (a field "
+                                                            "cannot span lines)"))
                 parts.append(text[i:j])
                 if text.startswith('"', j + 1):
                     parts.append('"')
@@ -173,15 +178,15 @@ def split_line(text: str) -> list[str]:
                 i = j + 1
                 break
             if i < n and text[i] != ",":
-                raise QuotingError(column, _("text follows the closing quote"))
+                raise QuotingError(column, gettext_noop("text follows the closing quote"))
             fields.append("".join(parts))
         else:
             j = text.find(",", i)
             j = n if j < 0 else j
             value = text[i:j]
             if '"' in value:
-                raise QuotingError(column, _("a quote inside an unquoted field (quote the whole field and "
-                                             "double the quote)"))
+                raise QuotingError(column, gettext_noop("a quote inside an unquoted field (quote the whole field "
+                                                        "and double the quote)"))
             fields.append(value)
             i = j
         if i >= n:
@@ -205,8 +210,10 @@ def _blank(fields: list[str]) -> bool:
 
 
 def quoting_message(exc: QuotingError, header: list[str]) -> str:
+    """The reason of a line with malformed quoting, as a message (`common.wording`)."""
     name = header[exc.column - 1] if exc.column <= len(header) else str(exc.column)
-    return _("Malformed quoting in column %(col)s: %(reason)s.") % {"col": name, "reason": str(exc)}
+    return Message(gettext_noop("Malformed quoting in column %(col)s: %(reason)s."),
+                   {"col": name, "reason": exc.message})
 
 
 def read_csv(text: str, *, filename: str, encoding: str = "utf-8") -> FeedTable:
@@ -220,8 +227,9 @@ def read_csv(text: str, *, filename: str, encoding: str = "utf-8") -> FeedTable:
             try:
                 header = [h.strip() for h in split_line(raw)]
             except QuotingError as exc:
-                raise FeedFileError(_("%(file)s: the header line has malformed quoting: %(reason)s.")
-                                    % {"file": filename, "reason": str(exc)}) from None
+                raise FeedFileError(Message(gettext_noop("%(file)s: the header line has malformed quoting: "
+                                                         "%(reason)s."), {"file": filename, "reason": exc.message}
+                                            )) from None
             table.header = header
             continue
         if not raw:
@@ -267,10 +275,11 @@ def read_workbook(content: bytes, *, filename: str) -> FeedTable:
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise FeedFileError(_("%(file)s is not a readable .xlsx workbook.") % {"file": filename}) from exc
+        raise FeedFileError(Message(gettext_noop("%(file)s is not a readable .xlsx workbook."),
+                                    {"file": filename})) from exc
     try:
         if not book.worksheets:
-            raise FeedFileError(_("%(file)s has no sheet.") % {"file": filename})
+            raise FeedFileError(Message(gettext_noop("%(file)s has no sheet."), {"file": filename}))
         table = FeedTable(header=[], encoding="xlsx")
         header_seen = False
         for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):

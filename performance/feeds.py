@@ -32,10 +32,11 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.feedlines import EARLIEST_YEAR, LATEST_YEAR, FieldRules, LineError, check_horizon, refusal_text
 from common.locks import metrics_xact_lock
+from common.wording import Message, recognise
 from relationships.identity import normalise_id_number
 from relationships.pii import pii_hashes
 from relationships.pii_store import hold_hash_versions
@@ -175,12 +176,13 @@ def load_metrics(actor, rows, result) -> None:
 
 
 def _reason(code: str, *, id_error, date_raw, raw, first_line) -> str:
-    if code == "id_invalid":
-        return _("id_number: %(reason)s") % {"reason": id_error}
+    """The message of a refused line (`common.wording`), from its code in the staging table."""
+    if code == "id_invalid":  # the identity check's words, kept as text in the staging table
+        return Message(gettext_noop("id_number: %(reason)s"), {"reason": recognise(id_error)})
     if code == "id_unknown":
-        return _("id_number is not a known customer.")
+        return Message(gettext_noop("id_number is not a known customer."))
     if code == "date":
-        return _("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": date_raw}
+        return Message(gettext_noop("date “%(value)s” is not a YYYY-MM-DD date."), {"value": date_raw})
     if code == "date_horizon":
         try:
             check_horizon(dt.date.fromisoformat(date_raw), "date")
@@ -188,10 +190,11 @@ def _reason(code: str, *, id_error, date_raw, raw, first_line) -> str:
             return refusal_text(exc)
     if code.startswith("negative:"):
         column = code.partition(":")[2]
-        return _("%(col)s “%(value)s” cannot be negative.") % {"col": column, "value": raw[column]}
+        return Message(gettext_noop("%(col)s “%(value)s” cannot be negative."), {"col": column, "value": raw[column]})
     if code == "trade_count":
-        return _("trade_count “%(value)s” is not a whole number.") % {"value": raw["trade_count"]}
+        return Message(gettext_noop("trade_count “%(value)s” is not a whole number."), {"value": raw["trade_count"]})
     if code == "duplicate":
-        return _("line %(line)d already gave this customer's metrics for this date.") % {"line": first_line}
-    return _("%(col)s “%(value)s” is not an amount in yuan (digits, at most 2 decimals).") % {
-        "col": code, "value": raw[code]}
+        return Message(gettext_noop("line %(line)d already gave this customer's metrics for this date."),
+                       {"line": first_line})
+    return Message(gettext_noop("%(col)s “%(value)s” is not an amount in yuan (digits, at most 2 decimals)."), {
+        "col": code, "value": raw[code]})

@@ -19,10 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.actors import actor_label
 from common.feedlines import EARLIEST_YEAR, LATEST_YEAR, FieldRules, max_length
+from common.wording import Joined, Message
 from relationships.audit import audit_many
 from relationships.calendar_services import FIRST_YEAR, LAST_YEAR
 from relationships.models import CalendarDay, CalendarYear
@@ -37,22 +38,24 @@ _YEAR_IN_TEXT = re.compile(r"(?<!\d)(\d{4})-\d{2}-\d{2}(?!\d)")
 
 
 class _Refused(Exception):
-    pass
+    def __init__(self, msgid: str, params: dict | None = None) -> None:
+        self.message = Message(msgid, params)  # shown in the reader's language (common.wording)
+        super().__init__(self.message)
 
 
 def _parse(row: dict) -> tuple[dt.date, bool, str]:
     raw = row.get("date", "")
     if not _DATE.match(raw):
-        raise _Refused(_("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": raw}) from None
+        raise _Refused(gettext_noop("date “%(value)s” is not a YYYY-MM-DD date."), {"value": raw}) from None
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise _Refused(_("date “%(value)s” is not a YYYY-MM-DD date.") % {"value": raw}) from None
+        raise _Refused(gettext_noop("date “%(value)s” is not a YYYY-MM-DD date."), {"value": raw}) from None
     if not FIRST <= day.year <= LAST:
-        raise _Refused(_("The year must be between %(first)d and %(last)d.") % {"first": FIRST, "last": LAST})
+        raise _Refused(gettext_noop("The year must be between %(first)d and %(last)d."), {"first": FIRST, "last": LAST})
     kind = row.get("kind", "").lower()
     if kind not in KINDS:
-        raise _Refused(_("kind “%(kind)s” must be workday or holiday.") % {"kind": row.get("kind", "")})
+        raise _Refused(gettext_noop("kind “%(kind)s” must be workday or holiday."), {"kind": row.get("kind", "")})
     return day, KINDS[kind], row.get("note", "")
 
 
@@ -60,7 +63,7 @@ def load_calendar(actor, rows, result) -> None:
     """`rows` are (line number, {column: stripped text}); fills `result` (a `common.feedlines.FeedResult`)."""
     wanted: dict[dt.date, tuple[int, bool, str]] = {}
     good_years: set[int] = set()
-    refused: list[tuple[int, str, int | None]] = []  # (line, reason, year when readable)
+    refused: list[tuple[int, Message, int | None]] = []  # (line, reason, year when readable)
     for line, row in rows:
         match = _DATE.match(row.get("date", ""))
         year = int(match.group(1)) if match else None
@@ -69,14 +72,14 @@ def load_calendar(actor, rows, result) -> None:
             earlier = wanted.get(day)
             if earlier is not None:
                 if earlier[1] != is_workday:
-                    raise _Refused(_("%(date)s is given as %(kind)s on line %(line)d already.") % {
+                    raise _Refused(gettext_noop("%(date)s is given as %(kind)s on line %(line)d already."), {
                         "date": day.isoformat(), "kind": "workday" if earlier[1] else "holiday", "line": earlier[0]})
                 result.rows_skipped += 1
             else:
                 wanted[day] = (line, is_workday, note)
             good_years.add(day.year)
         except _Refused as exc:
-            refused.append((line, str(exc), year))
+            refused.append((line, exc.message, year))
     bad_years = {year for _line, _reason, year in refused if year is not None}
     # A line refused before it reached here (malformed quoting, a refused character): its year if its text shows
     # one, else every year of the file stays unknown — a half-loaded year must keep warning.
@@ -85,7 +88,8 @@ def load_calendar(actor, rows, result) -> None:
         bad_years |= years or good_years
     for line, reason, year in refused:
         if year is not None and year in good_years:
-            reason += " " + _("The year %(year)d stays unknown until a file loads every line of it.") % {"year": year}
+            reason = Joined(" ", [reason, Message(gettext_noop("The year %(year)d stays unknown until a file loads "
+                                                               "every line of it."), {"year": year})])
         result.errors.append((line, reason))
 
     existing = {d.date: d for d in CalendarDay.objects.select_for_update().filter(date__in=list(wanted))}

@@ -2,7 +2,7 @@
 bulk registration obeys the same rules (R-RES-1…6, R-MATCH-4 at registration)."""
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.feedlines import FeedResult, FieldRules, LineError, Row, for_each_line, max_length, parse_time
 from relationships.models import Staff
@@ -21,7 +21,7 @@ def load_reservations(actor, rows, result: FeedResult) -> None:
     def register(line: int, row: Row) -> None:
         staff = staff_by_no.get(row.get("staff_no", ""))
         if staff is None:
-            raise LineError(_("staff_no “%(no)s” is not a known staff member.") % {"no": row.get("staff_no")})
+            raise LineError(gettext_noop("staff_no “%(no)s” is not a known staff member."), {"no": row.get("staff_no")})
         registered_at = parse_time(row.get("registered_at", ""), "registered_at")
         participants = None
         if row.get("participants"):
@@ -32,8 +32,8 @@ def load_reservations(actor, rows, result: FeedResult) -> None:
                 no, sep, ratio = part.partition(":")
                 member = staff_by_no.get(no.strip())
                 if member is None or not sep:
-                    raise LineError(_("participant “%(p)s” must be staff_no:ratio of a known staff member.")
-                                    % {"p": part})
+                    raise LineError(gettext_noop("participant “%(p)s” must be staff_no:ratio of a known staff member."),
+                                    {"p": part})
                 participants.append((member, ratio.strip()))
         reservation_register(actor=actor, data=ReservationInput(
             staff=staff, type_code=row.get("relationship_type", ""), customer_name=row.get("customer_name", ""),

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase
 from common.constraints import valid_choice
+from common.wording import render_value
 from relationships.models import AccountEvent, Organisation, Relationship, RelationshipType, Staff
 
 
@@ -150,6 +151,11 @@ class FeedFile(models.Model):
     def kind_label(self) -> str:
         return feed_kind_label(self.kind)
 
+    @property
+    def error_shown(self) -> str:
+        """Why the load failed, in the reader's language (the text as worded then, for an upload from before)."""
+        return self.error if self.error_message is None else render_value(self.error_message)
+
 
 class UploadStatus(models.TextChoices):
     QUEUED = "queued", _("queued")
@@ -178,7 +184,9 @@ class FeedUpload(models.Model):
     feed = models.ForeignKey(FeedFile, verbose_name=_("feed file"), null=True, blank=True,
                              on_delete=models.PROTECT, related_name="uploads")
     already_loaded = models.BooleanField(_("already loaded"), default=False)
-    error = models.TextField(_("error"), blank=True)
+    error = models.TextField(_("error"), blank=True)  # as worded when it failed (and for rows from before)
+    # Why it failed, as a message and its parameters (common.wording), shown in the reader's language.
+    error_message = models.JSONField(_("error message"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("feed upload")
@@ -198,6 +206,11 @@ class FeedUpload(models.Model):
     @property
     def kind_label(self) -> str:
         return feed_kind_label(self.kind)
+
+    @property
+    def error_shown(self) -> str:
+        """Why the load failed, in the reader's language (the text as worded then, for an upload from before)."""
+        return self.error if self.error_message is None else render_value(self.error_message)
 
 
 class RunStatus(models.TextChoices):

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.feedlines import FeedResult, FieldRules, LineError, max_length, parse_time
+from common.wording import Message, from_validation_error
 from relationships.identity import clean_customer_name, normalise_id_number
 from relationships.models import (
     MATCHABLE_EVENT_KINDS,
@@ -90,28 +91,29 @@ def load_account_events(actor, rows, result: FeedResult) -> None:
         try:
             event_id = row.get("event_id", "")
             if not event_id:
-                raise LineError(_("event_id is required."))
+                raise LineError(gettext_noop("event_id is required."))
             event_time = parse_time(row.get("event_time", ""), "event_time")
             kind = row.get("kind", "")
             if kind not in kinds:
-                raise LineError(_("kind “%(kind)s” is not an account event kind.") % {"kind": kind})
+                raise LineError(gettext_noop("kind “%(kind)s” is not an account event kind."), {"kind": kind})
             account_type = row.get("account_type", "")
             if account_type not in types:
-                raise LineError(_("account_type “%(t)s” is not known.") % {"t": account_type})
+                raise LineError(gettext_noop("account_type “%(t)s” is not known."), {"t": account_type})
             try:
                 id_number = normalise_id_number(row.get("id_number", ""))
                 name = clean_customer_name(row.get("customer_name", ""))
             except ValidationError as exc:
-                raise LineError(" ".join(exc.messages)) from exc
+                raise LineError(from_validation_error(exc, by_field=False)) from exc
             if not row.get("account_no"):
-                raise LineError(_("account_no is required."))
+                raise LineError(gettext_noop("account_no is required."))
             outlet_id = outlets.get(row.get("outlet_code", ""))
             if outlet_id is None:
-                raise LineError(_("outlet_code “%(code)s” is not a known outlet.") % {"code": row.get("outlet_code")})
+                raise LineError(gettext_noop("outlet_code “%(code)s” is not a known outlet."),
+                                {"code": row.get("outlet_code")})
             parsed.append(NewAccountEvent(line, event_id, event_time, kind, id_number, name, row["account_no"],
                                           account_type, outlet_id, row["outlet_code"]))
         except LineError as exc:
-            result.errors.append((line, str(exc)))
+            result.errors.append((line, exc.message))
     if not parsed:
         return
     office = ZoneInfo(settings.TIME_ZONE)
@@ -144,17 +146,17 @@ def load_account_events(actor, rows, result: FeedResult) -> None:
         conflicts.append((p, known, diff))
         fields = ", ".join(diff)
         if known is not None:
-            result.errors.append((p.line, _(
+            result.errors.append((p.line, Message(gettext_noop(
                 "event_id “%(id)s” was loaded before with different %(fields)s: the event loaded first stands; this "
-                "line is refused and listed on the night report of %(date)s.") % {
-                "id": p.event_id, "fields": fields, "date": known["business_date"].isoformat()}))
+                "line is refused and listed on the night report of %(date)s."), {
+                "id": p.event_id, "fields": fields, "date": known["business_date"].isoformat()})))
         else:
             assert earlier is not None
-            result.errors.append((p.line, _(
+            result.errors.append((p.line, Message(gettext_noop(
                 "event_id “%(id)s” is on line %(line)d already, with different %(fields)s: this line is refused and "
-                "listed on the night report of %(date)s.") % {
+                "listed on the night report of %(date)s."), {
                 "id": p.event_id, "line": earlier.line, "fields": fields,
-                "date": earlier.event_time.astimezone(office).date().isoformat()}))
+                "date": earlier.event_time.astimezone(office).date().isoformat()})))
     events = account_events_record(events=fresh) if fresh else []
     result.rows_loaded += len(events)
     created = {e.event_id: (e.pk, e.business_date) for e in events}

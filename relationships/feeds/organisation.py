@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.feedlines import FeedResult, FieldRules, LineError, max_length, parse_day
+from common.wording import Message, recognise
 from permissions.services import StaffPermissions, staff_permissions_sync
 from relationships.audit import audit_many
 from relationships.membership import Leave, Move, memberships_change
@@ -45,19 +47,19 @@ def load_org(actor, rows, result: FeedResult) -> None:
         try:
             code, name, kind = row.get("code", ""), row.get("name", ""), row.get("kind", "").lower()
             if not code or not name:
-                raise LineError(_("code and name are required."))
+                raise LineError(gettext_noop("code and name are required."))
             if kind not in kinds:
-                raise LineError(_("kind “%(kind)s” must be hq, branch or outlet.") % {"kind": kind})
+                raise LineError(gettext_noop("kind “%(kind)s” must be hq, branch or outlet."), {"kind": kind})
             parent = None
             if kind != "hq":
                 parent = existing.get(row.get("parent_code", ""))
                 if parent is None:
-                    raise LineError(_("parent_code “%(code)s” is not a known organisation.")
-                                    % {"code": row.get("parent_code", "")})
+                    raise LineError(gettext_noop("parent_code “%(code)s” is not a known organisation."),
+                                    {"code": row.get("parent_code", "")})
                 expected = "hq" if kind == "branch" else "branch"
                 if parent.kind != expected:
-                    raise LineError(_("a %(kind)s's parent must be a %(expected)s.") % {"kind": kind,
-                                                                                       "expected": expected})
+                    raise LineError(gettext_noop("a %(kind)s's parent must be a %(expected)s."),
+                                    {"kind": kind, "expected": expected})
             region = None
             region_code = row.get("region", "")
             if region_code:
@@ -68,7 +70,7 @@ def load_org(actor, rows, result: FeedResult) -> None:
             elif kind == "outlet" and parent is not None:
                 region = parent.region
             elif kind == "branch":
-                raise LineError(_("a branch needs its region."))
+                raise LineError(gettext_noop("a branch needs its region."))
             org = existing.get(code) or Organisation(code=code)
             before = changed[code][1] if code in changed else (
                 {"name": org.name, "kind": org.kind, "parent": org.parent_id} if org.pk else None)
@@ -77,7 +79,7 @@ def load_org(actor, rows, result: FeedResult) -> None:
             changed[code] = (org, before, {"code": code, "name": name, "kind": kind})
             result.rows_loaded += 1
         except LineError as exc:
-            result.errors.append((line, str(exc)))
+            result.errors.append((line, exc.message))
     orgs = [org for org, _before, _after in changed.values()]
     for kind in ("hq", "branch", "outlet"):
         new = [o for o in orgs if o.kind == kind and o.pk is None]
@@ -105,24 +107,25 @@ def load_staff(actor, rows, result: FeedResult) -> None:
         try:
             staff_no, name = row.get("staff_no", ""), row.get("name", "")
             if not staff_no or not name:
-                raise LineError(_("staff_no and name are required."))
+                raise LineError(gettext_noop("staff_no and name are required."))
             if staff_no in first_line:
-                raise LineError(_("staff_no “%(no)s” is on line %(line)d already; a staff member is given once "
-                                  "per file.") % {"no": staff_no, "line": first_line[staff_no]})
+                raise LineError(gettext_noop("staff_no “%(no)s” is on line %(line)d already; a staff member is given "
+                                             "once per file."), {"no": staff_no, "line": first_line[staff_no]})
             outlet = outlets.get(row.get("outlet_code", ""))
             if outlet is None:
-                raise LineError(_("outlet_code “%(code)s” is not a known outlet.") % {"code": row.get("outlet_code")})
+                raise LineError(gettext_noop("outlet_code “%(code)s” is not a known outlet."),
+                                {"code": row.get("outlet_code")})
             kind = row.get("kind", "")
             if kind not in kinds:
-                raise LineError(_("kind “%(kind)s” must be one of %(kinds)s.") % {"kind": kind,
-                                                                                 "kinds": ", ".join(sorted(kinds))})
+                raise LineError(gettext_noop("kind “%(kind)s” must be one of %(kinds)s."),
+                                {"kind": kind, "kinds": ", ".join(sorted(kinds))})
             quals = [q.strip() for q in row.get("qualifications", "").split(";") if q.strip()]
             bad = [q for q in quals if q not in qual_kinds]
             if bad:
-                raise LineError(_("unknown qualification %(q)s.") % {"q": ", ".join(bad)})
+                raise LineError(gettext_noop("unknown qualification %(q)s."), {"q": ", ".join(bad)})
             attach = row.get("attach_open", "").lower()
             if attach not in {"true", "false"}:
-                raise LineError(_("attach_open must be true or false."))
+                raise LineError(gettext_noop("attach_open must be true or false."))
             effective_from = parse_day(row["effective_from"], "effective_from") if row.get("effective_from") else None
             leaving = parse_day(row["leaving_date"], "leaving_date") if row.get("leaving_date") else None
             first_line[staff_no] = line
@@ -130,15 +133,16 @@ def load_staff(actor, rows, result: FeedResult) -> None:
                            attach == "true"))
             dates[line] = (effective_from, leaving)
         except LineError as exc:
-            result.errors.append((line, str(exc)))
+            result.errors.append((line, exc.message))
     in_file = {p[1] for p in parsed}
     good = []
     for p in parsed:
         parent_no = p[5]
         if parent_no and parent_no not in staff_by_no and parent_no not in in_file:
-            result.errors.append((p[0], _("parent_staff_no “%(no)s” is not a known staff member.") % {"no": parent_no}))
+            result.errors.append((p[0], Message(gettext_noop("parent_staff_no “%(no)s” is not a known staff member."),
+                                                {"no": parent_no})))
         elif parent_no == p[1]:
-            result.errors.append((p[0], _("a staff member cannot be his own parent broker.")))
+            result.errors.append((p[0], Message(gettext_noop("a staff member cannot be his own parent broker."))))
         else:
             good.append(p)
     good, leaving_today = _staff_changes(actor, good, dates, staff_by_no, result)
@@ -187,17 +191,20 @@ def _staff_changes(actor, good: list, dates: dict[int, tuple], staff_by_no: dict
         effective_from, leaving = dates[line]
         if staff is None:
             if leaving is not None:
-                refused[line] = _("leaving_date is given for a staff member the platform does not know yet.")
+                refused[line] = Message(gettext_noop("leaving_date is given for a staff member the platform does not "
+                                                    "know yet."))
             continue
         if outlet.pk != staff.outlet_id and leaving is not None and leaving <= (effective_from or today):
-            refused[line] = _("leaving_date %(leaving)s must come after the move's effective_from.") % {
-                "leaving": leaving.isoformat()}
+            refused[line] = Message(gettext_noop("leaving_date %(leaving)s must come after the move's "
+                                                 "effective_from."), {"leaving": leaving.isoformat()})
             continue
         if outlet.pk != staff.outlet_id:
             moves.append(Move(key=line, staff=staff, outlet_id=outlet.pk, on=effective_from or today))
         if leaving is not None and staff.left_on != leaving:
             leaves.append(Leave(key=line, staff=staff, on=leaving))
-    refused.update(memberships_change(actor=actor, moves=moves, leaves=leaves, today=today))
+    # The service words its refusals as text: recognised here as messages (common.wording).
+    refused.update({k: recognise(v) for k, v in memberships_change(actor=actor, moves=moves, leaves=leaves,
+                                                                   today=today).items()})
     result.errors.extend(sorted(refused.items()))
     leaving_today = {leave.key for leave in leaves if leave.key not in refused and leave.on <= today}
     leaving_today |= {p[0] for p in good if (s := staff_by_no.get(p[1])) is not None

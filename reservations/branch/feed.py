@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.feedlines import (
     REFUSALS,
@@ -20,6 +21,7 @@ from common.feedlines import (
     refusal_text,
 )
 from common.feedtext import FeedFileError, read_feed
+from common.wording import Message, from_validation_error, recognise
 from relationships.models import Organisation, RelationshipType, Staff
 from relationships.types import core_type
 from reservations.branch.core_lists import CoreLineInput, core_list_submit
@@ -36,8 +38,8 @@ def parse_participants(text: str, staff_by_no: dict[str, Staff]) -> list[tuple[S
         no, sep, ratio = part.partition(":")
         staff = staff_by_no.get(no.strip())
         if staff is None:
-            raise ValidationError(_("participant “%(p)s” must be staff_no:ratio of a known staff member.")
-                                  % {"p": part})
+            raise ValidationError(_("participant “%(p)s” must be staff_no:ratio of a known staff member."),
+                                  params={"p": part})
         parts.append((staff, ratio.strip() if sep else "1"))
     if not parts:
         raise ValidationError(_("participants are required."))
@@ -72,21 +74,22 @@ def core_line_from_row(line_no: int, row: dict, *, core: str) -> CoreLineInput:
     ln = CoreLineInput(line_no=line_no, id_number=row.get("id_number", ""), staff_no="")
     rtype = row.get("relationship_type", core) or core
     if rtype != core:
-        ln.error = _("relationship_type must be %(code)s on a core list.") % {"code": core}
+        ln.error = Message(gettext_noop("relationship_type must be %(code)s on a core list."), {"code": core})
         return ln
     parts = [p.strip() for p in row.get("participants", "").split(";") if p.strip()]
     if len(parts) != 1:
-        ln.error = _("A core customer has exactly one advisor (participants: one staff_no, ratio 1).")
+        ln.error = Message(gettext_noop("A core customer has exactly one advisor (participants: one staff_no, "
+                                        "ratio 1)."))
         return ln
     no, sep, ratio = parts[0].partition(":")
     ln.staff_no = no.strip()
     if sep and ratio.strip() and _decimal_or_none(ratio) != 1:
-        ln.error = _("A core customer's advisor holds ratio 1.")
+        ln.error = Message(gettext_noop("A core customer's advisor holds ratio 1."))
     if row.get("effective_from"):
         try:
             ln.effective_from = parse_day(row["effective_from"], "effective_from")
         except LineError as exc:
-            ln.error, ln.effective_from = str(exc), None
+            ln.error, ln.effective_from = exc.message, None
     return ln
 
 
@@ -112,30 +115,31 @@ def load_relationships(actor, rows, result: FeedResult) -> None:
     def request(line: int, row: Row) -> None:
         code = row.get("relationship_type", "")
         if code not in kinds:
-            raise LineError(_("relationship_type “%(code)s” is not known.") % {"code": code})
+            raise LineError(gettext_noop("relationship_type “%(code)s” is not known."), {"code": code})
         if kinds[code] == "core_list":
             ln = core_line_from_row(line, row, core=code)
             advisor = staff_by_no.get(ln.staff_no)
             if ln.error:
                 raise LineError(ln.error)
             if advisor is None:
-                raise LineError(_("There is no staff member with number %(no)s.") % {"no": ln.staff_no})
+                raise LineError(gettext_noop("There is no staff member with number %(no)s."), {"no": ln.staff_no})
             branch = advisor.outlet.branch
             if branch is None:
-                raise LineError(_("%(staff)s's outlet belongs to no branch.") % {"staff": advisor})
+                raise LineError(gettext_noop("%(staff)s's outlet belongs to no branch."), {"staff": str(advisor)})
             branches[branch.pk] = branch
             core_by_branch.setdefault(branch.pk, []).append(ln)
             return
         if kinds[code] != "branch":
-            raise LineError(_("%(code)s relationships are not created from this file.") % {"code": code})
+            raise LineError(gettext_noop("%(code)s relationships are not created from this file."), {"code": code})
         try:
             participants = parse_participants(row.get("participants", ""), staff_by_no)
         except ValidationError as exc:
-            raise LineError(" ".join(exc.messages)) from None
+            raise LineError(from_validation_error(exc, by_field=False)) from None
         day = parse_day(row.get("effective_from", ""), "effective_from")
         branch = participants[0][0].outlet.branch
         if branch is None:
-            raise LineError(_("%(staff)s's outlet belongs to no branch.") % {"staff": participants[0][0]})
+            raise LineError(gettext_noop("%(staff)s's outlet belongs to no branch."),
+                            {"staff": str(participants[0][0])})
         branch_request_create(actor=actor, branch=branch, data=BranchRequestInput(
             id_number=row.get("id_number", ""), type_code=code, participants=participants, effective_from=day,
             source="feed"))
@@ -151,5 +155,5 @@ def load_relationships(actor, rows, result: FeedResult) -> None:
             result.errors.extend((ln.line_no, refusal_text(exc)) for ln in lines)
             continue
         result.rows_loaded += outcome.accepted
-        result.errors.extend(outcome.refused)
+        result.errors.extend((line, recognise(reason)) for line, reason in outcome.refused)
     result.errors.sort()

@@ -20,8 +20,9 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from common.wording import Message, message_of, to_json
 from relationships.pii import unseal
 from reservations.exchange.registry import load_feed
 from reservations.models import FeedFile, FeedUpload, UploadStatus
@@ -41,6 +42,11 @@ def upload_progress(upload_id: int) -> dict | None:
     return cache.get(progress_key(upload_id))
 
 
+def _failure(message: str) -> dict[str, Any]:
+    """Why an upload failed: its message (shown in the reader's language) and its text as worded now."""
+    return {"error": str(message) or "?", "error_message": to_json(message)}
+
+
 def feed_upload_process(*, upload_id: int) -> FeedUpload:
     """Load a queued upload. A task delivered twice, or again after its worker died mid-load (which rolled
     the load back), loads at most once: the feed's content hash is unique."""
@@ -54,10 +60,11 @@ def feed_upload_process(*, upload_id: int) -> FeedUpload:
         content = unseal(bytes(upload.content))
     except UNSEALABLE:
         log.exception("feed upload %s cannot be unsealed", upload_id)
+        message = Message(gettext_noop("The stored file cannot be decrypted with the configured PII keys; upload it "
+                                       "again."))
         with transaction.atomic():
             FeedUpload.objects.filter(pk=upload_id).update(
-                content=b"", status=UploadStatus.FAILED, finished_at=timezone.now(),
-                error=_("The stored file cannot be decrypted with the configured PII keys; upload it again."))
+                content=b"", status=UploadStatus.FAILED, finished_at=timezone.now(), **_failure(message))
         upload.refresh_from_db()
         return upload
     last = [0.0]
@@ -74,19 +81,20 @@ def feed_upload_process(*, upload_id: int) -> FeedUpload:
         result = load_feed(actor=upload.uploaded_by, kind=upload.kind, content=content, filename=upload.filename,
                            on_progress=report)
     except ValueError as exc:  # the file as a whole is unusable: not UTF-8, missing columns
-        fields.update(status=UploadStatus.FAILED, error=str(exc))
+        fields.update(status=UploadStatus.FAILED, **_failure(message_of(exc)))
     except IntegrityError as exc:
         earlier = FeedFile.objects.filter(kind=upload.kind, sha256=digest).first()
         if earlier is not None:  # the same file committed meanwhile by another delivery or upload
             fields.update(status=UploadStatus.DONE, already_loaded=True, feed=earlier)
         else:
             log.exception("feed upload %s failed", upload_id)
-            fields.update(status=UploadStatus.FAILED, error=_("Loading stopped on an unexpected error: %(error)s")
-                          % {"error": str(exc).splitlines()[0]})
+            fields.update(status=UploadStatus.FAILED, **_failure(Message(gettext_noop(
+                "Loading stopped on an unexpected error: %(error)s"), {"error": str(exc).splitlines()[0]})))
     except Exception as exc:  # noqa: BLE001 - the page must say it failed; the log keeps the trace
         log.exception("feed upload %s failed", upload_id)
-        fields.update(status=UploadStatus.FAILED, error=_("Loading stopped on an unexpected error: %(error)s")
-                      % {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
+        fields.update(status=UploadStatus.FAILED, **_failure(Message(gettext_noop(
+            "Loading stopped on an unexpected error: %(error)s"),
+            {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})))
     else:
         fields.update(status=UploadStatus.DONE, already_loaded=result.already_loaded,
                       feed=FeedFile.objects.filter(kind=upload.kind, sha256=digest).first())

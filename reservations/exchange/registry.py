@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.actors import actor_label
-from common.feedlines import FeedResult, FieldRules, Row, check_row, safe_text
+from common.feedlines import FeedResult, FieldRules, Row, check_row, refused_character, safe_stored
 from common.feedtext import gc_paused, read_feed
+from common.wording import Message, from_stored, stored_line
 from performance import feeds as performance_feeds
 from relationships import calendar_feed
 from relationships.feeds import account_events as event_feed
@@ -84,14 +85,15 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
               filename: str | None = None, on_progress: Callable[[int, int], None] | None = None,
               encoding: str | None = None) -> FeedResult:
     """`encoding` (utf-8 or gb18030) overrides the guess for a CSV without a byte-order mark (`common.feedtext`).
-    A file that cannot be read as a whole raises ValueError (`manage.py load_feed` exits 2)."""
+    A file that cannot be read as a whole raises ValueError (`manage.py load_feed` exits 2), its argument a
+    `common.wording.Message` (the upload keeps it, to show in its reader's language)."""
     if kind not in LOADERS:
-        raise ValueError(_("Unknown or not yet supported feed “%(kind)s”; supported: %(kinds)s.")
-                         % {"kind": kind, "kinds": ", ".join(LOADERS)})
+        raise ValueError(Message(gettext_noop("Unknown or not yet supported feed “%(kind)s”; supported: %(kinds)s."),
+                                 {"kind": kind, "kinds": ", ".join(LOADERS)}))
     spec = LOADERS[kind]
     if content is None:
         if path is None:
-            raise ValueError(_("Give the file to load."))
+            raise ValueError(Message(gettext_noop("Give the file to load.")))
         content = Path(path).read_bytes()
     filename = filename or (Path(path).name if path else "upload.csv")
     digest = hashlib.sha256(content).hexdigest()
@@ -103,8 +105,8 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
         table = read_feed(content, filename=filename, encoding=encoding)
         missing = [c for c in spec.columns if c not in table.header]
         if missing:
-            raise ValueError(_("%(file)s: missing columns %(cols)s.") % {"file": filename,
-                                                                       "cols": ", ".join(missing)})
+            raise ValueError(Message(gettext_noop("%(file)s: missing columns %(cols)s."),
+                                     {"file": filename, "cols": ", ".join(missing)}))
         position: dict[str, int] = {}
         for i, name in enumerate(table.header):
             position.setdefault(name, i)
@@ -126,9 +128,13 @@ def load_feed(*, actor, kind: str, path: str | Path | None = None, content: byte
     with transaction.atomic():
         feed = FeedFile.objects.create(kind=kind, sha256=digest, filename=filename, loaded_by=actor_label(actor))
         spec.loader(actor, rows, result)
-        result.errors = sorted((n, safe_text(r)) for n, r in refused + result.errors)
+        # Each reason as its message and parameters, rendered in the reader's language (common.wording); no text
+        # in it may hold a character the JSON column refuses (a NUL in a quoted value).
+        result.errors = sorted(refused + result.errors, key=lambda e: (e[0], str(e[1])))
+        feed.errors = [safe_stored(stored_line(n, r)) for n, r in result.errors]
+        result.errors = [(n, r if refused_character(r) is None else from_stored(e))
+                         for (n, r), e in zip(result.errors, feed.errors, strict=True)]
         feed.rows_total, feed.rows_loaded = result.rows_total, result.rows_loaded
         feed.rows_skipped, feed.rows_failed = result.rows_skipped, result.rows_failed
-        feed.errors = [{"line": n, "reason": r} for n, r in result.errors]
         feed.save()
     return result

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.spreadsheets import csv_writer
+from common.wording import render as render_reason
 from permissions.authority import is_hq_office
 from reservations.exchange.forms import FeedUploadForm, NightlyForm
 from reservations.exchange.loading import upload_progress
@@ -83,6 +84,11 @@ def _upload_or_404(pk: int) -> FeedUpload:
     return upload
 
 
+def _shown(errors: list[dict]) -> list[dict]:
+    """Refused lines as shown: each reason rendered in the reader's language (`common.wording.render`)."""
+    return [{"line": e["line"], "reason": render_reason(e)} for e in errors]
+
+
 def _upload_context(upload: FeedUpload) -> dict:
     finished = upload.status in (UploadStatus.DONE, UploadStatus.FAILED)
     progress = None if finished else upload_progress(upload.pk)
@@ -90,7 +96,8 @@ def _upload_context(upload: FeedUpload) -> dict:
     if progress and progress["total"]:
         percent = min(100, round(100 * progress["done"] / progress["total"]))
     return {"upload": upload, "finished": finished, "progress": progress, "percent": percent,
-            "errors": upload.feed.errors[:50] if finished and upload.feed_id and not upload.already_loaded else []}
+            "errors": _shown(upload.feed.errors[:50]) if finished and upload.feed_id and not upload.already_loaded
+            else []}
 
 
 @login_required
@@ -113,12 +120,13 @@ def feed_detail(request, pk: int):
     feed = FeedFile.objects.filter(pk=pk).first()
     if feed is None:
         raise Http404
-    return render(request, "reservations/feed_detail.html", {"feed": feed, "errors": feed.errors[:200]})
+    return render(request, "reservations/feed_detail.html", {"feed": feed, "errors": _shown(feed.errors[:200])})
 
 
 @login_required
 def feed_errors_csv(request, pk: int):
-    """The refused lines of a loaded file, with line number and reason, as a CSV download."""
+    """The refused lines of a loaded file, with line number and reason, as a CSV download: the columns stay
+    `line,reason` (other systems read them), the reason in the reader's language."""
     _require_operations(request.user)
     feed = FeedFile.objects.filter(pk=pk).first()
     if feed is None:
@@ -129,7 +137,7 @@ def feed_errors_csv(request, pk: int):
     writer = csv_writer(response)
     writer.writerow(["line", "reason"])
     for error in feed.errors:
-        writer.writerow([error["line"], error["reason"]])
+        writer.writerow([error["line"], render_reason(error)])
     return response
 
 

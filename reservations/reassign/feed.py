@@ -10,9 +10,10 @@ from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.feedlines import REFUSALS, FeedResult, FieldRules, LineError, parse_day, refusal_text
+from common.wording import recognise
 from relationships.identity import normalise_id_number
 from relationships.models import Customer, Relationship, RelationshipType, Staff
 from relationships.pii import pii_hashes
@@ -49,18 +50,20 @@ def load_reassignments(actor, rows, result: FeedResult) -> None:
                 normalise_id_number(row.get("id_number", ""))  # raises the reason
             code = row.get("relationship_type", "")
             if code not in types:
-                raise LineError(_("relationship_type “%(code)s” is not known.") % {"code": code})
+                raise LineError(gettext_noop("relationship_type “%(code)s” is not known."), {"code": code})
             from_staff = staff_by_no.get(row.get("from_staff_no", ""))
             if from_staff is None:
-                raise LineError(_("There is no staff member with number %(no)s.") % {"no": row.get("from_staff_no")})
+                raise LineError(gettext_noop("There is no staff member with number %(no)s."),
+                                {"no": row.get("from_staff_no")})
             participants = parse_participants(row.get("participants", ""), staff_by_no)
             day = parse_day(row.get("effective_from", ""), "effective_from")
             customer = next((customers[h] for h in hashes[line] if h in customers), None)
             rel = active.get((customer.pk, code)) if customer is not None else None
             if rel is None:
-                raise LineError(_("The customer holds no active %(type)s relationship.") % {"type": types[code].label})
+                raise LineError(gettext_noop("The customer holds no active %(type)s relationship."),
+                                {"type": recognise(str(types[code].label))})
             if rel.pk in seen:
-                raise LineError(_("This relationship is on line %(line)d already.") % {"line": seen[rel.pk]})
+                raise LineError(gettext_noop("This relationship is on line %(line)d already."), {"line": seen[rel.pk]})
             seen[rel.pk] = line
             key: Group = (from_staff.pk, day, tuple(sorted((s.pk, str(r)) for s, r in participants)))
             groups[key].append((line, rel))
@@ -77,6 +80,6 @@ def load_reassignments(actor, rows, result: FeedResult) -> None:
         except REFUSALS as exc:
             result.errors.extend((line, refusal_text(exc)) for line, _rel in lines)
             continue
-        result.errors.extend((line_of[pk], reason) for pk, reason in filed.refused.items())
+        result.errors.extend((line_of[pk], recognise(reason)) for pk, reason in filed.refused.items())
         result.rows_loaded += len(lines) - len(filed.refused)
     result.errors.sort()

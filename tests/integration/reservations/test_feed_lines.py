@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +19,7 @@ from openpyxl import Workbook
 
 from common.feedlines import LineError, parse_time
 from common.feedtext import decode_feed, plausible, split_line
+from common.wording import render
 from performance.models import DailyMetric
 from relationships.models import (
     AccountEvent,
@@ -202,7 +204,9 @@ def test_each_kind_keeps_both_good_lines_around_one_bad_line_of_each_kind_and_re
     assert result.rows_loaded == 2 and case.loaded() == 2, result.errors
     assert result.rows_total == len(lines)
     feed = FeedFile.objects.get(kind=kind, filename="matrix.csv")
-    assert [e["line"] for e in feed.errors] == sorted(expected) and not any("\x00" in e["reason"] for e in feed.errors)
+    assert [e["line"] for e in feed.errors] == sorted(expected)
+    # Stored as messages with parameters (issue 19): no NUL in the text shown nor anywhere in what is stored.
+    assert not any("\x00" in render(e) or "\\u0000" in json.dumps(e) for e in feed.errors)
     quoting = next(n for n, label in expected.items() if label == "quoting")
     assert "Malformed quoting" in reported[quoting]
 
