@@ -28,20 +28,23 @@ ORDER BY p.reservation_id, p.id
 
 
 _OUTCOMES_APPLY_SQL = """
-WITH v AS (SELECT * FROM jsonb_to_recordset(%s::jsonb)
-               AS v(id bigint, status text, note text, event_id bigint, rel_id bigint, case_id bigint, cal boolean)),
-old AS (SELECT r.id, r.status FROM reservations_reservation r JOIN v ON v.id = r.id),
+WITH v AS (SELECT * FROM ROWS FROM (jsonb_to_recordset(%s::jsonb)
+               AS (id bigint, status text, note text, event_id bigint, rel_id bigint, case_id bigint, cal boolean))
+           WITH ORDINALITY AS v(id, status, note, event_id, rel_id, case_id, cal, n)),
 upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = v.note,
         matched_event_id = v.event_id, relationship_id = v.rel_id, approval_case_id = v.case_id,
         calendar_unknown_on = CASE WHEN v.cal THEN %s::date ELSE r.calendar_unknown_on END,
-        updated_at = now() FROM v WHERE r.id = v.id RETURNING r.id)
+        updated_at = now()
+        FROM v JOIN reservations_reservation old ON old.id = v.id  -- the row as it was: its status before
+        WHERE r.id = v.id
+        RETURNING v.*, old.status AS old_status)
 INSERT INTO relationships_auditentry (at, actor_label, action, target_model, target_id, before, after)
-SELECT now(), %s, 'reservation.match_outcome', 'reservations.reservation', v.id::text,
-       jsonb_build_object('status', old.status),
-       jsonb_build_object('status', v.status, 'note', v.note, 'event', v.event_id,
-                          'relationship', v.rel_id, 'case', v.case_id)
-       || CASE WHEN v.cal THEN jsonb_build_object('calendar_unknown', true) ELSE '{}'::jsonb END
-FROM v JOIN old ON old.id = v.id JOIN upd ON upd.id = v.id
+SELECT now(), %s, 'reservation.match_outcome', 'reservations.reservation', upd.id::text,
+       jsonb_build_object('status', upd.old_status),
+       jsonb_build_object('status', upd.status, 'note', upd.note, 'event', upd.event_id,
+                          'relationship', upd.rel_id, 'case', upd.case_id)
+       || CASE WHEN upd.cal THEN jsonb_build_object('calendar_unknown', true) ELSE '{}'::jsonb END
+FROM upd ORDER BY upd.n
 """
 
 
