@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from relationships.audit import audit, audit_many
+from common.actors import actor_label
+from relationships.audit import audit
 from relationships.models import Customer, Qualification, Relationship, RelationshipShare, RelationshipType, Staff
 from relationships.pii import encrypt, mask_id
 from relationships.pii_store import identity_hash
@@ -176,22 +179,48 @@ class NewRelationship:
     because: dict
 
 
-def relationships_create_bulk(*, actor, rows: Sequence[NewRelationship]) -> list[Relationship]:
-    """The batch's `relationship_create`: one INSERT for the relationships, one for their shares, one for their
-    audit rows. The caller has checked R-RES-4 and R-ATT-1 on the data it fetched for the whole unit; the
-    partial unique index still keeps one active relationship per customer and type."""
+_CREATE_BULK_SQL = """
+WITH v AS (
+    SELECT * FROM jsonb_to_recordset(%s::jsonb)
+        AS v(i int, customer_id bigint, type_id text, effective_from text, source text, outlet_id bigint,
+             origin_event_id bigint, because jsonb, shares jsonb)),
+ins AS (
+    INSERT INTO relationships_relationship (customer_id, type_id, effective_from, source, origin_event_id, outlet_id,
+                                            created_at)
+    SELECT customer_id, type_id, effective_from::date, source, origin_event_id, outlet_id, now() FROM v ORDER BY i
+    RETURNING id, customer_id, type_id),
+m AS (SELECT v.*, ins.id FROM v JOIN ins ON ins.customer_id = v.customer_id AND ins.type_id = v.type_id),
+shares AS (
+    INSERT INTO relationships_relationshipshare (relationship_id, staff_id, ratio, effective_from)
+    SELECT m.id, (s.share->>'staff_id')::bigint, (s.share->>'ratio')::numeric, m.effective_from::date
+    FROM m CROSS JOIN LATERAL jsonb_array_elements(m.shares) WITH ORDINALITY AS s(share, n) ORDER BY m.i, s.n),
+trail AS (
+    INSERT INTO relationships_auditentry (at, actor_label, action, target_model, target_id, before, after)
+    SELECT now(), %s, 'relationship.create', 'relationships.relationship', m.id::text, NULL,
+           jsonb_build_object('type', m.type_id, 'effective_from', m.effective_from, 'source', m.source)
+           || m.because || jsonb_build_object('shares', m.shares)
+    FROM m ORDER BY m.i)
+SELECT i, id FROM m
+"""
+
+
+def relationships_create_bulk(*, actor, rows: Sequence[NewRelationship]) -> list[int]:
+    """The batch's `relationship_create`, set-based: one statement inserts the relationships, their shares and
+    their audit rows from one JSON document of the rows (no model objects, no per-value quoting: at a night's
+    volume the ORM's preparation cost more than the writes). Returns the new ids in the order of `rows`.
+
+    The caller has checked R-RES-4 and R-ATT-1 on the data it fetched for the whole unit; the partial unique
+    index still keeps one active relationship per customer and type — which is also what maps each new id back
+    to its row (customer, type)."""
     if not rows:
         return []
-    rels = Relationship.objects.bulk_create([
-        Relationship(customer_id=row.customer_id, type_id=row.type_code, effective_from=row.effective_from,
-                     source=row.source, origin_event_id=row.origin_event_id, outlet_id=row.outlet_id)
-        for row in rows])
-    RelationshipShare.objects.bulk_create([
-        RelationshipShare(relationship=rel, staff_id=staff_id, ratio=ratio, effective_from=row.effective_from)
-        for rel, row in zip(rels, rows, strict=True) for staff_id, ratio in row.shares], batch_size=5000)
-    audit_many(actor=actor, action="relationship.create", model_label="relationships.relationship", rows=[
-        (rel.pk, None, {"type": row.type_code, "effective_from": row.effective_from.isoformat(),
-                        "source": row.source, **row.because,
-                        "shares": [{"staff_id": staff_id, "ratio": str(ratio)} for staff_id, ratio in row.shares]})
-        for rel, row in zip(rels, rows, strict=True)])
-    return rels
+    doc = json.dumps([{
+        "i": i, "customer_id": row.customer_id, "type_id": row.type_code,
+        "effective_from": row.effective_from.isoformat(), "source": row.source, "outlet_id": row.outlet_id,
+        "origin_event_id": row.origin_event_id, "because": row.because,
+        "shares": [{"staff_id": staff_id, "ratio": str(ratio)} for staff_id, ratio in row.shares],
+    } for i, row in enumerate(rows)], cls=DjangoJSONEncoder)
+    with connection.cursor() as cur:
+        cur.execute(_CREATE_BULK_SQL, [doc, actor_label(actor)])
+        ids = dict(cur.fetchall())
+    return [ids[i] for i in range(len(rows))]

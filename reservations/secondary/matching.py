@@ -183,15 +183,15 @@ def _match_unit(ids: list[int], business_date: dt.date, rel_type: RelationshipTy
                 new_rels.append(h)
 
     if new_rels:
-        rels = relationships_create_bulk(actor=BATCH, rows=[NewRelationship(
+        rel_ids = relationships_create_bulk(actor=BATCH, rows=[NewRelationship(
             customer_id=h.customer_id, type_code=rel_type.code, effective_from=h.on, source="secondary",
             outlet_id=h.outlet_id or staff_outlets.get(h.staff_id), origin_event_id=h.event_id,
             shares=[(p.staff_id, p.ratio) for p in participants[h.reservation_id]],
             because={"reservation": h.reservation_id, "preassignment": h.assignment_id}) for h in new_rels])
-        for rel, h in zip(rels, new_rels, strict=True):
-            res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.MATCHED, "", h.event_id, rel.pk))
-            developed.append((h, rel.pk))
-        counts["matched"] += len(rels)
+        for rel_id, h in zip(rel_ids, new_rels, strict=True):
+            res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.MATCHED, "", h.event_id, rel_id))
+            developed.append((h, rel_id))
+        counts["matched"] += len(rel_ids)
 
     reservation_outcomes_apply(actor=BATCH, outcomes=res_updates)
     now = timezone.now()
