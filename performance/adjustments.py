@@ -41,11 +41,13 @@ from performance.models import AdjustmentSource, ComputedPeriod, MetricDate
 from performance.services import (
     CALENDAR_WEIGHTS_SQL,
     HOLDINGS_IN_FORCE,
+    NEW_IN_MONTH,
     carry_from,
     carry_in_sql,
     credited_days_sql,
     month_rollup_sql,
     month_start,
+    new_customer_credits_sql,
     next_month,
 )
 from relationships.audit import audit
@@ -81,31 +83,16 @@ SELECT %(sign)s, %(start)s, mo.staff_id, mo.type_id, mo.outlet_id, mo.asset_days
 FROM ({month_rollup_sql(_KEYED_DAYS, by_outlet=True)}) mo
 """
 
-# New effective customers of the month among the customers (the rule of `performance.services.compute_period`: a
-# relationship becoming effective that continues no earlier one of the customer and type, not cancelled on its
-# first day, credited to the holders of its first day by ratio).
+_CUSTOMERS_NEW_IN_MONTH = f"r.customer_id IN (SELECT customer_id FROM adj_customers) AND {NEW_IN_MONTH}"
+
+# New effective customers of the month among the customers (the rule of `compute_period`,
+# `performance.services.new_customer_credits_sql`).
 _CAPTURE_NEW_CUSTOMERS = f"""
 INSERT INTO adj_figures (sign, month, staff_id, type_id, outlet_id, asset_days, assets, net_commission, turnover,
                          transfer_in, trade_count, new_customers)
-SELECT %(sign)s, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id), 0, 0, 0, 0, 0, 0,
-       sum(s.ratio)
-FROM relationships_relationship r
-JOIN relationships_relationshipshare s
-  ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
- AND (s.effective_to IS NULL OR s.effective_to > r.effective_from)
-JOIN relationships_staff st ON st.id = s.staff_id
-LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-  ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
- AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
-WHERE r.customer_id IN (SELECT customer_id FROM adj_customers)
-  AND r.effective_from >= %(start)s AND r.effective_from < %(end)s
-  AND (r.effective_to IS NULL OR r.effective_to > r.effective_from)
-  AND NOT EXISTS (
-      SELECT 1 FROM relationships_relationship p
-      WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
-        AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
-        AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+SELECT %(sign)s, %(start)s, n.staff_id, n.type_id, n.outlet_id, 0, 0, 0, 0, 0, 0, sum(n.ratio)
+FROM ({new_customer_credits_sql(_CUSTOMERS_NEW_IN_MONTH)}) n
+GROUP BY n.staff_id, n.type_id, n.outlet_id
 """
 
 _SUMS = ", ".join(f"sum(sign * {f}) AS {f}" for f in FIGURES)

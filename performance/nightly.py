@@ -44,6 +44,7 @@ from performance.services import (
     PeriodLocked,
     carry_from,
     compute_period,
+    new_customer_credits_sql,
     next_month,
     open_periods_through,
 )
@@ -75,27 +76,13 @@ WHERE r.effective_from <= m.date AND (r.effective_to IS NULL OR m.date < r.effec
 GROUP BY m.date, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
 """
 
-# New effective customers of the dirty days (the definition is that of performance.services).
+# New effective customers of the dirty days (the rule of performance.services, `new_customer_credits_sql`).
 _UPSERT_NEW_CUSTOMERS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
-SELECT 'day', r.effective_from, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id),
-       sum(s.ratio)
+SELECT 'day', n.day, %(start)s, n.staff_id, n.type_id, n.outlet_id, sum(n.ratio)
 FROM perf_dirty d
-JOIN relationships_relationship r ON r.effective_from = d.day
-JOIN relationships_relationshipshare s
-  ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
- AND (s.effective_to IS NULL OR s.effective_to > r.effective_from)
-JOIN relationships_staff st ON st.id = s.staff_id
-LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-  ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
- AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
-WHERE (r.effective_to IS NULL OR r.effective_to > r.effective_from)
-  AND NOT EXISTS (
-      SELECT 1 FROM relationships_relationship p
-      WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
-        AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
-        AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY r.effective_from, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+JOIN ({new_customer_credits_sql("true")}) n ON n.day = d.day
+GROUP BY n.day, n.staff_id, n.type_id, n.outlet_id
 ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
 """
 

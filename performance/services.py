@@ -149,10 +149,16 @@ SELECT 'month', %(start)s, %(start)s, mo.staff_id, mo.type_id, mo.outlet_id, mo.
 FROM ({month_rollup_sql("perf_day", by_outlet=True)}) mo
 """
 
-# New effective customers, by day and for the month (see the module docstring), at the outlet of the effective day.
-_UPSERT_NEW_CUSTOMERS = f"""
-INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
-SELECT g.grain, g.period, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id), sum(s.ratio)
+def new_customer_credits_sql(relationships_where: str) -> str:
+    """R-PERF-2, the one definition of a new effective customer (see the module docstring), for `compute_period`, the
+    night (`performance.nightly`) and the adjustments' capture (`performance.adjustments`) alike, so the three cannot
+    drift apart: one row per share credited — the relationship's effective day (`day`), the holder (`staff_id`), the
+    type, the holder's outlet of that day (R-STAFF-1, `outlet_id`) and the share's `ratio` — for the relationships
+    `relationships_where` (a condition on `r`: the month, the dirty days, the customers captured) selects. Each
+    caller sums `ratio` by its own grain. No aggregate here, so PostgreSQL pulls the subquery up into the caller's
+    join and filters (the night's join to its dirty days) as if written inline."""
+    return f"""
+SELECT r.effective_from AS day, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id, s.ratio
 FROM relationships_relationship r
 JOIN relationships_relationshipshare s
   ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
@@ -161,15 +167,26 @@ JOIN relationships_staff st ON st.id = s.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
  AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
-CROSS JOIN LATERAL (VALUES ('day', r.effective_from), ('month', %(start)s::date)) AS g(grain, period)
-WHERE r.effective_from >= %(start)s AND r.effective_from < %(end)s
+WHERE ({relationships_where})
   AND (r.effective_to IS NULL OR r.effective_to > r.effective_from)
   AND NOT EXISTS (
       SELECT 1 FROM relationships_relationship p
       WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
         AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
         AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY g.grain, g.period, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+"""
+
+
+# The relationships becoming effective in the month [start, end).
+NEW_IN_MONTH = "r.effective_from >= %(start)s AND r.effective_from < %(end)s"
+
+# New effective customers, by day and for the month, at the outlet of the effective day.
+_UPSERT_NEW_CUSTOMERS = f"""
+INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
+SELECT g.grain, g.period, %(start)s, n.staff_id, n.type_id, n.outlet_id, sum(n.ratio)
+FROM ({new_customer_credits_sql(NEW_IN_MONTH)}) n
+CROSS JOIN LATERAL (VALUES ('day', n.day), ('month', %(start)s::date)) AS g(grain, period)
+GROUP BY g.grain, g.period, n.staff_id, n.type_id, n.outlet_id
 ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
 """
 
