@@ -44,11 +44,11 @@ from performance.services import (
     PeriodLocked,
     carry_from,
     compute_period,
+    credited_days_at_outlets_sql,
     new_customer_credits_sql,
     next_month,
     open_periods_through,
 )
-from relationships.membership import OUTLET_SEGMENTS_SQL
 from relationships.models import CreditChange
 
 # The days to compute are in the temporary table perf_dirty (day date): a calendar day's rows and new customers;
@@ -58,22 +58,14 @@ DELETE FROM performance_staffperformance p USING perf_dirty d
 WHERE p.grain = 'day' AND p.period = d.day
 """
 
+# The day rows of the dirty reported days: the crediting of `compute_period` (`credited_days_at_outlets_sql`), over
+# those days only.
 _INSERT_DAYS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
-SELECT 'day', m.date, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id),
-       sum(m.assets * s.ratio), sum(m.assets * s.ratio), sum(m.net_commission * s.ratio),
-       sum(m.turnover * s.ratio), sum(m.transfer_in * s.ratio), sum(m.trade_count * s.ratio)
-FROM perf_dirty_reported d
-JOIN performance_dailymetric m ON m.date = d.day
-JOIN relationships_relationship r ON r.customer_id = m.customer_id
-JOIN relationships_relationshipshare s ON s.relationship_id = r.id
-JOIN relationships_staff st ON st.id = s.staff_id
-LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-  ON seg.staff_id = s.staff_id AND seg.valid_from <= m.date AND (seg.valid_to IS NULL OR m.date < seg.valid_to)
-WHERE r.effective_from <= m.date AND (r.effective_to IS NULL OR m.date < r.effective_to)
-  AND s.effective_from <= m.date AND (s.effective_to IS NULL OR m.date < s.effective_to)
-GROUP BY m.date, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+SELECT 'day', c.day, %(start)s, c.staff_id, c.type_id, c.outlet_id, c.assets, c.assets, c.net_commission,
+       c.turnover, c.transfer_in, c.trade_count
+FROM ({credited_days_at_outlets_sql(days="perf_dirty_reported")}) c
 """
 
 # New effective customers of the dirty days (the rule of performance.services, `new_customer_credits_sql`).

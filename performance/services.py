@@ -85,9 +85,14 @@ HOLDINGS_IN_FORCE = """(
     FROM relationships_relationship r JOIN relationships_relationshipshare s ON s.relationship_id = r.id)"""
 
 
-def credited_days_sql(holdings: str) -> str:
+def credited_days_sql(holdings: str, *, days: str | None = None) -> str:
     """R-PERF-1: each day's metrics × the ratio of every share active that day, per day, staff and type. The one
-    crediting rule, for the nightly job and the approval preview alike."""
+    crediting rule, for `compute_period`, the night, the adjustments and the approval preview alike.
+
+    `days`: a table of the days to credit (column `day`; the night's dirty reported days), read one by one through
+    the metrics' date index, instead of the month's range (None: the whole month)."""
+    month = (f"JOIN {days} dd ON dd.day = m.date\nWHERE true" if days
+             else "WHERE m.date >= %(start)s AND m.date < %(end)s")
     return f"""
 SELECT m.date AS day, h.staff_id, h.type_id,
        sum(m.assets * h.ratio) AS assets,
@@ -97,7 +102,7 @@ SELECT m.date AS day, h.staff_id, h.type_id,
        sum(m.trade_count * h.ratio) AS trade_count
 FROM performance_dailymetric m
 JOIN {holdings} h ON h.customer_id = m.customer_id
-WHERE m.date >= %(start)s AND m.date < %(end)s
+{month}
   -- only what overlaps the month (lets the planner filter before joining) …
   AND h.rel_from < %(end)s AND (h.rel_to IS NULL OR h.rel_to > %(start)s)
   AND h.share_from < %(end)s AND (h.share_to IS NULL OR h.share_to > %(start)s)
@@ -122,16 +127,21 @@ GROUP BY d.staff_id, d.type_id{outlet}
 """
 
 
-# perf_day: the credited days with the outlet of each day (R-STAFF-1): the staff member's effective-dated segment
-# of that day, joined once, set-based; a day outside every segment (after he left: his relationships stay until
-# reassigned, R-ATT-2) goes to his current outlet.
-_DAY_AGGREGATE = f"""CREATE TEMP TABLE perf_day ON COMMIT DROP AS
+def credited_days_at_outlets_sql(*, days: str | None = None) -> str:
+    """The credited days (`credited_days_sql` over the holdings in force, `days` as there) with the outlet of each
+    day (R-STAFF-1): the staff member's effective-dated segment of that day, joined once, set-based; a day outside
+    every segment (after he left: his relationships stay until reassigned, R-ATT-2) goes to his current outlet.
+    The day rows of `compute_period` (the month) and of the night (its dirty days) alike."""
+    return f"""
 SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
-FROM ({credited_days_sql(HOLDINGS_IN_FORCE)}) c
+FROM ({credited_days_sql(HOLDINGS_IN_FORCE, days=days)}) c
 JOIN relationships_staff st ON st.id = c.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = c.staff_id AND seg.valid_from <= c.day AND (seg.valid_to IS NULL OR c.day < seg.valid_to)
 """
+
+
+_DAY_AGGREGATE = f"CREATE TEMP TABLE perf_day ON COMMIT DROP AS {credited_days_at_outlets_sql()}"
 
 _INSERT_DAYS = """
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
