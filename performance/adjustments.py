@@ -8,9 +8,10 @@ own transaction, naming the customers it changes (a SQL subquery, so 5,000 custo
 1. the locked months from the effective date's month on are read and their lock rows held (`FOR SHARE`: HQ
    cannot reopen them meanwhile). None locked: nothing else happens (one statement);
 2. BEFORE the change, those customers' credited figures in each locked month touched are captured into a
-   temporary table — with the crediting rule of `performance.services` itself (`credited_days_sql` over
-   `HOLDINGS_IN_FORCE` restricted to the customers, rolled up by `month_rollup_sql` with the locked month's
-   frozen last reported day), and new effective customers by the rule of `compute_period`;
+   temporary table — with the crediting rule of `performance.services` itself (the day rows of `compute_period`,
+   `credited_days_at_outlets_sql` and `carry_in_sql`, over `HOLDINGS_IN_FORCE` restricted to the customers, rolled
+   up by `month_rollup_sql` with the locked month's frozen last reported day), and new effective customers by the
+   rule of `compute_period` (`new_customer_credits_sql`);
 3. the change is made; the same figures are captured AFTER it;
 4. the nonzero differences, per locked month L, staff member, relationship type and outlet (the staff member's
    outlet on the day credited, `relationships.membership.OUTLET_SEGMENTS_SQL`), are inserted as adjustment rows
@@ -44,14 +45,13 @@ from performance.services import (
     NEW_IN_MONTH,
     carry_from,
     carry_in_sql,
-    credited_days_sql,
+    credited_days_at_outlets_sql,
     month_rollup_sql,
     month_start,
     new_customer_credits_sql,
     next_month,
 )
 from relationships.audit import audit
-from relationships.membership import OUTLET_SEGMENTS_SQL
 
 FIGURES = ("asset_days", "assets", "net_commission", "turnover", "transfer_in", "trade_count", "new_customers")
 
@@ -62,18 +62,12 @@ _HOLDINGS = f"(SELECT h.* FROM {HOLDINGS_IN_FORCE} h WHERE h.customer_id IN (SEL
 # the day's calendar days (`CALENDAR_WEIGHTS_SQL`), so the roll-up's asset-days are those of `compute_period`; the
 # last loaded day weighs 1, so its assets (the month's assets) are unchanged.
 _KEYED_DAYS = f"""(
-    SELECT d.day, d.staff_id, d.type_id,
-           coalesce(seg.outlet_id, st.outlet_id) AS outlet_id, d.assets * w.w AS assets, d.net_commission,
+    SELECT d.day, d.staff_id, d.type_id, d.outlet_id, d.assets * w.w AS assets, d.net_commission,
            d.turnover, d.transfer_in, d.trade_count
-    FROM (SELECT * FROM ({credited_days_sql(_HOLDINGS)}) cd
+    FROM ({credited_days_at_outlets_sql(_HOLDINGS)}
           UNION ALL
-          SELECT ci.day, ci.staff_id, ci.type_id, ci.assets, ci.net_commission, ci.turnover, ci.transfer_in,
-                 ci.trade_count
-          FROM ({carry_in_sql(_HOLDINGS)}) ci) d
-    JOIN ({CALENDAR_WEIGHTS_SQL}) w ON w.day = d.day
-    JOIN relationships_staff st ON st.id = d.staff_id
-    LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-      ON seg.staff_id = d.staff_id AND seg.valid_from <= d.day AND (seg.valid_to IS NULL OR d.day < seg.valid_to))"""
+          {carry_in_sql(_HOLDINGS)}) d
+    JOIN ({CALENDAR_WEIGHTS_SQL}) w ON w.day = d.day)"""
 
 _CAPTURE_CREDITS = f"""
 INSERT INTO adj_figures (sign, month, staff_id, type_id, outlet_id, asset_days, assets, net_commission, turnover,

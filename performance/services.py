@@ -127,14 +127,15 @@ GROUP BY d.staff_id, d.type_id{outlet}
 """
 
 
-def credited_days_at_outlets_sql(*, days: str | None = None) -> str:
-    """The credited days (`credited_days_sql` over the holdings in force, `days` as there) with the outlet of each
-    day (R-STAFF-1): the staff member's effective-dated segment of that day, joined once, set-based; a day outside
-    every segment (after he left: his relationships stay until reassigned, R-ATT-2) goes to his current outlet.
-    The day rows of `compute_period` (the month) and of the night (its dirty days) alike."""
+def credited_days_at_outlets_sql(holdings: str = HOLDINGS_IN_FORCE, *, days: str | None = None) -> str:
+    """The credited days (`credited_days_sql`, `holdings` and `days` as there) with the outlet of each day
+    (R-STAFF-1): the staff member's effective-dated segment of that day, joined once, set-based; a day outside every
+    segment (after he left: his relationships stay until reassigned, R-ATT-2) goes to his current outlet. The day
+    rows of `compute_period` (the month), of the night (its dirty days) and of an adjustment's capture (its
+    customers) alike; the columns those of `carry_in_sql`, so the carry-in is one more such row."""
     return f"""
 SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
-FROM ({credited_days_sql(HOLDINGS_IN_FORCE, days=days)}) c
+FROM ({credited_days_sql(holdings, days=days)}) c
 JOIN relationships_staff st ON st.id = c.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = c.staff_id AND seg.valid_from <= c.day AND (seg.valid_to IS NULL OR c.day < seg.valid_to)
