@@ -50,18 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from match import bench_database, generate_org_tree, log  # noqa: E402
+from _common import generate_org_tree, log, migrated_bench_database, recreate  # noqa: E402
 
 BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_classify")
-
-
-def recreate(admin: dict, create: bool = True) -> None:
-    import psycopg
-
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if create:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 def generate(cur, *, customers: int, day: dt.date) -> dict:
@@ -184,22 +175,9 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
-    bench_url, admin = bench_database()
-    bench_url = bench_url.rsplit("/", 1)[0] + "/" + BENCH_DB
-    os.environ["DATABASE_URL"] = bench_url
-    recreate(admin)
+    _bench_url, admin = migrated_bench_database(BENCH_DB)
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection, connections
-
-    settings.DEBUG = False
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"migrated {BENCH_DB} in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
     with connection.cursor() as cur:
@@ -276,7 +254,7 @@ def main() -> None:
 
     connections.close_all()
     if not args.keep:
-        recreate(admin, create=False)
+        recreate(admin, BENCH_DB, create=False)
     log(f"classify customers={args.customers} seconds={seconds:.2f} rows_per_s={args.customers / seconds:.0f} "
         f"peak_mb={peak_mb:.0f} night_s={steady[0]:.3f} night_floor_ratio={steady[0] / steady[1]:.2f} "
         f"judgement_s={judged[0]:.3f} judgement_floor_ratio={judged[0] / judged[1]:.2f} "

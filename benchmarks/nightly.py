@@ -48,13 +48,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import match as match_bench  # noqa: E402
+import match as match_bench  # noqa: E402  (the matching world: `match_bench.generate`)
+from _common import log, migrated_bench_database, recreate  # noqa: E402
 
-match_bench.BENCH_DB = BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_nightly")
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_nightly")
 MONTH = dt.date(2026, 12, 1)
 FIRST_METRICS = dt.date(2025, 12, 1)
 LAST_NIGHT = dt.date(2026, 12, 22)
-log = match_bench.log
 
 
 def trading_days(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -345,21 +345,9 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     os.environ.setdefault("DJANGO_DEBUG", "1")
-    bench_url, admin = match_bench.bench_database()
-    os.environ["DATABASE_URL"] = bench_url
-    match_bench.recreate(admin)
+    _bench_url, admin = migrated_bench_database(BENCH_DB)
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection, connections, transaction
-
-    settings.DEBUG = False
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"migrated {BENCH_DB} in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
     openings = max(100, n // 100) * len(nights)
@@ -441,7 +429,7 @@ def main() -> None:
 
     connections.close_all()
     if not args.keep:
-        match_bench.recreate(admin, create=False)
+        recreate(admin, BENCH_DB, create=False)
     log(f"nightly customers={n} seconds_15th={total:.2f} extrapolated_10m_s={extrapolated:.0f} "
         f"stages_only_10m_s={stages_only * factor:.0f} peak_mb={peak_mb:.0f}")
 

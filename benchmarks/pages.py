@@ -53,30 +53,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BENCH_DB = "crm_bench_pages"
-N_BRANCHES, OUTLETS_PER_BRANCH, N_STAFF = 30, 10, 3000
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import (  # noqa: E402
+    N_OUTLETS,
+    OUTLETS_PER_BRANCH,
+    generate_org_tree,
+    log,
+    migrated_bench_database,
+    recreate,
+)
+
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_pages")
+N_BRANCHES, N_STAFF = N_OUTLETS // OUTLETS_PER_BRANCH, 3000
 CLIENTS = 20
 PASSWORD = "bench-pages-pw-1"
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def bench_database() -> tuple[str, dict]:
-    from benchmarks.match import bench_database as match_bench_database
-
-    url, admin = match_bench_database()
-    return url.rsplit("/", 1)[0] + "/" + BENCH_DB, admin
-
-
-def recreate(admin: dict, create: bool = True) -> None:
-    import psycopg
-
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if create:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 # --- data (set-based SQL) --------------------------------------------------------------------------------
@@ -87,20 +78,7 @@ def generate(cur, *, customers: int, with_cases: bool, cases: int) -> dict:
     cur.execute("SET session_replication_role = replica")
     cur.execute("SET work_mem = '256MB'")
     cur.execute("SET maintenance_work_mem = '1GB'")
-    cur.execute("INSERT INTO relationships_region (code, name) SELECT 'R' || g, '区域' || g FROM generate_series(1, 5) g")
-    cur.execute("INSERT INTO relationships_organisation (code, name, kind) VALUES ('HQ', '总部', 'hq')")
-    cur.execute("""
-        INSERT INTO relationships_organisation (code, name, kind, parent_id, region_id)
-        SELECT 'BB' || lpad(g::text, 2, '0'), '分公司' || g, 'branch',
-               (SELECT id FROM relationships_organisation WHERE code = 'HQ'),
-               (SELECT id FROM relationships_region WHERE code = 'R' || (1 + (g - 1) %% 5))
-        FROM generate_series(1, %(b)s) g""", p)
-    cur.execute("UPDATE relationships_organisation SET branch_id = id WHERE kind = 'branch'")
-    cur.execute("""
-        INSERT INTO relationships_organisation (code, name, kind, parent_id, branch_id, region_id)
-        SELECT 'BO' || lpad(g::text, 3, '0'), '营业部' || g, 'outlet', b.id, b.id, b.region_id
-        FROM generate_series(0, %(o)s - 1) g
-        JOIN relationships_organisation b ON b.code = 'BB' || lpad((g / %(per)s + 1)::text, 2, '0')""", p)
+    generate_org_tree(cur)
     cur.execute("CREATE TEMP TABLE b_outlet AS SELECT substr(code, 3)::int AS idx, id, branch_id "
                 "FROM relationships_organisation WHERE kind = 'outlet'")
     cur.execute("""
@@ -353,22 +331,11 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
-    bench_url, admin = bench_database()
-    os.environ["DATABASE_URL"] = bench_url
-    recreate(admin)
+    bench_url, admin = migrated_bench_database(BENCH_DB)
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection, connections
     from django.urls import reverse
 
-    settings.DEBUG = False
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"migrated {BENCH_DB} in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     with connection.cursor() as cur:
         counts = generate(cur, customers=args.customers, with_cases=True, cases=cases)
@@ -426,7 +393,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
     if not args.keep:
-        recreate(admin, create=False)
+        recreate(admin, BENCH_DB, create=False)
     log("pages " + " ".join(f"{name}_single={r1:.2f} {name}_p95={r20:.2f}" for name, (r1, r20) in results.items())
         + f" trivial_single_ms={statistics.median(trivial_single):.1f}"
         f" trivial_p95_ms={statistics.median(trivial_p95):.1f}")

@@ -52,17 +52,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import match as match_bench  # noqa: E402  (the bench-database helpers of the matching benchmark)
+from _common import generate_org_tree, log, migrated_bench_database, recreate  # noqa: E402
 
-match_bench.BENCH_DB = BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_perf")
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_perf")
 N_STAFF = 3000
 SHARES_PER_BLOCK, RELS_PER_BLOCK = 27, 20
 TYPES = ["NEW_DEV", "SECONDARY_DEV", "IB_SERVICE", "CREDIT_DEV", "REPURCHASE_DEV", "EXISTING_DEV",
          "MAINTENANCE", "KEY_SERVICE", "CORE_SERVICE", "BROKER_DEV"]
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
 
 
 def timed(label: str, cur, sql: str, params=None) -> None:
@@ -84,7 +80,7 @@ def generate(cur, *, shares: int, days: int, start: dt.date) -> dict:
     cur.execute("SET session_replication_role = replica")   # bulk load: consistent by construction
     cur.execute("SET synchronous_commit = off")
     cur.execute("SET work_mem = '256MB'")
-    match_bench.generate_org_tree(cur)
+    generate_org_tree(cur)
     cur.execute("""
         INSERT INTO relationships_staff (staff_no, name, kind, attach_open, outlet_id)
         SELECT 'S' || lpad(g::text, 6, '0'), '员工' || g,
@@ -312,21 +308,9 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
-    bench_url, admin = match_bench.bench_database()
-    os.environ["DATABASE_URL"] = bench_url
-    match_bench.recreate(admin)
+    _bench_url, admin = migrated_bench_database(BENCH_DB)
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection, connections
-
-    settings.DEBUG = False  # no query log: production conditions
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"migrated {BENCH_DB} in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
     with connection.cursor() as cur:
@@ -429,7 +413,7 @@ def main() -> None:
 
     connections.close_all()
     if not args.keep:
-        match_bench.recreate(admin, create=False)
+        recreate(admin, BENCH_DB, create=False)
     log(f"performance shares={args.shares} days={args.days} seconds={seconds:.2f} floor_seconds={floor:.2f} "
         f"naive_seconds_est={naive:.1f} peak_mb={peak_mb:.0f} night_s={night:.3f} "
         f"night_floor_ratio={night / night_floor_s:.2f} whole_s={whole:.2f} whole_floor_ratio={whole / whole_floor_s:.2f}")

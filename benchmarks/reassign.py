@@ -27,20 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import match  # noqa: E402
-from match import generate_org_tree, log  # noqa: E402
+from _common import generate_org_tree, log, migrated_bench_database, recreate  # noqa: E402
 
-BENCH_DB = "crm_bench_people"
-match.BENCH_DB = BENCH_DB  # bench_database() names the database it returns after it
-
-
-def recreate(admin: dict, create: bool = True) -> None:
-    import psycopg
-
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if create:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_people")
 
 
 def generate(cur, *, customers: int, relationships: int) -> None:
@@ -93,22 +82,11 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     os.environ.setdefault("DJANGO_DEBUG", "1")
-    bench_url, admin = match.bench_database()
-    os.environ["DATABASE_URL"] = bench_url.rsplit("/", 1)[0] + "/" + BENCH_DB
-    recreate(admin)
+    _bench_url, admin = migrated_bench_database(BENCH_DB)
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection, connections
     from django.test.utils import CaptureQueriesContext
 
-    settings.DEBUG = False
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"migrated {BENCH_DB} in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     with connection.cursor() as cur:
         generate(cur, customers=args.customers, relationships=args.relationships)
@@ -145,7 +123,7 @@ def main() -> None:
         f"statements={len(ctx.captured_queries)} seconds={seconds:.2f} file_seconds={file_seconds:.2f}")
     connections.close_all()
     if not args.keep:
-        recreate(admin, create=False)
+        recreate(admin, BENCH_DB, create=False)
 
 
 if __name__ == "__main__":

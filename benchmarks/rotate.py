@@ -25,18 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from match import bench_database, generate_org_tree, log  # noqa: E402
+from _common import generate_org_tree, log, migrated_bench_database, recreate  # noqa: E402
 
-BENCH_DB = "crm_bench_rotate"
-
-
-def recreate(admin: dict, create: bool = True) -> None:
-    import psycopg
-
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if create:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench_rotate")
 
 
 def id_number(i: int) -> str:
@@ -87,19 +78,11 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     os.environ.setdefault("PII_KEY", "bench-pii-key-version-1-0123456789abcdef")
-    bench_url, admin = bench_database()
-    os.environ["DATABASE_URL"] = bench_url.rsplit("/", 1)[0] + "/" + BENCH_DB
-    recreate(admin)
+    _bench_url, admin = migrated_bench_database(BENCH_DB)
 
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection, connections
 
-    settings.DEBUG = False
-    call_command("migrate", verbosity=0, interactive=False)
     started = time.perf_counter()
     with connection.cursor() as cur:
         generate(cur, customers=args.customers, reservations=reservations)
@@ -131,7 +114,7 @@ def main() -> None:
     assert joined == (reservations + 1) // 2, (joined, reservations)  # every customer's reservation still joins
     connections.close_all()
     if not args.keep:
-        recreate(admin, create=False)
+        recreate(admin, BENCH_DB, create=False)
     log(f"rotate customers={args.customers} reservations={reservations} rows={report.done} seconds={seconds:.2f} "
         f"rows_per_s={report.done / seconds:.0f} chunk={args.chunk_size}")
 

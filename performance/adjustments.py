@@ -8,9 +8,10 @@ own transaction, naming the customers it changes (a SQL subquery, so 5,000 custo
 1. the locked months from the effective date's month on are read and their lock rows held (`FOR SHARE`: HQ
    cannot reopen them meanwhile). None locked: nothing else happens (one statement);
 2. BEFORE the change, those customers' credited figures in each locked month touched are captured into a
-   temporary table — with the crediting rule of `performance.services` itself (`credited_days_sql` over
-   `HOLDINGS_IN_FORCE` restricted to the customers, rolled up by `month_rollup_sql` with the locked month's
-   frozen last reported day), and new effective customers by the rule of `compute_period`;
+   temporary table — with the crediting rule of `performance.services` itself (the day rows of `compute_period`,
+   `credited_days_at_outlets_sql` and `carry_in_sql`, over `HOLDINGS_IN_FORCE` restricted to the customers, rolled
+   up by `month_rollup_sql` with the locked month's frozen last reported day), and new effective customers by the
+   rule of `compute_period` (`new_customer_credits_sql`);
 3. the change is made; the same figures are captured AFTER it;
 4. the nonzero differences, per locked month L, staff member, relationship type and outlet (the staff member's
    outlet on the day credited, `relationships.membership.OUTLET_SEGMENTS_SQL`), are inserted as adjustment rows
@@ -41,15 +42,16 @@ from performance.models import AdjustmentSource, ComputedPeriod, MetricDate
 from performance.services import (
     CALENDAR_WEIGHTS_SQL,
     HOLDINGS_IN_FORCE,
+    NEW_IN_MONTH,
     carry_from,
     carry_in_sql,
-    credited_days_sql,
+    credited_days_at_outlets_sql,
     month_rollup_sql,
     month_start,
+    new_customer_credits_sql,
     next_month,
 )
 from relationships.audit import audit
-from relationships.membership import OUTLET_SEGMENTS_SQL
 
 FIGURES = ("asset_days", "assets", "net_commission", "turnover", "transfer_in", "trade_count", "new_customers")
 
@@ -60,18 +62,12 @@ _HOLDINGS = f"(SELECT h.* FROM {HOLDINGS_IN_FORCE} h WHERE h.customer_id IN (SEL
 # the day's calendar days (`CALENDAR_WEIGHTS_SQL`), so the roll-up's asset-days are those of `compute_period`; the
 # last loaded day weighs 1, so its assets (the month's assets) are unchanged.
 _KEYED_DAYS = f"""(
-    SELECT d.day, d.staff_id, d.type_id,
-           coalesce(seg.outlet_id, st.outlet_id) AS outlet_id, d.assets * w.w AS assets, d.net_commission,
+    SELECT d.day, d.staff_id, d.type_id, d.outlet_id, d.assets * w.w AS assets, d.net_commission,
            d.turnover, d.transfer_in, d.trade_count
-    FROM (SELECT * FROM ({credited_days_sql(_HOLDINGS)}) cd
+    FROM ({credited_days_at_outlets_sql(_HOLDINGS)}
           UNION ALL
-          SELECT ci.day, ci.staff_id, ci.type_id, ci.assets, ci.net_commission, ci.turnover, ci.transfer_in,
-                 ci.trade_count
-          FROM ({carry_in_sql(_HOLDINGS)}) ci) d
-    JOIN ({CALENDAR_WEIGHTS_SQL}) w ON w.day = d.day
-    JOIN relationships_staff st ON st.id = d.staff_id
-    LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-      ON seg.staff_id = d.staff_id AND seg.valid_from <= d.day AND (seg.valid_to IS NULL OR d.day < seg.valid_to))"""
+          {carry_in_sql(_HOLDINGS)}) d
+    JOIN ({CALENDAR_WEIGHTS_SQL}) w ON w.day = d.day)"""
 
 _CAPTURE_CREDITS = f"""
 INSERT INTO adj_figures (sign, month, staff_id, type_id, outlet_id, asset_days, assets, net_commission, turnover,
@@ -81,31 +77,16 @@ SELECT %(sign)s, %(start)s, mo.staff_id, mo.type_id, mo.outlet_id, mo.asset_days
 FROM ({month_rollup_sql(_KEYED_DAYS, by_outlet=True)}) mo
 """
 
-# New effective customers of the month among the customers (the rule of `performance.services.compute_period`: a
-# relationship becoming effective that continues no earlier one of the customer and type, not cancelled on its
-# first day, credited to the holders of its first day by ratio).
+_CUSTOMERS_NEW_IN_MONTH = f"r.customer_id IN (SELECT customer_id FROM adj_customers) AND {NEW_IN_MONTH}"
+
+# New effective customers of the month among the customers (the rule of `compute_period`,
+# `performance.services.new_customer_credits_sql`).
 _CAPTURE_NEW_CUSTOMERS = f"""
 INSERT INTO adj_figures (sign, month, staff_id, type_id, outlet_id, asset_days, assets, net_commission, turnover,
                          transfer_in, trade_count, new_customers)
-SELECT %(sign)s, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id), 0, 0, 0, 0, 0, 0,
-       sum(s.ratio)
-FROM relationships_relationship r
-JOIN relationships_relationshipshare s
-  ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
- AND (s.effective_to IS NULL OR s.effective_to > r.effective_from)
-JOIN relationships_staff st ON st.id = s.staff_id
-LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-  ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
- AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
-WHERE r.customer_id IN (SELECT customer_id FROM adj_customers)
-  AND r.effective_from >= %(start)s AND r.effective_from < %(end)s
-  AND (r.effective_to IS NULL OR r.effective_to > r.effective_from)
-  AND NOT EXISTS (
-      SELECT 1 FROM relationships_relationship p
-      WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
-        AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
-        AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+SELECT %(sign)s, %(start)s, n.staff_id, n.type_id, n.outlet_id, 0, 0, 0, 0, 0, 0, sum(n.ratio)
+FROM ({new_customer_credits_sql(_CUSTOMERS_NEW_IN_MONTH)}) n
+GROUP BY n.staff_id, n.type_id, n.outlet_id
 """
 
 _SUMS = ", ".join(f"sum(sign * {f}) AS {f}" for f in FIGURES)

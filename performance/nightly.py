@@ -44,10 +44,11 @@ from performance.services import (
     PeriodLocked,
     carry_from,
     compute_period,
+    credited_days_at_outlets_sql,
+    new_customer_credits_sql,
     next_month,
     open_periods_through,
 )
-from relationships.membership import OUTLET_SEGMENTS_SQL
 from relationships.models import CreditChange
 
 # The days to compute are in the temporary table perf_dirty (day date): a calendar day's rows and new customers;
@@ -57,45 +58,23 @@ DELETE FROM performance_staffperformance p USING perf_dirty d
 WHERE p.grain = 'day' AND p.period = d.day
 """
 
+# The day rows of the dirty reported days: the crediting of `compute_period` (`credited_days_at_outlets_sql`), over
+# those days only.
 _INSERT_DAYS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
-SELECT 'day', m.date, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id),
-       sum(m.assets * s.ratio), sum(m.assets * s.ratio), sum(m.net_commission * s.ratio),
-       sum(m.turnover * s.ratio), sum(m.transfer_in * s.ratio), sum(m.trade_count * s.ratio)
-FROM perf_dirty_reported d
-JOIN performance_dailymetric m ON m.date = d.day
-JOIN relationships_relationship r ON r.customer_id = m.customer_id
-JOIN relationships_relationshipshare s ON s.relationship_id = r.id
-JOIN relationships_staff st ON st.id = s.staff_id
-LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-  ON seg.staff_id = s.staff_id AND seg.valid_from <= m.date AND (seg.valid_to IS NULL OR m.date < seg.valid_to)
-WHERE r.effective_from <= m.date AND (r.effective_to IS NULL OR m.date < r.effective_to)
-  AND s.effective_from <= m.date AND (s.effective_to IS NULL OR m.date < s.effective_to)
-GROUP BY m.date, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+SELECT 'day', c.day, %(start)s, c.staff_id, c.type_id, c.outlet_id, c.assets, c.assets, c.net_commission,
+       c.turnover, c.transfer_in, c.trade_count
+FROM ({credited_days_at_outlets_sql(days="perf_dirty_reported")}) c
 """
 
-# New effective customers of the dirty days (the definition is that of performance.services).
+# New effective customers of the dirty days (the rule of performance.services, `new_customer_credits_sql`).
 _UPSERT_NEW_CUSTOMERS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
-SELECT 'day', r.effective_from, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id),
-       sum(s.ratio)
+SELECT 'day', n.day, %(start)s, n.staff_id, n.type_id, n.outlet_id, sum(n.ratio)
 FROM perf_dirty d
-JOIN relationships_relationship r ON r.effective_from = d.day
-JOIN relationships_relationshipshare s
-  ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
- AND (s.effective_to IS NULL OR s.effective_to > r.effective_from)
-JOIN relationships_staff st ON st.id = s.staff_id
-LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-  ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
- AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
-WHERE (r.effective_to IS NULL OR r.effective_to > r.effective_from)
-  AND NOT EXISTS (
-      SELECT 1 FROM relationships_relationship p
-      WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
-        AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
-        AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY r.effective_from, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+JOIN ({new_customer_credits_sql("true")}) n ON n.day = d.day
+GROUP BY n.day, n.staff_id, n.type_id, n.outlet_id
 ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
 """
 

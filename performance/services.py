@@ -85,9 +85,14 @@ HOLDINGS_IN_FORCE = """(
     FROM relationships_relationship r JOIN relationships_relationshipshare s ON s.relationship_id = r.id)"""
 
 
-def credited_days_sql(holdings: str) -> str:
+def credited_days_sql(holdings: str, *, days: str | None = None) -> str:
     """R-PERF-1: each day's metrics × the ratio of every share active that day, per day, staff and type. The one
-    crediting rule, for the nightly job and the approval preview alike."""
+    crediting rule, for `compute_period`, the night, the adjustments and the approval preview alike.
+
+    `days`: a table of the days to credit (column `day`; the night's dirty reported days), read one by one through
+    the metrics' date index, instead of the month's range (None: the whole month)."""
+    month = (f"JOIN {days} dd ON dd.day = m.date\nWHERE true" if days
+             else "WHERE m.date >= %(start)s AND m.date < %(end)s")
     return f"""
 SELECT m.date AS day, h.staff_id, h.type_id,
        sum(m.assets * h.ratio) AS assets,
@@ -97,7 +102,7 @@ SELECT m.date AS day, h.staff_id, h.type_id,
        sum(m.trade_count * h.ratio) AS trade_count
 FROM performance_dailymetric m
 JOIN {holdings} h ON h.customer_id = m.customer_id
-WHERE m.date >= %(start)s AND m.date < %(end)s
+{month}
   -- only what overlaps the month (lets the planner filter before joining) …
   AND h.rel_from < %(end)s AND (h.rel_to IS NULL OR h.rel_to > %(start)s)
   AND h.share_from < %(end)s AND (h.share_to IS NULL OR h.share_to > %(start)s)
@@ -122,16 +127,22 @@ GROUP BY d.staff_id, d.type_id{outlet}
 """
 
 
-# perf_day: the credited days with the outlet of each day (R-STAFF-1): the staff member's effective-dated segment
-# of that day, joined once, set-based; a day outside every segment (after he left: his relationships stay until
-# reassigned, R-ATT-2) goes to his current outlet.
-_DAY_AGGREGATE = f"""CREATE TEMP TABLE perf_day ON COMMIT DROP AS
+def credited_days_at_outlets_sql(holdings: str = HOLDINGS_IN_FORCE, *, days: str | None = None) -> str:
+    """The credited days (`credited_days_sql`, `holdings` and `days` as there) with the outlet of each day
+    (R-STAFF-1): the staff member's effective-dated segment of that day, joined once, set-based; a day outside every
+    segment (after he left: his relationships stay until reassigned, R-ATT-2) goes to his current outlet. The day
+    rows of `compute_period` (the month), of the night (its dirty days) and of an adjustment's capture (its
+    customers) alike; the columns those of `carry_in_sql`, so the carry-in is one more such row."""
+    return f"""
 SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
-FROM ({credited_days_sql(HOLDINGS_IN_FORCE)}) c
+FROM ({credited_days_sql(holdings, days=days)}) c
 JOIN relationships_staff st ON st.id = c.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = c.staff_id AND seg.valid_from <= c.day AND (seg.valid_to IS NULL OR c.day < seg.valid_to)
 """
+
+
+_DAY_AGGREGATE = f"CREATE TEMP TABLE perf_day ON COMMIT DROP AS {credited_days_at_outlets_sql()}"
 
 _INSERT_DAYS = """
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
@@ -149,10 +160,16 @@ SELECT 'month', %(start)s, %(start)s, mo.staff_id, mo.type_id, mo.outlet_id, mo.
 FROM ({month_rollup_sql("perf_day", by_outlet=True)}) mo
 """
 
-# New effective customers, by day and for the month (see the module docstring), at the outlet of the effective day.
-_UPSERT_NEW_CUSTOMERS = f"""
-INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
-SELECT g.grain, g.period, %(start)s, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id), sum(s.ratio)
+def new_customer_credits_sql(relationships_where: str) -> str:
+    """R-PERF-2, the one definition of a new effective customer (see the module docstring), for `compute_period`, the
+    night (`performance.nightly`) and the adjustments' capture (`performance.adjustments`) alike, so the three cannot
+    drift apart: one row per share credited — the relationship's effective day (`day`), the holder (`staff_id`), the
+    type, the holder's outlet of that day (R-STAFF-1, `outlet_id`) and the share's `ratio` — for the relationships
+    `relationships_where` (a condition on `r`: the month, the dirty days, the customers captured) selects. Each
+    caller sums `ratio` by its own grain. No aggregate here, so PostgreSQL pulls the subquery up into the caller's
+    join and filters (the night's join to its dirty days) as if written inline."""
+    return f"""
+SELECT r.effective_from AS day, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id, s.ratio
 FROM relationships_relationship r
 JOIN relationships_relationshipshare s
   ON s.relationship_id = r.id AND s.effective_from <= r.effective_from
@@ -161,15 +178,26 @@ JOIN relationships_staff st ON st.id = s.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = s.staff_id AND seg.valid_from <= r.effective_from
  AND (seg.valid_to IS NULL OR r.effective_from < seg.valid_to)
-CROSS JOIN LATERAL (VALUES ('day', r.effective_from), ('month', %(start)s::date)) AS g(grain, period)
-WHERE r.effective_from >= %(start)s AND r.effective_from < %(end)s
+WHERE ({relationships_where})
   AND (r.effective_to IS NULL OR r.effective_to > r.effective_from)
   AND NOT EXISTS (
       SELECT 1 FROM relationships_relationship p
       WHERE p.customer_id = r.customer_id AND p.type_id = r.type_id AND p.id <> r.id
         AND (p.effective_to IS NULL OR p.effective_to > p.effective_from)
         AND (p.effective_from, p.id) < (r.effective_from, r.id))
-GROUP BY g.grain, g.period, s.staff_id, r.type_id, coalesce(seg.outlet_id, st.outlet_id)
+"""
+
+
+# The relationships becoming effective in the month [start, end).
+NEW_IN_MONTH = "r.effective_from >= %(start)s AND r.effective_from < %(end)s"
+
+# New effective customers, by day and for the month, at the outlet of the effective day.
+_UPSERT_NEW_CUSTOMERS = f"""
+INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, new_customers)
+SELECT g.grain, g.period, %(start)s, n.staff_id, n.type_id, n.outlet_id, sum(n.ratio)
+FROM ({new_customer_credits_sql(NEW_IN_MONTH)}) n
+CROSS JOIN LATERAL (VALUES ('day', n.day), ('month', %(start)s::date)) AS g(grain, period)
+GROUP BY g.grain, g.period, n.staff_id, n.type_id, n.outlet_id
 ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_customers = EXCLUDED.new_customers
 """
 
