@@ -141,10 +141,12 @@ ORDER BY a.id
 
 @dataclass
 class Posting:
-    """What `adjustments_posted` did: the locked months it captured, and the adjustment rows it posted."""
+    """What `adjustments_posted` did: the locked months it captured, and the adjustment rows it posted.
+    `relationship_id` may be set by the change itself (a relationship it creates, unknown before it)."""
 
     months: list[dt.date]
     rows: int = 0
+    relationship_id: int | None = None
 
 
 def first_open_after(period: dt.date, locked: set[dt.date]) -> dt.date:
@@ -176,7 +178,7 @@ def adjustments_posted(*, actor, source: AdjustmentSource | str, effective_from:
         cur.execute("SELECT period FROM performance_periodlock WHERE period >= %s ORDER BY period FOR SHARE",
                     [month_start(effective_from)])
         locked = [row[0] for row in cur.fetchall()]
-        posting = Posting(months=locked)
+        posting = Posting(months=locked, relationship_id=relationship_id)
         if not locked:
             yield posting
             return
@@ -193,6 +195,7 @@ def adjustments_posted(*, actor, source: AdjustmentSource | str, effective_from:
         _capture(cur, 1, locked, last_days)
         posted = [first_open_after(m, set(locked)) for m in locked]
         user = actor_user(actor)
+        relationship_id = posting.relationship_id
         cur.execute(_POST, {"source": str(source), "case": case_id, "reassignment": reassignment_id,
                             "relationship": relationship_id, "months": locked, "posted": posted,
                             "user": getattr(user, "pk", None), "label": actor_label(actor)})

@@ -23,10 +23,11 @@ from approvals.explanations import Code as ExplanationCode
 from approvals.models import CLAIM_REASONS, OPEN_CASE_STATUSES, ApprovalCase, CaseReason
 from approvals.services import cases_open_bulk
 from common.actors import BATCH
+from performance.adjusted import relationships_create_bulk_adjusted
 from relationships.audit import audit_many
 from relationships.identity import normalise_name
 from relationships.models import RelationshipType
-from relationships.services import NewRelationship, relationships_create_bulk
+from relationships.services import NewRelationship
 from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
 from reservations.batch import ReservationOutcome, attach_problem, participants_of, reservation_outcomes_apply
 from reservations.claims import UnitClaims
@@ -308,7 +309,7 @@ def _match_unit(event_ids: list[int], business_date: dt.date, types: dict[str, R
 
     # --- writes: relationships and shares ---
     if new_rels:
-        rels = relationships_create_bulk(actor=BATCH, rows=[NewRelationship(
+        rels = relationships_create_bulk_adjusted(actor=BATCH, rows=[NewRelationship(
             customer_id=op.customer_id, type_code=op.type_code, effective_from=op.business_date, source="reservation",
             outlet_id=op.outlet_id, origin_event_id=op.event_id,
             shares=[(p.staff_id, p.ratio) for p in participants[c.reservation_id]],
