@@ -41,9 +41,9 @@ from performance.models import AdjustmentSource, ComputedPeriod, MetricDate
 from performance.services import (
     CALENDAR_WEIGHTS_SQL,
     HOLDINGS_IN_FORCE,
-    carry_from,
-    carry_in_sql,
+    carried_days_sql,
     credited_days_sql,
+    month_calendar,
     month_rollup_sql,
     month_start,
     next_month,
@@ -67,7 +67,7 @@ _KEYED_DAYS = f"""(
           UNION ALL
           SELECT ci.day, ci.staff_id, ci.type_id, ci.assets, ci.net_commission, ci.turnover, ci.transfer_in,
                  ci.trade_count
-          FROM ({carry_in_sql(_HOLDINGS)}) ci) d
+          FROM ({carried_days_sql(_HOLDINGS)}) ci) d
     JOIN ({CALENDAR_WEIGHTS_SQL}) w ON w.day = d.day
     JOIN relationships_staff st ON st.id = d.staff_id
     LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
@@ -161,8 +161,9 @@ def _capture(cur, sign: int, months: list[dt.date], last_days: dict[dt.date, dt.
     for start in months:
         end = next_month(start)
         days = sorted(MetricDate.objects.filter(date__gte=start, date__lt=end).values_list("date", flat=True))
+        # the month's days with rows as they stand (a change day the change adds or removes counts, R-PERF-2)
         params = {"sign": sign, "start": start, "end": end, "last_day": last_days.get(start),
-                  "carry_from": carry_from(start, days)}
+                  **month_calendar(start, days).params()}
         cur.execute(_CAPTURE_CREDITS, params)
         cur.execute(_CAPTURE_NEW_CUSTOMERS, params)
 
