@@ -9,7 +9,7 @@ own transaction, naming the customers it changes (a SQL subquery, so 5,000 custo
    cannot reopen them meanwhile). None locked: nothing else happens (one statement);
 2. BEFORE the change, those customers' credited figures in each locked month touched are captured into a
    temporary table — with the crediting rule of `performance.services` itself (the day rows of `compute_period`,
-   `credited_days_at_outlets_sql` and `carry_in_sql`, over `HOLDINGS_IN_FORCE` restricted to the customers, rolled
+   `credited_days_at_outlets_sql` and `carried_days_sql`, over `HOLDINGS_IN_FORCE` restricted to the customers, rolled
    up by `month_rollup_sql` with the locked month's frozen last reported day), and new effective customers by the
    rule of `compute_period` (`new_customer_credits_sql`);
 3. the change is made; the same figures are captured AFTER it;
@@ -43,9 +43,9 @@ from performance.services import (
     CALENDAR_WEIGHTS_SQL,
     HOLDINGS_IN_FORCE,
     NEW_IN_MONTH,
-    carry_from,
-    carry_in_sql,
+    carried_days_sql,
     credited_days_at_outlets_sql,
+    month_calendar,
     month_rollup_sql,
     month_start,
     new_customer_credits_sql,
@@ -66,7 +66,7 @@ _KEYED_DAYS = f"""(
            d.turnover, d.transfer_in, d.trade_count
     FROM ({credited_days_at_outlets_sql(_HOLDINGS)}
           UNION ALL
-          {carry_in_sql(_HOLDINGS)}) d
+          {carried_days_sql(_HOLDINGS)}) d
     JOIN ({CALENDAR_WEIGHTS_SQL}) w ON w.day = d.day)"""
 
 _CAPTURE_CREDITS = f"""
@@ -122,10 +122,12 @@ ORDER BY a.id
 
 @dataclass
 class Posting:
-    """What `adjustments_posted` did: the locked months it captured, and the adjustment rows it posted."""
+    """What `adjustments_posted` did: the locked months it captured, and the adjustment rows it posted.
+    `relationship_id` may be set by the change itself (a relationship it creates, unknown before it)."""
 
     months: list[dt.date]
     rows: int = 0
+    relationship_id: int | None = None
 
 
 def first_open_after(period: dt.date, locked: set[dt.date]) -> dt.date:
@@ -140,8 +142,9 @@ def _capture(cur, sign: int, months: list[dt.date], last_days: dict[dt.date, dt.
     for start in months:
         end = next_month(start)
         days = sorted(MetricDate.objects.filter(date__gte=start, date__lt=end).values_list("date", flat=True))
+        # the month's days with rows as they stand (a change day the change adds or removes counts, R-PERF-2)
         params = {"sign": sign, "start": start, "end": end, "last_day": last_days.get(start),
-                  "carry_from": carry_from(start, days)}
+                  **month_calendar(start, days).params()}
         cur.execute(_CAPTURE_CREDITS, params)
         cur.execute(_CAPTURE_NEW_CUSTOMERS, params)
 
@@ -157,7 +160,7 @@ def adjustments_posted(*, actor, source: AdjustmentSource | str, effective_from:
         cur.execute("SELECT period FROM performance_periodlock WHERE period >= %s ORDER BY period FOR SHARE",
                     [month_start(effective_from)])
         locked = [row[0] for row in cur.fetchall()]
-        posting = Posting(months=locked)
+        posting = Posting(months=locked, relationship_id=relationship_id)
         if not locked:
             yield posting
             return
@@ -174,6 +177,7 @@ def adjustments_posted(*, actor, source: AdjustmentSource | str, effective_from:
         _capture(cur, 1, locked, last_days)
         posted = [first_open_after(m, set(locked)) for m in locked]
         user = actor_user(actor)
+        relationship_id = posting.relationship_id
         cur.execute(_POST, {"source": str(source), "case": case_id, "reassignment": reassignment_id,
                             "relationship": relationship_id, "months": locked, "posted": posted,
                             "user": getattr(user, "pk", None), "label": actor_label(actor)})

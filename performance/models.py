@@ -270,6 +270,11 @@ class AdjustmentSource(models.TextChoices):
     DISPUTE = "dispute", _("dispute")
     REASSIGNMENT = "reassignment", _("reassignment")
     CORRECTION = "correction", _("correction")
+    # A relationship approved (late, duplicate, broker, special-new, branch, core list) or matched with a start date
+    # in a locked month, and a staff member's outlet move recorded from a day in one.
+    APPROVAL = "approval", _("approved relationship")
+    MATCH = "match", _("matched relationship")
+    MOVE = "move", _("outlet move")
     REVERSAL = "reversal", _("reversal on reopening")
 
 

@@ -21,8 +21,10 @@ changed into the stored day rows (grain `day`), and rolls the month up from the 
   `APPLY_WEIGHTS_SQL` as in `compute_period`. On day k+1 the weight of the loaded day k before it becomes the days
   from k to k+1 (its carry into the days between, counted once: only k's rows, not recomputed, are reweighed and
   the month moves by the difference); the carry-in row at the month's first day is recomputed with that day
-  when its first loaded day or its credits change. (A correction of the previous month's last loaded day does not
-  reach the carry-in of an already computed month until that month is recomputed.)
+  when its first loaded day or its credits change; so is a change day's (a day without metrics on which a holding
+  or an outlet changes, `performance.services.month_calendar`) when its source day, its credits or its existence
+  change. (A correction of the previous month's last loaded day does not reach the carry-in of an already computed
+  month until that month is recomputed.)
 
 A month never computed is computed whole. A locked month is never touched (R-PERF-3). The result is, to the
 last decimal, what `compute_period` writes (tests/integration/performance/test_performance_incremental.py checks it
@@ -30,6 +32,7 @@ night by night).
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 
 from django.db import connection, transaction
@@ -39,12 +42,12 @@ from common.locks import LockSpace, metrics_xact_lock, xact_lock
 from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
 from performance.services import (
     APPLY_WEIGHTS_SQL,
-    CARRY_IN_SQL,
+    CARRIED_DAYS_SQL,
     WORK_MEM,
     PeriodLocked,
-    carry_from,
     compute_period,
     credited_days_at_outlets_sql,
+    month_calendar,
     new_customer_credits_sql,
     next_month,
     open_periods_through,
@@ -96,14 +99,14 @@ WHERE p.staff_id = ANY(%(moved)s) AND p.grain = 'day' AND p.period >= %(start)s 
   AND NOT EXISTS (SELECT 1 FROM relationships_staffmembership m WHERE m.staff_id = p.staff_id)
 """
 
-# The carry-in day row at the month's first day (R-PERF-2, see performance.services), inserted as a day like the
-# others (weight 1 first, then the month's weights).
-_INSERT_CARRY_IN = f"""
+# The carried day rows of the dirty days — the carry-in at the month's first day, the change days (R-PERF-2, see
+# performance.services) — inserted as days like the others (weight 1 first, then the month's weights).
+_INSERT_CARRIED = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
 SELECT 'day', c.day, %(start)s, c.staff_id, c.type_id, c.outlet_id, c.assets, c.assets, c.net_commission,
        c.turnover, c.transfer_in, c.trade_count
-FROM ({CARRY_IN_SQL}) c
+FROM ({CARRIED_DAYS_SQL}) c
 """
 
 _FIGURES = "asset_days, net_commission, turnover, transfer_in, trade_count, new_customers"
@@ -191,17 +194,25 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
             dirty |= {first + dt.timedelta(days=k) for k in range((end - first).days)}
         days = sorted(versions)
         last_day = days[-1] if days else None
-        carry = carry_from(start, days)
-        if carry is not None and (start in dirty or days[0] in dirty):   # the carry-in row changes (R-PERF-2)
-            dirty.add(start)
-        # The weights that may have changed (R-PERF-2): the dirty days', the loaded day before each (its carry now
-        # ends at the dirty day, counted once), and the month's first day (the carry-in up to the first loaded day).
+        calendar = month_calendar(start, days)
+        # A carried day's rows change (R-PERF-2) with its source day's, with the first loaded day (the carry-in),
+        # and when it is new: a change day after the last loaded day computed had no rows until a later day came.
+        for day, source in calendar.carried:
+            if source in dirty or (day == start and days[0] in dirty) or (
+                    known.last_day is not None and day > known.last_day):
+                dirty.add(day)
+        # The weights that may have changed (R-PERF-2): the dirty days', the day with rows before each (its carry
+        # now ends at the dirty day, counted once) and before the first dirty day (a change day gone), and the
+        # month's first day (the carry-in up to the first loaded day).
         weigh = set(dirty) | {start}
-        for i, day in enumerate(days):
+        points = calendar.points
+        for i, day in enumerate(points):
             if i and day in dirty:
-                weigh.add(days[i - 1])
+                weigh.add(points[i - 1])
+        if dirty and points and points[0] < min(dirty):
+            weigh.add(points[bisect.bisect_left(points, min(dirty)) - 1])
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        params = {"start": start, "end": end, "last_day": last_day,
+        params = {"start": start, "end": end, "last_day": last_day, **calendar.params(),
                   "all": last_day != known.last_day or last_day in dirty}
         cur.execute(_FOLLOW_OUTLETS_MONTH, params)
         moved = sorted({row[0] for row in cur.fetchall()})
@@ -220,8 +231,10 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
         cur.execute(_DELTA, {"sign": -1})
         cur.execute(_DELETE_DAYS)
         cur.execute(_INSERT_DAYS, params)
-        if carry is not None and start in dirty:
-            cur.execute(_INSERT_CARRY_IN, {**params, "carry_from": carry})
+        carried = [(day, source) for day, source in calendar.carried if day in dirty]
+        if carried:
+            cur.execute(_INSERT_CARRIED, {**params, "carried_days": [d for d, _s in carried],
+                                          "carried_from": [s for _d, s in carried]})
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
         cur.execute(_DELTA, {"sign": 1})
         rows = known.rows

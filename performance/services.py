@@ -24,6 +24,13 @@ from his own earlier row (the weight would be per customer and each night would 
 month). `APPLY_WEIGHTS_SQL` is the one statement both `compute_period` and the night run, so they agree.
 `assets` of a period are the credited assets of its last reported day.
 
+**Who is credited with a carried day (R-PERF-2, R-PERF-3, R-STAFF-1).** A carried day's assets go to the holders,
+and the outlet, of that calendar day. A day without a metrics row on which a holding or an outlet changes — a
+share, a relationship or a membership starting or ending: a reassignment effective on a Saturday — is therefore a
+day row of its own (a "change day", `month_calendar`): the last earlier loaded day's assets credited to that day's
+holders, weighted up to the next day with rows, like the carry-in; the loaded day before it weighs only up to it.
+The weights are over the month's days with rows (`MonthCalendar.points`), still the same for every customer.
+
 **New effective customers (R-PERF-2).** A relationship counts as a new customer of the month (and
 of the day) in which it becomes effective, credited to the holders of the shares active on that
 day × their ratios. A relationship that continues an earlier one of the same customer and type (a
@@ -38,8 +45,10 @@ figures, so any retroactive correction shows in the open months' figures.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -132,7 +141,7 @@ def credited_days_at_outlets_sql(holdings: str = HOLDINGS_IN_FORCE, *, days: str
     (R-STAFF-1): the staff member's effective-dated segment of that day, joined once, set-based; a day outside every
     segment (after he left: his relationships stay until reassigned, R-ATT-2) goes to his current outlet. The day
     rows of `compute_period` (the month), of the night (its dirty days) and of an adjustment's capture (its
-    customers) alike; the columns those of `carry_in_sql`, so the carry-in is one more such row."""
+    customers) alike; the columns those of `carried_days_sql`, so a carried day is one more such row."""
     return f"""
 SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
 FROM ({credited_days_sql(holdings, days=days)}) c
@@ -202,14 +211,11 @@ ON CONFLICT (grain, period, staff_id, type_id, outlet_id) DO UPDATE SET new_cust
 """
 
 
-# R-PERF-2: each loaded day's weight in calendar days (to the next loaded day of the month; the last counts once),
-# and that of the month's first day when it is not loaded (the carry-in: the days up to the first loaded day).
+# R-PERF-2: the weight in calendar days of each day with rows (`MonthCalendar.points`: the loaded days, the
+# carry-in, the change days) — up to the next one; the month's last loaded day counts once.
 CALENDAR_WEIGHTS_SQL = """
 SELECT t.day, coalesce(lead(t.day) OVER (ORDER BY t.day), t.day + 1) - t.day AS w
-FROM (SELECT date AS day FROM performance_metricdate WHERE date >= %(start)s AND date < %(end)s
-      UNION
-      SELECT %(start)s::date WHERE EXISTS (SELECT 1 FROM performance_metricdate
-                                           WHERE date >= %(start)s AND date < %(end)s)) t
+FROM unnest(%(points)s::date[]) AS t(day)
 """
 
 # Day rows get asset_days = assets × their day's weight (only those that differ: `weigh` limits the days looked
@@ -228,27 +234,73 @@ WHERE p.grain = 'month' AND p.period = %(start)s AND p.staff_id = d.staff_id AND
   AND p.outlet_id = d.outlet_id
 """
 
-# The carry-in (R-PERF-2): the previous month's last loaded day's assets (`carry_from`), credited as on the month's
-# first day — its holders, at the outlet of that day (R-STAFF-1) — as a day row at the month's first day.
-def carry_in_sql(holdings: str) -> str:
-    """The carry-in rows over `holdings` (the nightly tables, or the customers an adjustment captures)."""
+# The carried days (R-PERF-2): the carry-in and the change days (`MonthCalendar.carried`: each day with the loaded
+# day whose assets it carries), credited as on that day — its holders, at the outlet of that day (R-STAFF-1).
+def carried_days_sql(holdings: str) -> str:
+    """The carried day rows over `holdings` (the nightly tables, or the customers an adjustment captures), for the
+    days `%(carried_days)s` with their source days `%(carried_from)s`."""
     return f"""
-SELECT %(start)s::date AS day, h.staff_id, h.type_id, sum(m.assets * h.ratio) AS assets,
+SELECT p.day, h.staff_id, h.type_id, sum(m.assets * h.ratio) AS assets,
        0::numeric AS net_commission, 0::numeric AS turnover, 0::numeric AS transfer_in, 0::numeric AS trade_count,
        coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
-FROM performance_dailymetric m
+FROM unnest(%(carried_days)s::date[], %(carried_from)s::date[]) AS p(day, from_day)
+JOIN performance_dailymetric m ON m.date = p.from_day
 JOIN {holdings} h ON h.customer_id = m.customer_id
 JOIN relationships_staff st ON st.id = h.staff_id
 LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
-  ON seg.staff_id = h.staff_id AND seg.valid_from <= %(start)s AND (seg.valid_to IS NULL OR %(start)s < seg.valid_to)
-WHERE m.date = %(carry_from)s
-  AND h.rel_from <= %(start)s AND (h.rel_to IS NULL OR %(start)s < h.rel_to)
-  AND h.share_from <= %(start)s AND (h.share_to IS NULL OR %(start)s < h.share_to)
-GROUP BY h.staff_id, h.type_id, coalesce(seg.outlet_id, st.outlet_id)
+  ON seg.staff_id = h.staff_id AND seg.valid_from <= p.day AND (seg.valid_to IS NULL OR p.day < seg.valid_to)
+WHERE h.rel_from <= p.day AND (h.rel_to IS NULL OR p.day < h.rel_to)
+  AND h.share_from <= p.day AND (h.share_to IS NULL OR p.day < h.share_to)
+GROUP BY p.day, h.staff_id, h.type_id, coalesce(seg.outlet_id, st.outlet_id)
 """
 
 
-CARRY_IN_SQL = carry_in_sql(HOLDINGS_IN_FORCE)
+CARRIED_DAYS_SQL = carried_days_sql(HOLDINGS_IN_FORCE)
+
+# The days without a metrics row inside (after, before) on which a share, a relationship or a membership starts or
+# ends (one index-free pass over the three tables' dates, the range pushed into each branch).
+_CHANGE_DAYS_SQL = """
+SELECT DISTINCT c.day FROM (
+    SELECT effective_from AS day FROM relationships_relationshipshare
+    UNION ALL SELECT effective_to FROM relationships_relationshipshare
+    UNION ALL SELECT effective_from FROM relationships_relationship
+    UNION ALL SELECT effective_to FROM relationships_relationship
+    UNION ALL SELECT valid_from FROM relationships_staffmembership
+    UNION ALL SELECT valid_to FROM relationships_staffmembership) c
+WHERE c.day > %(after)s AND c.day < %(before)s AND c.day <> ALL(%(days)s::date[])
+ORDER BY c.day
+"""
+
+
+@dataclass(frozen=True)
+class MonthCalendar:
+    """A month's days with rows (R-PERF-2): `points`, the loaded days, the carry-in and the change days, sorted;
+    `carried`, each carried day with the loaded day whose assets it carries."""
+
+    points: list[dt.date]
+    carried: list[tuple[dt.date, dt.date]]
+
+    def params(self) -> dict:
+        return {"points": self.points, "carried_days": [c for c, _f in self.carried],
+                "carried_from": [f for _c, f in self.carried]}
+
+
+def month_calendar(start: dt.date, days: list[dt.date]) -> MonthCalendar:
+    """The days with rows of the month starting `start` whose loaded days are `days` (sorted): see the module
+    docstring. A change day before the first loaded day carries the carry-in's day; none without a carry-in."""
+    if not days:
+        return MonthCalendar([], [])
+    carry = carry_from(start, days)
+    carried: list[tuple[dt.date, dt.date]] = [(start, carry)] if carry is not None else []
+    with connection.cursor() as cur:
+        cur.execute(_CHANGE_DAYS_SQL, {"after": start if carry is not None else days[0], "before": days[-1],
+                                       "days": days})
+        for (day,) in cur.fetchall():
+            before = bisect.bisect_left(days, day)
+            source = days[before - 1] if before else carry
+            if source is not None:  # (always: without a carry-in a change day comes after the first loaded day)
+                carried.append((day, source))
+    return MonthCalendar(sorted(set(days) | {c for c, _f in carried}), carried)
 
 
 def carry_from(start: dt.date, days: list[dt.date]) -> dt.date | None:
@@ -275,16 +327,16 @@ def compute_period(*, period: dt.date) -> dict:
         metrics_xact_lock()  # no metrics load in between: the days' versions hold
         versions = dict(MetricDate.objects.filter(date__gte=start, date__lt=end).values_list("date", "version"))
         days = sorted(versions)
-        params = {"start": start, "end": end, "last_day": days[-1] if days else None}
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        params = {"start": start, "end": end, "last_day": days[-1] if days else None,
+                  **month_calendar(start, days).params()}
         cur.execute("DELETE FROM performance_staffperformance WHERE grain IN ('day', 'month') "
                     "AND period >= %(start)s AND period < %(end)s", params)   # the unique index's prefix
         cur.execute("DROP TABLE IF EXISTS perf_day")
         cur.execute(_DAY_AGGREGATE, params)
-        carry = carry_from(start, days)
-        if carry is not None:
+        if params["carried_days"]:
             cur.execute("INSERT INTO perf_day (day, staff_id, type_id, assets, net_commission, turnover, "
-                        f"transfer_in, trade_count, outlet_id) {CARRY_IN_SQL}", {**params, "carry_from": carry})
+                        f"transfer_in, trade_count, outlet_id) {CARRIED_DAYS_SQL}", params)
         cur.execute(_INSERT_DAYS, params)
         cur.execute(_INSERT_MONTH, params)
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)

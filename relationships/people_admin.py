@@ -1,5 +1,8 @@
 """The staff admin's moves and leavings (R-STAFF-1): each asks for its date (and outlet) and a reason, then
-goes through `permissions.staff_changes`, which checks the branch and writes the register and audit rows."""
+goes through `permissions.staff_changes`, which checks the branch and writes the register and audit rows, and
+writes the membership rows and the credit change through `relationships.membership`, as the staff feed does; a
+move goes through `performance.adjusted.staff_move_adjusted`, which posts adjustments if its day is in a locked
+month (R-PERF-5)."""
 from __future__ import annotations
 
 from django import forms
@@ -9,9 +12,10 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from performance.adjusted import staff_move_adjusted
 from permissions import scoping
 from permissions.admin_base import is_admin_user
-from permissions.staff_changes import staff_leave, staff_move
+from permissions.staff_changes import staff_leave
 from relationships.models import Organisation, OrgKind, StaffMembership
 
 
@@ -63,7 +67,7 @@ def staff_change_action(modeladmin, request, queryset, *, kind: str):
         for staff in queryset:
             try:
                 if kind == "move":
-                    staff_move(actor=request.user, staff=staff, outlet=data["outlet"], on=data["on"],
+                    staff_move_adjusted(actor=request.user, staff=staff, outlet=data["outlet"], on=data["on"],
                                reason=data["reason"])
                 else:
                     staff_leave(actor=request.user, staff=staff, on=data["on"], reason=data["reason"])

@@ -9,14 +9,14 @@ class ReservationsConfig(AppConfig):
     def ready(self):
         # approvals never imports reservations; it calls back through this registry (ARCHITECTURE).
         from approvals.hooks import register_around_case_completion, register_case_decided
-        from reservations.branch.follow import branch_cases_decided, branch_correction_completing
-        from reservations.case_hooks import reservations_follow_case
+        from reservations.branch.follow import branch_cases_decided
+        from reservations.case_hooks import case_completion_adjusted, reservations_follow_case
         from reservations.reassign.follow import reassignment_case_decided
 
         register_case_decided(reservations_follow_case)
         register_case_decided(branch_cases_decided)
         register_case_decided(reassignment_case_decided)  # R-STAFF-1
-        register_around_case_completion(branch_correction_completing)  # R-PERF-5
+        register_around_case_completion(case_completion_adjusted)  # R-PERF-5
 
         from relationships.pii_store import register_hashed_table, register_sealed_column
         from reservations.models import FeedUpload, Reservation

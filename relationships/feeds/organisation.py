@@ -11,9 +11,10 @@ from django.utils.translation import gettext_noop
 
 from common.feedlines import FeedResult, FieldRules, LineError, max_length, parse_day
 from common.wording import Message, recognise
+from performance.adjusted import memberships_change_adjusted
 from permissions.services import StaffPermissions, staff_permissions_sync
 from relationships.audit import audit_many
-from relationships.membership import Leave, Move, memberships_change
+from relationships.membership import Leave, Move
 from relationships.models import (
     Organisation,
     QualificationKind,
@@ -202,9 +203,10 @@ def _staff_changes(actor, good: list, dates: dict[int, tuple], staff_by_no: dict
             moves.append(Move(key=line, staff=staff, outlet_id=outlet.pk, on=effective_from or today))
         if leaving is not None and staff.left_on != leaving:
             leaves.append(Leave(key=line, staff=staff, on=leaving))
-    # The service words its refusals as text: recognised here as messages (common.wording).
-    refused.update({k: recognise(v) for k, v in memberships_change(actor=actor, moves=moves, leaves=leaves,
-                                                                   today=today).items()})
+    # The service words its refusals as text: recognised here as messages (common.wording). R-PERF-5: a move
+    # into a locked month posts its adjustments.
+    refused.update({k: recognise(v) for k, v in memberships_change_adjusted(actor=actor, moves=moves,
+                                                                            leaves=leaves, today=today).items()})
     result.errors.extend(sorted(refused.items()))
     leaving_today = {leave.key for leave in leaves if leave.key not in refused and leave.on <= today}
     leaving_today |= {p[0] for p in good if (s := staff_by_no.get(p[1])) is not None

@@ -1,15 +1,9 @@
 """Requests and core lines follow their case: registered with `approvals.hooks` by `ReservationsConfig.ready()`,
-run inside the transaction that decided the case. A correction ending or replacing a relationship from a date in a
-locked month posts what it changes there as adjustments into the first open one (R-PERF-5)."""
+run inside the transaction that decided the case. (What an approved case changes in a locked month is posted as
+adjustments by `reservations.case_hooks.case_completion_adjusted`, R-PERF-5.)"""
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-
-from django.utils import timezone
-
-from approvals.models import CaseOutcome, CaseStatus
-from performance.adjustments import adjustments_posted
-from performance.models import AdjustmentSource
+from approvals.models import CaseStatus
 from relationships.audit import audit
 from relationships.models import (
     BranchRequest,
@@ -53,14 +47,3 @@ def branch_cases_decided(case, *, relationship, actor) -> None:
         line.save(update_fields=["status", "relationship"])
         audit(actor=actor, action="core_line.decided", target=line, after={
             "status": line.status, "case": case.pk, "relationship": relationship.pk if relationship else None})
-
-
-def branch_correction_completing(case, *, actor) -> AbstractContextManager:
-    """Around the engine's end or replacement of a relationship (`approvals.hooks.case_completion`): its customer's
-    credit in locked months before and after, the difference posted as `correction` adjustments."""
-    if case.outcome not in (CaseOutcome.END, CaseOutcome.REPLACE):
-        return nullcontext()
-    return adjustments_posted(
-        actor=actor, source=AdjustmentSource.CORRECTION, effective_from=case.opening_date or timezone.localdate(),
-        customers_sql="SELECT %(customer)s::bigint AS customer_id", params={"customer": case.customer_id},
-        case_id=case.pk, relationship_id=case.target_relationship_id)

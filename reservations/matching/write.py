@@ -12,8 +12,9 @@ from approvals.explanations import Code as ExplanationCode
 from approvals.models import ApprovalCase
 from approvals.services import cases_open_bulk
 from common.actors import BATCH
+from performance.adjusted import relationships_create_bulk_adjusted
 from relationships.models import RelationshipType
-from relationships.services import NewRelationship, relationships_create_bulk
+from relationships.services import NewRelationship
 from reservations.batch import ReservationOutcome, reservation_outcomes_apply
 from reservations.matching.outcomes import UnitPlan
 from reservations.models import ReservationStatus
@@ -44,7 +45,7 @@ def _relationships_write(plan: UnitPlan) -> None:
     if not plan.new_rels:
         return
     participants = plan.participants
-    rel_ids = relationships_create_bulk(actor=BATCH, rows=[NewRelationship(
+    rel_ids = relationships_create_bulk_adjusted(actor=BATCH, rows=[NewRelationship(
         customer_id=op.customer_id, type_code=op.type_code, effective_from=op.business_date, source="reservation",
         outlet_id=op.outlet_id, origin_event_id=op.event_id,
         shares=[(p.staff_id, p.ratio) for p in participants[c.reservation_id]],

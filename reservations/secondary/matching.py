@@ -18,12 +18,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.actors import BATCH
+from performance.adjusted import relationships_create_bulk_adjusted
 from performance.classification import SILENT_THRESHOLD
 from performance.models import DailyMetric
 from relationships.audit import audit_many
 from relationships.identity import normalise_name
 from relationships.models import RelationshipType, Staff
-from relationships.services import NewRelationship, relationships_create_bulk
+from relationships.services import NewRelationship
 from relationships.types import secondary_type
 from reservations.batch import ReservationOutcome, attach_problem, participants_of, reservation_outcomes_apply
 from reservations.models import ReservationStatus
@@ -183,7 +184,7 @@ def _match_unit(ids: list[int], business_date: dt.date, rel_type: RelationshipTy
                 new_rels.append(h)
 
     if new_rels:
-        rel_ids = relationships_create_bulk(actor=BATCH, rows=[NewRelationship(
+        rel_ids = relationships_create_bulk_adjusted(actor=BATCH, rows=[NewRelationship(
             customer_id=h.customer_id, type_code=rel_type.code, effective_from=h.on, source="secondary",
             outlet_id=h.outlet_id or staff_outlets.get(h.staff_id), origin_event_id=h.event_id,
             shares=[(p.staff_id, p.ratio) for p in participants[h.reservation_id]],

@@ -44,11 +44,17 @@ def _assert_split(x, old, new):
     assert _day_rows(x) == [
         (dt.date(2026, 3, 2), old.pk, D("1000.000000"), D("10.000000"), D("1.0000")),
         (dt.date(2026, 3, 13), old.pk, D("2000.000000"), D("20.000000"), D("1.0000")),
+        # Sunday the 15th, the move's day: Friday's assets carried to the new outlet (R-PERF-2), a day of its own
+        (dt.date(2026, 3, 15), new.pk, D("2000.000000"), D("0"), D("0")),
         (dt.date(2026, 3, 16), new.pk, D("3000.000000"), D("30.000000"), D("1.0000")),
         (dt.date(2026, 3, 17), new.pk, D("4000.000000"), D("40.000000"), D("1.0000"))]
     # one month row per outlet; month-end assets are the last reported day's, at the outlet of that day
     assert _month_rows(x) == {old.pk: (D("0"), D("30.000000"), D("2.0000"), D("1.0000")),
                               new.pk: (D("4000.000000"), D("70.000000"), D("2.0000"), D("0.0000"))}
+    # calendar days (R-PERF-2): the old outlet has the 2nd–12th at 1000 and the 13th–14th at 2000; the new one the
+    # 15th (carried from the 13th), the 16th and the 17th
+    assert dict(StaffPerformance.objects.filter(grain=Grain.MONTH, staff=x, period=MARCH)
+                .values_list("outlet_id", "asset_days")) == {old.pk: D("15000"), new.pk: D("9000")}
     su = UserFactory(is_superuser=True)
     for level, old_key, new_key in (("branch", old.branch_id, new.branch_id),
                                     ("region", old.branch.region_id, new.branch.region_id)):
