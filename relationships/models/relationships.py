@@ -53,7 +53,8 @@ class RelationshipType(models.Model):
         ordering = ["sort_order"]
 
     def __str__(self) -> str:
-        return self.name
+        # Issue 19: every picker and page that shows a type shows it by str(); the English pages read its English name.
+        return self.label
 
     @property
     def label(self) -> str:
