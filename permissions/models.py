@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from common.actors import actor_words
 from common.constraints import valid_choice
 from common.guards import append_only_guards
 from relationships.models import Organisation
@@ -217,6 +218,11 @@ class PermissionRegisterEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_event_display()} {self.subject_label}"
+
+    @property
+    def actor_text(self) -> str:
+        """Who recorded it as a reader reads it (issue 19): a system actor in words, a user by his label."""
+        return actor_words(self.actor_label)
 
     @property
     def signoff_text(self) -> str:

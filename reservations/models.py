@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase
+from common.actors import actor_words
 from common.constraints import valid_choice
 from relationships.models import AccountEvent, Organisation, Relationship, RelationshipType, Staff
 
@@ -149,6 +150,10 @@ class FeedFile(models.Model):
     @property
     def kind_label(self) -> str:
         return feed_kind_label(self.kind)
+
+    @property
+    def loaded_by_text(self) -> str:
+        return actor_words(self.loaded_by)
 
 
 class UploadStatus(models.TextChoices):
