@@ -21,9 +21,11 @@ placeholder and aria-label, the value of buttons, <option> text; every cell of a
     Chinese text uses on purpose (ID, IB, TOTP: the authenticator standard);
 (d) on an English page, a CJK character.
 
-Demo data are not words of the site: the names of people, customers and organisations and the user names
-of the demo (DemoNames: every `Customer.name`, `Staff.name`, `Organisation.name`, `Reservation.customer_name`,
-user name and first name) are removed from the text before (c) and (d) are looked for. That is the
+Demo data are not words of the site: the names of people, customers, organisations and regions, the user
+names of the demo, a type's English name, the reasons people typed (a register entry's reason, a withdrawal's
+note) and file names (DemoNames) are removed from the text before (b), (c) and (d) are looked for. Text in
+<code> is literal file format (the feed columns a file must carry, as README's feed tables) and the feed
+sample files are that format, so neither is read. That is the
 principle — data someone typed is shown as they typed it, in whichever script; the site's own words are
 in the reader's language — and it is why no CJK is allowed merely for sitting in a table cell: a type name,
 a chain name or a notification stored in Chinese is the site's word and must be shown in the reader's
@@ -50,7 +52,8 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 from openpyxl import load_workbook
 
-from relationships.models import Customer, Organisation, Staff
+from permissions.models import PermissionRegisterEntry
+from relationships.models import Customer, Organisation, Region, RelationshipType, Staff
 from reservations.models import Reservation
 
 pytestmark = pytest.mark.django_db
@@ -60,11 +63,12 @@ ROLES = ["admin", "hq", "padmin_SH", "branch_SH", "head_SH", "outlet_SH01", "E10
 LANGS = ["zh-hans", "en"]
 PER_NAME = 2
 MAX_PAGES = 120  # per role and language: enough for every page kind twice
-SKIP_PREFIXES = ("/accounts/logout/", "/i18n/", "/static/", "/media/", "/healthz/", "/admin/logout/",
-                 "/admin/jsi18n/", "/accounts/second-factor/")
+SKIP_PREFIXES = ("/reservations/feeds/samples/", "/accounts/logout/", "/i18n/", "/static/", "/media/", "/healthz/",
+                 "/admin/logout/", "/admin/jsi18n/", "/accounts/second-factor/")
 # Admin pages that change something on GET or only repeat another page (the password form, the history).
 SKIP_NAME_PARTS = ("password_change", "_delete", "_history", "autocomplete", "view_on_site")
 
+FILE_NAME = re.compile(r"[\w.-]+\.(?:csv|xlsx)\b")  # a file's name is data (the feed files, the export files)
 RULE_ID = re.compile(r"R-[A-Z]+-\d+")
 SNAKE = re.compile(r"(?<![A-Za-z0-9_])[a-z]+_[a-z_]*[a-z](?![A-Za-z0-9_])")
 LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z]{3,}(?![A-Za-z0-9_])")
@@ -99,7 +103,7 @@ class Text(HTMLParser):
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
         lang = attrs.get("lang")
-        hidden = self._hidden() or tag in ("script", "style", "template") or bool(
+        hidden = self._hidden() or tag in ("script", "style", "template", "code") or bool(
             lang and not self.lang.startswith(lang.split("-")[0]))
         # Django's admin draws a boolean as an icon whose alt is Python's True/False (not translatable there).
         if tag == "img" and "/admin/img/icon-" in (attrs.get("src") or ""):
@@ -134,6 +138,11 @@ class DemoNames:
         names = set(Customer.objects.values_list("name", flat=True))
         names |= set(Staff.objects.values_list("name", flat=True))
         names |= set(Organisation.objects.values_list("name", flat=True))
+        names |= set(Region.objects.values_list("name", flat=True))
+        names |= set(RelationshipType.objects.values_list("name_en", flat=True))  # the row's English name
+        # Reasons are typed by people (the demo types them too): free text, shown as typed.
+        names |= set(PermissionRegisterEntry.objects.values_list("reason", flat=True))
+        names |= set(Reservation.objects.filter(status="withdrawn").values_list("status_note", flat=True))
         names |= set(Reservation.objects.values_list("customer_name", flat=True))
         for username, first, last in get_user_model().objects.values_list("username", "first_name", "last_name"):
             names |= {username, first, last}
@@ -141,7 +150,7 @@ class DemoNames:
         self.pattern = re.compile("|".join(re.escape(n) for n in names))
 
     def strip(self, text: str) -> str:
-        return self.pattern.sub(" ", text)
+        return FILE_NAME.sub(" ", self.pattern.sub(" ", text))
 
 
 def findings_in(parts: list[str], *, lang: str, names: DemoNames) -> list[str]:
