@@ -25,7 +25,7 @@ class Chain(models.Model):
     code = models.CharField(_("code"), max_length=30)
     version = models.PositiveIntegerField(_("version"), default=1)
     name = models.CharField(_("name"), max_length=100)
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("approval chain")
