@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.chain_services import chain_activate, chain_in_use, chain_new_version
 from approvals.models import Chain, ChainStep
-from approvals.templatetags.chain_words import chain_label
 from permissions.admin_base import HQOfficeAdmin
 from permissions.authority import is_hq_office
 from relationships.audit import audit
@@ -81,16 +80,16 @@ class ChainAdmin(HQOfficeAdmin):
     scope = staticmethod(lambda user: Chain.objects.all())
     fields = ("code", "version", "name", "active")
     readonly_fields = ("version", "active")
-    list_display = ("code", "version", "chain_name", "active")
+    list_display = ("code", "version", "shown_name", "active")
     list_filter = ("active",)
     ordering = ("code", "-version")
     inlines = [ChainStepInline]
     actions = ["new_version", "activate"]
 
     @admin.display(description=_("name"), ordering="name")
-    def chain_name(self, chain):
+    def shown_name(self, chain):
         """A seeded chain in the reader's language, a chain HQ named by HQ's name (issue 19)."""
-        return chain_label(chain)
+        return chain.label
 
     def get_readonly_fields(self, request, obj=None):
         return ("code", "version", "active") if obj is not None else ("version", "active")
