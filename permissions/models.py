@@ -194,16 +194,16 @@ class PermissionRegisterEntry(models.Model):
                                on_delete=models.PROTECT, related_name="+")
     application = models.ForeignKey(PermissionApplication, verbose_name=_("application"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="register_entries")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by (user)"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
     actor_label = models.CharField(_("recorded by"), max_length=150)
     applicant_label = models.CharField(_("applicant"), max_length=150, blank=True)
     approver_label = models.CharField(_("approved by"), max_length=150, blank=True)
     applier_label = models.CharField(_("applied by"), max_length=150, blank=True)
-    subject_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
-    subject_staff = models.ForeignKey("relationships.Staff", null=True, blank=True, on_delete=models.PROTECT,
-                                      related_name="+")
+    subject_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user concerned"), null=True,
+                                     blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_staff = models.ForeignKey("relationships.Staff", verbose_name=_("staff member concerned"), null=True,
+                                      blank=True, on_delete=models.PROTECT, related_name="+")
     subject_label = models.CharField(_("concerns"), max_length=150)
     what = models.CharField(_("what"), max_length=300)
     reason = models.TextField(_("reason"), blank=True)
