@@ -158,9 +158,9 @@ def findings_in(parts: list[str], *, lang: str, names: DemoNames) -> list[str]:
     for part in parts:
         if RULE_ID.search(part):
             found.append(f"rule ID: {part[:120]}")
-        if lang == "zh-hans" and part.strip() in KNOWN_CODES:
-            found.append(f"code: {part.strip()}")
         plain = names.strip(part)
+        if lang == "zh-hans" and plain.strip() in KNOWN_CODES:
+            found.append(f"code: {plain.strip()}")
         for token in SNAKE.findall(plain):
             found.append(f"code: {token} in {part[:120]}")
         if lang == "zh-hans":
