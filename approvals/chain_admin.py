@@ -80,11 +80,16 @@ class ChainAdmin(HQOfficeAdmin):
     scope = staticmethod(lambda user: Chain.objects.all())
     fields = ("code", "version", "name", "active")
     readonly_fields = ("version", "active")
-    list_display = ("code", "version", "name", "active")
+    list_display = ("code", "version", "shown_name", "active")
     list_filter = ("active",)
     ordering = ("code", "-version")
     inlines = [ChainStepInline]
     actions = ["new_version", "activate"]
+
+    @admin.display(description=_("name"), ordering="name")
+    def shown_name(self, chain):
+        """A seeded chain in the reader's language, a chain HQ named by HQ's name (issue 19)."""
+        return chain.label
 
     def get_readonly_fields(self, request, obj=None):
         return ("code", "version", "active") if obj is not None else ("version", "active")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+from django.utils.translation import gettext_lazy as _
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
@@ -26,6 +28,16 @@ BATCH = SystemActor("nightly-batch")
 SYSTEM = SystemActor("system")
 
 Actor = Union["User", SystemActor]
+
+# Issue 19: the labels of the system's own actors are codes stored with each row; a reader sees them in words.
+SYSTEM_WORDS = {
+    BATCH.label: _("nightly batch"),
+    SYSTEM.label: _("the system"),
+    "load_demo": _("demo data loader"),
+    "load_feed": _("feed loaded on the server"),
+    "export": _("export on the server"),
+    "directory": _("the directory"),  # permissions.signin.directory.DIRECTORY_ACTOR
+}
 
 
 def actor_user(actor: Actor | str | None) -> User | None:
@@ -47,3 +59,9 @@ def actor_label(actor: Actor | str | None) -> str:
     if isinstance(actor, str):
         return actor
     return actor.get_username()
+
+
+def actor_words(label: str) -> str:
+    """A stored actor label as a reader reads it: a system actor in words, a user by the name recorded."""
+    words = SYSTEM_WORDS.get(label)
+    return str(words) if words is not None else label

@@ -147,7 +147,10 @@ def export_response(table, export_format: str, basename: str, exclude_columns=()
     if export_format == "csv":
         return csv_stream_response(rows, filename=f"{basename}.csv")
 
-    return xlsx_response(rows, filename=f"{basename}.xlsx", sheet=basename)
+    # The sheet's name is read in Excel: the rows' name in the reader's language, not the file's basename (issue 19).
+    model = getattr(table._meta, "model", None)
+    sheet = str(model._meta.verbose_name_plural) if model is not None else basename
+    return xlsx_response(rows, filename=f"{basename}.xlsx", sheet=sheet)
 
 
 def xlsx_response(rows, *, filename: str, sheet: str) -> FileResponse:

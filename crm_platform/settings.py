@@ -198,6 +198,9 @@ AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", 0.5))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_CALLABLE = "permissions.signin.axes_username"
 AXES_RESET_ON_SUCCESS = True
+# Issue 19: axes' own admin pages (attempts, access logs) have no Chinese; lockouts are read and lifted in the
+# project's translated *Locked accounts* (permissions.LockedAccount), the one place README points to.
+AXES_ENABLE_ADMIN = False
 # Attempts during a lockout do not prolong it: the page's "locked until" stays true.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "permissions.signin_views.lockout_response"

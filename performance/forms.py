@@ -5,7 +5,7 @@ import datetime as dt
 import re
 
 from django import forms
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from performance.selectors import LEVELS, METRICS, Query
@@ -38,7 +38,7 @@ class TypeChoiceField(forms.ModelChoiceField):
 
 class OrganisationChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return f"{obj.name}（{obj.code}）"
+        return gettext("%(name)s (%(code)s)") % {"name": obj.name, "code": obj.code}
 
 
 class ReportFilterForm(forms.Form):

@@ -82,7 +82,8 @@ def report(request):
                                description=_("Monthly %(figure)s over the twelve months up to %(period)s.")
                                % {"figure": str(metric_label).lower(), "period": f"{trend[-1][0]:%Y-%m}"}),
         "trend": trend,
-        "bar_svg": bar_chart([(f"{r['name']}（{r['code']}）", r[q.metric]) for r in top],
+        "bar_svg": bar_chart([(_("%(name)s (%(code)s)") % {"name": r["name"], "code": r["code"]}, r[q.metric])
+                              for r in top],
                              title=_("Top staff by %(figure)s") % {"figure": str(metric_label).lower()},
                              description=_("The %(n)d staff with the highest %(figure)s in %(period)s.")
                              % {"n": len(top), "figure": str(metric_label).lower(), "period": q.label}),

@@ -237,7 +237,7 @@ class PermissionApplicationAdmin(ScopedAdmin):
 class PermissionRegisterAdmin(ScopedAdmin):
     scope = scoping.visible_register_entries
     list_display = ("at", "event", "branch", "subject_label", "what", "applicant_label", "approver_label",
-                    "applier_label", "actor_label")
+                    "applier_label", "recorded_by")
     list_filter = ("event", "branch")
     search_fields = ("subject_label", "what", "reason", "applicant_label", "actor_label")
     list_select_related = ("branch",)
@@ -245,6 +245,10 @@ class PermissionRegisterAdmin(ScopedAdmin):
     date_hierarchy = "at"
     actions = ["export_csv", "export_xlsx"]
     show_full_result_count = False
+
+    @admin.display(description=gettext_lazy("recorded by"), ordering="actor_label")
+    def recorded_by(self, entry):
+        return entry.actor_text  # a system actor in words (issue 19)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

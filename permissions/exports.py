@@ -19,7 +19,7 @@ def rows(qs):
     for e in qs.iterator(chunk_size=2000):
         yield [e.pk, timezone.localtime(e.at).isoformat(), e.event, e.branch.code if e.branch_id else "",
                e.application_id or "", e.subject_label, e.what, e.reason, e.applicant_label, e.signoff,
-               e.approver_label, e.applier_label, e.actor_label,
+               e.approver_label, e.applier_label, e.actor_text,
                json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail is not None else ""]
 
 

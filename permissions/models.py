@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from common.actors import actor_words
 from common.constraints import valid_choice
 from common.guards import append_only_guards
 from relationships.models import Organisation
@@ -193,16 +194,16 @@ class PermissionRegisterEntry(models.Model):
                                on_delete=models.PROTECT, related_name="+")
     application = models.ForeignKey(PermissionApplication, verbose_name=_("application"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="register_entries")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by (user)"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
     actor_label = models.CharField(_("recorded by"), max_length=150)
     applicant_label = models.CharField(_("applicant"), max_length=150, blank=True)
     approver_label = models.CharField(_("approved by"), max_length=150, blank=True)
     applier_label = models.CharField(_("applied by"), max_length=150, blank=True)
-    subject_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
-    subject_staff = models.ForeignKey("relationships.Staff", null=True, blank=True, on_delete=models.PROTECT,
-                                      related_name="+")
+    subject_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user concerned"), null=True,
+                                     blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_staff = models.ForeignKey("relationships.Staff", verbose_name=_("staff member concerned"), null=True,
+                                      blank=True, on_delete=models.PROTECT, related_name="+")
     subject_label = models.CharField(_("concerns"), max_length=150)
     what = models.CharField(_("what"), max_length=300)
     reason = models.TextField(_("reason"), blank=True)
@@ -217,6 +218,11 @@ class PermissionRegisterEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_event_display()} {self.subject_label}"
+
+    @property
+    def actor_text(self) -> str:
+        """Who recorded it as a reader reads it (issue 19): a system actor in words, a user by his label."""
+        return actor_words(self.actor_label)
 
     @property
     def signoff_text(self) -> str:

@@ -31,7 +31,7 @@ class RegisterTable(CompiledTable):
                                 default="")
     applied_by = tables.Column(verbose_name=_("Applied by"), accessor="applier_label", orderable=False,
                                default="")
-    recorded_by = tables.Column(verbose_name=_("Recorded by"), accessor="actor_label", orderable=False)
+    recorded_by = tables.Column(verbose_name=_("Recorded by"), accessor="actor_text", orderable=False)
 
     class Meta:
         model = PermissionRegisterEntry

@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.actors import actor_words
 from permissions import scoping
 from permissions.admin_base import ScopedAdmin, is_admin_user, reason_action
 from permissions.authority import is_hq_office, may_administer
@@ -175,11 +176,15 @@ class HQOnlyAdmin(ScopedAdmin):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(HQOnlyAdmin):
     scope = staticmethod(lambda user: AuditEntry.objects.all() if is_hq_office(user) else AuditEntry.objects.none())
-    list_display = ("at", "actor_label", "action", "target_model", "target_id")
+    list_display = ("at", "recorded_by", "action", "target_model", "target_id")
     list_filter = ("action",)
     search_fields = ("actor_label", "target_id")
     ordering = ("-at", "-id")
     show_full_result_count = False
+
+    @admin.display(description=gettext_lazy("recorded by"), ordering="actor_label")
+    def recorded_by(self, entry):
+        return actor_words(entry.actor_label)
 
 
 @admin.register(PiiAccess)

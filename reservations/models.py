@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from approvals.models import ApprovalCase
+from common.actors import actor_words
 from common.constraints import valid_choice
 from common.wording import render_value
 from relationships.models import AccountEvent, Organisation, Relationship, RelationshipType, Staff
@@ -155,6 +156,10 @@ class FeedFile(models.Model):
     def error_shown(self) -> str:
         """Why the load failed, in the reader's language (the text as worded then, for an upload from before)."""
         return self.error if self.error_message is None else render_value(self.error_message)
+
+    @property
+    def loaded_by_text(self) -> str:
+        return actor_words(self.loaded_by)
 
 
 class UploadStatus(models.TextChoices):

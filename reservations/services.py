@@ -132,19 +132,20 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
     if holder_outlet is not None:  # R-RES-5: name the outlet, never the holder
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
-            "type": rt.name, "outlet": holder_outlet.name}]})
+            "type": rt.label, "outlet": holder_outlet.name}]})
     # R-MATCH-3: a claim joins the customer's open conflict case (below, under its lock); another kind of case in
     # progress (a branch's request) still refuses it.
     if ApprovalCase.objects.in_progress().filter(customer__id_hash__in=id_hashes, type=rt).exclude(
             reason__in=CLAIM_REASONS).exists():
         raise ValidationError({"id_number": [_(
-            "An approval case for this customer's %(type)s relationship is already in progress.") % {"type": rt.name}]})
+            "An approval case for this customer's %(type)s relationship is already in progress.")
+            % {"type": rt.label}]})
 
     if rt.creation == "secondary" and not PreAssignment.objects.filter(
             customer__id_hash__in=id_hashes, staff=clean.staff, status=PreAssignmentStatus.ACTIVE).exists():
         raise ValidationError({"relationship_type": [_(
             "%(type)s needs the branch's pre-assignment of this customer to you; without one, file a special-new "
-            "application instead.") % {"type": rt.name}]})
+            "application instead.") % {"type": rt.label}]})
 
     opening = _opening_for(clean, id_hashes)
     window = None
@@ -163,7 +164,7 @@ def reservation_register(*, actor, data: ReservationInput) -> Reservation:
         if holder_outlet is not None:
             raise ValidationError({"id_number": [_(
                 "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
-                "type": rt.name, "outlet": holder_outlet.name}]})
+                "type": rt.label, "outlet": holder_outlet.name}]})
         reservation = Reservation(
             staff=clean.staff, outlet=clean.staff.outlet, type=rt, customer_name=clean.customer_name,
             # The version this ID number's rows carry, under its lock: matching joins on it (R-PII-1).

@@ -19,13 +19,33 @@ class Post(models.TextChoices):
     HQ = "hq", _("head office")
 
 
+# Issue 19: the seeded chains (migrations 0002, 0011) are stored with their Chinese names. code: (seeded name,
+# the name in the reader's language). A chain still carrying its seeded name is named by its code in the
+# reader's language; a chain HQ renamed (or added) keeps the name HQ gave it.
+SEEDED_NAMES = {
+    "three_level": ("三级审批", _("Three-level approval")),
+    "two_level_ib": ("二级审批（IB）", _("Two-level approval (IB)")),
+    "one_level": ("一级审批", _("One-level approval")),
+    "special_new": ("特殊新增审批", _("Special new-development approval")),
+    "broker": ("经纪人开发关系审批", _("Broker development approval")),
+    "cross_region": ("跨区域审批", _("Cross-region approval")),
+    "core_list": ("核心客户名单审核", _("Core customer list review")),
+    "reassignment": ("客户关系重新分配", _("Reassignment of relationships")),
+}
+
+
+def chain_name(*, code: str, name: str) -> str:
+    seeded = SEEDED_NAMES.get(code)
+    return str(seeded[1]) if seeded is not None and name == seeded[0] else name
+
+
 class Chain(models.Model):
     """R-APR-1: an ordered list of steps; a case keeps the chain version it started with."""
 
     code = models.CharField(_("code"), max_length=30)
     version = models.PositiveIntegerField(_("version"), default=1)
     name = models.CharField(_("name"), max_length=100)
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("approval chain")
@@ -36,7 +56,11 @@ class Chain(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} v{self.version}"
+        return f"{self.label} v{self.version}"
+
+    @property
+    def label(self) -> str:
+        return chain_name(code=self.code, name=self.name)
 
 
 class ChainStep(models.Model):

@@ -30,17 +30,18 @@ class RelationshipType(models.Model):
         ("branch", _("branch creates")),
         ("core_list", _("branch list, HQ review")),
     ])
-    match_event_kind = models.CharField(max_length=30, blank=True)
-    match_account_type = models.CharField(max_length=20, blank=True)
-    match_customer = models.CharField(max_length=10, blank=True,
-                                      choices=[("new", "new"), ("existing", "existing"), ("any", "any")])
-    match_first_only = models.BooleanField(default=False)
-    single_holder = models.BooleanField(default=False)
-    cross_region_check = models.BooleanField(default=False)
-    chain_late = models.CharField(max_length=30, blank=True)
-    chain_always = models.CharField(max_length=30, blank=True)
-    reservable = models.BooleanField(default=True)
-    sort_order = models.PositiveSmallIntegerField(default=0)
+    # Issue 19: HQ edits these rows in the admin, which shows every field by its verbose name.
+    match_event_kind = models.CharField(_("matching account event"), max_length=30, blank=True)
+    match_account_type = models.CharField(_("matching account type"), max_length=20, blank=True)
+    match_customer = models.CharField(_("matching customer"), max_length=10, blank=True, choices=[
+        ("new", _("new customer")), ("existing", _("existing customer")), ("any", _("any customer"))])
+    match_first_only = models.BooleanField(_("first match only"), default=False)
+    single_holder = models.BooleanField(_("single holder"), default=False)
+    cross_region_check = models.BooleanField(_("cross-region check"), default=False)
+    chain_late = models.CharField(_("approval chain when late"), max_length=30, blank=True)
+    chain_always = models.CharField(_("approval chain always"), max_length=30, blank=True)
+    reservable = models.BooleanField(_("can be reserved"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
     # R-TYPE-2: what rules used to hard-code, on the row. A development relationship (开发关系) keeps its customer off
     # a core list (R-CORE-1); a special-new application by a staff member of one of these kinds creates this type.
     is_development = models.BooleanField(_("development relationship"), default=False)
@@ -53,7 +54,8 @@ class RelationshipType(models.Model):
         ordering = ["sort_order"]
 
     def __str__(self) -> str:
-        return self.name
+        # Issue 19: every picker and page that shows a type shows it by str(); the English pages read its English name.
+        return self.label
 
     @property
     def label(self) -> str:

@@ -90,7 +90,7 @@ def _no_case_in_progress(customer: Customer, rel_type: RelationshipType) -> None
                                             status=BranchRequestStatus.PENDING).exists()):
         raise ValidationError({"id_number": [_(
             "A request for this customer's %(type)s relationship is already waiting for approval.")
-            % {"type": rel_type.name}]})
+            % {"type": rel_type.label}]})
 
 
 def _open_case(*, actor, req: BranchRequest, shares: list[Share], outlet) -> ApprovalCase:
@@ -110,7 +110,7 @@ def _open_case(*, actor, req: BranchRequest, shares: list[Share], outlet) -> App
         explanation_params={"date": req.effective_from.isoformat(), "note": req.reason or ""},
         explanation=(_("End %(type)s on %(date)s, requested by the branch. [R-BR-1]") if outcome == CaseOutcome.END
                      else _("%(verb)s %(type)s from %(date)s, requested by the branch. [R-BR-1]")) % {
-            "verb": verb, "type": req.type.name, "date": req.effective_from}
+            "verb": verb, "type": req.type.label, "date": req.effective_from}
                     + (f"\n{req.reason}" if req.reason else ""))
     return case
 
@@ -132,7 +132,7 @@ def branch_request_create(*, actor, branch: Organisation, data: BranchRequestInp
     if current is not None:
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s: replace it instead.") % {
-            "type": rel_type.name, "outlet": current.outlet.name if current.outlet else "—"}]})
+            "type": rel_type.label, "outlet": current.outlet.name if current.outlet else "—"}]})
     with transaction.atomic():
         _no_case_in_progress(customer, rel_type)
         req = BranchRequest.objects.create(

@@ -24,7 +24,8 @@ class ClassFilterForm(forms.Form):
 
 class StaffChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return f"{obj.name}（{obj.staff_no}）· {obj.outlet.name}"
+        # The staff number in brackets of the reader's language (full-width in Chinese only; issue 19).
+        return f"{obj} · {obj.outlet.name}"
 
 
 class PreassignForm(forms.Form):

@@ -91,10 +91,11 @@ def special_new_apply(*, actor, data: SpecialNewInput) -> Reservation:
     if holder_outlet is not None:  # R-RES-5
         raise ValidationError({"id_number": [_(
             "This customer already holds a %(type)s relationship, with %(outlet)s.") % {
-            "type": rt.name, "outlet": holder_outlet.name}]})
+            "type": rt.label, "outlet": holder_outlet.name}]})
     if ApprovalCase.objects.in_progress().filter(customer=customer, type=rt).exists():
         raise ValidationError({"id_number": [_(
-            "An approval case for this customer's %(type)s relationship is already in progress.") % {"type": rt.name}]})
+            "An approval case for this customer's %(type)s relationship is already in progress.")
+            % {"type": rt.label}]})
     # The comeback (reopening, designation, activation, transfer) dates the relationship, if there is one.
     comebacks = AccountEvent.objects.filter(customer=customer, kind__in=COMEBACK_KINDS,
                                             event_time__lte=clean.registered_at)
