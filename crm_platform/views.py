@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from common.pagination import capped_count
 from crm_platform.todo import todo_sections, unread_notifications
-from permissions.authority import is_hq_office
+from permissions.authority import BRANCH_ACTING_ROLES, is_hq_office
 from permissions.scoping import (
     scope_for,
     visible_branch_requests,
@@ -43,6 +43,10 @@ def nav_for(user) -> dict:
         "can_operate": is_hq_office(user),
         # §7 / §8 / §11 pages (the pages themselves check the roles that act).
         "can_branch_work": scope.everything or bool(scope.branch_ids),
+        # The pre-assignment and awaiting-reassignment lists answer only those who act for a branch
+        # (`acting_branch_ids`): HQ's office, a branch user or head — not a branch permission admin, whose scope is a
+        # branch too.
+        "acts_for_branch": scope.hq_office or bool(scope.role_kinds & set(BRANCH_ACTING_ROLES)),
         "can_callbacks": scope.everything or bool(scope.branch_ids or scope.outlet_ids),
     }
 
