@@ -9,7 +9,7 @@ own transaction, naming the customers it changes (a SQL subquery, so 5,000 custo
    cannot reopen them meanwhile). None locked: nothing else happens (one statement);
 2. BEFORE the change, those customers' credited figures in each locked month touched are captured into a
    temporary table — with the crediting rule of `performance.services` itself (the day rows of `compute_period`,
-   `credited_days_at_outlets_sql` and `carried_days_sql`, over `HOLDINGS_IN_FORCE` restricted to the customers, rolled
+   `day_rows_sql`, over `HOLDINGS_IN_FORCE` restricted to the customers, rolled
    up by `month_rollup_sql` with the locked month's frozen last reported day), and new effective customers by the
    rule of `compute_period` (`new_customer_credits_sql`);
 3. the change is made; the same figures are captured AFTER it;
@@ -43,8 +43,7 @@ from performance.services import (
     CALENDAR_WEIGHTS_SQL,
     HOLDINGS_IN_FORCE,
     NEW_IN_MONTH,
-    carried_days_sql,
-    credited_days_at_outlets_sql,
+    day_rows_sql,
     month_calendar,
     month_rollup_sql,
     month_start,
@@ -64,9 +63,7 @@ _HOLDINGS = f"(SELECT h.* FROM {HOLDINGS_IN_FORCE} h WHERE h.customer_id IN (SEL
 _KEYED_DAYS = f"""(
     SELECT d.day, d.staff_id, d.type_id, d.outlet_id, d.assets * w.w AS assets, d.net_commission,
            d.turnover, d.transfer_in, d.trade_count
-    FROM ({credited_days_at_outlets_sql(_HOLDINGS)}
-          UNION ALL
-          {carried_days_sql(_HOLDINGS)}) d
+    FROM ({day_rows_sql(_HOLDINGS)}) d
     JOIN ({CALENDAR_WEIGHTS_SQL}) w ON w.day = d.day)"""
 
 _CAPTURE_CREDITS = f"""

@@ -42,11 +42,10 @@ from common.locks import LockSpace, metrics_xact_lock, xact_lock
 from performance.models import ComputedDay, ComputedPeriod, MetricDate, PeriodLock
 from performance.services import (
     APPLY_WEIGHTS_SQL,
-    CARRIED_DAYS_SQL,
     WORK_MEM,
     PeriodLocked,
     compute_period,
-    credited_days_at_outlets_sql,
+    day_rows_sql,
     month_calendar,
     new_customer_credits_sql,
     next_month,
@@ -61,14 +60,15 @@ DELETE FROM performance_staffperformance p USING perf_dirty d
 WHERE p.grain = 'day' AND p.period = d.day
 """
 
-# The day rows of the dirty reported days: the crediting of `compute_period` (`credited_days_at_outlets_sql`), over
-# those days only.
+# The day rows of the dirty days: the crediting of `compute_period` (`day_rows_sql`) over the dirty reported days
+# only, and the dirty carried days — the carry-in at the month's first day, the change days (R-PERF-2, see
+# performance.services) — as days like the others (weight 1 first, then the month's weights).
 _INSERT_DAYS = f"""
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
                                           net_commission, turnover, transfer_in, trade_count)
 SELECT 'day', c.day, %(start)s, c.staff_id, c.type_id, c.outlet_id, c.assets, c.assets, c.net_commission,
        c.turnover, c.transfer_in, c.trade_count
-FROM ({credited_days_at_outlets_sql(days="perf_dirty_reported")}) c
+FROM ({day_rows_sql(days="perf_dirty_reported")}) c
 """
 
 # New effective customers of the dirty days (the rule of performance.services, `new_customer_credits_sql`).
@@ -97,16 +97,6 @@ FROM relationships_staff st
 WHERE p.staff_id = ANY(%(moved)s) AND p.grain = 'day' AND p.period >= %(start)s AND p.period < %(end)s
   AND st.id = p.staff_id AND p.outlet_id IS DISTINCT FROM st.outlet_id
   AND NOT EXISTS (SELECT 1 FROM relationships_staffmembership m WHERE m.staff_id = p.staff_id)
-"""
-
-# The carried day rows of the dirty days — the carry-in at the month's first day, the change days (R-PERF-2, see
-# performance.services) — inserted as days like the others (weight 1 first, then the month's weights).
-_INSERT_CARRIED = f"""
-INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
-                                          net_commission, turnover, transfer_in, trade_count)
-SELECT 'day', c.day, %(start)s, c.staff_id, c.type_id, c.outlet_id, c.assets, c.assets, c.net_commission,
-       c.turnover, c.transfer_in, c.trade_count
-FROM ({CARRIED_DAYS_SQL}) c
 """
 
 _FIGURES = "asset_days, net_commission, turnover, transfer_in, trade_count, new_customers"
@@ -230,11 +220,9 @@ def compute_month_incremental(*, period: dt.date, changed_from: dt.date | None =
                     "trade_count numeric, new_customers numeric, n bigint) ON COMMIT DROP")
         cur.execute(_DELTA, {"sign": -1})
         cur.execute(_DELETE_DAYS)
-        cur.execute(_INSERT_DAYS, params)
         carried = [(day, source) for day, source in calendar.carried if day in dirty]
-        if carried:
-            cur.execute(_INSERT_CARRIED, {**params, "carried_days": [d for d, _s in carried],
-                                          "carried_from": [s for _d, s in carried]})
+        cur.execute(_INSERT_DAYS, {**params, "carried_days": [d for d, _s in carried],
+                                   "carried_from": [s for _d, s in carried]})
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
         cur.execute(_DELTA, {"sign": 1})
         rows = known.rows

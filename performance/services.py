@@ -141,7 +141,7 @@ def credited_days_at_outlets_sql(holdings: str = HOLDINGS_IN_FORCE, *, days: str
     (R-STAFF-1): the staff member's effective-dated segment of that day, joined once, set-based; a day outside every
     segment (after he left: his relationships stay until reassigned, R-ATT-2) goes to his current outlet. The day
     rows of `compute_period` (the month), of the night (its dirty days) and of an adjustment's capture (its
-    customers) alike; the columns those of `carried_days_sql`, so a carried day is one more such row."""
+    customers) alike, with the columns of `carried_days_sql`: `day_rows_sql` gives both."""
     return f"""
 SELECT c.*, coalesce(seg.outlet_id, st.outlet_id) AS outlet_id
 FROM ({credited_days_sql(holdings, days=days)}) c
@@ -150,8 +150,6 @@ LEFT JOIN ({OUTLET_SEGMENTS_SQL}) seg
   ON seg.staff_id = c.staff_id AND seg.valid_from <= c.day AND (seg.valid_to IS NULL OR c.day < seg.valid_to)
 """
 
-
-_DAY_AGGREGATE = f"CREATE TEMP TABLE perf_day ON COMMIT DROP AS {credited_days_at_outlets_sql()}"
 
 _INSERT_DAYS = """
 INSERT INTO performance_staffperformance (grain, period, month, staff_id, type_id, outlet_id, asset_days, assets,
@@ -255,7 +253,14 @@ GROUP BY p.day, h.staff_id, h.type_id, coalesce(seg.outlet_id, st.outlet_id)
 """
 
 
-CARRIED_DAYS_SQL = carried_days_sql(HOLDINGS_IN_FORCE)
+def day_rows_sql(holdings: str = HOLDINGS_IN_FORCE, *, days: str | None = None) -> str:
+    """Every day row over `holdings`: the credited days (`credited_days_at_outlets_sql`, `days` as there) and the
+    carried days `%(carried_days)s` (`carried_days_sql`; none for empty arrays) — the day rows of `compute_period`
+    (the month), of the night (its dirty days) and of an adjustment's capture (its customers) alike."""
+    return f"{credited_days_at_outlets_sql(holdings, days=days)}\nUNION ALL\n{carried_days_sql(holdings)}"
+
+
+_DAY_AGGREGATE = f"CREATE TEMP TABLE perf_day ON COMMIT DROP AS {day_rows_sql()}"
 
 # The days without a metrics row inside (after, before) on which a share, a relationship or a membership starts or
 # ends (one index-free pass over the three tables' dates, the range pushed into each branch).
@@ -334,9 +339,6 @@ def compute_period(*, period: dt.date) -> dict:
                     "AND period >= %(start)s AND period < %(end)s", params)   # the unique index's prefix
         cur.execute("DROP TABLE IF EXISTS perf_day")
         cur.execute(_DAY_AGGREGATE, params)
-        if params["carried_days"]:
-            cur.execute("INSERT INTO perf_day (day, staff_id, type_id, assets, net_commission, turnover, "
-                        f"transfer_in, trade_count, outlet_id) {CARRIED_DAYS_SQL}", params)
         cur.execute(_INSERT_DAYS, params)
         cur.execute(_INSERT_MONTH, params)
         cur.execute(_UPSERT_NEW_CUSTOMERS, params)
