@@ -27,7 +27,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from common.wording import Joined, Message, from_validation_error, recognise
+from common.wording import Joined, Message, from_validation_error, message_of
 
 PROGRESS_EVERY = 100  # lines between two progress reports of a line-by-line loader
 
@@ -235,7 +235,7 @@ def refusal_text(exc: Exception) -> str:
         return validation_messages(exc)
     if isinstance(exc, IntegrityError):  # a constraint the service did not foresee: the line, not the file
         return str(exc).splitlines()[0]
-    return recognise(str(exc))
+    return message_of(exc)
 
 
 def for_each_line(rows: Iterable[tuple[int, Row]], result: FeedResult, handle: Callable[[int, Row], None]) -> None:
