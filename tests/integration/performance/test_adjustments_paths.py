@@ -11,15 +11,15 @@ import pytest
 
 from approvals.models import ApprovalCase
 from approvals.services import case_act
-from performance.models import AdjustmentSource, PerformanceAdjustment, StaffPerformance
+from performance.models import AdjustmentSource, PerformanceAdjustment
 from performance.periods import period_lock
 from performance.services import compute_period
 from relationships.models import AuditEntry, Relationship
 from reservations.branch.requests import BranchRequestInput, branch_request_create
-from reservations.exchange.registry import load_feed
+from tests.integration.performance.test_adjustments import _figures, _metrics
 from tests.support.approvals import holder, hq_admin, make_branch
 from tests.support.factories import CustomerFactory, RelationshipFactory, make_id_number
-from tests.support.helpers import at, csv_bytes, event_row, nightly, record_events, reserve
+from tests.support.helpers import at, event_row, nightly, record_events, reserve
 from tests.support.secondary import branch_user, open_account
 
 pytestmark = pytest.mark.django_db
@@ -27,23 +27,6 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 OCT, NOV = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
 OCT_20, OCT_31 = dt.date(2026, 10, 20), dt.date(2026, 10, 31)
-METRICS_HEADER = ["date", "id_number", "assets", "net_commission", "turnover", "trade_count", "transfer_in"]
-
-
-def _metrics(idns, first: dt.date, last: dt.date):
-    days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
-    lines = [[f"{d:%Y-%m-%d}", idn, "1000.00", "10.00", "100.00", "1", "0"] for d in days for idn in idns]
-    result = load_feed(actor="test", kind="metrics", filename=f"m-{first}.csv",
-                       content=csv_bytes(METRICS_HEADER, lines))
-    assert not result.errors, result.errors
-
-
-def _figures(period: dt.date) -> dict:
-    return {(r.grain, r.period, r.staff_id, r.type_id, r.outlet_id):
-            (r.asset_days, r.assets, r.net_commission, r.turnover, r.transfer_in, r.trade_count, r.new_customers)
-            for r in StaffPerformance.objects.filter(month=period)}
-
-
 @pytest.fixture
 def b():
     b = make_branch()
