@@ -63,7 +63,8 @@ def reminders_run(*, business_date: dt.date) -> dict[str, int]:
                            escalate=kind == ReminderKind.ESCALATE)
             counts[name] = len(rows)
             inserted += rows
-            audit_many(actor=BATCH, action=f"reminder.{kind}", model_label="approvals.reminder", rows=[
+            audit_many(actor=BATCH, action="reminder.escalate" if kind == ReminderKind.ESCALATE else "reminder.remind",
+                       model_label="approvals.reminder", rows=[
                 (pk, None, {target.removesuffix("_id"): obj, "escalated_to": esc,
                             "business_date": business_date.isoformat()}) for pk, obj, esc in rows])
         notify_reminders([pk for pk, _obj, _esc in inserted])

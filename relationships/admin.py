@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -18,6 +19,7 @@ from permissions.admin_base import ScopedAdmin, is_admin_user, reason_action
 from permissions.authority import is_hq_office, may_administer
 from permissions.services import attach_close, attach_open, qualification_record, qualification_set_validity
 from relationships import calendar_admin  # noqa: F401  (R-CAL-1: HQ's calendar days and years)
+from relationships.audit import ACTION_LABELS, action_words, change_words, entity_words
 from relationships.models import AuditEntry, Organisation, PiiAccess, Qualification, QualificationKind, Staff
 from relationships.people_admin import MembershipInline, staff_change_action
 
@@ -173,18 +175,60 @@ class HQOnlyAdmin(ScopedAdmin):
         return self.has_module_permission(request)
 
 
+class AuditActionFilter(admin.SimpleListFilter):
+    """The actions by their labels (issue 19); the key stays the query value."""
+
+    title = gettext_lazy("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return sorted(((key, action_words(key)) for key in ACTION_LABELS), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+def _changes_html(entry: AuditEntry, values) -> str:
+    rows = change_words(entry.target_model, values)
+    if not rows:
+        return "—"
+    return format_html("<table>{}</table>", format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(HQOnlyAdmin):
+    """The trail in the reader's words (issue 19): an action by its label, a row's kind by its model's name and
+    before/after by the fields' names; the action key stays searchable."""
+
     scope = staticmethod(lambda user: AuditEntry.objects.all() if is_hq_office(user) else AuditEntry.objects.none())
-    list_display = ("at", "recorded_by", "action", "target_model", "target_id")
-    list_filter = ("action",)
-    search_fields = ("actor_label", "target_id")
+    list_display = ("at", "recorded_by", "what", "entity", "target_id")
+    list_filter = (AuditActionFilter,)
+    search_fields = ("actor_label", "target_id", "action")
     ordering = ("-at", "-id")
     show_full_result_count = False
+    fields = ("at", "recorded_by", "what", "entity", "target_id", "before_words", "after_words")
+    readonly_fields = fields
 
     @admin.display(description=gettext_lazy("recorded by"), ordering="actor_label")
     def recorded_by(self, entry):
         return actor_words(entry.actor_label)
+
+    @admin.display(description=gettext_lazy("action"), ordering="action")
+    def what(self, entry):
+        return action_words(entry.action)
+
+    @admin.display(description=gettext_lazy("object type"), ordering="target_model")
+    def entity(self, entry):
+        return entity_words(entry.target_model)
+
+    @admin.display(description=gettext_lazy("before"))
+    def before_words(self, entry):
+        return _changes_html(entry, entry.before)
+
+    @admin.display(description=gettext_lazy("after"))
+    def after_words(self, entry):
+        return _changes_html(entry, entry.after)
 
 
 @admin.register(PiiAccess)

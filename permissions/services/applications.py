@@ -229,5 +229,9 @@ def application_apply(*, actor, application_id: int) -> PermissionApplication:
         app.save(update_fields=["status", "applied_by", "applied_at", "role"])
         register_append(event=event, actor=actor, branch=app.branch, application=app, subject_user=app.subject,
                   what=_what(app), reason=app.reason, detail={"before": before, "after": after})
-        audit(actor=actor, action=f"permission.{event}", target=app, before=before, after=after)
+        # each key in full, as relationships.audit.ACTION_LABELS names it
+        audit(actor=actor, action={RegisterEvent.GRANTED: "permission.granted",
+                                   RegisterEvent.ADJUSTED: "permission.adjusted",
+                                   RegisterEvent.REVOKED: "permission.revoked"}[event],
+              target=app, before=before, after=after)
     return app

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.actors import actor_words
 from common.guards import append_only_guards
 
 
@@ -28,7 +29,9 @@ class AuditEntry(models.Model):
         triggers = append_only_guards()
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+        # Issue 19: the admin's title and breadcrumbs read this; the action key is not words (the page shows
+        # the action's label, relationships.audit.action_words).
+        return f"{self.at:%Y-%m-%d %H:%M} {actor_words(self.actor_label)}"
 
 
 class PiiAccess(models.Model):
