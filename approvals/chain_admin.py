@@ -7,10 +7,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from approvals.chain_services import chain_activate, chain_in_use, chain_new_version
 from approvals.models import Chain, ChainStep
+from approvals.models.chains import chain_name
 from permissions.admin_base import HQOfficeAdmin
 from permissions.authority import is_hq_office
 from relationships.audit import audit
@@ -19,6 +21,17 @@ from relationships.models import RelationshipType
 
 def _chain_codes() -> set[str]:
     return set(Chain.objects.values_list("code", flat=True))
+
+
+def _active_chain_name(code_field: str) -> Subquery:
+    return Subquery(Chain.objects.filter(code=OuterRef(code_field), active=True).values("name")[:1])
+
+
+def _chain_label(code: str, name: str | None) -> str:
+    """A type's chain by the label of its active version (issue 19); "—" for none, the code if no chain has it."""
+    if not code:
+        return "—"
+    return chain_name(code=code, name=name) if name is not None else code
 
 
 class RelationshipTypeForm(forms.ModelForm):
@@ -41,9 +54,28 @@ class RelationshipTypeForm(forms.ModelForm):
 class RelationshipTypeAdmin(HQOfficeAdmin):
     scope = staticmethod(lambda user: RelationshipType.objects.all())
     form = RelationshipTypeForm
-    list_display = ("code", "name", "name_en", "creation", "qualification", "chain_late", "chain_always",
-                    "reservable", "sort_order")
+    # Issue 19: the list reads in the reader's language — a type by its name in that language, a chain by its
+    # label; the codes are the change form's (HQ types them there).
+    list_display = ("shown_name", "creation", "qualification", "late_chain", "always_chain", "reservable",
+                    "sort_order")
     ordering = ("sort_order", "code")
+    search_fields = ("code", "name", "name_en")
+
+    @admin.display(description=_("name"), ordering="name")
+    def shown_name(self, rtype):
+        return rtype.label
+
+    @admin.display(description=_("approval chain when late"), ordering="chain_late")
+    def late_chain(self, rtype):
+        return _chain_label(rtype.chain_late, rtype.late_chain_name)
+
+    @admin.display(description=_("approval chain always"), ordering="chain_always")
+    def always_chain(self, rtype):
+        return _chain_label(rtype.chain_always, rtype.always_chain_name)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(late_chain_name=_active_chain_name("chain_late"),
+                                                      always_chain_name=_active_chain_name("chain_always"))
 
     def get_readonly_fields(self, request, obj=None):
         return ("code",) if obj is not None else ()
@@ -80,8 +112,10 @@ class ChainAdmin(HQOfficeAdmin):
     scope = staticmethod(lambda user: Chain.objects.all())
     fields = ("code", "version", "name", "active")
     readonly_fields = ("version", "active")
-    list_display = ("code", "version", "shown_name", "active")
+    # Issue 19: a chain is listed by its label; its code is the change form's (HQ types it when adding one).
+    list_display = ("shown_name", "version", "active")
     list_filter = ("active",)
+    search_fields = ("code", "name")
     ordering = ("code", "-version")
     inlines = [ChainStepInline]
     actions = ["new_version", "activate"]
