@@ -23,6 +23,7 @@ from permissions import (
     signin_admin,  # noqa: F401  (registers the locked accounts; unregisters django-otp's)
 )
 from permissions.admin_base import ScopedAdmin, is_admin_user, reason_action
+from permissions.auth_admin import PermissionWordsMixin  # also registers Django's groups, worded (issue 19)
 from permissions.authority import administered_branch_ids, is_hq_office
 from permissions.models import (
     ApplicationStatus,
@@ -43,8 +44,9 @@ User = get_user_model()
 # Users
 # --------------------------------------------------------------------------------------------------
 
-class ScopedUserAdmin(UserAdmin):
-    """Branch users only; a branch admin edits names and e-mail; roles change by application (R-PERM-2)."""
+class ScopedUserAdmin(PermissionWordsMixin, UserAdmin):
+    """Branch users only; a branch admin edits names and e-mail; roles change by application (R-PERM-2). Its
+    permission picker names each permission in the reader's language (issue 19)."""
 
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
     list_filter = ("is_active", "is_staff")
