@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from approvals.chain_services import chain_activate, chain_in_use, chain_new_version
@@ -21,6 +22,11 @@ from relationships.models import RelationshipType
 
 def _chain_codes() -> set[str]:
     return set(Chain.objects.values_list("code", flat=True))
+
+
+def _literal(code: str):
+    """A code on a change form, as the literal HQ types elsewhere (a type's chain fields), not as words."""
+    return format_html("<code>{}</code>", code)
 
 
 def _active_chain_name(code_field: str) -> Subquery:
@@ -78,7 +84,16 @@ class RelationshipTypeAdmin(HQOfficeAdmin):
                                                       always_chain_name=_active_chain_name("chain_always"))
 
     def get_readonly_fields(self, request, obj=None):
-        return ("code",) if obj is not None else ()
+        return ("code_literal",) if obj is not None else ()
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        return ["code_literal", *(f for f in fields if f not in ("code", "code_literal"))] if obj is not None \
+            else fields
+
+    @admin.display(description=_("code"))
+    def code_literal(self, rtype):
+        return _literal(rtype.code)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -126,7 +141,14 @@ class ChainAdmin(HQOfficeAdmin):
         return chain.label
 
     def get_readonly_fields(self, request, obj=None):
-        return ("code", "version", "active") if obj is not None else ("version", "active")
+        return ("code_literal", "version", "active") if obj is not None else ("version", "active")
+
+    def get_fields(self, request, obj=None):
+        return ("code_literal", "version", "name", "active") if obj is not None else self.fields
+
+    @admin.display(description=_("code"))
+    def code_literal(self, chain):
+        return _literal(chain.code)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -48,10 +48,15 @@ def test_the_chain_list_shows_each_chain_by_its_label_not_its_code(hq_client, la
     assert not set(CHAIN_CODES) & {w for part in words for w in part.split()}
 
 
-def test_the_chain_code_stays_on_the_change_form(hq_client):
+def test_the_codes_stay_on_the_change_forms_as_literals_not_words(hq_client):
     chain = Chain.objects.get(code="broker", active=True)
-    html = hq_client.get(reverse("admin:approvals_chain_change", args=[chain.pk])).content.decode()
-    assert "broker" in html
+    url = reverse("admin:approvals_chain_change", args=[chain.pk])
+    assert "<code>broker</code>" in hq_client.get(url).content.decode()
+    assert "broker" not in " ".join(_words(hq_client, url, "zh-hans"))
+    url = reverse("admin:relationships_relationshiptype_change", args=["MAINTENANCE"])
+    html = hq_client.get(url).content.decode()
+    assert "<code>MAINTENANCE</code>" in html and 'name="code"' not in html  # not editable once created
+    assert "MAINTENANCE" not in " ".join(_words(hq_client, url, "zh-hans"))
 
 
 @pytest.mark.parametrize("lang, present, absent", [
