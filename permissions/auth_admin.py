@@ -105,4 +105,6 @@ admin.site.register(Group, WordedGroupAdmin)
 # translates them. Marked here so that makemessages keeps them in our catalogue.
 DJANGO_WORDS = [
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+    # the help of every multiple choice (the group's and the user's pickers), the keys named in Chinese
+    gettext_noop("Hold down “Control”, or “Command” on a Mac, to select more than one."),
 ]

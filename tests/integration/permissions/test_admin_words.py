@@ -48,6 +48,7 @@ def test_the_group_form_names_each_permission_in_the_readers_language(superuser_
         assert label in parts, (label, [p for p in parts if "|" in p][:10])
     if lang == "zh-hans":
         assert not [p for p in parts if "Can " in p or "Axes" in p or "Guardian" in p or "Otp_" in p]
+        assert "按住控制键（苹果电脑上为命令键）可选择多项。" in parts  # Django's help, ours in Chinese
 
 
 def test_the_user_form_names_each_permission_in_the_readers_language(superuser_client):
