@@ -16,12 +16,14 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from approvals.models import CaseAction, CaseStep, Post, PostAssignment, StepState
 from approvals.notices import StepAssignee
 from approvals.notifications import Message, deliver, holders_of
 from approvals.services import post_assign
 from approvals.waiting import current_steps, escalation_heads
+from common import wording
 from permissions.authority import is_hq_office
 from permissions.models import RegisterEvent, Role, RoleKind
 from permissions.services import register_append
@@ -143,9 +145,10 @@ def step_reassign(*, actor, step_id: int, to_user, reason: str) -> CaseStep:
                             "case": step.case_id, "order": step.order, "post": Post(step.post).label},
                         reason=reason, detail={"step": step.pk, "from": previous})
         with translation.override(settings.LANGUAGE_CODE):
-            deliver([Message(to_user.pk, _("Approval case #%(id)s is handed to you") % {"id": step.case_id},
-                             _("A step of approval case #%(id)s was handed to you: %(reason)s") % {
-                                 "id": step.case_id, "reason": reason},
-                             reverse("approvals:case", args=[step.case_id]))])
+            deliver([Message(to_user.pk, wording.Message(gettext_noop("Approval case #%(id)s is handed to you"),
+                                                         {"id": step.case_id}),
+                             wording.Message(gettext_noop("A step of approval case #%(id)s was handed to you: "
+                                                          "%(reason)s"), {"id": step.case_id, "reason": reason}),
+                             reverse("approvals:case", args=[step.case_id]))])  # the reason as typed
     return step
 

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
+from common.wording import recognise, render_value
 
 
 class ReminderKind(models.TextChoices):
@@ -57,8 +58,12 @@ class Notification(models.Model):
     """A message in the site (R-APR-9): what the e-mail says, for the user without an address or who opted out."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    # As worded when it was written (in the site's language), and for rows from before messages were stored.
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"))
+    # The same as messages (common.wording: msgid and parameters), read in the reader's language.
+    subject_message = models.JSONField(_("subject"), null=True, blank=True, editable=False)
+    body_message = models.JSONField(_("message"), null=True, blank=True, editable=False)
     link = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
@@ -75,7 +80,21 @@ class Notification(models.Model):
                                 condition=Q(read_at__isnull=True))]
 
     def __str__(self) -> str:
-        return self.subject
+        return self.subject_shown
+
+    @property
+    def subject_shown(self) -> str:
+        """The subject in the language active now; a row from before messages were stored has its text, recognised
+        in the catalogue where it can be (else shown as worded then)."""
+        return _shown(self.subject_message, self.subject)[:200]
+
+    @property
+    def body_shown(self) -> str:
+        return _shown(self.body_message, self.body)
+
+
+def _shown(message, text: str) -> str:
+    return render_value(recognise(text) if message is None else message)
 
 
 class NotificationPreference(models.Model):

@@ -5,6 +5,9 @@ Every message is a `Notification` row written in the caller's transaction (so th
 without an address still learns of it); for a user with an address who wants e-mail (the digest goes to every
 address) the row names the address, and the e-mail is sent by a Celery task after the commit: a rollback sends
 nothing. The task receives the row's id; the row records when it was sent, so a retry never sends twice.
+The subject and body are stored as messages (`common.wording`: msgid and parameters, issue 19) and read in the
+reader's language: the page in the language it is read in, the e-mail in the recipient's — the site's language
+(`LANGUAGE_CODE`), since nothing records another for a user. The text columns keep them worded in that language.
 A message's `key` makes it once-only where a re-run must not repeat it (a reminder, a day's digest).
 """
 from __future__ import annotations
@@ -21,11 +24,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from approvals.models import ApprovalCase, CaseStatus, CaseStep, PostAssignment, StepState
 from approvals.notices import Notification, NotificationPreference, Reminder, ReminderKind
 from approvals.waiting import current_steps
+from common import wording
 from permissions.models import Role, RoleKind
 from relationships.audit import audit
 from relationships.models import Staff
@@ -37,6 +41,9 @@ mailer: list[Callable[[int], None]] = []
 
 @dataclass(frozen=True)
 class Message:
+    """One notification to write. `subject` and `body` are `common.wording.Message`s (a plain text is stored as
+    it is)."""
+
     user_id: int
     subject: str
     body: str
@@ -66,6 +73,7 @@ def deliver(messages: Sequence[Message], *, digest: bool = False) -> list[int]:
             continue
         wants_mail = bool(user.email) and (digest or m.user_id not in digest_only)
         rows.append(Notification(user_id=m.user_id, subject=m.subject[:200], body=m.body, link=m.link[:200],
+                                 subject_message=wording.to_json(m.subject), body_message=wording.to_json(m.body),
                                  key=m.key, email_to=user.email if wants_mail else ""))
     created = Notification.objects.bulk_create(rows, batch_size=2000)
     to_mail = [n.pk for n in created if n.email_to]
@@ -89,8 +97,9 @@ def notification_mail_send(*, notification_id: int) -> bool:
         n = Notification.objects.select_for_update().filter(pk=notification_id).first()
         if n is None or not n.email_to or n.emailed_at is not None:
             return False
-        body = n.body + (f"\n\n{settings.SITE_URL}{n.link}" if n.link else "")
-        send_mail(n.subject, body, settings.DEFAULT_FROM_EMAIL, [n.email_to], fail_silently=False)
+        with translation.override(settings.LANGUAGE_CODE):  # the recipient's language (see the module's doc)
+            subject, body = n.subject_shown, n.body_shown + (f"\n\n{settings.SITE_URL}{n.link}" if n.link else "")
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [n.email_to], fail_silently=False)
         n.emailed_at = timezone.now()
         n.save(update_fields=["emailed_at"])
     return True
@@ -145,7 +154,15 @@ def _case_link(case_id: int) -> str:
 
 
 def _chinese():
+    """The site's language: the stored text columns are worded in it (the messages are read in the reader's)."""
     return translation.override(settings.LANGUAGE_CODE)
+
+
+# A decided case's status as the message of its label (CaseStatus's labels, the same msgids).
+CASE_STATUS_WORDS = {CaseStatus.PENDING: gettext_noop("pending"),
+                     CaseStatus.RETURNED: gettext_noop("returned for correction"),
+                     CaseStatus.APPROVED: gettext_noop("approved"), CaseStatus.REJECTED: gettext_noop("rejected"),
+                     CaseStatus.WITHDRAWN: gettext_noop("withdrawn")}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,8 +194,9 @@ def notify_steps_waiting(case_ids: Iterable[int]) -> list[int]:
         for step_id, case_id, post, org, applicant, filer in steps:
             for user_id in holders.get((post, org), set()) - {applicant, filer}:
                 messages.append(Message(
-                    user_id, _("Approval case #%(id)s waits for you") % {"id": case_id},
-                    _("A step of approval case #%(id)s now waits for your decision.") % {"id": case_id},
+                    user_id, wording.Message(gettext_noop("Approval case #%(id)s waits for you"), {"id": case_id}),
+                    wording.Message(gettext_noop("A step of approval case #%(id)s now waits for your decision."),
+                                    {"id": case_id}),
                     _case_link(case_id), key=f"wait:{step_id}:{user_id}"))
     return deliver(messages)
 
@@ -198,9 +216,11 @@ def _case_people(case: ApprovalCase) -> set[int]:
 
 def notify_case_returned(case: ApprovalCase) -> list[int]:
     with _chinese():
-        return deliver([Message(uid, _("Approval case #%(id)s was returned to you") % {"id": case.pk},
-                                _("Approval case #%(id)s was returned for correction; correct and resubmit it, or "
-                                  "withdraw it.") % {"id": case.pk}, _case_link(case.pk))
+        return deliver([Message(uid, wording.Message(gettext_noop("Approval case #%(id)s was returned to you"),
+                                                     {"id": case.pk}),
+                                wording.Message(gettext_noop(
+                                    "Approval case #%(id)s was returned for correction; correct and resubmit it, or "
+                                    "withdraw it."), {"id": case.pk}), _case_link(case.pk))
                         for uid in _case_people(case)])
 
 
@@ -209,10 +229,10 @@ def notify_case_decided(case: ApprovalCase, *, actor=None, **_kwargs) -> list[in
     withdrawal)."""
     people = _case_people(case) - {getattr(actor, "pk", None)}
     with _chinese():
-        status = CaseStatus(case.status).label
-        return deliver([Message(uid, _("Approval case #%(id)s: %(status)s") % {"id": case.pk, "status": status},
-                                _("Approval case #%(id)s has been decided: %(status)s.") % {
-                                    "id": case.pk, "status": status},
+        values = {"id": case.pk, "status": wording.Message(CASE_STATUS_WORDS[case.status])}
+        return deliver([Message(uid, wording.Message(gettext_noop("Approval case #%(id)s: %(status)s"), values),
+                                wording.Message(gettext_noop("Approval case #%(id)s has been decided: %(status)s."),
+                                                values),
                                 _case_link(case.pk), key=f"decided:{case.pk}:{uid}")
                         for uid in people])
 
@@ -231,23 +251,25 @@ def notify_reminders(reminder_ids: Sequence[int]) -> list[int]:
     with _chinese():
         for rid, kind, case_id, post, org, esc, _cb, outlet, due in rows:
             if case_id and kind == ReminderKind.REMIND:
-                who, subject = holders.get((post, org), set()), _("Reminder: approval case #%(id)s is waiting")
-                body, link = _("Approval case #%(id)s has waited %(days)s working days for your decision."), \
-                    _case_link(case_id)
+                who, link = holders.get((post, org), set()), _case_link(case_id)
+                subject = gettext_noop("Reminder: approval case #%(id)s is waiting")
+                body = gettext_noop("Approval case #%(id)s has waited %(days)s working days for your decision.")
             elif case_id:
-                who, subject = heads.get(esc, set()), _("Escalated: approval case #%(id)s")
-                body, link = _("Approval case #%(id)s has waited %(days)s working days; it is escalated to you: "
-                               "decide it or hand it to another holder."), _case_link(case_id)
+                who, subject = heads.get(esc, set()), gettext_noop("Escalated: approval case #%(id)s")
+                body, link = gettext_noop("Approval case #%(id)s has waited %(days)s working days; it is escalated to "
+                                          "you: decide it or hand it to another holder."), _case_link(case_id)
             elif kind == ReminderKind.REMIND:
-                who, subject = outlets.get(outlet, set()), _("Reminder: a callback is overdue")
-                body, link = _("A callback due on %(due)s has not been made."), link_cb
+                who, subject = outlets.get(outlet, set()), gettext_noop("Reminder: a callback is overdue")
+                body, link = gettext_noop("A callback due on %(due)s has not been made."), link_cb
             else:
-                who, subject = heads.get(esc, set()), _("Escalated: an overdue callback")
-                body, link = _("A callback due on %(due)s has not been made; it is escalated to you."), link_cb
+                who, subject = heads.get(esc, set()), gettext_noop("Escalated: an overdue callback")
+                body, link = gettext_noop("A callback due on %(due)s has not been made; it is escalated to you."), \
+                    link_cb
             days = settings.APPROVAL_REMIND_DAYS if kind == ReminderKind.REMIND else settings.APPROVAL_ESCALATE_DAYS
-            values = {"id": case_id, "days": days, "due": due}
-            messages += [Message(uid, subject % values, body % values, link, key=f"reminder:{rid}:{uid}")
-                         for uid in who]
+            values: dict[str, object] = ({"id": case_id, "days": days} if case_id
+                                         else {"due": due.isoformat() if due else None})
+            messages += [Message(uid, wording.Message(subject, values), wording.Message(body, values), link,
+                                 key=f"reminder:{rid}:{uid}") for uid in who]
     return deliver(messages)
 
 
@@ -275,9 +297,11 @@ def digest_send(*, day: dt.date | None = None) -> int:
     messages = []
     with _chinese():
         for uid, c in counts.items():
-            body = _("Waiting for you today: %(steps)s approval steps, %(escalated)s escalated steps, %(returned)s "
-                     "returned cases.") % {"steps": c["steps"], "escalated": c["escalated"], "returned": c["returned"]}
-            messages.append(Message(uid, _("What waits for you on %(day)s") % {"day": day.isoformat()}, body,
+            body = wording.Message(gettext_noop(
+                "Waiting for you today: %(steps)s approval steps, %(escalated)s escalated steps, %(returned)s "
+                "returned cases."), {"steps": c["steps"], "escalated": c["escalated"], "returned": c["returned"]})
+            messages.append(Message(uid, wording.Message(gettext_noop("What waits for you on %(day)s"),
+                                                         {"day": day.isoformat()}), body,
                                     reverse("home"), key=f"digest:{day.isoformat()}:{uid}"))
     with transaction.atomic():
         return len(deliver(messages, digest=True))

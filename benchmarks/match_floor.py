@@ -239,10 +239,17 @@ SELECT c.rid AS id, c.event_id,
        CASE WHEN c.verdict IN ('held', 'deadline') OR c.rn > 1 THEN 'refused'
             WHEN c.verdict IS NOT NULL THEN 'flagged'
             WHEN d.rel_id IS NOT NULL THEN 'matched' ELSE 'pending_approval' END AS status,
-       CASE c.verdict WHEN 'held' THEN %(n_held)s WHEN 'deadline' THEN replace(%(n_deadline)s, '{d}', c.deadline::text)
-            WHEN 'name' THEN replace(%(n_name)s, '{d}', e.business_date::text)
-            WHEN 'attach' THEN %(n_attach)s WHEN 'kind' THEN %(n_kind)s WHEN 'qual' THEN %(n_qual)s
-            ELSE CASE WHEN c.rn > 1 THEN %(n_superseded)s ELSE '' END END AS note,
+       -- the note as its message (common.wording: msgid and parameters), built here as the product stores it
+       CASE c.verdict WHEN 'held' THEN jsonb_build_object('msg', %(n_held)s, 'params', '{}'::jsonb)
+            WHEN 'deadline' THEN jsonb_build_object('msg', %(n_deadline)s,
+                                                    'params', jsonb_build_object('deadline', c.deadline::text))
+            WHEN 'name' THEN jsonb_build_object('msg', %(n_name)s,
+                                                'params', jsonb_build_object('date', e.business_date::text))
+            WHEN 'attach' THEN jsonb_build_object('msg', %(n_attach)s, 'params', '{}'::jsonb)
+            WHEN 'kind' THEN jsonb_build_object('msg', %(n_kind)s, 'params', '{}'::jsonb)
+            WHEN 'qual' THEN jsonb_build_object('msg', %(n_qual)s, 'params', '{}'::jsonb)
+            ELSE CASE WHEN c.rn > 1 THEN jsonb_build_object('msg', %(n_superseded)s, 'params', '{}'::jsonb) END
+       END AS note,
        CASE WHEN c.verdict IS NULL AND c.rn = 1 THEN d.rel_id END AS rel_id,
        CASE WHEN c.verdict IS NULL AND c.rn = 1 THEN d.case_id END AS case_id,
        c.late AND c.unknown <> '[]'::jsonb AND c.verdict IS DISTINCT FROM 'held' AS cal
@@ -250,7 +257,8 @@ FROM f_cand c
 JOIN relationships_accountevent e ON e.id = c.event_id
 LEFT JOIN f_dec d ON d.event_id = c.event_id AND d.type_code = c.type_code;
 WITH old AS (SELECT r.id, r.status FROM reservations_reservation r JOIN f_out v ON v.id = r.id),
-upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = v.note, matched_event_id = v.event_id,
+upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = '', status_message = v.note,
+               matched_event_id = v.event_id,
                relationship_id = v.rel_id, approval_case_id = v.case_id,
                calendar_unknown_on = CASE WHEN v.cal THEN %(d)s::date ELSE r.calendar_unknown_on END,
                updated_at = now()
@@ -294,13 +302,14 @@ def _params(business_date: dt.date) -> dict:
         "t_broker": _("Broker development always needs the 3-level approval and the signed documents. [R-APR-5]"),
         "t_always": _("%(type)s always goes through approval.") % {"type": "{type}"},
         "t_cross": _("A developer's branch differs from the branch of the opening outlet. [R-MATCH-5]"),
-        "n_held": _("The customer already holds this relationship type."),
-        "n_deadline": _("Registered after the late-registration deadline %(deadline)s.") % {"deadline": "{d}"},
-        "n_name": _("The customer name differs from the name on the account opened on %(date)s.") % {"date": "{d}"},
-        "n_superseded": _("Superseded by the same staff member's earlier reservation."),
-        "n_attach": _("A participant's attach permission is closed."),
-        "n_kind": _("A participant may not hold this relationship type."),
-        "n_qual": _("A participant lacks the qualification this type needs."),
+        # The notes' msgids (the product stores each note as its message, read in the reader's language).
+        "n_held": "The customer already holds this relationship type.",
+        "n_deadline": "Registered after the late-registration deadline %(deadline)s.",
+        "n_name": "The customer name differs from the name on the account opened on %(date)s.",
+        "n_superseded": "Superseded by the same staff member's earlier reservation.",
+        "n_attach": "A participant's attach permission is closed.",
+        "n_kind": "A participant may not hold this relationship type.",
+        "n_qual": "A participant lacks the qualification this type needs.",
     }
 
 
@@ -371,7 +380,8 @@ FINGERPRINT = {
         "SELECT concat_ws('|', a.dedupe_key, c.reservation_id, c.staff_id, c.registered_at, c.late_workdays, "
         "c.shares) FROM approvals_caseclaimant c JOIN approvals_approvalcase a ON a.id = c.case_id"),
     "reservations_reservation": (
-        "SELECT concat_ws('|', r.id, r.status, r.status_note, r.matched_event_id, rel.customer_id, rel.type_id, "
+        "SELECT concat_ws('|', r.id, r.status, r.status_note, r.status_message, r.matched_event_id, rel.customer_id, "
+        "rel.type_id, "
         "a.dedupe_key, r.calendar_unknown_on) FROM reservations_reservation r "
         "LEFT JOIN relationships_relationship rel ON rel.id = r.relationship_id "
         "LEFT JOIN approvals_approvalcase a ON a.id = r.approval_case_id"),

@@ -10,8 +10,9 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connection
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from common import wording
 from common.actors import actor_label
 from relationships.models import RelationshipType
 
@@ -29,9 +30,9 @@ ORDER BY p.reservation_id, p.id
 
 _OUTCOMES_APPLY_SQL = """
 WITH v AS (SELECT * FROM ROWS FROM (jsonb_to_recordset(%s::jsonb)
-               AS (id bigint, status text, note text, event_id bigint, rel_id bigint, case_id bigint, cal boolean))
+               AS (id bigint, status text, note jsonb, event_id bigint, rel_id bigint, case_id bigint, cal boolean))
            WITH ORDINALITY AS v(id, status, note, event_id, rel_id, case_id, cal, n)),
-upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = v.note,
+upd AS (UPDATE reservations_reservation r SET status = v.status, status_note = '', status_message = v.note,
         matched_event_id = v.event_id, relationship_id = v.rel_id, approval_case_id = v.case_id,
         calendar_unknown_on = CASE WHEN v.cal THEN %s::date ELSE r.calendar_unknown_on END,
         updated_at = now()
@@ -58,7 +59,10 @@ class Participant(NamedTuple):
 
 
 class ReservationOutcome(NamedTuple):
-    """What the batch decided for one reservation: its new status and note, and what it matched or joined."""
+    """What the batch decided for one reservation: its new status and note, and what it matched or joined.
+
+    `note` is a `common.wording.Message` (stored as its msgid and parameters, read in the reader's language), or
+    "" for none."""
 
     reservation_id: int
     status: str
@@ -84,11 +88,11 @@ def attach_problem(parts: Sequence[Participant], rel_type: RelationshipType) -> 
     """R-ATT-1 re-checked at match time, on the data already fetched for the unit."""
     for p in parts:
         if not p.attach_open:
-            return _("A participant's attach permission is closed.")
+            return wording.Message(gettext_noop("A participant's attach permission is closed."))
         if p.kind not in rel_type.holder_kinds:
-            return _("A participant may not hold this relationship type.")
+            return wording.Message(gettext_noop("A participant may not hold this relationship type."))
         if rel_type.qualification not in p.qualifications:
-            return _("A participant lacks the qualification this type needs.")
+            return wording.Message(gettext_noop("A participant lacks the qualification this type needs."))
     return None
 
 
@@ -98,11 +102,14 @@ def reservation_outcomes_apply(*, actor, outcomes: Sequence[ReservationOutcome],
 
     `calendar_unknown`: reservations decided on a working-day count that went through a year neither calendar
     knows (R-CAL-1); they are marked with `business_date` for review once the calendar is loaded.
-    The outcomes travel as one JSON document (the quoting of seven parallel arrays cost more than the statement).
+    The outcomes travel as one JSON document (the quoting of seven parallel arrays cost more than the statement);
+    each note in it is its message (msgid and parameters, or null), which the statement stores as it is — in the
+    reservation's `status_message` and in the audit row's `note` — so that it is read in the reader's language.
     """
     if not outcomes:
         return
-    doc = json.dumps([{"id": o.reservation_id, "status": str(o.status), "note": o.note, "event_id": o.event_id,
+    doc = json.dumps([{"id": o.reservation_id, "status": str(o.status), "note": wording.to_json(o.note) or None,
+                       "event_id": o.event_id,
                        "rel_id": o.relationship_id, "case_id": o.case_id, "cal": o.reservation_id in calendar_unknown}
                       for o in outcomes])
     with connection.cursor() as cur:

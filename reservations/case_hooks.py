@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from approvals.models import CaseOutcome, CaseStatus
+from common import wording
 from performance.adjustments import adjustments_posted
 from performance.models import AdjustmentSource
 from relationships.audit import audit_many
@@ -30,18 +31,20 @@ def reservations_follow_case(case, *, relationship, actor) -> None:
     for r in rows:
         before = r.status
         r.updated_at = now
+        note: str | None = None  # a message (common.wording), read in the reader's language
         if relationship is not None and r.staff_id in holders:
-            r.status, r.relationship, r.status_note = ReservationStatus.MATCHED, relationship, ""
+            r.status, r.relationship = ReservationStatus.MATCHED, relationship
         elif relationship is not None:
             r.status = ReservationStatus.REFUSED
-            r.status_note = _("The final approver did not include this reservation's staff among the holders.")
+            note = gettext_noop("The final approver did not include this reservation's staff among the holders.")
         elif case.status == CaseStatus.WITHDRAWN:
-            r.status, r.status_note = ReservationStatus.REFUSED, _("The applicant withdrew the approval case.")
+            r.status, note = ReservationStatus.REFUSED, gettext_noop("The applicant withdrew the approval case.")
         else:
-            r.status, r.status_note = ReservationStatus.REFUSED, _("The approval case was rejected.")
-        changes.append((r.pk, {"status": before}, {"status": r.status, "note": r.status_note, "case": case.pk,
+            r.status, note = ReservationStatus.REFUSED, gettext_noop("The approval case was rejected.")
+        r.status_note, r.status_message = "", wording.Message(note).as_json() if note else None
+        changes.append((r.pk, {"status": before}, {"status": r.status, "note": r.status_message, "case": case.pk,
                                                   "relationship": relationship.pk if relationship else None}))
-    Reservation.objects.bulk_update(rows, ["status", "status_note", "relationship", "updated_at"])
+    Reservation.objects.bulk_update(rows, ["status", "status_note", "status_message", "relationship", "updated_at"])
     audit_many(actor=actor, action="reservation.case_decided", model_label="reservations.reservation", rows=changes)
 
 

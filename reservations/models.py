@@ -45,7 +45,12 @@ class Reservation(models.Model):
     valid_until = models.DateField(_("valid until"))
     status = models.CharField(_("status"), max_length=20, choices=ReservationStatus.choices,
                               default=ReservationStatus.ACTIVE)
+    # Why the status is what it is. A note the system wrote (the night's matching, an approval case's end) is a
+    # message (common.wording: msgid and parameters), shown in the reader's language; `status_note` is text as
+    # it was written — typed by a person, or a system note from before notes were messages. `note_shown` reads
+    # the message if there is one, else the text.
     status_note = models.CharField(_("note"), max_length=300, blank=True)
+    status_message = models.JSONField(_("note"), null=True, blank=True, editable=False)
     matched_event = models.ForeignKey(AccountEvent, null=True, blank=True, on_delete=models.PROTECT,
                                       related_name="reservations")
     relationship = models.ForeignKey(Relationship, null=True, blank=True, on_delete=models.PROTECT,
@@ -86,6 +91,11 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return _("Reservation #%(id)s") % {"id": self.pk}
+
+    @property
+    def note_shown(self) -> str:
+        """The note in the reader's language: the system's message, else the text as written."""
+        return self.status_note if self.status_message is None else render_value(self.status_message)
 
 
 class ReservationParticipant(models.Model):

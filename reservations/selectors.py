@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.models import CaseReason
 from common.actors import BATCH
+from common.wording import recognise, render_value
 from permissions.scoping import visible_account_events, visible_batch_runs, visible_reservations
 from relationships.models import AccountEvent, AccountType, AuditEntry, EventConflict, EventKind, MatchState
 from reservations.models import BatchRun, Reservation, ReservationStatus
@@ -129,6 +130,17 @@ def reservation_history(reservation: Reservation) -> list[dict]:
     """The reservation's audit trail, oldest first, in words: (time, who, what, reason). One query."""
     entries = (AuditEntry.objects.filter(target_model="reservations.reservation", target_id=str(reservation.pk))
                .order_by("at", "id")[:HISTORY_LIMIT])
-    return [{"at": e.at, "who": _who(e), "what": HISTORY_LABELS.get(e.action, _("changed")),
-             "reason": str((e.after or {}).get("reason") or "") if isinstance(e.after, dict) else ""}
+    return [{"at": e.at, "who": _who(e), "what": HISTORY_LABELS.get(e.action, _("changed")), "reason": _why(e.after)}
             for e in entries]
+
+
+def _why(after) -> str:
+    """The reason typed with the change (a withdrawal's), as typed; else the system's note, in the reader's
+    language — a message (common.wording), or the text of an entry written before notes were messages, recognised
+    in the catalogue where it can be (the trail is append-only: old entries keep their text)."""
+    if not isinstance(after, dict):
+        return ""
+    if after.get("reason"):
+        return str(after["reason"])
+    note = after.get("note")
+    return render_value(recognise(note) if isinstance(note, str) else note)

@@ -266,8 +266,9 @@ def reservation_correct_name(*, actor, reservation_id: int, staff: Staff, custom
         reservation.customer_name = name
         reservation.name_normalised = normalise_name(name)
         reservation.status = ReservationStatus.ACTIVE
-        reservation.status_note = ""
-        reservation.save(update_fields=["customer_name", "name_normalised", "status", "status_note", "updated_at"])
+        reservation.status_note, reservation.status_message = "", None
+        reservation.save(update_fields=["customer_name", "name_normalised", "status", "status_note", "status_message",
+                                        "updated_at"])
         audit(actor=actor, action="reservation.correct", target=reservation, before=before,
               after={"status": reservation.status, "customer_name": name})
         if reservation.matched_event_id:  # the opening is matched again by the next night (R-MATCH-2)

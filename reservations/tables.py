@@ -24,7 +24,7 @@ class ReservationTable(CompiledTable):
     status = tables.TemplateColumn(
         verbose_name=_("Status"), order_by=("status", "id"),
         template_code='<span class="status status-{{ record.status }}">{{ record.get_status_display }}</span>')
-    status_note = tables.Column(verbose_name=_("Note"), orderable=False, default="")
+    status_note = tables.Column(verbose_name=_("Note"), accessor="note_shown", orderable=False, default="")
 
     class Meta:
         model = Reservation

@@ -315,6 +315,6 @@ def night_report_csv(request, day: str):
                 yield first + ["", "", "", "", ""]
             for r in reservations:
                 yield first + [r.pk, r.staff.staff_no, r.get_status_display(),
-                               unknown if r.calendar_unknown_on else "", r.status_note]
+                               unknown if r.calendar_unknown_on else "", r.note_shown]
 
     return csv_stream_response([header], lines(), filename=f"night-{business_date.isoformat()}.csv")

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from common.spreadsheets import csv_writer
 from common.wording import render as render_reason
 from permissions.authority import is_hq_office
+from reservations.exchange.columns import FILE_FORMAT
 from reservations.exchange.forms import FeedUploadForm, NightlyForm
 from reservations.exchange.loading import upload_progress
 from reservations.exchange.registry import feed_formats, feed_sample
@@ -53,7 +54,8 @@ def feed_upload(request):
     feeds = FeedFile.objects.order_by("-loaded_at", "-id")[:50]
     uploads = FeedUpload.objects.select_related("uploaded_by", "feed").defer("content").order_by("-id")[:20]
     return render(request, "reservations/feeds.html", {"form": form, "feeds": feeds, "uploads": uploads,
-                                                            "nightly_form": NightlyForm(), "formats": feed_formats()})
+                                                            "nightly_form": NightlyForm(), "formats": feed_formats(),
+                                                            "file_format": FILE_FORMAT})
 
 
 @login_required

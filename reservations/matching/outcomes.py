@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from approvals.models import CaseReason
+from common import wording
 from relationships.models import RelationshipType
 from relationships.workdays import WorkdayCount, calendar_unknown_note, late_window
 from reservations.batch import Participant, ReservationOutcome, attach_problem, participants_of
@@ -64,7 +66,8 @@ def unit_outcomes(openings: dict[Key, Opening], candidates: dict[Key, list[Candi
             decided.update(c.reservation_id for c in cands)
             for c in cands:
                 res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED,
-                                    _("The customer already holds this relationship type."), op.event_id, None, None))
+                                    wording.Message(gettext_noop("The customer already holds this relationship type.")),
+                                    op.event_id, None, None))
             counts["refused"] += len(cands)
             outcome_of_event[op.event_id] = "already_held"
             continue
@@ -86,15 +89,15 @@ def unit_outcomes(openings: dict[Key, Opening], candidates: dict[Key, list[Candi
             if late and window.calendar_unknown:
                 calendar_unknown.add(c.reservation_id)
             if late and timezone.localtime(c.registered_at).date() > deadline:
-                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, _(
-                    "Registered after the late-registration deadline %(deadline)s.")
-                    % {"deadline": deadline}, op.event_id, None, None))
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, wording.Message(
+                    gettext_noop("Registered after the late-registration deadline %(deadline)s."),
+                    {"deadline": deadline.isoformat()}), op.event_id, None, None))
                 counts["refused"] += 1
                 continue
             if c.name_normalised != op.name_normalised:
-                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.FLAGGED, _(
-                    "The customer name differs from the name on the account opened on %(date)s.")
-                    % {"date": op.business_date}, op.event_id, None, None))
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.FLAGGED, wording.Message(
+                    gettext_noop("The customer name differs from the name on the account opened on %(date)s."),
+                    {"date": op.business_date.isoformat()}), op.event_id, None, None))
                 counts["flagged"] += 1
                 continue
             refusal = attach_problem(participants[c.reservation_id], rt)
@@ -114,8 +117,9 @@ def unit_outcomes(openings: dict[Key, Opening], candidates: dict[Key, list[Candi
         by_staff: dict[int, Candidate] = {}
         for c in valid:
             if c.staff_id in by_staff:
-                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, _(
-                    "Superseded by the same staff member's earlier reservation."), op.event_id, None, None))
+                res_updates.append(ReservationOutcome(c.reservation_id, ReservationStatus.REFUSED, wording.Message(
+                    gettext_noop("Superseded by the same staff member's earlier reservation.")), op.event_id, None,
+                    None))
                 counts["refused"] += 1
             else:
                 by_staff[c.staff_id] = c

@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from common import wording
 from common.actors import BATCH
 from performance.adjusted import relationships_create_bulk_adjusted
 from performance.classification import SILENT_THRESHOLD
@@ -167,13 +169,14 @@ def _match_unit(ids: list[int], business_date: dt.date, rel_type: RelationshipTy
     for h in hits:
         if h.already_held:
             res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.REFUSED,
-                                _("The customer already holds this relationship type."), h.event_id, None, None))
+                                wording.Message(gettext_noop("The customer already holds this relationship type.")),
+                                h.event_id, None, None))
             lapsed.append(h.assignment_id)
             counts["refused"] += 1
         elif not h.name_ok:
-            res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.FLAGGED, _(
-                "The customer name differs from the customer's name at the reactivation on %(date)s.")
-                % {"date": h.on}, h.event_id, None, None))
+            res_updates.append(ReservationOutcome(h.reservation_id, ReservationStatus.FLAGGED, wording.Message(
+                gettext_noop("The customer name differs from the customer's name at the reactivation on %(date)s."),
+                {"date": h.on.isoformat()}), h.event_id, None, None))
             counts["flagged"] += 1
         else:
             refusal = attach_problem(participants[h.reservation_id], rel_type)

@@ -233,7 +233,7 @@ def test_applicant_withdraws_before_the_final_step_but_not_at_it(b, three):
     case_withdraw(actor=b.staff.user, case_id=case.pk)
     assert _case(case).status == "withdrawn"
     r.refresh_from_db()
-    assert r.status == "refused" and r.status_note
+    assert r.status == "refused" and r.note_shown
 
     case2, _r2 = late_case(b)
     case_act(actor=three[0], case_id=case2.pk, decision="approve")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -65,3 +66,28 @@ def test_sample_files_are_for_hq_and_an_unknown_kind_answers_404(client, hq):
     assert hq.get("/reservations/feeds/samples/planets.csv").status_code == 404
     client.force_login(StaffFactory().user)
     assert client.get(reverse("reservations:feed_sample", args=["org"])).status_code == 403
+
+
+def _formats_section(html: str) -> str:
+    return html[html.index('<section class="card" id="formats"'):html.index("</section>", html.index('id="formats"'))]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_help_marks_literal_file_values_as_code_and_words_the_rest_in_the_readers_language(hq, language):
+    """Issue 19: codes a column takes, other columns' names and a date's format are the file's, in <code>; the
+    sentence around them is in the reader's language (in Chinese: no English word outside <code>)."""
+    html = hq.get("/reservations/feeds/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    section = _formats_section(html)
+    for code in ("open", "cancel_designation", "repurchase_start", "account_manager", "outlet_code", "YYYY-MM-DD",
+                 "staff_no:ratio", "MAINTENANCE", "true", "workday", "UTF-8", "2026-03-02T09:31:00+08:00"):
+        assert f"<code>{code}</code>" in section, code
+    words = re.sub(r"<code>.*?</code>|<[^>]+>", " ", section)
+    assert not re.search(r"(?<![\w-])[a-z]+_[a-z_]+", words), "a column name or code outside <code>"
+    label = html[html.index('<label for="id_file">'):].split("</label>")[0]
+    assert "<code>UTF-8</code>" in label
+    if language == "zh-hans":
+        assert "<code>open</code>（开户）" in section and "时区偏移" in section
+        english = set(re.findall(r"[A-Za-z]{3,}", words)) - {"CSV", "Excel", "xlsx"}
+        assert not english, english
+    else:
+        assert "<code>open</code>, <code>close</code>" in section and "offset from UTC" in section

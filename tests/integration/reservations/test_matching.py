@@ -69,7 +69,7 @@ def test_name_mismatch_flags_reservation_and_creates_nothing(staff, outlet):
     nightly("2026-03-03")
     assert _status(ok) == "matched"
     assert _status(bad) == "flagged"
-    assert "户名不一致" in Reservation.objects.get(pk=bad.pk).status_note
+    assert "户名不一致" in Reservation.objects.get(pk=bad.pk).note_shown  # read in zh-hans
     trail = AuditEntry.objects.get(action="reservation.match_outcome", target_id=str(bad.pk))
     assert trail.before == {"status": "active"} and trail.after["status"] == "flagged"
     assert trail.actor_label == "nightly-batch"

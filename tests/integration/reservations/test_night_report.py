@@ -7,6 +7,7 @@ import io
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from reservations.models import ReservationStatus
 from tests.support.factories import OutletFactory, RoleFactory, StaffFactory, make_id_number
@@ -44,7 +45,8 @@ def test_r_match_7_night_report_shows_outcomes_and_the_flagged_reservation_with_
     client.force_login(night["branch_user"])
     page = client.get(f"/reservations/runs/{DAY}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "matched, relationship created" in page and "no reservation" in page
-    assert f'/reservations/{night["flagged"].pk}/' in page and "户名不一致" in page  # as stored
+    assert f'/reservations/{night["flagged"].pk}/' in page
+    assert "differs from the name on the account" in page and "户名不一致" not in page  # the reader's language
     assert "[R-" not in page  # the reason in words, without the rule's code
     assert f'/reservations/{night["matched"].pk}/' not in page  # only the refused and flagged are listed
     assert f"/reservations/runs/{DAY}/outcomes.csv" in page
@@ -57,7 +59,9 @@ def test_r_match_7_night_file_has_a_line_per_opening_and_reservation_with_masked
     header, lines = rows[0], rows[1:]
     assert len(lines) == 3 and header[-1] == "reason"
     by_reservation = {line[6]: line for line in lines}
-    assert by_reservation[str(night["flagged"].pk)][-1] == night["flagged"].status_note
+    with translation.override("en"):  # the note in the reader's language (issue 19)
+        assert by_reservation[str(night["flagged"].pk)][-1] == night["flagged"].note_shown
+    assert "name on the account opened on" in by_reservation[str(night["flagged"].pk)][-1]
     assert by_reservation[""][5] == "no reservation"  # the opening nobody reserved
     text = "\n".join(",".join(line) for line in rows)
     assert not ID18.search(text) and not any(idn in text for idn in night["ids"])

@@ -283,7 +283,7 @@ def test_name_differing_from_the_reactivation_flags_the_reservation(outlet, staf
     event(OutletFactory(), idn, "transfer_in_branch", "2026-02-01 10:00", name="张叁")
     nightly("2026-02-01")
     assert secondary(idn) is None
-    assert _reload(r).status == "flagged" and "激活时的客户姓名不一致" in r.status_note
+    assert _reload(r).status == "flagged" and "激活时的客户姓名不一致" in r.note_shown
 
 
 def test_a_secondary_run_killed_between_units_resumes_to_the_same_result(outlet, staff, boss, monkeypatch, settings):
