@@ -16,6 +16,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
@@ -57,20 +58,18 @@ def app_words(app_label: str) -> str:
         return app_label
 
 
-def model_words(app_label: str, model_name: str) -> str:
-    label = f"{app_label}.{model_name}"
+def model_words(ct: ContentType) -> str:
+    label = f"{ct.app_label}.{ct.model}"
     if label in MODEL_NAMES:
         return str(MODEL_NAMES[label])
-    try:
-        return str(apps.get_model(app_label, model_name)._meta.verbose_name)
-    except LookupError:
-        return model_name
+    model = ct.model_class()
+    return str(model._meta.verbose_name) if model is not None else ct.model
 
 
 def permission_words(permission: Permission) -> str:
     """"<application> | <model> | <what it allows>", each in the reader's language."""
     ct = permission.content_type
-    model = model_words(ct.app_label, ct.model)
+    model = model_words(ct)
     action, _sep, rest = permission.codename.partition("_")
     if action in DEFAULT_ACTIONS and rest == ct.model:
         allows = str(DEFAULT_ACTIONS[action]) % {"model": model}

@@ -5,12 +5,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from common import wording
 from common.actors import actor_label, actor_user
 from relationships.models import AuditEntry
 
@@ -233,9 +234,11 @@ def action_words(action: str) -> str:
 
 
 def _model(label: str) -> type[models.Model] | None:
+    """The model an entry's label names, through the content types (cached per process), None when gone."""
+    app_label, _dot, model_name = label.partition(".")
     try:
-        return apps.get_model(label)
-    except (LookupError, ValueError):
+        return ContentType.objects.get_by_natural_key(app_label, model_name.lower()).model_class()
+    except ContentType.DoesNotExist:
         return None
 
 
@@ -259,6 +262,8 @@ def _field(model: type[models.Model] | None, key: str) -> models.Field | None:
 
 
 def _value_words(value: Any, field: models.Field | None) -> str:
+    if isinstance(value, dict) and ("msg" in value or "join" in value):
+        return wording.render_value(value)  # a note stored as a message (common.wording), in the reader's words
     if isinstance(value, dict):
         return "; ".join(f"{_key_words(None, k)}: {_value_words(v, None)}" for k, v in value.items())
     if isinstance(value, list):

@@ -14,9 +14,10 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from common.actors import BATCH
-from relationships.audit import ACTION_LABELS, audit, audit_many
+from relationships.audit import ACTION_LABELS, audit, audit_many, change_words
 from relationships.models import AuditEntry
 from tests.integration.platform.test_words_walker import Text
 from tests.support.approvals import hq_admin
@@ -158,3 +159,13 @@ def test_audit_filter_lists_actions_by_their_labels_and_the_key_stays_searchable
     assert [e.action for e in filtered] == ["callback.record"]
     searched = hq_client.get(url, {"q": "match_outcome"}).context["cl"].result_list
     assert [e.action for e in searched] == ["reservation.match_outcome"]
+
+
+@pytest.mark.parametrize("lang, expected", [("en", "The customer name differs"), ("zh-hans", "客户姓名")])
+def test_a_note_stored_as_a_message_reads_in_the_readers_language_on_the_audit_entry(lang, expected):
+    """Issue 19: the night's notes are messages (common.wording); the trail shows them in words, not as JSON."""
+    note = {"msg": "The customer name differs from the name on the account opened on %(date)s.",
+            "params": {"date": "2026-10-20"}}
+    with translation.override(lang):
+        pairs = change_words("reservations.reservation", {"note": note})
+    assert len(pairs) == 1 and expected in pairs[0][1] and "msg" not in pairs[0][1]
