@@ -26,7 +26,7 @@ from approvals.waiting import current_steps, escalation_heads
 from common import wording
 from permissions.authority import is_hq_office
 from permissions.models import RegisterEvent, Role, RoleKind
-from permissions.services import register_append
+from permissions.services import label_message, register_append
 from relationships.audit import audit
 from relationships.models import Organisation, OrgKind
 
@@ -46,10 +46,13 @@ def _register_branch(organisation: Organisation) -> int | None:
 
 
 def _what(a: PostAssignment) -> str:
-    text = f"{a.get_post_display()} @ {a.organisation.name}: {a.valid_from:%Y-%m-%d} – " \
-           f"{a.valid_to.strftime('%Y-%m-%d') if a.valid_to else '…'}"
+    """The designation as the register says it: a message (the post's label nested), rendered when read."""
+    text = wording.Message(gettext_noop("%(post)s @ %(organisation)s: %(from)s – %(to)s"), {
+        "post": label_message(Post(a.post).label), "organisation": a.organisation.name,
+        "from": a.valid_from.isoformat(), "to": a.valid_to.isoformat() if a.valid_to else "…"})
     if a.delegate_for_id and a.delegate_for is not None:
-        text += " · " + _("delegate for %(user)s") % {"user": a.delegate_for.user.get_username()}
+        return wording.Joined(" · ", [text, wording.Message(gettext_noop("delegate for %(user)s"),
+                                                {"user": a.delegate_for.user.get_username()})])
     return text
 
 
@@ -141,8 +144,8 @@ def step_reassign(*, actor, step_id: int, to_user, reason: str) -> CaseStep:
                                   after={"assignee": to_user.get_username()})
         register_append(event=RegisterEvent.STEP_REASSIGNED, actor=actor,
                         branch=_register_branch(step.organisation), subject_user=to_user,
-                        what=_("Case #%(case)s, step %(order)s: %(post)s") % {
-                            "case": step.case_id, "order": step.order, "post": Post(step.post).label},
+                        what=wording.Message(gettext_noop("Case #%(case)s, step %(order)s: %(post)s"), {
+                            "case": step.case_id, "order": step.order, "post": label_message(Post(step.post).label)}),
                         reason=reason, detail={"step": step.pk, "from": previous})
         with translation.override(settings.LANGUAGE_CODE):
             deliver([Message(to_user.pk, wording.Message(gettext_noop("Approval case #%(id)s is handed to you"),

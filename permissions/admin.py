@@ -238,8 +238,13 @@ class PermissionApplicationAdmin(ScopedAdmin):
 @admin.register(PermissionRegisterEntry)
 class PermissionRegisterAdmin(ScopedAdmin):
     scope = scoping.visible_register_entries
-    list_display = ("at", "event", "branch", "subject_label", "what", "applicant_label", "approver_label",
+    list_display = ("at", "event", "branch", "subject_label", "what_words", "applicant_label", "approver_label",
                     "applier_label", "recorded_by")
+    # The change page reads as the register does (issue 19): what and the detail in words, the actor and the
+    # sign-off as pages show them; the stored message itself is not shown.
+    fields = ("at", "event", "branch", "application", "subject_label", "subject_user", "subject_staff",
+              "what_words", "reason", "applicant_label", "signoff_words", "approver_label", "applier_label",
+              "recorded_by", "actor", "detail_words")
     list_filter = ("event", "branch")
     search_fields = ("subject_label", "what", "reason", "applicant_label", "actor_label")
     list_select_related = ("branch",)
@@ -252,8 +257,20 @@ class PermissionRegisterAdmin(ScopedAdmin):
     def recorded_by(self, entry):
         return entry.actor_text  # a system actor in words (issue 19)
 
+    @admin.display(description=gettext_lazy("what"))
+    def what_words(self, entry):
+        return entry.what_text  # rendered from its message in the reader's language
+
+    @admin.display(description=gettext_lazy("applicant's sign-off"))
+    def signoff_words(self, entry):
+        return entry.signoff_text
+
+    @admin.display(description=gettext_lazy("detail"))
+    def detail_words(self, entry):
+        return exports.detail_words(entry.detail)
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return self.fields
 
     def get_list_filter(self, request):
         return ("event",) if administered_branch_ids(request.user) is not None else self.list_filter

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from common.actors import actor_words
 from common.constraints import valid_choice
 from common.guards import append_only_guards
+from common.wording import recognise, render_value
 from relationships.models import Organisation
 
 _SIGNOFF_STAMP = re.compile(r"\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})([+-]\d{4}) sha256:([0-9a-f]+)\]")
@@ -186,6 +187,9 @@ class PermissionRegisterEntry(models.Model):
     """R-PERM-3 / R-ATT-1: the permission register (登记簿). Append-only: triggers refuse UPDATE, DELETE and TRUNCATE.
 
     Labels are copied as text so that the register reads the same whatever happens to the rows it names.
+    `what` is that frozen text, in the language of whoever wrote the entry; `what_message` is the same as a
+    message (`common.wording`: msgid and parameters, choice labels nested as messages), rendered in the reader's
+    language (issue 19). An entry written before messages were stored has only the text (`what_text`).
     """
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
@@ -206,6 +210,7 @@ class PermissionRegisterEntry(models.Model):
                                       blank=True, on_delete=models.PROTECT, related_name="+")
     subject_label = models.CharField(_("concerns"), max_length=150)
     what = models.CharField(_("what"), max_length=300)
+    what_message = models.JSONField(_("what (message)"), null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     signoff = models.CharField(_("applicant's sign-off"), max_length=400, blank=True)
     detail = models.JSONField(_("detail"), null=True, blank=True)
@@ -227,6 +232,14 @@ class PermissionRegisterEntry(models.Model):
     @property
     def signoff_text(self) -> str:
         return signoff_words(self.signoff, self.applicant_label)
+
+    @property
+    def what_text(self) -> str:
+        """What the entry records, in the reader's language (issue 19): its message; for an entry without one, its
+        text as the catalogue recognises it, else as it was written."""
+        if self.what_message is not None:
+            return render_value(self.what_message)
+        return str(recognise(self.what))
 
 
 

@@ -11,8 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.actors import BATCH
+from common.wording import Message
 from permissions.authority import may_administer
 from permissions.models import RegisterEvent
 from permissions.services import StaffPermissions, register_append, staff_permissions_sync
@@ -73,7 +75,8 @@ def staff_leave(*, actor, staff: Staff, on: dt.date, reason: str) -> Staff:
             staff.save(update_fields=["attach_open"])
             register_append(event=RegisterEvent.ATTACH_CLOSED, actor=actor, branch=staff.outlet.branch_id,
                             subject_user=staff.user, subject_staff=staff,
-                            what=_("Attach permission closed from %(date)s (leaving)") % {"date": on.isoformat()},
+                            what=Message(gettext_noop("Attach permission closed from %(date)s (leaving)"),
+                                         {"date": on.isoformat()}),
                             reason=reason, detail={"before": {"attach_open": True},
                                                    "after": {"attach_open": False, "from": on.isoformat()}})
             audit(actor=actor, action="staff.attach_close", target=staff, before={"attach_open": True},

@@ -22,7 +22,7 @@ class RegisterTable(CompiledTable):
     branch = tables.Column(verbose_name=_("Branch company"), accessor="branch__name", orderable=False,
                            default="—")
     subject = tables.Column(verbose_name=_("Concerns"), accessor="subject_label", orderable=False)
-    what = tables.Column(verbose_name=_("What"), orderable=False)
+    what = tables.Column(verbose_name=_("What"), accessor="what_text", orderable=False)
     reason = tables.Column(verbose_name=_("Reason"), orderable=False, default="")
     applicant = tables.Column(verbose_name=_("Applicant"), accessor="applicant_label", orderable=False, default="")
     signoff = tables.Column(verbose_name=_("Applicant's sign-off"), accessor="signoff_text", orderable=False,

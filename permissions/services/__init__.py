@@ -22,7 +22,14 @@ from permissions.services.applications import (
     application_withdraw,
 )
 from permissions.services.branch_admins import BRANCH_ADMIN_PERMS, branch_admin_assign, branch_admin_remove
-from permissions.services.register import register_append, register_label, role_snapshot, role_text
+from permissions.services.register import (
+    label_message,
+    register_append,
+    register_label,
+    role_snapshot,
+    role_text,
+    what_message,
+)
 from permissions.services.staff_permissions import (
     StaffPermissions,
     attach_close,
@@ -36,5 +43,6 @@ __all__ = [
     "APPLICABLE_KINDS", "BRANCH_ADMIN_PERMS", "SIGNOFF_STATEMENT", "StaffPermissions", "application_apply",
     "application_approve", "application_file", "application_reject", "application_withdraw", "attach_close",
     "attach_open", "branch_admin_assign", "branch_admin_remove", "qualification_record", "qualification_set_validity",
-    "register_append", "register_label", "role_snapshot", "role_text", "staff_permissions_sync",
+    "label_message", "register_append", "register_label", "role_snapshot", "role_text", "what_message",
+    "staff_permissions_sync",
 ]

@@ -10,8 +10,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
+from common.wording import Message
 from permissions.authority import administered_branch_ids, may_administer, may_apply, may_decide, user_branch_ids
 from permissions.models import (
     ApplicationAction,
@@ -38,16 +39,17 @@ SIGNOFF_STATEMENT = gettext_lazy("I, %(user)s, apply for this change of permissi
                                  "my duties and acknowledge that it is recorded in the permission register.")
 
 
-def _what(app: PermissionApplication) -> str:
+def _what(app: PermissionApplication) -> Message:
+    """What the application asks, as a message (the register renders it in its reader's language)."""
     new = role_text(app.role_kind, app.organisation)
     if app.action == ApplicationAction.GRANT:
-        return _("grant %(role)s") % {"role": new}
+        return Message(gettext_noop("grant %(role)s"), {"role": new})
     before = app.role_before or {}
-    old = f"{RoleKind(before.get('kind', app.role_kind)).label} @ {before.get('organisation_name', '?')} " \
-          f"({before.get('organisation_code', '?')})"
+    old = role_text(before.get("kind", app.role_kind), name=before.get("organisation_name", "?"),
+                    code=before.get("organisation_code", "?"))
     if app.action == ApplicationAction.REVOKE:
-        return _("revoke %(role)s") % {"role": old}
-    return _("adjust %(old)s to %(new)s") % {"old": old, "new": new}
+        return Message(gettext_noop("revoke %(role)s"), {"role": old})
+    return Message(gettext_noop("adjust %(old)s to %(new)s"), {"old": old, "new": new})
 
 
 def _signoff(applicant, payload: dict, at: dt.datetime) -> str:

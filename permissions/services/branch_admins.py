@@ -4,8 +4,10 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from guardian.shortcuts import assign_perm, remove_perm
 
+from common.wording import Message
 from permissions.authority import is_hq_office
 from permissions.models import RegisterEvent, Role, RoleKind
 from permissions.services.register import register_append, role_snapshot, role_text
@@ -39,7 +41,8 @@ def branch_admin_assign(*, actor, user, branch: Organisation, reason: str) -> Ro
             user.is_staff = True  # the admin site is where he works
             user.save(update_fields=["is_staff"])
         register_append(event=RegisterEvent.BRANCH_ADMIN_ASSIGNED, actor=actor, branch=branch, subject_user=user,
-                  what=_("assign %(role)s") % {"role": role_text(role.kind, branch)}, reason=reason,
+                  what=Message(gettext_noop("assign %(role)s"), {"role": role_text(role.kind, branch)}),
+                  reason=reason,
                   detail={"after": role_snapshot(role)})
         audit(actor=actor, action="permission.branch_admin_assign", target=role, after=role_snapshot(role))
     return role
@@ -63,7 +66,8 @@ def branch_admin_remove(*, actor, role: Role, reason: str) -> None:
             user.is_staff = False
             user.save(update_fields=["is_staff"])
         register_append(event=RegisterEvent.BRANCH_ADMIN_REMOVED, actor=actor, branch=branch, subject_user=user,
-                  what=_("remove %(role)s") % {"role": role_text(before["kind"], branch)}, reason=reason,
+                  what=Message(gettext_noop("remove %(role)s"), {"role": role_text(before["kind"], branch)}),
+                  reason=reason,
                   detail={"before": before})
         audit(actor=actor, action="permission.branch_admin_remove", target=("permissions.role", before["role_id"]),
               before=before)

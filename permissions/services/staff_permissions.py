@@ -11,11 +11,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.actors import actor_label, actor_user
+from common.wording import Message
 from permissions.authority import may_administer
 from permissions.models import PermissionRegisterEntry, RegisterEvent
-from permissions.services.register import register_append, register_label
+from permissions.services.register import label_message, register_append, register_label, what_message
 from relationships.audit import audit, audit_many
 from relationships.models import Qualification, QualificationKind, Staff
 
@@ -42,7 +44,7 @@ def _set_attach(*, actor, staff: Staff, reason: str, open_: bool) -> Staff:
         staff.save(update_fields=["attach_open"])
         event = RegisterEvent.ATTACH_OPENED if open_ else RegisterEvent.ATTACH_CLOSED
         register_append(event=event, actor=actor, branch=branch_id, subject_user=staff.user,
-            subject_staff=staff, what=str(RegisterEvent(event).label), reason=reason,
+            subject_staff=staff, what=label_message(RegisterEvent(event).label), reason=reason,
             detail={"before": {"attach_open": not open_}, "after": {"attach_open": open_}})
         audit(actor=actor, action="staff.attach_open" if open_ else "staff.attach_close", target=staff,
               before={"attach_open": not open_}, after={"attach_open": open_, "reason": reason})
@@ -62,6 +64,19 @@ def attach_close(*, actor, staff: Staff, reason: str) -> Staff:
 def _qual_dict(q: Qualification) -> dict:
     return {"kind": q.kind, "number": q.number, "valid_from": q.valid_from.isoformat(),
             "valid_to": q.valid_to.isoformat() if q.valid_to else None}
+
+
+def _recorded(kind: str, number: str, valid_from: dt.date, valid_to: dt.date | None) -> Message:
+    """A qualification recorded, as the register says it (the kind's label a message too)."""
+    return Message(gettext_noop("%(qualification)s %(number)s, valid %(from)s – %(to)s"), {
+        "qualification": label_message(QualificationKind(kind).label), "number": number or "—",
+        "from": valid_from.isoformat(), "to": valid_to.isoformat() if valid_to else "—"})
+
+
+def _validity(kind: str, number: str, valid_to: dt.date | None) -> Message:
+    return Message(gettext_noop("%(qualification)s %(number)s valid until %(to)s"), {
+        "qualification": label_message(QualificationKind(kind).label), "number": number or "—",
+        "to": valid_to.isoformat() if valid_to else "—"})
 
 
 @dataclass
@@ -111,9 +126,9 @@ def staff_permissions_sync(*, actor, lines: Sequence[StaffPermissions], reason: 
     for staff in attach_changed:
         event = RegisterEvent.ATTACH_OPENED if staff.attach_open else RegisterEvent.ATTACH_CLOSED
         entries.append(_register_row(
-            event=event, actor=actor, actor_text=actor_text, staff=staff, what=str(RegisterEvent(event).label),
-            reason=reason, detail={"before": {"attach_open": not staff.attach_open},
-                                   "after": {"attach_open": staff.attach_open}}))
+            event=event, actor=actor, actor_text=actor_text, staff=staff,
+            what=label_message(RegisterEvent(event).label), reason=reason,
+            detail={"before": {"attach_open": not staff.attach_open}, "after": {"attach_open": staff.attach_open}}))
         audits.append(("staff.attach_open" if staff.attach_open else "staff.attach_close", "relationships.staff",
                        staff.pk, {"attach_open": not staff.attach_open},
                        {"attach_open": staff.attach_open, "reason": reason}))
@@ -121,16 +136,14 @@ def staff_permissions_sync(*, actor, lines: Sequence[StaffPermissions], reason: 
         entries.append(_register_row(
             event=RegisterEvent.QUALIFICATION_RECORDED, actor=actor, actor_text=actor_text, staff=by_pk[q.staff_id],
             reason=reason,
-            what=_("%(qualification)s %(number)s, valid %(from)s – %(to)s") % {
-                "qualification": q.get_kind_display(), "number": q.number or "—", "from": q.valid_from, "to": "—"},
+            what=_recorded(q.kind, q.number, q.valid_from, None),
             detail={"after": _qual_dict(q)}))
         audits.append(("staff.qualification_record", "relationships.qualification", q.pk, None, _qual_dict(q)))
     for q, before in ended:
         entries.append(_register_row(
             event=RegisterEvent.QUALIFICATION_CHANGED, actor=actor, actor_text=actor_text, staff=by_pk[q.staff_id],
             reason=reason,
-            what=_("%(qualification)s %(number)s valid until %(to)s") % {
-                "qualification": q.get_kind_display(), "number": q.number or "—", "to": q.valid_to},
+            what=_validity(q.kind, q.number, q.valid_to),
             detail={"before": before, "after": _qual_dict(q)}))
         audits.append(("staff.qualification_validity", "relationships.qualification", q.pk, before, _qual_dict(q)))
     PermissionRegisterEntry.objects.bulk_create(entries, batch_size=2000)
@@ -146,7 +159,7 @@ def _register_row(*, event: str, actor, actor_text: str, staff: Staff, what: str
     return PermissionRegisterEntry(
         event=event, branch_id=staff.outlet.branch_id, actor=actor_user(actor), actor_label=actor_text,
         subject_user_id=staff.user_id, subject_staff=staff, subject_label=f"{staff.name} ({staff.staff_no})",
-        what=what[:300], reason=reason, detail=detail)
+        what=what[:300], what_message=what_message(what), reason=reason, detail=detail)
 
 
 def qualification_record(*, actor, staff: Staff, kind: str, number: str, valid_from: dt.date,
@@ -168,9 +181,8 @@ def qualification_record(*, actor, staff: Staff, kind: str, number: str, valid_f
             raise ValidationError(_("This qualification is already recorded from that date.")) from None
         register_append(event=RegisterEvent.QUALIFICATION_RECORDED, actor=actor, branch=branch_id,
                   subject_user=staff.user, subject_staff=staff,
-                  what=_("%(qualification)s %(number)s, valid %(from)s – %(to)s") % {
-                      "qualification": kind.label, "number": q.number, "from": valid_from,
-                      "to": valid_to or "—"}, reason=reason, detail={"after": _qual_dict(q)})
+                  what=_recorded(kind, q.number, valid_from, valid_to), reason=reason,
+                  detail={"after": _qual_dict(q)})
         audit(actor=actor, action="staff.qualification_record", target=q, after=_qual_dict(q))
     return q
 
@@ -192,8 +204,7 @@ def qualification_set_validity(*, actor, qualification: Qualification, valid_to:
         q.save(update_fields=["valid_to"])
         register_append(event=RegisterEvent.QUALIFICATION_CHANGED, actor=actor, branch=branch_id,
                   subject_user=q.staff.user, subject_staff=q.staff,
-                  what=_("%(qualification)s %(number)s valid until %(to)s") % {
-                      "qualification": q.get_kind_display(), "number": q.number, "to": valid_to or "—"},
+                  what=_validity(q.kind, q.number, valid_to),
                   reason=reason, detail={"before": before, "after": _qual_dict(q)})
         audit(actor=actor, action="staff.qualification_validity", target=q, before=before, after=_qual_dict(q))
     return q

@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from permissions.authority import is_hq_office
 from permissions.models import RegisterEvent
 from permissions.second_factor import has_second_factor
-from permissions.services import register_append
+from permissions.services import label_message, register_append
 from permissions.signin.events import event_detail
 from permissions.signin.lockouts import branch_of_subject_for
 from relationships.audit import audit
@@ -123,6 +123,6 @@ def otp_device_reset(*, actor, user, reason: str) -> int:
         StaticDevice.objects.filter(user=user).delete()
         detail = {"authenticators": len(totp), "confirmed": sum(1 for _, c in totp if c), "recovery_devices": static}
         register_append(event=RegisterEvent.OTP_DEVICE_RESET, actor=actor, branch=branch_id, subject_user=user,
-                  what=str(RegisterEvent.OTP_DEVICE_RESET.label), reason=reason, detail=detail)
+                  what=label_message(RegisterEvent.OTP_DEVICE_RESET.label), reason=reason, detail=detail)
         audit(actor=actor, action="signin.otp_device_reset", target=user, before=detail, after={"reason": reason})
     return len(totp) + static

@@ -5,8 +5,9 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from common.wording import Message
 from permissions.models import RegisterEvent, Role, RoleKind, RoleSource
 from permissions.services import register_append, role_text
 from relationships.audit import audit
@@ -73,7 +74,7 @@ def directory_user_sync(*, user, staff_no: str, group_dns: set[str]) -> None:
                 continue  # held already (by application or directory)
             role = Role.objects.create(user=user, kind=kind, organisation=org, source=RoleSource.DIRECTORY)
             register_append(event=RegisterEvent.DIRECTORY_GRANTED, actor=DIRECTORY_ACTOR, branch=org.branch_id,
-                      subject_user=user, what=_("grant %(role)s") % {"role": role_text(kind, org)},
+                      subject_user=user, what=Message(gettext_noop("grant %(role)s"), {"role": role_text(kind, org)}),
                       detail={"source": "directory", "group": dn, "after": {"role_id": role.pk, "kind": kind,
                                                                             "organisation_code": org.code}})
             audit(actor=DIRECTORY_ACTOR, action="permission.directory_grant", target=role,
@@ -84,7 +85,8 @@ def directory_user_sync(*, user, staff_no: str, group_dns: set[str]) -> None:
                 before = {"role_id": role.pk, "kind": kind, "organisation_code": org.code}
                 role.delete()
                 register_append(event=RegisterEvent.DIRECTORY_REVOKED, actor=DIRECTORY_ACTOR, branch=org.branch_id,
-                          subject_user=user, what=_("revoke %(role)s") % {"role": role_text(kind, org)},
+                          subject_user=user,
+                          what=Message(gettext_noop("revoke %(role)s"), {"role": role_text(kind, org)}),
                           detail={"source": "directory", "before": before})
                 audit(actor=DIRECTORY_ACTOR, action="permission.directory_revoke",
                       target=("permissions.role", before["role_id"]), before=before)

@@ -14,7 +14,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from common.wording import Message
 from permissions.authority import administered_branch_ids, is_hq_office, user_branch_ids
 from permissions.models import RegisterEvent
 from permissions.services import register_append
@@ -138,7 +140,7 @@ def lockout_lift(*, actor, username: str, reason: str) -> int:
                   "locked_until": lock.until.isoformat() if lock.until else None,
                   "addresses": sorted({a.ip_address for a in attempts if a.ip_address})}
         register_append(event=RegisterEvent.LOCKOUT_LIFTED, actor=actor, branch=branch_id, subject_user=subject,
-                  what=_("lift the sign-in lockout of %(user)s") % {"user": username}, reason=reason,
+                  what=Message(gettext_noop("lift the sign-in lockout of %(user)s"), {"user": username}), reason=reason,
                   detail=detail)
         audit(actor=actor, action="signin.unlock", target=("auth.user", subject.pk if subject else (key or "")[:40]),
               before={"locked_until": detail["locked_until"], "failures": lock.failures},

@@ -7,11 +7,13 @@ import io
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import get_perms
+from openpyxl import load_workbook
 
 from permissions import authority, services
 from permissions.models import (
@@ -257,17 +259,28 @@ def test_r_perm_3_register_pages_filter_and_export_csv_and_excel(org):
     page = client.get(reverse("permissions:register"), {"event": "approved"}).content.decode()
     assert "head-b1" in page
     response = client.get(reverse("permissions:register_csv"))
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert response["Content-Type"].startswith("text/csv")
+    events = {str(RegisterEvent(e).label) for e in ("filed", "approved", "branch_admin_assigned")}
+    assert {r[2] for r in rows[1:]} >= events  # for people: the event's label, the branch's name (issue 19)
+    assert all(r[3] == org["b1"].name for r in rows[1:])
+    response = client.get(reverse("permissions:register_xlsx"), {"event": "approved"})
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
+    values = list(sheet.values)
+    assert values[0][:3] == ("序号", "时间", "事件") and [v[2] for v in values[1:]] == ["申请通过"]
+
+
+def test_r_perm_3_the_register_machine_format_is_the_export_register_command(org, tmp_path):
+    """Other systems read the register's codes and JSON: `manage.py export_register [--branch CODE] FILE`."""
+    app = _file_grant(org)
+    services.application_approve(actor=org["head"], application_id=app.pk)
+    path = tmp_path / "register.csv"
+    call_command("export_register", str(path), "--branch", org["b1"].code, stdout=io.StringIO())
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
     assert {r["event"] for r in rows} >= {"filed", "approved", "branch_admin_assigned"}
     assert all(r["branch"] == org["b1"].code for r in rows)
     assert any(org["staff"].user.username in r["signoff"] for r in rows)
-    response = client.get(reverse("permissions:register_xlsx"), {"event": "approved"})
-    from openpyxl import load_workbook
-
-    sheet = load_workbook(io.BytesIO(response.getvalue())).active
-    values = list(sheet.values)
-    assert values[0][:3] == ("entry_id", "at", "event") and [v[2] for v in values[1:]] == ["approved"]
+    assert list(rows[0])[:3] == ["entry_id", "at", "event"]
 
 
 def test_r_perm_2_the_pages_file_approve_and_apply(org):

@@ -159,14 +159,13 @@ def test_r_perm_3_table_export_has_the_pages_columns_and_only_the_filtered_scope
 
 def test_r_perm_3_full_register_exports_apply_the_same_filter_and_scope(org):
     client = _client(org["admin1"])
-    response = client.get(FULL_CSV, {"event": "attach_closed"})
-    rows = list(csv.DictReader(io.StringIO(response.getvalue().decode())))
+    rows = _csv_rows(client.get(FULL_CSV, {"event": "attach_closed"}))
     entry = PermissionRegisterEntry.objects.get(reason="reason-b1-close")
-    assert [int(r["entry_id"]) for r in rows] == [entry.pk]
-    assert rows[0]["branch"] == org["b1"].code
+    assert [int(r[0]) for r in rows[1:]] == [entry.pk]  # the entry's number, then time, event, branch company
+    assert rows[1][3] == org["b1"].name
     sheet = load_workbook(io.BytesIO(client.get(FULL_XLSX, {"who": org["s1"].staff_no}).getvalue())).active
     values = list(sheet.iter_rows(values_only=True))
-    assert values[0][0] == "entry_id"
+    assert values[0][0] == "序号"  # for people: headers in the reader's language (issue 19)
     assert [v[0] for v in values[1:]] == list(PermissionRegisterEntry.objects.filter(
         reason__in=["reason-b1-close", "reason-b1-open"]).order_by("at", "id").values_list("id", flat=True))
 
