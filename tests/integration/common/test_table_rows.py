@@ -14,6 +14,7 @@ from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django_tables2.columns import base
 
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
 from common import table_rows
@@ -135,3 +136,38 @@ def test_a_page_reads_each_render_signature_once_per_column_not_per_cell(monkeyp
     body = table.body_html()
     assert body.count("<tr") == 50 and "#49" in body and "2026-03-01" in body and 'href="/x/7/"' in body
     assert len(read) == 3
+
+
+class _Linked(CompiledTable):
+    """A case link on integers, and a night-report link on a text (which the reversed-once link cannot write)."""
+
+    case = tables.Column(accessor="pk", linkify=("approvals:case", {"pk": tables.A("pk")}),
+                         attrs={"a": {"class": "x&y"}})
+    night = tables.Column(accessor="day", linkify=("reservations:night", {"day": tables.A("day")}))
+
+
+def _stock_cells(table) -> list[str]:
+    return [str(cell) for row in table.rows for cell in (row.get_cell("case"), row.get_cell("night"))]
+
+
+def test_a_link_is_reversed_once_per_column_and_page_not_per_row(monkeypatch):
+    """Issue 18: 50 rows with a link each reversed 50 URLs a page; the page reverses the column's URL once (and
+    django-tables2's own link once, for the first row's check), and writes the very `<a>` django-tables2 writes."""
+    reversed_ = []
+    original = base.reverse
+    monkeypatch.setattr(base, "reverse", lambda *a, **kw: reversed_.append(a) or original(*a, **kw))
+    rows = [{"pk": i, "day": f"2026-03-{1 + i % 28:02d}"} for i in range(1, 51)]
+    table = _Linked(rows)
+    body = table.body_html()
+    assert body.count("<tr") == 50
+    assert f'<a class="x&amp;y" href="{reverse("approvals:case", kwargs={"pk": 37})}">37</a>' in body
+    night_links = len(rows)  # the text argument: django-tables2's link, row by row
+    assert len(reversed_) == 1 + night_links
+    stock = _stock_cells(_Linked(rows))
+    assert all(cell in body for cell in stock)
+
+
+def test_a_link_whose_argument_is_no_integer_is_django_tables2s_own():
+    rows = [{"pk": "12", "day": "2026-03-01"}, {"pk": 13, "day": "2026-03-02"}]
+    body = _Linked(rows).body_html()
+    assert all(cell in body for cell in _stock_cells(_Linked(rows)))
