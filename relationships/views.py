@@ -76,11 +76,15 @@ def _customers(user):
     """Customers whose history page `user` may open, each with only his visible active relationships (current
     holders) and open classes prefetched: one query per list, not per row, and nothing outside the scope."""
     shares = (RelationshipShare.objects.filter(effective_to__isnull=True).select_related("staff")
+              .only("relationship_id", "staff_id", "ratio", "staff__name", "staff__staff_no")
               .order_by("-ratio", "id"))
     relationships = (visible_relationships(user).filter(effective_to__isnull=True).select_related("type")
+                     .only("customer_id", "type_id", "type__name", "type__name_en")
                      .prefetch_related(Prefetch("shares", queryset=shares)).order_by("type__sort_order", "id"))
-    classes = visible_customer_classes(user).filter(ended_on__isnull=True).order_by("-since", "-id")
-    return visible_history_customers(user).prefetch_related(
+    classes = (visible_customer_classes(user).filter(ended_on__isnull=True).only("customer_id", "kind")
+               .order_by("-since", "-id"))
+    # Only what the list (and its export) shows: the ID number's hash and ciphertexts are never read (issue 18).
+    return visible_history_customers(user).only("name", "id_masked", "created_at").prefetch_related(
         Prefetch("relationships", queryset=relationships, to_attr="visible_active_relationships"),
         Prefetch("classes", queryset=classes, to_attr="visible_open_classes"))
 
