@@ -21,6 +21,7 @@ pagination and exports are django-tables2's own.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
 import re
@@ -86,11 +87,42 @@ def _template_render(column: TemplateColumn) -> Callable:
 _DATE_TEMPLATE = re.compile(r'\{\{ value\|date:"([^"]*)"\|default:default \}\}')
 
 
+# A date format of numbers only (`Y-m-d`, `Y-m-d H:i`): Django's `dateformat` writes each of these letters as the
+# number, zero-padded (`"%04d" % year`, `"%02d" % month`, …), and every other character as it is.
+_NUMERIC_FORMAT = re.compile(r"(?:[YmdHis]|[^A-Za-z\\])*")
+_NUMBERS = {"Y": "{0.year:04d}", "m": "{0.month:02d}", "d": "{0.day:02d}", "H": "{0.hour:02d}",
+            "i": "{0.minute:02d}", "s": "{0.second:02d}"}
+
+
+def _numeric_date(fmt: str) -> Callable[[dt.date], str] | None:
+    """`dateformat.format(value, fmt)` as one `str.format` for a format of numbers only (None for any other: day and
+    month names, time zones, escapes), read once per column instead of parsed per cell. A date (not a datetime)
+    with a time letter is Django's error, so it is left to Django."""
+    if not _NUMERIC_FORMAT.fullmatch(fmt):
+        return None
+    template = "".join(_NUMBERS.get(c) or c.replace("{", "{{").replace("}", "}}") for c in fmt)
+    has_time = any(c in "His" for c in fmt)
+
+    def write(value):
+        if not isinstance(value, dt.date) or (has_time and not isinstance(value, dt.datetime)):
+            return defaultfilters.date(value, fmt)
+        return template.format(value)
+
+    return write
+
+
 def _date_render(fmt: str) -> Callable:
     """What `{{ value|date:fmt|default:default }}` writes (the date filter reads the value in the office's time
     zone), without a template."""
+    numeric = _numeric_date(fmt)
+
     def render(value, bound_column):
-        return conditional_escape(defaultfilters.date(template_localtime(value), fmt) or bound_column.default)
+        value = template_localtime(value)
+        if numeric is None or value in (None, ""):
+            text = defaultfilters.date(value, fmt)
+        else:
+            text = numeric(value)
+        return conditional_escape(text or bound_column.default)
 
     return render
 

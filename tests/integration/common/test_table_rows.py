@@ -10,10 +10,11 @@ from itertools import count
 
 import django_tables2 as tables
 import pytest
-from django.template import Context, Template
+from django.template import Context, Template, defaultfilters
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape
 from django_tables2.columns import base
 
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
@@ -171,3 +172,21 @@ def test_a_link_whose_argument_is_no_integer_is_django_tables2s_own():
     rows = [{"pk": "12", "day": "2026-03-01"}, {"pk": 13, "day": "2026-03-02"}]
     body = _Linked(rows).body_html()
     assert all(cell in body for cell in _stock_cells(_Linked(rows)))
+
+
+@pytest.mark.parametrize("fmt", ["Y-m-d", "Y-m-d H:i", "Y/m/d H:i:s", "d.m.Y {x}", "Y年m月d日", "N j, Y", r"Y \Y"])
+def test_a_date_cell_writes_what_the_date_filter_writes(fmt):
+    """Issue 18: a date column of numbers only (Y-m-d, Y-m-d H:i) is written by one format per column, not the
+    date filter's parse per cell; any other format (names, escapes) is the filter's. Times in the office's zone."""
+    class Bound:
+        default = "—"
+
+    render = table_rows._date_render(fmt)
+    values = [dt.date(2026, 3, 5), dt.datetime(2026, 3, 5, 23, 7, 9, tzinfo=dt.UTC), dt.datetime(999, 1, 2, 3, 4),
+              None, ""]
+    for value in values:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and any(c in fmt for c in "His"):
+            continue  # Django refuses a time letter for a date
+        expected = conditional_escape(
+            defaultfilters.date(timezone.template_localtime(value), fmt) or Bound.default)
+        assert render(value, Bound) == expected, (fmt, value)
