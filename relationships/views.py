@@ -17,6 +17,7 @@ from common.tables import table_page
 from permissions.scoping import (
     visible_callbacks,
     visible_customer_classes,
+    visible_history_customer_id_set,
     visible_history_customers,
     visible_relationships,
     visible_reservations,
@@ -94,6 +95,7 @@ def customer_list(request):
     """Scoped like the customer history page it links to (R-PERM-4), masked IDs only (R-PII-1); filtered,
     sorted, capped count; `?_export=csv|xlsx` exports the same rows."""
     return table_page(request, queryset=_customers(request.user), table_class=CustomerTable,
+                      count_ids=visible_history_customer_id_set(request.user),
                       filterset_class=CustomerFilter, basename="customers",
                       template="relationships/customers.html")
 
