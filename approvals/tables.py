@@ -108,6 +108,7 @@ class InboxStepTable(CompiledTable):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.ages = WorkdayAges()  # the page's rows share one read of the calendar
+        self.post_labels: dict[str, str] = {}  # a post's name, read once per page (Django builds its choices per call)
 
     def render_age(self, record):
         age = self.ages.age(record.waiting_since)
@@ -124,7 +125,10 @@ class InboxStepTable(CompiledTable):
         return case_number(value)
 
     def render_step(self, record):
-        return f"{record.order} · {record.get_post_display()} · {record.organisation.name}"
+        label = self.post_labels.get(record.post)
+        if label is None:
+            label = self.post_labels[record.post] = str(record.get_post_display())
+        return f"{record.order} · {label} · {record.organisation.name}"
 
 
 class EscalatedStepTable(InboxStepTable):

@@ -49,10 +49,19 @@ RESUBMIT = "resubmit"    # the applicant's corrected holder rows
 CONFIRMED_DECISIONS = ("reject", "return")
 
 
+# Issue 18: a list page builds a few hundred model instances; each costs what it holds, so the rows read only the
+# columns their table (and export) shows: a case's proposed shares, explanation and evidence are never read there.
+CASE_ROW_FIELDS = ("reason", "type_id", "customer_id", "status", "current_step", "branch_id", "applicant_id",
+                   "created_at", "customer__name", "customer__id_masked", "type__name", "type__name_en",
+                   "branch__name", "applicant__name", "applicant__staff_no")
+
+
 def _inbox_rows(ids):
     """The inbox page's steps by id, with what its table shows."""
     return with_waiting(CaseStep.objects.filter(pk__in=ids).select_related(
-        "organisation", "case__customer", "case__type", "case__applicant", "case__branch"))
+        "organisation", "case__customer", "case__type", "case__applicant", "case__branch").only(
+        "case_id", "order", "post", "organisation_id", "organisation__name",
+        *(f"case__{name}" for name in CASE_ROW_FIELDS)))
 
 
 @login_required
@@ -81,7 +90,7 @@ def case_list(request):
     """Every case in the user's scope (R-PERM-4), filtered, sorted, 50 a page with a capped count;
     `?_export=csv|xlsx` exports the same rows (masked IDs only, R-PII-1)."""
     return table_page(request, queryset=selectors.visible_cases(request.user)
-                      .select_related("customer", "type", "branch", "applicant"),
+                      .select_related("customer", "type", "branch", "applicant").only(*CASE_ROW_FIELDS),
                       table_class=CaseTable, filterset_class=CaseFilter, basename="approval_cases",
                       template="approvals/cases.html")
 

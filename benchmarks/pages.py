@@ -2,6 +2,10 @@
 """Benchmark of the list pages at scale, each against a trivial signed-in page on the same server.
 
     .venv/bin/python benchmarks/pages.py [--customers 1000000] [--cases N] [--requests 200] [--single 30] [--keep] [--prepare-only]
+    .venv/bin/python benchmarks/pages.py --reuse [--requests 200] [--single 30]
+
+`--reuse` measures a database kept by an earlier `--prepare-only` (or `--keep`) run as it is: nothing is dropped,
+generated or migrated, and the bench users and their authenticator keys are read back from it; it is kept.
 
 Creates the database `crm_bench_pages` (dropped first) on the server of DATABASE_URL (or the embedded
 one), migrates it and generates, with set-based SQL only: HQ, 5 regions, 30 branches, 300 outlets,
@@ -58,6 +62,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import (  # noqa: E402
     N_OUTLETS,
     OUTLETS_PER_BRANCH,
+    bench_database,
     generate_org_tree,
     log,
     migrated_bench_database,
@@ -147,6 +152,36 @@ def vacuum(cur) -> None:
                   "relationships_staff", "relationships_organisation", "approvals_approvalcase",
                   "approvals_casestep"):
         cur.execute(f"VACUUM (ANALYZE) {table}")
+
+
+def bench_users() -> dict:
+    """The bench users `make_users` created in a kept database, and their authenticator keys."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    users: dict = {"customers": [], "inbox": [], "keys": {}}
+    for k in range(CLIENTS // 2):
+        users["customers"] += [f"bench-branch-{k}", f"S{k * 97:06d}"]
+    users["inbox"] = [f"bench-post-{k}" for k in range(CLIENTS)]
+    for device in TOTPDevice.objects.filter(user__username__in=users["customers"] + users["inbox"],
+                                            confirmed=True).select_related("user"):
+        users["keys"][device.user.username] = device.bin_key
+    missing = [name for name in users["customers"] + users["inbox"] if name not in users["keys"]]
+    if missing:
+        raise SystemExit(f"{BENCH_DB} has no bench users {missing[:3]}…: prepare it with --prepare-only first")
+    return users
+
+
+def reused_bench_database(name: str) -> str:
+    """Point Django at the kept bench db `name` and set it up without the query log; nothing is changed in it."""
+    import django
+
+    bench_url, _admin = bench_database(name)
+    os.environ["DATABASE_URL"] = bench_url
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False
+    return bench_url
 
 
 def make_users() -> dict:
@@ -326,24 +361,34 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=180, help="seconds per list and 20 clients at most")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--prepare-only", action="store_true", help="generate the data, keep it and stop")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the database an earlier --prepare-only or --keep run kept, as it is (kept)")
     args = parser.parse_args()
     cases = args.customers // 5 if args.cases is None else args.cases
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_platform.settings")
     os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings (the embedded keys), as before
-    bench_url, admin = migrated_bench_database(BENCH_DB)
+    if args.reuse:
+        bench_url, admin = reused_bench_database(BENCH_DB), None
+        args.keep = True
+    else:
+        bench_url, admin = migrated_bench_database(BENCH_DB)
 
     from django.db import connection, connections
     from django.urls import reverse
 
     started = time.perf_counter()
-    with connection.cursor() as cur:
-        counts = generate(cur, customers=args.customers, with_cases=True, cases=cases)
-        log(f"generated {counts} in {time.perf_counter() - started:.1f} s")
-        vacuum(cur)
-    users = make_users()
+    if args.reuse:
+        users = bench_users()
+        log(f"reusing {BENCH_DB} as it is")
+    else:
+        with connection.cursor() as cur:
+            counts = generate(cur, customers=args.customers, with_cases=True, cases=cases)
+            log(f"generated {counts} in {time.perf_counter() - started:.1f} s")
+            vacuum(cur)
+        users = make_users()
+        log(f"data ready in {time.perf_counter() - started:.1f} s")
     connections.close_all()
-    log(f"data ready in {time.perf_counter() - started:.1f} s")
     if args.prepare_only:
         log(f"kept {BENCH_DB}: {bench_url}")
         return

@@ -7,6 +7,12 @@ method (`inspect.signature`: 350 calls a page of 50 rows and 7 columns), the mod
 of the request. `CompiledTable` works it out once per column and page (a `_ColumnPlan`) and writes the body
 rows in one pass (`body_html`, used by `templates/includes/data_table.html`).
 
+A link to a named URL whose arguments are the row's integers (`linkify=("approvals:case", {"pk": A("pk")})`) is
+reversed once per column and page, not once per row (`_LinkPlan`): the reversed `<a href=…>` with stand-in
+numbers is cut where they stand, and each row puts its own numbers back. The first row is checked against
+django-tables2's own link; a column whose link this cannot write (a callable, a computed attribute, a converter
+that does not write an integer as its digits, an argument that is not an integer) keeps django-tables2's link.
+
 What a cell shows is what django-tables2 renders, step for step: the column's (or the table's `render_FOO`)
 render method with the arguments it names, the choices' display value, the column's default for an empty
 value, the link, the cell attributes and the template's localisation and escaping
@@ -15,6 +21,7 @@ pagination and exports are django-tables2's own.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
 import re
@@ -25,6 +32,7 @@ import django_tables2 as tables
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.template import Context, Template, defaultfilters
+from django.urls import NoReverseMatch, reverse
 from django.utils import formats
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
@@ -32,9 +40,10 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # not in django-stubs
 from django_tables2.columns import DateColumn, DateTimeColumn, ManyToManyColumn, TemplateColumn
+from django_tables2.columns.base import LinkTransform
 from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.rows import BoundPinnedRow, BoundRow
-from django_tables2.utils import A, signature
+from django_tables2.utils import A, Accessor, AttributeDict, signature
 
 # The arguments django-tables2 offers a render method (`BoundRow._optional_cell_arguments`).
 CELL_ARGUMENTS = frozenset({"value", "record", "column", "bound_column", "bound_row", "table"})
@@ -78,11 +87,42 @@ def _template_render(column: TemplateColumn) -> Callable:
 _DATE_TEMPLATE = re.compile(r'\{\{ value\|date:"([^"]*)"\|default:default \}\}')
 
 
+# A date format of numbers only (`Y-m-d`, `Y-m-d H:i`): Django's `dateformat` writes each of these letters as the
+# number, zero-padded (`"%04d" % year`, `"%02d" % month`, …), and every other character as it is.
+_NUMERIC_FORMAT = re.compile(r"(?:[YmdHis]|[^A-Za-z\\])*")
+_NUMBERS = {"Y": "{0.year:04d}", "m": "{0.month:02d}", "d": "{0.day:02d}", "H": "{0.hour:02d}",
+            "i": "{0.minute:02d}", "s": "{0.second:02d}"}
+
+
+def _numeric_date(fmt: str) -> Callable[[dt.date], str] | None:
+    """`dateformat.format(value, fmt)` as one `str.format` for a format of numbers only (None for any other: day and
+    month names, time zones, escapes), read once per column instead of parsed per cell. A date (not a datetime)
+    with a time letter is Django's error, so it is left to Django."""
+    if not _NUMERIC_FORMAT.fullmatch(fmt):
+        return None
+    template = "".join(_NUMBERS.get(c) or c.replace("{", "{{").replace("}", "}}") for c in fmt)
+    has_time = any(c in "His" for c in fmt)
+
+    def write(value):
+        if not isinstance(value, dt.date) or (has_time and not isinstance(value, dt.datetime)):
+            return defaultfilters.date(value, fmt)
+        return template.format(value)
+
+    return write
+
+
 def _date_render(fmt: str) -> Callable:
     """What `{{ value|date:fmt|default:default }}` writes (the date filter reads the value in the office's time
     zone), without a template."""
+    numeric = _numeric_date(fmt)
+
     def render(value, bound_column):
-        return conditional_escape(defaultfilters.date(template_localtime(value), fmt) or bound_column.default)
+        value = template_localtime(value)
+        if numeric is None or value in (None, ""):
+            text = defaultfilters.date(value, fmt)
+        else:
+            text = numeric(value)
+        return conditional_escape(text or bound_column.default)
 
     return render
 
@@ -101,6 +141,73 @@ def _has_callable(attrs: dict) -> bool:
     return any(callable(v) for v in attrs.values())
 
 
+_STAND_IN = 7_346_190_000  # + k: the k-th argument's stand-in while a link is reversed once for the column
+
+
+class _LinkPlan:
+    """A `LinkTransform` to a named URL whose arguments are accessors of integers, reversed once per page: the
+    opening `<a …>` tag as pieces between the arguments (see the module's docstring). `None` from `of` when the
+    link is not of that kind."""
+
+    def __init__(self, link: LinkTransform, pieces: list[str], accessors: list[Accessor]):
+        self.link, self.pieces, self.accessors = link, pieces, accessors
+        self.checked = False
+        self.stock_only = False  # the first row's link differed: django-tables2's link for every row
+
+    @classmethod
+    def of(cls, link) -> _LinkPlan | None:
+        if not isinstance(link, LinkTransform) or link.url is not None or _has_callable(link.attrs or {}):
+            return None
+        params = dict(link.reverse_args)
+        viewname = params.pop("viewname", None)
+        args, kwargs = params.pop("args", None) or (), params.pop("kwargs", None) or {}
+        if not isinstance(viewname, str) or params:  # urlconf, current_app: as django-tables2 does
+            return None
+        accessors = [*args, *kwargs.values()]
+        if not accessors or not all(isinstance(a, Accessor) for a in accessors):
+            return None
+        stand_ins = [str(_STAND_IN + k) for k in range(len(accessors))]
+        try:
+            url = reverse(viewname, args=stand_ins[:len(args)] or None,
+                          kwargs=dict(zip(kwargs, stand_ins[len(args):], strict=True)) or None)
+        except NoReverseMatch:
+            return None
+        attrs = AttributeDict(link.attrs or {})
+        attrs["href"] = url
+        opening = f"<a {attrs.as_html()}>"
+        pieces = []
+        for stand_in in stand_ins:
+            if opening.count(stand_in) != 1:
+                return None
+            head, opening = opening.split(stand_in)
+            pieces.append(head)
+        pieces.append(opening)
+        return cls(link, pieces, accessors)
+
+    def __call__(self, content, **kwargs):
+        """What `link(content, **kwargs)` writes."""
+        if self.stock_only:
+            return self.link(content, **kwargs)
+        record = kwargs["record"]
+        values = []
+        for accessor in self.accessors:
+            value = accessor.resolve(record)
+            if type(value) is not int:
+                return self.link(content, **kwargs)
+            values.append(value)
+        out = [self.pieces[0]]
+        for value, piece in zip(values, self.pieces[1:], strict=True):
+            out += (str(value), piece)
+        html = mark_safe(f"{''.join(out)}{conditional_escape(content)}</a>")  # noqa: S308 -- escaped pieces
+        if not self.checked:  # the first row: the very link django-tables2 writes, or its own from now on
+            stock = self.link(content, **kwargs)
+            self.checked = True
+            if stock != html:
+                self.stock_only = True
+                return stock
+        return html
+
+
 class _ColumnPlan:
     """What `BoundRow.get_cell` decides for each cell of one column, decided once."""
 
@@ -111,7 +218,7 @@ class _ColumnPlan:
         self.accessor = A(bound_column.accessor)
         self.default = bound_column.default
         self.empty_values = column.empty_values
-        self.link = bound_column.link
+        self.link = _LinkPlan.of(bound_column.link) or bound_column.link
         self.text_fallback = isinstance(column, BaseLinkColumn) and column.text is not None
         self.many = isinstance(column, ManyToManyColumn)
         self.localize = bound_column.localize

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from typing import Any
 
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger
@@ -34,8 +35,14 @@ class CappedTablePaginator(CappedPaginator):
     """`CappedPaginator` for django-tables2, which hands the paginator its `BoundRows`, not the queryset:
     count through the underlying queryset with the capped `LIMIT cap+1` subquery, never `COUNT(*)`."""
 
+    def __init__(self, object_list, per_page, *, count_ids: QuerySet | None = None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.count_ids = count_ids
+
     @cached_property
     def count(self) -> int:
+        if self.count_ids is not None:  # the rows' ids alone, each once (an unfiltered list: `table_page`)
+            return self.count_ids[: self.cap + 1].count()
         data = getattr(getattr(self.object_list, "data", None), "data", None)
         if isinstance(data, QuerySet):
             return data.order_by().values("pk")[: self.cap + 1].count()
@@ -176,14 +183,26 @@ def filtered_rows(filters):
     return filters.qs if filters.is_bound else filters.queryset
 
 
+def unfiltered(filters) -> bool:
+    """Whether the FilterSet lists its whole queryset: unbound, or bound (a page number, a sort) with every filter
+    valid and empty. A value this cannot tell empty (a date range) counts as a filter."""
+    if not filters.is_bound:
+        return True
+    return filters.form.is_valid() and not any(filters.form.cleaned_data.values())
+
+
 def table_page(request, *, queryset, table_class, filterset_class, basename: str, template: str,
-               context: dict | None = None, exclude_columns=(), table_kwargs: dict | None = None):
+               context: dict | None = None, exclude_columns=(), table_kwargs: dict | None = None,
+               count_ids: QuerySet | None = None):
     """A list page: filter the (already scoped) queryset, sort, page 50 at a time with a capped count;
-    `?_export=csv|xlsx` answers the same rows as a file."""
+    `?_export=csv|xlsx` answers the same rows as a file. `count_ids`, the ids of `queryset`'s rows each once,
+    counts an unfiltered list without reading its rows (issue 18); a filtered one counts its filtered rows."""
     filters = filterset_class(request.GET or None, queryset=queryset, request=request)
     rows = filtered_rows(filters)
     export_format = export_format_of(request)
-    table = configure(table_class(rows, **(table_kwargs or {})), request, export_format)
+    counting: dict[str, Any] = {"count_ids": count_ids} \
+        if count_ids is not None and not export_format and unfiltered(filters) else {}
+    table = configure(table_class(rows, **(table_kwargs or {})), request, export_format, **counting)
     if export_format:
         return export_response(table, export_format, basename, exclude_columns)
     query = request.GET.copy()

@@ -17,6 +17,7 @@ from common.tables import table_page
 from permissions.scoping import (
     visible_callbacks,
     visible_customer_classes,
+    visible_history_customer_id_set,
     visible_history_customers,
     visible_relationships,
     visible_reservations,
@@ -39,11 +40,25 @@ def _relationships(user):
             .prefetch_related(Prefetch("shares", queryset=shares)))
 
 
+def _relationship_rows(user):
+    """The relationship list's rows with only the columns its table (and export) shows: a page builds some 400
+    model instances, and each costs what it holds (issue 18). The ID number's hash and ciphertexts, the type's
+    matching rules and the staff's links are never read there."""
+    shares = (RelationshipShare.objects.select_related("staff")
+              .only("relationship_id", "staff_id", "ratio", "effective_to", "staff__name", "staff__staff_no")
+              .order_by(F("effective_to").desc(nulls_first=True), "-ratio", "id"))
+    return (visible_relationships(user)
+            .select_related("customer", "type", "outlet")
+            .only("customer_id", "type_id", "outlet_id", "effective_from", "effective_to", "customer__name",
+                  "customer__id_masked", "type__name", "type__name_en", "outlet__name")
+            .prefetch_related(Prefetch("shares", queryset=shares)))
+
+
 @login_required
 def relationship_list(request):
     """Scoped (R-PERM-4), filtered, sorted, 50 a page with a capped count (no COUNT(*) over millions);
     `?_export=csv|xlsx` exports the same rows (masked IDs only)."""
-    return table_page(request, queryset=_relationships(request.user), table_class=RelationshipTable,
+    return table_page(request, queryset=_relationship_rows(request.user), table_class=RelationshipTable,
                       filterset_class=RelationshipFilter, basename="relationships",
                       template="relationships/list.html")
 
@@ -62,11 +77,15 @@ def _customers(user):
     """Customers whose history page `user` may open, each with only his visible active relationships (current
     holders) and open classes prefetched: one query per list, not per row, and nothing outside the scope."""
     shares = (RelationshipShare.objects.filter(effective_to__isnull=True).select_related("staff")
+              .only("relationship_id", "staff_id", "ratio", "staff__name", "staff__staff_no")
               .order_by("-ratio", "id"))
     relationships = (visible_relationships(user).filter(effective_to__isnull=True).select_related("type")
+                     .only("customer_id", "type_id", "type__name", "type__name_en")
                      .prefetch_related(Prefetch("shares", queryset=shares)).order_by("type__sort_order", "id"))
-    classes = visible_customer_classes(user).filter(ended_on__isnull=True).order_by("-since", "-id")
-    return visible_history_customers(user).prefetch_related(
+    classes = (visible_customer_classes(user).filter(ended_on__isnull=True).only("customer_id", "kind")
+               .order_by("-since", "-id"))
+    # Only what the list (and its export) shows: the ID number's hash and ciphertexts are never read (issue 18).
+    return visible_history_customers(user).only("name", "id_masked", "created_at").prefetch_related(
         Prefetch("relationships", queryset=relationships, to_attr="visible_active_relationships"),
         Prefetch("classes", queryset=classes, to_attr="visible_open_classes"))
 
@@ -76,6 +95,7 @@ def customer_list(request):
     """Scoped like the customer history page it links to (R-PERM-4), masked IDs only (R-PII-1); filtered,
     sorted, capped count; `?_export=csv|xlsx` exports the same rows."""
     return table_page(request, queryset=_customers(request.user), table_class=CustomerTable,
+                      count_ids=visible_history_customer_id_set(request.user),
                       filterset_class=CustomerFilter, basename="customers",
                       template="relationships/customers.html")
 

@@ -18,6 +18,7 @@ from permissions.scoping.core import (
 from permissions.scoping.customers import (
     visible_customer_classes,
     visible_customers,
+    visible_history_customer_id_set,
     visible_history_customers,
     visible_preassignments,
     visible_relationship_history,
@@ -58,6 +59,7 @@ __all__ = [
     "visible_core_lines",
     "visible_customer_classes",
     "visible_customers",
+    "visible_history_customer_id_set",
     "visible_history_customers",
     "visible_locked_accounts",
     "visible_organisations",

@@ -102,6 +102,17 @@ def _cases_acted_on(user) -> QuerySet | None:
     return result
 
 
+def visible_history_customer_id_set(user) -> QuerySet:
+    """The ids of `visible_history_customers` alone, each once (a UNION of index scans, no customer row read): what
+    counts the customers of an unfiltered list. Every id is a customer's (foreign keys), so the count is the
+    list's."""
+    scope = scope_for(user)
+    if scope.everything or scope.empty:
+        return visible_history_customers(user).order_by().values("id")
+    ids = _id_sets(user, _arms(user, visible_relationship_history(user), classes=True))
+    return ids[0].union(*ids[1:])
+
+
 def _customers_known_through(user, relationships: QuerySet, *, classes: bool) -> QuerySet:
     """R-PERM-4 for customers (the list, the history page, show full ID): through `relationships`, a confirmed
     reservation, a pre-assignment, a case he acts on, and (the history page) a classification in scope."""
@@ -111,12 +122,7 @@ def _customers_known_through(user, relationships: QuerySet, *, classes: bool) ->
         return qs
     if scope.empty:
         return qs.none()
-    arms = [relationships, visible_preassignments(user)]
-    if classes:
-        arms.append(visible_customer_classes(user))
-    cases = _cases_acted_on(user)
-    if cases is not None:
-        arms.append(cases)
+    arms = _arms(user, relationships, classes=classes)
     if scope.outlet_ids or scope.branch_ids:
         # An outlet's or a branch's customers are a large share of all: a page walks the customers' newest-first
         # index and tests each row (PostgreSQL hashes each test once), stopping at the page's last row.
@@ -127,9 +133,26 @@ def _customers_known_through(user, relationships: QuerySet, *, classes: bool) ->
     # Issue 18: a staff member's few hundred customers as one set of ids (UNION ALL of index scans) joined to the
     # customers by primary key; the tests above would read every customer to count them. A single customer
     # (`pk=…`) is pushed into every branch of the union: a handful of index probes.
-    ids = [Customer.objects.filter(id_hash__in=_confirmed_reservations(user).values("id_hash")).order_by()
-           .values("id"), *(arm.order_by().values("customer_id") for arm in arms)]
+    ids = _id_sets(user, arms)
     return qs.filter(pk__in=ids[0].union(*ids[1:], all=True))
+
+
+def _arms(user, relationships: QuerySet, *, classes: bool) -> list[QuerySet]:
+    """What opens a customer beside a confirmed reservation: `relationships`, a pre-assignment, (the history page)
+    a classification in scope, and a case he acts on; each has a `customer_id`."""
+    arms = [relationships, visible_preassignments(user)]
+    if classes:
+        arms.append(visible_customer_classes(user))
+    cases = _cases_acted_on(user)
+    if cases is not None:
+        arms.append(cases)
+    return arms
+
+
+def _id_sets(user, arms: list[QuerySet]) -> list[QuerySet]:
+    """The customer ids of a confirmed reservation and of each of `arms`, one index scan each."""
+    return [Customer.objects.filter(id_hash__in=_confirmed_reservations(user).values("id_hash")).order_by()
+            .values("id"), *(arm.order_by().values("customer_id") for arm in arms)]
 
 
 def visible_customer_classes(user) -> QuerySet:

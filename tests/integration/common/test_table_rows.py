@@ -10,10 +10,12 @@ from itertools import count
 
 import django_tables2 as tables
 import pytest
-from django.template import Context, Template
+from django.template import Context, Template, defaultfilters
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape
+from django_tables2.columns import base
 
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
 from common import table_rows
@@ -135,3 +137,56 @@ def test_a_page_reads_each_render_signature_once_per_column_not_per_cell(monkeyp
     body = table.body_html()
     assert body.count("<tr") == 50 and "#49" in body and "2026-03-01" in body and 'href="/x/7/"' in body
     assert len(read) == 3
+
+
+class _Linked(CompiledTable):
+    """A case link on integers, and a night-report link on a text (which the reversed-once link cannot write)."""
+
+    case = tables.Column(accessor="pk", linkify=("approvals:case", {"pk": tables.A("pk")}),
+                         attrs={"a": {"class": "x&y"}})
+    night = tables.Column(accessor="day", linkify=("reservations:night", {"day": tables.A("day")}))
+
+
+def _stock_cells(table) -> list[str]:
+    return [str(cell) for row in table.rows for cell in (row.get_cell("case"), row.get_cell("night"))]
+
+
+def test_a_link_is_reversed_once_per_column_and_page_not_per_row(monkeypatch):
+    """Issue 18: 50 rows with a link each reversed 50 URLs a page; the page reverses the column's URL once (and
+    django-tables2's own link once, for the first row's check), and writes the very `<a>` django-tables2 writes."""
+    reversed_ = []
+    original = base.reverse
+    monkeypatch.setattr(base, "reverse", lambda *a, **kw: reversed_.append(a) or original(*a, **kw))
+    rows = [{"pk": i, "day": f"2026-03-{1 + i % 28:02d}"} for i in range(1, 51)]
+    table = _Linked(rows)
+    body = table.body_html()
+    assert body.count("<tr") == 50
+    assert f'<a class="x&amp;y" href="{reverse("approvals:case", kwargs={"pk": 37})}">37</a>' in body
+    night_links = len(rows)  # the text argument: django-tables2's link, row by row
+    assert len(reversed_) == 1 + night_links
+    stock = _stock_cells(_Linked(rows))
+    assert all(cell in body for cell in stock)
+
+
+def test_a_link_whose_argument_is_no_integer_is_django_tables2s_own():
+    rows = [{"pk": "12", "day": "2026-03-01"}, {"pk": 13, "day": "2026-03-02"}]
+    body = _Linked(rows).body_html()
+    assert all(cell in body for cell in _stock_cells(_Linked(rows)))
+
+
+@pytest.mark.parametrize("fmt", ["Y-m-d", "Y-m-d H:i", "Y/m/d H:i:s", "d.m.Y {x}", "Y年m月d日", "N j, Y", r"Y \Y"])
+def test_a_date_cell_writes_what_the_date_filter_writes(fmt):
+    """Issue 18: a date column of numbers only (Y-m-d, Y-m-d H:i) is written by one format per column, not the
+    date filter's parse per cell; any other format (names, escapes) is the filter's. Times in the office's zone."""
+    class Bound:
+        default = "—"
+
+    render = table_rows._date_render(fmt)
+    values = [dt.date(2026, 3, 5), dt.datetime(2026, 3, 5, 23, 7, 9, tzinfo=dt.UTC), dt.datetime(999, 1, 2, 3, 4),
+              None, ""]
+    for value in values:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and any(c in fmt for c in "His"):
+            continue  # Django refuses a time letter for a date
+        expected = conditional_escape(
+            defaultfilters.date(timezone.template_localtime(value), fmt) or Bound.default)
+        assert render(value, Bound) == expected, (fmt, value)
