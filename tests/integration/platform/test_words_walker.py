@@ -16,7 +16,7 @@ placeholder and aria-label, the value of buttons, <option> text; every cell of a
     (KNOWN_CODES: a post, a step decision, a classification count, a feed kind, a status) — whole text only,
     and on Chinese pages only: on an English page "active" or "approve" alone is also the English label of
     that code, so there only a snake_case token tells a code from a word;
-(c) on a Chinese page, an English word of three letters or more, except ALLOWED_LATIN — format and product
+(c) on a Chinese page, an English word of three letters or more, except ALLOWED_LATIN — format, protocol and product
     names a Chinese reader knows by their Latin names (CSV, Excel), and the unit-free abbreviations the
     Chinese text uses on purpose (ID, IB, TOTP: the authenticator standard);
 (d) on an English page, a CJK character.
@@ -82,8 +82,9 @@ KNOWN_CODES = {
     "expired", "withdrawn", "refused", "matched", "pending", "succeeded", "failed", "broker", "advisor",
     "other_front", "securities", "futures", "consulting", "hq", "branch", "outlet",
 }
-# (c): the Latin words a Chinese page may carry — formats and standards known by their Latin names.
-ALLOWED_LATIN = {"CSV", "Excel", "xlsx", "csv", "TOTP", "IB", "ID", "PDF", "URL"}
+# (c): the Latin words a Chinese page may carry — formats and standards known by their Latin names (LDAP: the
+# directory protocol, named so in Django's own Chinese help text of the user form).
+ALLOWED_LATIN = {"CSV", "Excel", "xlsx", "csv", "TOTP", "IB", "ID", "PDF", "URL", "LDAP"}
 
 
 class Text(HTMLParser):
