@@ -56,8 +56,7 @@ from permissions.models import PermissionRegisterEntry
 from relationships.models import Customer, Organisation, Region, RelationshipType, Staff
 from reservations.models import Reservation
 
-# Not in the default run yet: it still finds words in the wrong language (issue 19, open; README "Tests and
-# benchmarks" lists the causes). `./dev test -m words_walk` runs it and prints every finding.
+# In the default run; `./dev test -m words_walk` runs it alone and prints every finding.
 pytestmark = [pytest.mark.django_db, pytest.mark.words_walk]
 
 # The demo logins of README "Demo logins" (one of each kind; `E10001` front staff, `J20001` a broker).
