@@ -161,6 +161,7 @@ def test_audit_filter_lists_actions_by_their_labels_and_the_key_stays_searchable
     assert [e.action for e in searched] == ["reservation.match_outcome"]
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("lang, expected", [("en", "The customer name differs"), ("zh-hans", "客户姓名")])
 def test_a_note_stored_as_a_message_reads_in_the_readers_language_on_the_audit_entry(lang, expected):
     """Issue 19: the night's notes are messages (common.wording); the trail shows them in words, not as JSON."""
