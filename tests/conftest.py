@@ -72,6 +72,19 @@ def staff(outlet):
 
 
 @pytest.fixture
+def hq_admin_client(client):
+    """Signed in as an HQ permission admin who may use the admin site (client.user; client.hq: HQ)."""
+    from tests.support.approvals import hq_admin
+
+    user, hq = hq_admin()
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    client.force_login(user)
+    client.user, client.hq = user, hq
+    return client
+
+
+@pytest.fixture
 def staff_client(client, staff):
     client.force_login(staff.user)
     return client

@@ -14,7 +14,7 @@ from approvals.services import case_act, needs_documents
 from relationships.models import Relationship, RelationshipType
 from relationships.types import core_type, development_type_codes, secondary_type, special_new_type_code
 from reservations.models import Reservation
-from tests.support.approvals import branch_created_case, holder, hq_admin, make_branch
+from tests.support.approvals import branch_created_case, holder, make_branch
 from tests.support.factories import make_id_number
 from tests.support.helpers import at, event_row, load_events, nightly, reserve
 
@@ -22,13 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def hq_client(client):
-    admin, hq = hq_admin()
-    admin.is_staff = True
-    admin.save(update_fields=["is_staff"])
-    client.force_login(admin)
-    client.admin, client.hq = admin, hq
-    return client
+def hq_client(hq_admin_client):
+    hq_admin_client.admin = hq_admin_client.user
+    return hq_admin_client
 
 
 def _add_chain_in_admin(client, code: str, steps: list[tuple[int, str, str]]):

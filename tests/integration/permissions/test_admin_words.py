@@ -13,8 +13,8 @@ from django.utils import translation
 
 from permissions.auth_admin import permission_words
 from relationships.models import Callback
-from tests.integration.platform.test_words_walker import Text
 from tests.support.factories import UserFactory
+from tests.support.words import page_words
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +27,6 @@ def superuser_client(client):
     return client
 
 
-def _options(client, url: str, lang: str) -> list[str]:
-    response = client.get(url, HTTP_ACCEPT_LANGUAGE=lang)
-    assert response.status_code == 200
-    reader = Text(lang)
-    reader.feed(response.content.decode())
-    return reader.parts
-
-
 @pytest.mark.parametrize("lang, expected", [
     ("zh-hans", ["认证和授权 | 权限 | 可添加权限", "审批 | 审批操作 | 可查看审批操作",
                  "登录尝试 | 登录尝试记录 | 可删除登录尝试记录", "双重验证：验证器应用 | TOTP 设备 | 可修改TOTP 设备",
@@ -43,7 +35,7 @@ def _options(client, url: str, lang: str) -> list[str]:
             "approvals | case action | Can view case action"]),
 ])
 def test_the_group_form_names_each_permission_in_the_readers_language(superuser_client, lang, expected):
-    parts = _options(superuser_client, reverse("admin:auth_group_add"), lang)
+    parts = page_words(superuser_client, reverse("admin:auth_group_add"), lang)
     for label in expected:
         assert label in parts, (label, [p for p in parts if "|" in p][:10])
     if lang == "zh-hans":
@@ -52,7 +44,7 @@ def test_the_group_form_names_each_permission_in_the_readers_language(superuser_
 
 
 def test_the_user_form_names_each_permission_in_the_readers_language(superuser_client):
-    parts = _options(superuser_client, reverse("admin:auth_user_change", args=[superuser_client.user.pk]), "zh-hans")
+    parts = page_words(superuser_client, reverse("admin:auth_user_change", args=[superuser_client.user.pk]), "zh-hans")
     assert "客户关系 | 回访 | 可修改回访" in parts
     assert not [p for p in parts if p.count("|") == 2 and "Can " in p]
 
@@ -71,4 +63,4 @@ def test_a_custom_permission_is_named_by_its_msgid_through_the_catalogue():
     ("en", "After you’ve created a user, you’ll be able to edit more user options."),
 ])
 def test_the_user_add_page_explains_the_next_step_in_the_readers_language(superuser_client, lang, sentence):
-    assert sentence in _options(superuser_client, reverse("admin:auth_user_add"), lang)
+    assert sentence in page_words(superuser_client, reverse("admin:auth_user_add"), lang)

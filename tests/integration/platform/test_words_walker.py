@@ -40,7 +40,6 @@ import csv
 import io
 import re
 from collections import defaultdict, deque
-from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -55,6 +54,7 @@ from openpyxl import load_workbook
 from permissions.models import PermissionRegisterEntry
 from relationships.models import Customer, Organisation, Region, RelationshipType, Staff
 from reservations.models import Reservation
+from tests.support.words import Text
 
 # In the default run; `./dev test -m words_walk` runs it alone and prints every finding.
 pytestmark = [pytest.mark.django_db, pytest.mark.words_walk]
@@ -84,53 +84,6 @@ KNOWN_CODES = {
 # (c): the Latin words a Chinese page may carry — formats and standards known by their Latin names (LDAP: the
 # directory protocol, named so in Django's own Chinese help text of the user form).
 ALLOWED_LATIN = {"CSV", "Excel", "xlsx", "csv", "TOTP", "IB", "ID", "PDF", "URL", "LDAP"}
-
-
-class Text(HTMLParser):
-    """The visible words of a page: data, the reader-facing attributes and button values."""
-
-    ATTRS = ("title", "alt", "placeholder", "aria-label")
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-    def __init__(self, lang: str):
-        super().__init__(convert_charrefs=True)
-        self.lang, self.parts, self.links = lang, [], []
-        self.stack: list[tuple[str, bool]] = []  # (tag, hidden: script/style or another language)
-
-    def _hidden(self) -> bool:
-        return bool(self.stack) and self.stack[-1][1]
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "a" and attrs.get("href"):
-            self.links.append(attrs["href"])
-        lang = attrs.get("lang")
-        hidden = self._hidden() or tag in ("script", "style", "template", "code") or bool(
-            lang and not self.lang.startswith(lang.split("-")[0]))
-        # Django's admin draws a boolean as an icon whose alt is Python's True/False (not translatable there).
-        if tag == "img" and "/admin/img/icon-" in (attrs.get("src") or ""):
-            attrs.pop("alt", None)
-        if not hidden:
-            self.parts.extend(attrs[a] for a in self.ATTRS if attrs.get(a))
-            if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
-                self.parts.append(attrs["value"])
-        if tag not in self.VOID:
-            self.stack.append((tag, hidden))
-
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs)
-        if tag not in self.VOID and self.stack:
-            self.stack.pop()
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i][0] == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data):
-        if not self._hidden() and data.strip():
-            self.parts.append(data.strip())
 
 
 class DemoNames:

@@ -19,8 +19,7 @@ from django.utils import translation
 from common.actors import BATCH
 from relationships.audit import ACTION_LABELS, audit, audit_many, change_words
 from relationships.models import AuditEntry
-from tests.integration.platform.test_words_walker import Text
-from tests.support.approvals import hq_admin
+from tests.support.words import page_words
 
 ROOT = Path(settings.BASE_DIR)
 SKIP = (".venv", "tests", "benchmarks", "fixtures", "node_modules", ".git")
@@ -90,20 +89,12 @@ def test_every_audit_action_key_written_in_the_code_has_a_label():
 
 
 @pytest.fixture
-def hq_client(client):
-    user, _hq = hq_admin()
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    client.force_login(user)
-    client.user = user
-    return client
+def hq_client(hq_admin_client):
+    return hq_admin_client
 
 
 def _words(client, url: str, lang: str) -> str:
-    html = client.get(url, HTTP_ACCEPT_LANGUAGE=lang).content.decode()
-    reader = Text(lang)
-    reader.feed(html)
-    return " | ".join(reader.parts)
+    return " | ".join(page_words(client, url, lang))
 
 
 def _entries(user):
