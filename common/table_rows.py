@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import inspect
 import re
 from collections.abc import Callable
@@ -47,6 +48,15 @@ from django_tables2.utils import A, Accessor, AttributeDict, signature
 
 # The arguments django-tables2 offers a render method (`BoundRow._optional_cell_arguments`).
 CELL_ARGUMENTS = frozenset({"value", "record", "column", "bound_column", "bound_row", "table"})
+
+
+def _escaped(text: Any) -> str:
+    """`conditional_escape(text)`'s text, for a cell written into the row's HTML: a plain `str` (most cells) is
+    escaped by `html.escape` itself, as Django's `escape` does, without its lazy-argument wrapper and `__html__`
+    test per cell; anything else (safe HTML, a lazy text, a number) goes to `conditional_escape`."""
+    if type(text) is str:
+        return html.escape(text)
+    return conditional_escape(text)
 
 
 def caller(fn: Callable) -> Callable[[dict], Any]:
@@ -198,14 +208,14 @@ class _LinkPlan:
         out = [self.pieces[0]]
         for value, piece in zip(values, self.pieces[1:], strict=True):
             out += (str(value), piece)
-        html = mark_safe(f"{''.join(out)}{conditional_escape(content)}</a>")  # noqa: S308 -- escaped pieces
+        link = mark_safe(f"{''.join(out)}{_escaped(content)}</a>")  # noqa: S308 -- escaped pieces
         if not self.checked:  # the first row: the very link django-tables2 writes, or its own from now on
             stock = self.link(content, **kwargs)
             self.checked = True
-            if stock != html:
+            if stock != link:
                 self.stock_only = True
                 return stock
-        return html
+        return link
 
 
 class _ColumnPlan:
@@ -298,8 +308,8 @@ class _ColumnPlan:
         """`{{ cell }}` (or `|localize`, `|unlocalize`) as django-tables2's template writes it."""
         if self.localize is None:
             value = formats.localize(template_localtime(content))
-            return conditional_escape(value if isinstance(value, str) else str(value))
-        return conditional_escape(str(formats.localize(content, use_l10n=bool(self.localize))))
+            return _escaped(value if isinstance(value, str) else str(value))
+        return _escaped(str(formats.localize(content, use_l10n=bool(self.localize))))
 
 
 class CompiledTable(tables.Table):

@@ -14,7 +14,9 @@ from django.template import Context, Template, defaultfilters
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django_tables2.columns import base
 
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
@@ -190,3 +192,11 @@ def test_a_date_cell_writes_what_the_date_filter_writes(fmt):
         expected = conditional_escape(
             defaultfilters.date(timezone.template_localtime(value), fmt) or Bound.default)
         assert render(value, Bound) == expected, (fmt, value)
+
+
+def test_a_cell_is_escaped_as_conditional_escape_escapes_it():
+    """Issue 18: a plain text cell is escaped by `html.escape` directly (Django's `escape` behind its lazy-argument
+    wrapper, once per cell); safe HTML, lazy texts and numbers are still `conditional_escape`'s."""
+    for text in ["王<五> & 'x' \"y\"", "", "plain", mark_safe("<b>safe</b>"), lazy(lambda: "<i>", str)(), 7,
+                 Decimal("0.5000"), None]:
+        assert table_rows._escaped(text) == conditional_escape(text)
