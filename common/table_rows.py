@@ -151,6 +151,43 @@ def _has_callable(attrs: dict) -> bool:
     return any(callable(v) for v in attrs.values())
 
 
+@functools.lru_cache(maxsize=256)
+def _attributes_only(cls: type) -> bool:
+    """Whether `obj[bit]` fails on every instance of `cls` (no `__getitem__`: a model instance, a date), so that
+    django-tables2's accessor goes on to `getattr(obj, bit)` after catching that TypeError."""
+    return not hasattr(cls, "__getitem__")
+
+
+class _Resolver:
+    """`accessor.resolve(record)` for a record reached attribute by attribute (a model instance and its related
+    objects), without django-tables2's failed `obj[bit]` (a TypeError raised and caught) for each part of the
+    accessor in each cell and its split of the accessor per call. Anything else (a dict, a list, a class, a
+    missing attribute, a method that alters data) is resolved by the accessor itself, as before."""
+
+    def __init__(self, accessor: Accessor):
+        self.accessor = accessor
+        self.bits = tuple(accessor.bits)
+        self.args, self.kwargs = accessor.callable_args, accessor.callable_kwargs
+
+    def __call__(self, record):
+        current = record
+        for bit in self.bits:
+            if isinstance(current, type) or not _attributes_only(type(current)):  # type: ignore[arg-type]  # a class is hashable
+                return self.accessor.resolve(record)
+            try:
+                current = getattr(current, bit)
+            except (TypeError, AttributeError):
+                return self.accessor.resolve(record)  # its error, as django-tables2 words it
+            if callable(current):
+                if getattr(current, "alters_data", False):
+                    return self.accessor.resolve(record)  # refused, as django-tables2 refuses it
+                if not getattr(current, "do_not_call_in_templates", False):
+                    current = current(*self.args, **self.kwargs)
+            if current is None:
+                break
+        return current
+
+
 _STAND_IN = 7_346_190_000  # + k: the k-th argument's stand-in while a link is reversed once for the column
 
 
@@ -160,7 +197,7 @@ class _LinkPlan:
     link is not of that kind."""
 
     def __init__(self, link: LinkTransform, pieces: list[str], accessors: list[Accessor]):
-        self.link, self.pieces, self.accessors = link, pieces, accessors
+        self.link, self.pieces, self.accessors = link, pieces, [_Resolver(a) for a in accessors]
         self.checked = False
         self.stock_only = False  # the first row's link differed: django-tables2's link for every row
 
@@ -200,8 +237,8 @@ class _LinkPlan:
             return self.link(content, **kwargs)
         record = kwargs["record"]
         values = []
-        for accessor in self.accessors:
-            value = accessor.resolve(record)
+        for resolve in self.accessors:
+            value = resolve(record)
             if type(value) is not int:
                 return self.link(content, **kwargs)
             values.append(value)
@@ -226,6 +263,7 @@ class _ColumnPlan:
         self.bound_column = bound_column
         self.column = column
         self.accessor = A(bound_column.accessor)
+        self.resolve = _Resolver(self.accessor)
         self.default = bound_column.default
         self.empty_values = column.empty_values
         self.link = _LinkPlan.of(bound_column.link) or bound_column.link
@@ -282,7 +320,7 @@ class _ColumnPlan:
                     pass
         if remainder:
             try:
-                value = self.accessor.resolve(record)
+                value = self.resolve(record)
             except Exception:
                 if self.text_fallback:
                     return None, False
