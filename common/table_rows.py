@@ -13,6 +13,10 @@ numbers is cut where they stand, and each row puts its own numbers back. The fir
 django-tables2's own link; a column whose link this cannot write (a callable, a computed attribute, a converter
 that does not write an integer as its digits, an argument that is not an integer) keeps django-tables2's link.
 
+A cell's accessor on a model record is read attribute after attribute (`_Resolver`: django-tables2 first tries
+`record[bit]` and catches the TypeError, per part and per cell), and a plain text cell is escaped by `html.escape`
+itself (`_escaped`); anything else goes to django-tables2's accessor and Django's `conditional_escape`.
+
 What a cell shows is what django-tables2 renders, step for step: the column's (or the table's `render_FOO`)
 render method with the arguments it names, the choices' display value, the column's default for an empty
 value, the link, the cell attributes and the template's localisation and escaping
