@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 PLAIN_RELATIONSHIPS = """{% extends "django_tables2/table.html" %}{% block table.tbody %}<tbody>
 {% for row in table.paginated_rows %}{% with r=row.record %}<tr class="{% cycle 'even' 'odd' %}">
 <td><a href="{% url 'relationships:detail' r.pk %}">{{ r.customer.name }}</a></td><td>{{ r.customer.id_masked }}</td>
-<td>{{ r.type.label }}</td><td>{% for s in r.shares.all %}{% if not s.effective_to %}<span style="white-space: nowrap;
+<td>{{ r.type.label }}</td><td>{% for s in r.listed_shares %}{% if not s.effective_to %}<span style="white-space: nowrap;
 margin-right: 10px;">{{ s.staff }} {{ s.ratio }}</span>{% endif %}{% endfor %}</td>
 <td>{{ r.outlet.name|default:"—" }}</td><td>{{ r.effective_from|date:"Y-m-d" }}</td>
 <td>{% if r.effective_to %}<span class="status status-ended">ended {{ r.effective_to|date:"Y-m-d" }}</span>{% else %}
@@ -56,9 +56,9 @@ def relationships(n: int):
         rel = Relationship(pk=i, customer=Customer(pk=i, name=f"客户{i}", id_masked="110105********0000"),
                            type=kind, outlet=outlet if i % 5 else None, effective_from=dt.date(2026, 3, 1),
                            effective_to=dt.date(2026, 4, 1) if i % 7 == 0 else None)
-        rel._prefetched_objects_cache = {"shares": [
+        rel.listed_shares = [
             RelationshipShare(pk=2 * i + h, relationship=rel, staff=staff[(i + h) % 3], ratio=Decimal("0.5000"))
-            for h in range(2)]}
+            for h in range(2)]
         rows.append(rel)
     return rows
 

@@ -13,6 +13,10 @@ numbers is cut where they stand, and each row puts its own numbers back. The fir
 django-tables2's own link; a column whose link this cannot write (a callable, a computed attribute, a converter
 that does not write an integer as its digits, an argument that is not an integer) keeps django-tables2's link.
 
+A cell's accessor on a model record is read attribute after attribute (`_Resolver`: django-tables2 first tries
+`record[bit]` and catches the TypeError, per part and per cell), and a plain text cell is escaped by `html.escape`
+itself (`_escaped`); anything else goes to django-tables2's accessor and Django's `conditional_escape`.
+
 What a cell shows is what django-tables2 renders, step for step: the column's (or the table's `render_FOO`)
 render method with the arguments it names, the choices' display value, the column's default for an empty
 value, the link, the cell attributes and the template's localisation and escaping
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import inspect
 import re
 from collections.abc import Callable
@@ -47,6 +52,15 @@ from django_tables2.utils import A, Accessor, AttributeDict, signature
 
 # The arguments django-tables2 offers a render method (`BoundRow._optional_cell_arguments`).
 CELL_ARGUMENTS = frozenset({"value", "record", "column", "bound_column", "bound_row", "table"})
+
+
+def _escaped(text: Any) -> str:
+    """`conditional_escape(text)`'s text, for a cell written into the row's HTML: a plain `str` (most cells) is
+    escaped by `html.escape` itself, as Django's `escape` does, without its lazy-argument wrapper and `__html__`
+    test per cell; anything else (safe HTML, a lazy text, a number) goes to `conditional_escape`."""
+    if type(text) is str:
+        return html.escape(text)
+    return conditional_escape(text)
 
 
 def caller(fn: Callable) -> Callable[[dict], Any]:
@@ -141,6 +155,43 @@ def _has_callable(attrs: dict) -> bool:
     return any(callable(v) for v in attrs.values())
 
 
+@functools.lru_cache(maxsize=256)
+def _attributes_only(cls: type) -> bool:
+    """Whether `obj[bit]` fails on every instance of `cls` (no `__getitem__`: a model instance, a date), so that
+    django-tables2's accessor goes on to `getattr(obj, bit)` after catching that TypeError."""
+    return not hasattr(cls, "__getitem__")
+
+
+class _Resolver:
+    """`accessor.resolve(record)` for a record reached attribute by attribute (a model instance and its related
+    objects), without django-tables2's failed `obj[bit]` (a TypeError raised and caught) for each part of the
+    accessor in each cell and its split of the accessor per call. Anything else (a dict, a list, a class, a
+    missing attribute, a method that alters data) is resolved by the accessor itself, as before."""
+
+    def __init__(self, accessor: Accessor):
+        self.accessor = accessor
+        self.bits = tuple(accessor.bits)
+        self.args, self.kwargs = accessor.callable_args, accessor.callable_kwargs
+
+    def __call__(self, record):
+        current = record
+        for bit in self.bits:
+            if isinstance(current, type) or not _attributes_only(type(current)):  # type: ignore[arg-type]  # a class is hashable
+                return self.accessor.resolve(record)
+            try:
+                current = getattr(current, bit)
+            except (TypeError, AttributeError):
+                return self.accessor.resolve(record)  # its error, as django-tables2 words it
+            if callable(current):
+                if getattr(current, "alters_data", False):
+                    return self.accessor.resolve(record)  # refused, as django-tables2 refuses it
+                if not getattr(current, "do_not_call_in_templates", False):
+                    current = current(*self.args, **self.kwargs)
+            if current is None:
+                break
+        return current
+
+
 _STAND_IN = 7_346_190_000  # + k: the k-th argument's stand-in while a link is reversed once for the column
 
 
@@ -150,7 +201,7 @@ class _LinkPlan:
     link is not of that kind."""
 
     def __init__(self, link: LinkTransform, pieces: list[str], accessors: list[Accessor]):
-        self.link, self.pieces, self.accessors = link, pieces, accessors
+        self.link, self.pieces, self.accessors = link, pieces, [_Resolver(a) for a in accessors]
         self.checked = False
         self.stock_only = False  # the first row's link differed: django-tables2's link for every row
 
@@ -190,22 +241,22 @@ class _LinkPlan:
             return self.link(content, **kwargs)
         record = kwargs["record"]
         values = []
-        for accessor in self.accessors:
-            value = accessor.resolve(record)
+        for resolve in self.accessors:
+            value = resolve(record)
             if type(value) is not int:
                 return self.link(content, **kwargs)
             values.append(value)
         out = [self.pieces[0]]
         for value, piece in zip(values, self.pieces[1:], strict=True):
             out += (str(value), piece)
-        html = mark_safe(f"{''.join(out)}{conditional_escape(content)}</a>")  # noqa: S308 -- escaped pieces
+        link = mark_safe(f"{''.join(out)}{_escaped(content)}</a>")  # noqa: S308 -- escaped pieces
         if not self.checked:  # the first row: the very link django-tables2 writes, or its own from now on
             stock = self.link(content, **kwargs)
             self.checked = True
-            if stock != html:
+            if stock != link:
                 self.stock_only = True
                 return stock
-        return html
+        return link
 
 
 class _ColumnPlan:
@@ -216,6 +267,7 @@ class _ColumnPlan:
         self.bound_column = bound_column
         self.column = column
         self.accessor = A(bound_column.accessor)
+        self.resolve = _Resolver(self.accessor)
         self.default = bound_column.default
         self.empty_values = column.empty_values
         self.link = _LinkPlan.of(bound_column.link) or bound_column.link
@@ -272,7 +324,7 @@ class _ColumnPlan:
                     pass
         if remainder:
             try:
-                value = self.accessor.resolve(record)
+                value = self.resolve(record)
             except Exception:
                 if self.text_fallback:
                     return None, False
@@ -298,8 +350,8 @@ class _ColumnPlan:
         """`{{ cell }}` (or `|localize`, `|unlocalize`) as django-tables2's template writes it."""
         if self.localize is None:
             value = formats.localize(template_localtime(content))
-            return conditional_escape(value if isinstance(value, str) else str(value))
-        return conditional_escape(str(formats.localize(content, use_l10n=bool(self.localize))))
+            return _escaped(value if isinstance(value, str) else str(value))
+        return _escaped(str(formats.localize(content, use_l10n=bool(self.localize))))
 
 
 class CompiledTable(tables.Table):

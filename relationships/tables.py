@@ -1,5 +1,7 @@
 """Relationship list as a django-tables2 table (built into a page by `common.tables.table_page`).
 
+A relationship's holders are read from `listed_shares`, the list its view prefetches (`relationships.views`).
+
 Only the masked ID number (`customer.id_masked`) is ever a column: the export shows what the page shows.
 """
 from __future__ import annotations
@@ -47,11 +49,11 @@ class RelationshipTable(CompiledTable):
     def render_holders(self, record):
         # Python, not a template column: a template would be compiled again for every row.
         return format_html_join("", '<span style="white-space: nowrap; margin-right: 10px;">{} {}</span>',
-                                ((share.staff, share.ratio) for share in record.shares.all()
+                                ((share.staff, share.ratio) for share in record.listed_shares
                                  if not share.effective_to))
 
     def value_holders(self, record):
-        return "; ".join(f"{share.staff} {share.ratio}" for share in record.shares.all() if not share.effective_to)
+        return "; ".join(f"{share.staff} {share.ratio}" for share in record.listed_shares if not share.effective_to)
 
 
 class CustomerTable(CompiledTable):
@@ -80,7 +82,7 @@ class CustomerTable(CompiledTable):
 
     @staticmethod
     def _holders(relationship) -> str:
-        return ", ".join(f"{share.staff} {share.ratio}" for share in relationship.shares.all())
+        return ", ".join(f"{share.staff} {share.ratio}" for share in relationship.listed_shares)
 
     def render_relationships(self, value):
         if not value:

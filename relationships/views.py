@@ -43,7 +43,8 @@ def _relationships(user):
 def _relationship_rows(user):
     """The relationship list's rows with only the columns its table (and export) shows: a page builds some 400
     model instances, and each costs what it holds (issue 18). The ID number's hash and ciphertexts, the type's
-    matching rules and the staff's links are never read there."""
+    matching rules and the staff's links are never read there. The shares are a list on each row
+    (`listed_shares`): a prefetch into the `shares` manager would clone and filter its queryset once per row."""
     shares = (RelationshipShare.objects.select_related("staff")
               .only("relationship_id", "staff_id", "ratio", "effective_to", "staff__name", "staff__staff_no")
               .order_by(F("effective_to").desc(nulls_first=True), "-ratio", "id"))
@@ -51,7 +52,7 @@ def _relationship_rows(user):
             .select_related("customer", "type", "outlet")
             .only("customer_id", "type_id", "outlet_id", "effective_from", "effective_to", "customer__name",
                   "customer__id_masked", "type__name", "type__name_en", "outlet__name")
-            .prefetch_related(Prefetch("shares", queryset=shares)))
+            .prefetch_related(Prefetch("shares", queryset=shares, to_attr="listed_shares")))
 
 
 @login_required
@@ -75,13 +76,15 @@ def relationship_detail(request, pk: int):
 
 def _customers(user):
     """Customers whose history page `user` may open, each with only his visible active relationships (current
-    holders) and open classes prefetched: one query per list, not per row, and nothing outside the scope."""
+    holders, as a list `listed_shares` on each: see `_relationship_rows`) and open classes prefetched: one query
+    per list, not per row, and nothing outside the scope."""
     shares = (RelationshipShare.objects.filter(effective_to__isnull=True).select_related("staff")
               .only("relationship_id", "staff_id", "ratio", "staff__name", "staff__staff_no")
               .order_by("-ratio", "id"))
     relationships = (visible_relationships(user).filter(effective_to__isnull=True).select_related("type")
                      .only("customer_id", "type_id", "type__name", "type__name_en")
-                     .prefetch_related(Prefetch("shares", queryset=shares)).order_by("type__sort_order", "id"))
+                     .prefetch_related(Prefetch("shares", queryset=shares, to_attr="listed_shares"))
+                     .order_by("type__sort_order", "id"))
     classes = (visible_customer_classes(user).filter(ended_on__isnull=True).only("customer_id", "kind")
                .order_by("-since", "-id"))
     # Only what the list (and its export) shows: the ID number's hash and ciphertexts are never read (issue 18).

@@ -5,11 +5,13 @@ A case carries what it decides (customer, type, proposed holders and ratios), so
 """
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMFieldMixin, transition
 
 from approvals.models.chains import Chain
 from common.constraints import valid_choice
@@ -57,6 +59,11 @@ class ApprovalCaseQuerySet(models.QuerySet):
     def in_progress(self):
         """Cases still deciding something: pending at a step, or returned to the applicant."""
         return self.filter(status__in=OPEN_CASE_STATUSES)
+
+
+@functools.cache
+def _state_fields(model: type[models.Model]) -> tuple[FSMFieldMixin, ...]:
+    return tuple(f for f in model._meta.fields if isinstance(f, FSMFieldMixin))
 
 
 class ApprovalCase(ConcurrentTransitionMixin, models.Model):
@@ -130,6 +137,12 @@ class ApprovalCase(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return _("Approval case #%(id)s") % {"id": self.pk}
+
+    @property
+    def state_fields(self):
+        """django-fsm's state fields (the status), found once per class: django-fsm walks every field of the
+        model for each case it builds, 50 a list page (issue 18)."""
+        return _state_fields(type(self))
 
     @transition(field=status, source=[CaseStatus.PENDING], target=CaseStatus.APPROVED)
     def approve(self):

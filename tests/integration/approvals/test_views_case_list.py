@@ -9,10 +9,11 @@ import io
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django_fsm import ConcurrentTransition
 from openpyxl import load_workbook
 
 from approvals.models import ApprovalCase, CaseReason, CaseStatus
@@ -308,3 +309,17 @@ def test_inbox_query_count_does_not_grow_with_steps(client, b, django_assert_max
         branch_created_case(b, key=f"r{i}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(_links(client.get(INBOX).content.decode())) == 30
+
+
+def test_a_case_finds_its_state_field_once_per_class_and_still_refuses_a_stale_save(b):
+    """Issue 18: django-fsm walked every field of the model for each case a list builds; the state fields are
+    found once per class. Its optimistic lock still holds: a case read before another decided it is not saved."""
+    case = _case(b)
+    first, stale = ApprovalCase.objects.get(pk=case.pk), ApprovalCase.objects.get(pk=case.pk)
+    assert [field.name for field in first.state_fields] == ["status"]
+    assert first.state_fields is stale.state_fields
+    _set(case, status=CaseStatus.APPROVED)
+    stale.current_step = 2
+    with pytest.raises(ConcurrentTransition), transaction.atomic():
+        stale.save()
+    assert ApprovalCase.objects.get(pk=case.pk).current_step == case.current_step

@@ -14,7 +14,9 @@ from django.template import Context, Template, defaultfilters
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django_tables2.columns import base
 
 from approvals.tables import CaseTable, HQCaseTable, InboxStepTable
@@ -190,3 +192,43 @@ def test_a_date_cell_writes_what_the_date_filter_writes(fmt):
         expected = conditional_escape(
             defaultfilters.date(timezone.template_localtime(value), fmt) or Bound.default)
         assert render(value, Bound) == expected, (fmt, value)
+
+
+def test_a_cell_is_escaped_as_conditional_escape_escapes_it():
+    """Issue 18: a plain text cell is escaped by `html.escape` directly (Django's `escape` behind its lazy-argument
+    wrapper, once per cell); safe HTML, lazy texts and numbers are still `conditional_escape`'s."""
+    for text in ["王<五> & 'x' \"y\"", "", "plain", mark_safe("<b>safe</b>"), lazy(lambda: "<i>", str)(), 7,
+                 Decimal("0.5000"), None]:
+        assert table_rows._escaped(text) == conditional_escape(text)
+
+
+class _Plain:
+    """A record reached attribute by attribute, as a model instance is."""
+
+    def __init__(self, **attrs):
+        self.__dict__.update(attrs)
+
+    def shout(self):
+        return "HI"
+
+    def delete(self):
+        raise AssertionError("never called")
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+
+
+def test_a_cells_accessor_resolves_what_django_tables2s_accessor_resolves():
+    """Issue 18: a record's attributes are read without django-tables2's failed `record[bit]` per part of the
+    accessor; what comes out (values, None across a null relation, a method's result) and what is refused (a
+    missing attribute, a method that alters data) is the accessor's own."""
+    record = _Plain(customer=_Plain(name="王<五>", outlet=None), items=["a", "b"], pk=3)
+    for path in ["pk", "customer__name", "customer__outlet__name", "shout", "customer__name__upper", "items__1",
+                 ""]:
+        assert table_rows._Resolver(tables.A(path))(record) == tables.A(path).resolve(record), path
+    assert table_rows._Resolver(tables.A("customer__name"))({"customer__name": "dict"}) == "dict"
+    for path in ["missing", "customer__missing", "delete"]:
+        with pytest.raises(ValueError) as ours:
+            table_rows._Resolver(tables.A(path))(record)
+        with pytest.raises(ValueError) as theirs:
+            tables.A(path).resolve(record)
+        assert str(ours.value) == str(theirs.value)

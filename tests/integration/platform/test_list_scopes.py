@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -72,6 +73,38 @@ def test_a_staff_members_customer_list_costs_the_same_queries_for_3_or_30_custom
     for _ in range(27):
         _relationship(_customer(), staff)
     assert queries_for(staff_client, CUSTOMERS) == few
+    assert len(_links(staff_client.get(CUSTOMERS).content.decode())) == 30
+
+
+def _clones(client, url, monkeypatch) -> int:
+    """How many querysets a page's request clones (a filter, a slice, a prefetch's per-row manager)."""
+    made = []
+    original = QuerySet._clone
+
+    def counted(self):
+        made.append(1)
+        return original(self)
+
+    monkeypatch.setattr(QuerySet, "_clone", counted)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        monkeypatch.setattr(QuerySet, "_clone", original)
+    return len(made)
+
+
+def test_a_list_page_clones_no_queryset_per_row_for_its_holders(staff_client, staff, monkeypatch):
+    """Issue 18: the relationship and customer lists read each row's holders from a prefetched list, not through
+    the `shares` manager (whose prefetch clones and filters a queryset for every row: 50 a page)."""
+    relationships = reverse("relationships:list")
+    for _ in range(3):
+        _relationship(_customer(), staff)
+    for url in (CUSTOMERS, relationships):
+        _clones(staff_client, url, monkeypatch)  # the process's type choices are read once a minute
+    few = {url: _clones(staff_client, url, monkeypatch) for url in (CUSTOMERS, relationships)}
+    for _ in range(27):
+        _relationship(_customer(), staff)
+    assert {url: _clones(staff_client, url, monkeypatch) for url in (CUSTOMERS, relationships)} == few
     assert len(_links(staff_client.get(CUSTOMERS).content.decode())) == 30
 
 
