@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from common.constraints import valid_choice
-from common.wording import recognise, render_value
+from common.wording import shown
 
 
 class ReminderKind(models.TextChoices):
@@ -86,15 +86,11 @@ class Notification(models.Model):
     def subject_shown(self) -> str:
         """The subject in the language active now; a row from before messages were stored has its text, recognised
         in the catalogue where it can be (else shown as worded then)."""
-        return _shown(self.subject_message, self.subject)[:200]
+        return shown(self.subject_message, self.subject)[:200]
 
     @property
     def body_shown(self) -> str:
-        return _shown(self.body_message, self.body)
-
-
-def _shown(message, text: str) -> str:
-    return render_value(recognise(text) if message is None else message)
+        return shown(self.body_message, self.body)
 
 
 class NotificationPreference(models.Model):

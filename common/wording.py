@@ -127,6 +127,12 @@ def render_value(value: JSONValue) -> str:
     return "" if value is None else str(value)
 
 
+def shown(message: JSONValue | None, text: str) -> str:
+    """A stored text in the reader's language: its message; a row stored before its column held messages has only
+    its text, recognised in the catalogue where it can be, else shown as it was worded then."""
+    return render_value(recognise(text) if message is None else message)
+
+
 def render(entry: Mapping[str, Any]) -> str:
     """The reason of one stored refused line, in the reader's language: its message (``msg``/``join``), or the
     ``reason`` text of a row stored before reasons were messages (frozen in its uploader's language)."""

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from common.actors import actor_words
 from common.constraints import valid_choice
 from common.guards import append_only_guards
-from common.wording import recognise, render_value
+from common.wording import shown
 from relationships.models import Organisation
 
 _SIGNOFF_STAMP = re.compile(r"\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})([+-]\d{4}) sha256:([0-9a-f]+)\]")
@@ -237,9 +237,7 @@ class PermissionRegisterEntry(models.Model):
     def what_text(self) -> str:
         """What the entry records, in the reader's language (issue 19): its message; for an entry without one, its
         text as the catalogue recognises it, else as it was written."""
-        if self.what_message is not None:
-            return render_value(self.what_message)
-        return str(recognise(self.what))
+        return shown(self.what_message, self.what)
 
 
 
